@@ -1,0 +1,350 @@
+"""The application service: load a participant, call a command, save, return plain values.
+
+It is the only code that saves events. Persistence is chosen by the environment
+(``PERSISTENCE_MODULE``), so this module stays free of SQL; the composition root in
+``api/`` wires the PostgreSQL infrastructure in ``storage/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+
+from domain.access import (
+    Principal,
+    check_may_erase,
+    check_may_read_personal_data,
+    check_may_record,
+    may_see,
+    may_write,
+)
+from domain.configuration import Configuration, Programme
+from domain.envelope import Envelope
+from domain.errors import (
+    AccessDeniedError,
+    DomainError,
+    InvalidInputError,
+    ParticipantNotFoundError,
+    VersionConflictError,
+)
+from domain.participant import Participant
+from domain.vocabulary import ErasureMode
+
+PROGRAMME_TIMEZONE = ZoneInfo("Europe/Berlin")
+# Each round of a race on one participant has exactly one winner, so with n writers
+# arriving together the last one needs n - 1 retries: with 8, three of 12 concurrent
+# writers gave up (tests/integration/test_concurrent_writers.py). 32 covers the 16
+# concurrent clients of the benchmark, with room for late arrivals.
+MAX_CONFLICT_RETRIES = 32
+
+
+def programme_today() -> date:
+    """Today where the programme runs: 'not in the future' means in NRW."""
+    return datetime.now(PROGRAMME_TIMEZONE).date()
+
+
+class DateAsISO(Transcoding):
+    """Effective dates are calendar dates, stored as ISO text."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+@dataclass(frozen=True)
+class RequestKey:
+    """An Idempotency-Key claim, stored in the same transaction as the events.
+
+    ``scope`` is the caller's user id, so keys of different users never collide;
+    ``fingerprint`` identifies the request body, so a reused key with another body
+    can be told apart from a retry.
+    """
+
+    scope: str
+    key: str
+    fingerprint: str
+    operation: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a write returns: the participant, its new version, the log position."""
+
+    participant_id: UUID
+    version: int
+    position: int
+    replayed: bool = False
+
+
+class DuplicateRequestError(DomainError):
+    """The Idempotency-Key was already used for a different request (HTTP 422)."""
+
+    rule = "idempotency-key-reused"
+
+
+class RequestLog(Protocol):
+    """Looks up earlier requests by Idempotency-Key (implemented in storage)."""
+
+    def find(self, scope: str, key: str) -> tuple[str, str, Recorded] | None:
+        """Return (fingerprint, operation, result) of an earlier request, if any."""
+
+
+# Milestone type -> (command method, whether it needs the programme).
+MILESTONE_COMMANDS: dict[str, tuple[str, bool]] = {
+    "EligibilityAssessed": ("assess_eligibility", True),
+    "ConsentGiven": ("give_consent", True),
+    "ConsentWithdrawn": ("withdraw_consent", False),
+    "CaseTransferred": ("transfer", False),
+    "LanguageLevelAssessed": ("assess_language_level", False),
+    "ModuleEntered": ("enter_module", True),
+    "ModuleExited": ("exit_module", True),
+    "CoachingContactLogged": ("log_coaching_contact", False),
+    "CourseAttendanceRecorded": ("record_course_attendance", True),
+    "LanguageCourseStarted": ("start_language_course", False),
+    "LanguageCourseCompleted": ("complete_language_course", False),
+    "CertificateObtained": ("obtain_certificate", False),
+    "InternshipStarted": ("start_internship", False),
+    "InternshipEnded": ("end_internship", False),
+    "EntryQualificationStarted": ("start_entry_qualification", False),
+    "EntryQualificationEnded": ("end_entry_qualification", False),
+    "ApprenticeshipStarted": ("start_apprenticeship", False),
+    "ApprenticeshipAborted": ("abort_apprenticeship", False),
+    "ApprenticeshipCompleted": ("complete_apprenticeship", False),
+    "EmploymentStarted": ("start_employment", False),
+    "EmploymentEnded": ("end_employment", False),
+    "ResidenceStatusChanged": ("change_residence_status", False),
+    "Exited": ("exit", False),
+    "FollowUpRecorded": ("record_follow_up", False),
+    "EntryCorrected": ("correct_entry", True),
+}
+
+
+class Journeys(Application[UUID]):
+    """Records participants' journeys and answers questions about single participants."""
+
+    name = "Lotse"
+
+    def __init__(
+        self,
+        configuration: Configuration,
+        *,
+        env: dict[str, str] | None = None,
+        clock: Callable[[], date] = programme_today,
+        request_log: RequestLog | None = None,
+    ) -> None:
+        super().__init__(env=env)
+        self.configuration = configuration
+        self.clock = clock
+        self.request_log = request_log
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # ----------------------------------------------------------- helpers
+
+    def programme(self, programme_id: str) -> Programme:
+        programme = self.configuration.programmes.get(programme_id)
+        if programme is None:
+            msg = "programme is not a configured programme"
+            raise InvalidInputError(msg, field="programme", rule="unknown-programme")
+        return programme
+
+    def _load(self, participant_id: UUID) -> Participant:
+        try:
+            participant: object = self.repository.get(participant_id)
+        except AggregateNotFoundError:
+            msg = "no participant with this id"
+            raise ParticipantNotFoundError(msg) from None
+        assert isinstance(participant, Participant)
+        return participant
+
+    def participant_for_reading(self, principal: Principal, participant_id: UUID) -> Participant:
+        """Load a participant the caller may see; out of scope looks like not found."""
+        check_may_read_personal_data(principal)
+        participant = self._load(participant_id)
+        if not may_see(principal, participant.provider, participant.municipality):
+            msg = "no participant with this id"
+            raise ParticipantNotFoundError(msg)
+        if participant.restricted and principal.role != "auditor":
+            msg = "processing of this participant's data is restricted: only auditors may read it"
+            raise AccessDeniedError(msg, rule="processing-restricted")
+        return participant
+
+    def _replayed(self, key: RequestKey | None, operation: str) -> Recorded | None:
+        if key is None or self.request_log is None:
+            return None
+        found = self.request_log.find(key.scope, key.key)
+        if found is None:
+            return None
+        fingerprint, earlier_operation, result = found
+        if fingerprint != key.fingerprint or earlier_operation != operation:
+            msg = "this Idempotency-Key was already used with a different request"
+            raise DuplicateRequestError(msg, field="Idempotency-Key")
+        return Recorded(result.participant_id, result.version, result.position, replayed=True)
+
+    def _save(
+        self, participant: Participant, key: RequestKey | None, *, shred: bool = False
+    ) -> Recorded:
+        # ``shred`` asks the recorder to destroy the participant's data key in the
+        # same transaction that records the erasure event.
+        recordings = self.save(
+            participant, request_key=key, shred=[participant.id] if shred else []
+        )
+        position = max(r.notification.id for r in recordings) if recordings else 0
+        return Recorded(participant.id, participant.version, position)
+
+    # ---------------------------------------------------------- commands
+
+    def register(
+        self,
+        principal: Principal,
+        request_id: str,
+        *,
+        programme: str,
+        provider: str,
+        request_key: RequestKey | None = None,
+        **details: Any,
+    ) -> Recorded:
+        check_may_record(principal)
+        replayed = self._replayed(request_key, "register")
+        if replayed:
+            return replayed
+        config = self.programme(programme)
+        municipality = self.configuration.municipality_of(provider)
+        if municipality is None:
+            msg = "provider is not a configured provider"
+            raise InvalidInputError(msg, field="provider", rule="unknown-provider")
+        if not may_write(principal, provider):
+            msg = "case workers register participants only for their own provider"
+            raise AccessDeniedError(msg, field="provider")
+        participant = Participant.register(
+            envelope=Envelope(principal.user, principal.role, principal.organisation, request_id),
+            today=self.clock(),
+            programme=config,
+            provider=provider,
+            municipality=municipality,
+            **details,
+        )
+        try:
+            return self._save(participant, request_key)
+        except IntegrityError:
+            # Only a concurrent request with the same Idempotency-Key can collide
+            # with a brand-new participant id.
+            replayed = self._replayed(request_key, "register")
+            if replayed:
+                return replayed
+            raise
+
+    def record_milestone(
+        self,
+        principal: Principal,
+        request_id: str,
+        participant_id: UUID,
+        milestone: str,
+        effective_date: date,
+        *,
+        expected_version: int | None = None,
+        request_key: RequestKey | None = None,
+        **data: Any,
+    ) -> Recorded:
+        """Record one milestone; concurrent writers are retried, never lost."""
+        check_may_record(principal)
+        replayed = self._replayed(request_key, "milestone")
+        if replayed:
+            return replayed
+        try:
+            method_name, needs_programme = MILESTONE_COMMANDS[milestone]
+        except KeyError:
+            msg = "type is not a known milestone type"
+            raise InvalidInputError(msg, field="type", rule="unknown-milestone") from None
+        envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
+        for _attempt in range(MAX_CONFLICT_RETRIES):
+            participant = self._load(participant_id)
+            if not may_write(principal, participant.provider):
+                msg = "no participant with this id"
+                raise ParticipantNotFoundError(msg)
+            if expected_version is not None and participant.version != expected_version:
+                msg = (
+                    f"the participant is at version {participant.version}, not {expected_version}: "
+                    "reload and try again"
+                )
+                raise VersionConflictError(msg, field="If-Match")
+            kwargs = dict(data)
+            if needs_programme:
+                kwargs["programme"] = self.programme(participant.programme)
+            if milestone == "CaseTransferred":
+                kwargs["to_municipality"] = self._municipality_for_transfer(
+                    kwargs.get("to_provider")
+                )
+            getattr(participant, method_name)(
+                envelope=envelope, effective_date=effective_date, today=self.clock(), **kwargs
+            )
+            try:
+                return self._save(participant, request_key)
+            except IntegrityError:
+                replayed = self._replayed(request_key, "milestone")
+                if replayed:
+                    return replayed
+                if expected_version is not None:
+                    msg = "the participant was changed concurrently: reload and try again"
+                    raise VersionConflictError(msg, field="If-Match") from None
+                # Another writer got there first: reload and apply the rules again.
+                continue
+        msg = "the participant is being changed by many writers at once: try again"
+        raise VersionConflictError(msg)
+
+    def _municipality_for_transfer(self, provider: Any) -> str:
+        municipality = (
+            self.configuration.municipality_of(provider) if isinstance(provider, str) else None
+        )
+        if municipality is None:
+            msg = "to_provider is not a configured provider"
+            raise InvalidInputError(msg, field="to_provider", rule="unknown-provider")
+        return municipality
+
+    def erase(
+        self,
+        principal: Principal,
+        request_id: str,
+        participant_id: UUID,
+        *,
+        mode: ErasureMode,
+        reason_code: str,
+        request_key: RequestKey | None = None,
+    ) -> tuple[Recorded, bool]:
+        """Record erasure or restriction; returns (result, whether anything changed)."""
+        check_may_erase(principal)
+        replayed = self._replayed(request_key, "erasure")
+        if replayed:
+            return replayed, True
+        participant = self._load(participant_id)
+        if not may_see(principal, participant.provider, participant.municipality):
+            msg = "no participant with this id"
+            raise ParticipantNotFoundError(msg)
+        envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
+        changed = participant.erase_personal_data(
+            envelope=envelope, today=self.clock(), mode=mode, reason_code=reason_code
+        )
+        if not changed:
+            return Recorded(participant.id, participant.version, 0), False
+        return self._save(participant, request_key, shred=mode == ErasureMode.SHRED), True
+
+    # ----------------------------------------------------------- queries
+
+    def history(self, participant_id: UUID) -> Iterator[Participant.Event]:
+        for event in self.events.get(participant_id):
+            assert isinstance(event, Participant.Event)
+            yield event

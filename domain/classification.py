@@ -1,0 +1,138 @@
+"""Every event field classified once: identifying, sensitive or statistical.
+
+- ``identifying`` fields (names, exact birth date, free text, employer names) are
+  encrypted under the participant's own key before they reach the event table,
+  and become unreadable when that key is destroyed (crypto-shredding).
+- ``sensitive`` fields (residence status, nationality) stay readable because the
+  funder's reports count them, but they are never shown to funders per person.
+- ``statistical`` fields (birth year, age, gender, modules, dates, reasons,
+  destinations) stay readable for reports after erasure.
+
+A test fails when an event type has a field that is not classified here, so a new
+field cannot reach the event table in clear by accident.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from enum import StrEnum
+from typing import Any
+
+from domain.participant import Participant
+
+
+class DataClass(StrEnum):
+    IDENTIFYING = "identifying"
+    SENSITIVE = "sensitive"
+    STATISTICAL = "statistical"
+
+
+I, S, T = DataClass.IDENTIFYING, DataClass.SENSITIVE, DataClass.STATISTICAL  # noqa: E741
+
+# The envelope: who recorded what, when. User ids are staff pseudonyms, not
+# participants' data.
+ENVELOPE = {
+    "originator_id": T,
+    "originator_version": T,
+    "originator_topic": T,
+    "timestamp": T,
+    "effective_date": T,
+    "recorded_by": T,
+    "recorded_role": T,
+    "organisation": T,
+    "request_id": T,
+}
+
+CLASSIFICATION: dict[str, dict[str, DataClass]] = {
+    "Registered": {
+        "programme": T,
+        "provider": T,
+        "municipality": T,
+        "intake_date": T,
+        "given_name": I,
+        "family_name": I,
+        "birth_date": I,
+        "birth_year": T,
+        "age_at_intake": T,
+        "gender": T,
+        "nationality": S,
+        "residence_status": S,
+        "age_exception_reason": I,
+    },
+    "EligibilityAssessed": {
+        "eligible": T,
+        "target_group": S,
+        "rule_version": T,
+        "lives_in_reception_centre": S,
+        # Art. 10 GDPR: only the outcome of the check is stored, never details.
+        "excluded_by_security_check": S,
+        "employment_ban": S,
+        "regular_school_access": S,
+        "justification": I,
+    },
+    "ConsentGiven": {"consent_version": T, "language": T},
+    "ConsentWithdrawn": {},
+    "CaseTransferred": {
+        "from_provider": T,
+        "to_provider": T,
+        "from_municipality": T,
+        "to_municipality": T,
+    },
+    "LanguageLevelAssessed": {"level": T, "instrument": T},
+    "ModuleEntered": {"module": T},
+    "ModuleExited": {"module": T, "reason": T},
+    "CoachingContactLogged": {"minutes": T, "mode": T, "confirmed_by_participant": T},
+    "CourseAttendanceRecorded": {"module": T, "lesson_hours": T, "lesson_hours_attended": T},
+    "LanguageCourseStarted": {"course_type": T, "target_level": T},
+    "LanguageCourseCompleted": {"course_type": T, "achieved_level": T},
+    "CertificateObtained": {"certificate": T, "level": T},
+    "InternshipStarted": {"occupation": T, "employer_name": I},
+    "InternshipEnded": {"reason": T},
+    "EntryQualificationStarted": {"occupation": T, "employer_name": I},
+    "EntryQualificationEnded": {"reason": T},
+    "ApprenticeshipStarted": {"occupation": T, "employer_name": I},
+    "ApprenticeshipAborted": {"reason": T},
+    "ApprenticeshipCompleted": {"passed_exam": T},
+    "EmploymentStarted": {
+        "employment_type": T,
+        "hours_per_week": T,
+        "occupation": T,
+        "employer_name": I,
+    },
+    "EmploymentEnded": {"reason": T},
+    "ResidenceStatusChanged": {"status": S, "valid_until": S},
+    "Exited": {"reason": T, "destination": T},
+    "FollowUpRecorded": {"destination": T, "months_after_exit": T},
+    # ``changes`` is classified per changed field, by the corrected event's type.
+    "EntryCorrected": {"corrects_version": T, "corrected_type": T, "reason": I, "changes": T},
+    "PersonalDataErased": {"mode": T, "reason_code": T},
+}
+
+
+def event_classes() -> dict[str, type[Participant.Event]]:
+    """Every persisted participant event class, by name."""
+    found: dict[str, type[Participant.Event]] = {}
+    for name, value in vars(Participant).items():
+        if isinstance(value, type) and issubclass(value, Participant.Event) and name != "Event":
+            found[name] = value
+    return found
+
+
+def unclassified_fields() -> list[str]:
+    """``Type.field`` for every event field missing from the classification."""
+    missing = []
+    for name, cls in event_classes().items():
+        classified = CLASSIFICATION.get(name, {})
+        for f in dataclasses.fields(cls):
+            if f.name not in ENVELOPE and f.name not in classified:
+                missing.append(f"{name}.{f.name}")
+    return missing
+
+
+def identifying_fields(event_type: str) -> frozenset[str]:
+    return frozenset(k for k, v in CLASSIFICATION.get(event_type, {}).items() if v == I)
+
+
+def identifying_changes(corrected_type: str, changes: dict[str, Any]) -> frozenset[str]:
+    """Which keys of a correction's ``changes`` carry identifying values."""
+    return identifying_fields(corrected_type) & changes.keys()

@@ -1,0 +1,20 @@
+"""Who recorded a fact, for which organisation, under which request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The context every event carries besides its own data.
+
+    The effective date (when it happened in the world) is passed separately
+    because it differs per milestone; the recorded-at timestamp is the event's
+    own ``timestamp``, set by the library in UTC when the event is created.
+    """
+
+    user: str
+    role: str
+    organisation: str
+    request_id: str

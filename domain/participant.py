@@ -1,0 +1,1154 @@
+"""The participant aggregate: one young person's journey through a programme.
+
+Command methods (``register``, ``enter_module``, ...) check the rules and then
+trigger an event; events only mutate state (``evolve``), because they re-run on
+every load. Event classes and their fields are a persisted, public schema: do not
+rename or reshape one without a ``class_version`` and an upcaster.
+
+State is always a fold over the *entries* (every event except corrections and
+erasure), with corrections substituted: ``EntryCorrected`` replaces the corrected
+entry and the state is folded again, so the history keeps both versions while the
+current state shows the corrected one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from decimal import Decimal
+from typing import Any, ClassVar
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate
+
+from domain.checks import check_field
+from domain.configuration import Programme
+from domain.envelope import Envelope
+from domain.errors import InvalidInputError, RuleViolationError
+from domain.vocabulary import ErasureMode, ExitReason, ModuleExitReason
+
+# Fields of the envelope and of the library: never the target of a correction.
+_ENVELOPE_FIELDS = frozenset(
+    {
+        "originator_id",
+        "originator_version",
+        "originator_topic",
+        "timestamp",
+        "recorded_by",
+        "recorded_role",
+        "organisation",
+        "request_id",
+    }
+)
+# Registration fields that other milestones change (transfer), or that are derived.
+_NOT_CORRECTABLE = frozenset(
+    {
+        "programme",
+        "provider",
+        "municipality",
+        "birth_year",
+        "age_at_intake",
+        "from_provider",
+        "to_provider",
+        "from_municipality",
+        "to_municipality",
+    }
+)
+
+_EXIT_TO_MODULE_EXIT = {
+    ExitReason.COMPLETED: ModuleExitReason.COMPLETED,
+    ExitReason.ABORTED_PARTICIPANT: ModuleExitReason.ABORTED_PARTICIPANT,
+    ExitReason.ABORTED_PROVIDER: ModuleExitReason.ABORTED_PROVIDER,
+    ExitReason.STATUS_CHANGE: ModuleExitReason.STATUS_CHANGE,
+    ExitReason.MOVED_AWAY: ModuleExitReason.MOVED_AWAY,
+    ExitReason.LEFT_GERMANY: ModuleExitReason.LEFT_GERMANY,
+    ExitReason.OTHER: ModuleExitReason.OTHER,
+}
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Completed years of life on ``day``."""
+    before_birthday = (day.month, day.day) < (birth_date.month, birth_date.day)
+    return day.year - birth_date.year - int(before_birthday)
+
+
+class Participant(Aggregate):
+    """A participant of a funded programme, identified by a random UUID."""
+
+    # ------------------------------------------------------------------ events
+
+    class Event(Aggregate.Event):
+        """Every event carries its envelope besides its own data."""
+
+        effective_date: date
+        """When it happened in the world (the recorded-at time is ``timestamp``)."""
+        recorded_by: str
+        """User id of whoever recorded it."""
+        recorded_role: str
+        organisation: str
+        """The organisation the recorder acted for (provider, municipality, ...)."""
+        request_id: str
+        """Correlates the event with the HTTP request and the logs."""
+
+        #: Events that are facts about the journey (not corrections or erasure).
+        is_entry: ClassVar[bool] = True
+
+        def apply(self, aggregate: Any) -> None:
+            assert isinstance(aggregate, Participant)
+            if not hasattr(aggregate, "_entries"):
+                aggregate._reset()
+            if self.is_entry:
+                aggregate._entries[self.originator_version] = self
+                self.evolve(aggregate)
+                aggregate.last_effective_date = max(
+                    aggregate.last_effective_date, self.effective_date
+                )
+            else:
+                self.evolve(aggregate)
+            aggregate.last_milestone = type(self).__name__
+            aggregate.last_milestone_recorded_at = self.timestamp
+
+        def evolve(self, p: Participant) -> None:
+            """Change the participant's state; overridden by every event."""
+
+    class Registered(Event, Aggregate.Created):
+        programme: str
+        provider: str
+        municipality: str
+        intake_date: date
+        given_name: str | None
+        family_name: str | None
+        birth_date: date | None
+        birth_year: int
+        age_at_intake: int
+        gender: str
+        nationality: str
+        residence_status: str
+        age_exception_reason: str | None
+
+        def evolve(self, p: Participant) -> None:
+            p._reset()
+            p.programme = self.programme
+            p.provider = self.provider
+            p.municipality = self.municipality
+            p.intake_date = self.intake_date
+            p.given_name = self.given_name
+            p.family_name = self.family_name
+            p.birth_date = self.birth_date
+            p.birth_year = self.birth_year
+            p.age_at_intake = self.age_at_intake
+            p.gender = self.gender
+            p.nationality = self.nationality
+            p.residence_status = self.residence_status
+            p.age_exception_reason = self.age_exception_reason
+            p.last_effective_date = self.effective_date
+
+    class EligibilityAssessed(Event):
+        eligible: bool
+        target_group: str
+        rule_version: str
+        lives_in_reception_centre: bool
+        excluded_by_security_check: bool
+        employment_ban: bool
+        regular_school_access: bool
+        justification: str | None
+
+        def evolve(self, p: Participant) -> None:
+            p.eligible = self.eligible
+            p.target_group = self.target_group
+            p.eligibility_rule_version = self.rule_version
+            p.employment_ban = self.employment_ban
+            p.regular_school_access = self.regular_school_access
+
+    class ConsentGiven(Event):
+        consent_version: str
+        language: str | None
+
+        def evolve(self, p: Participant) -> None:
+            p.consent_version = self.consent_version
+            p.consent_withdrawn = False
+
+    class ConsentWithdrawn(Event):
+        def evolve(self, p: Participant) -> None:
+            p.consent_withdrawn = True
+
+    class CaseTransferred(Event):
+        from_provider: str
+        to_provider: str
+        from_municipality: str
+        to_municipality: str
+
+        def evolve(self, p: Participant) -> None:
+            p.provider = self.to_provider
+            p.municipality = self.to_municipality
+
+    class LanguageLevelAssessed(Event):
+        level: str
+        instrument: str | None
+
+        def evolve(self, p: Participant) -> None:
+            p.language_level = self.level
+
+    class ModuleEntered(Event):
+        module: str
+
+        def evolve(self, p: Participant) -> None:
+            p.open_modules[self.module] = self.effective_date
+
+    class ModuleExited(Event):
+        module: str
+        reason: str
+
+        def evolve(self, p: Participant) -> None:
+            p.open_modules.pop(self.module, None)
+
+    class CoachingContactLogged(Event):
+        minutes: int
+        mode: str
+        confirmed_by_participant: bool
+
+        def evolve(self, p: Participant) -> None:
+            p.coaching_contacts += 1
+            p.coaching_minutes += self.minutes
+
+    class CourseAttendanceRecorded(Event):
+        module: str
+        lesson_hours: Decimal
+        lesson_hours_attended: Decimal
+
+        def evolve(self, p: Participant) -> None:
+            p.lesson_hours[self.module] = p.lesson_hours.get(self.module, Decimal(0)) + Decimal(
+                self.lesson_hours
+            )
+
+    class LanguageCourseStarted(Event):
+        course_type: str
+        target_level: str | None
+
+        def evolve(self, p: Participant) -> None:
+            p.language_courses[self.course_type] = self.effective_date
+
+    class LanguageCourseCompleted(Event):
+        course_type: str
+        achieved_level: str | None
+
+        def evolve(self, p: Participant) -> None:
+            p.language_courses.pop(self.course_type, None)
+            if self.achieved_level:
+                p.language_level = self.achieved_level
+
+    class CertificateObtained(Event):
+        certificate: str
+        level: str | None
+
+        def evolve(self, p: Participant) -> None:
+            p.certificates.append(self.certificate)
+
+    class InternshipStarted(Event):
+        occupation: str | None
+        employer_name: str | None
+
+        def evolve(self, p: Participant) -> None:
+            p.internship_since = self.effective_date
+
+    class InternshipEnded(Event):
+        reason: str
+
+        def evolve(self, p: Participant) -> None:
+            p.internship_since = None
+
+    class EntryQualificationStarted(Event):
+        occupation: str | None
+        employer_name: str | None
+
+        def evolve(self, p: Participant) -> None:
+            p.entry_qualification_since = self.effective_date
+
+    class EntryQualificationEnded(Event):
+        reason: str
+
+        def evolve(self, p: Participant) -> None:
+            p.entry_qualification_since = None
+
+    class ApprenticeshipStarted(Event):
+        occupation: str
+        employer_name: str | None
+
+        def evolve(self, p: Participant) -> None:
+            p.apprenticeship_since = self.effective_date
+
+    class ApprenticeshipAborted(Event):
+        reason: str
+
+        def evolve(self, p: Participant) -> None:
+            p.apprenticeship_since = None
+
+    class ApprenticeshipCompleted(Event):
+        passed_exam: bool
+
+        def evolve(self, p: Participant) -> None:
+            p.apprenticeship_since = None
+
+    class EmploymentStarted(Event):
+        employment_type: str
+        hours_per_week: Decimal
+        occupation: str | None
+        employer_name: str | None
+
+        def evolve(self, p: Participant) -> None:
+            p.employment_since = self.effective_date
+            p.employment_type = self.employment_type
+
+    class EmploymentEnded(Event):
+        reason: str
+
+        def evolve(self, p: Participant) -> None:
+            p.employment_since = None
+            p.employment_type = None
+
+    class ResidenceStatusChanged(Event):
+        status: str
+        valid_until: date | None
+
+        def evolve(self, p: Participant) -> None:
+            p.residence_status = self.status
+            p.residence_valid_until = self.valid_until
+
+    class Exited(Event):
+        reason: str
+        destination: str
+
+        def evolve(self, p: Participant) -> None:
+            p.exit_date = self.effective_date
+            p.exit_reason = self.reason
+            p.exit_destination = self.destination
+
+    class FollowUpRecorded(Event):
+        destination: str
+        months_after_exit: int
+
+        def evolve(self, p: Participant) -> None:
+            p.follow_ups.append((self.months_after_exit, self.destination))
+
+    class EntryCorrected(Event):
+        corrects_version: int
+        corrected_type: str
+        """The type of the corrected event, so each change can be classified."""
+        reason: str
+        changes: dict[str, Any]
+
+        is_entry: ClassVar[bool] = False
+
+        def evolve(self, p: Participant) -> None:
+            original = p._entries[self.corrects_version]
+            p._entries[self.corrects_version] = dataclasses.replace(original, **self.changes)
+            p.corrections += 1
+            p._refold()
+
+    class PersonalDataErased(Event):
+        """Contains no personal data: it marks the erasure (or restriction)."""
+
+        mode: str
+        reason_code: str
+
+        is_entry: ClassVar[bool] = False
+
+        def evolve(self, p: Participant) -> None:
+            if self.mode == ErasureMode.RESTRICT:
+                p.restricted = True
+            else:
+                p.personal_data_erased = True
+                p.restricted = False
+                p._forget_identifiers()
+
+    # --------------------------------------------------------------- state
+
+    def _reset(self) -> None:
+        """Derived state before the first entry; ``_entries`` survives a refold."""
+        self.programme = ""
+        self.provider = ""
+        self.municipality = ""
+        self.intake_date: date = date.min
+        self.given_name: str | None = None
+        self.family_name: str | None = None
+        self.birth_date: date | None = None
+        self.birth_year = 0
+        self.age_at_intake = 0
+        self.gender = ""
+        self.nationality = ""
+        self.residence_status = ""
+        self.residence_valid_until: date | None = None
+        self.age_exception_reason: str | None = None
+        self.eligible: bool | None = None
+        self.target_group: str | None = None
+        self.eligibility_rule_version: str | None = None
+        self.employment_ban = False
+        self.regular_school_access = True
+        self.consent_version: str | None = None
+        self.consent_withdrawn = False
+        self.language_level: str | None = None
+        self.open_modules: dict[str, date] = {}
+        self.language_courses: dict[str, date] = {}
+        self.certificates: list[str] = []
+        self.internship_since: date | None = None
+        self.entry_qualification_since: date | None = None
+        self.apprenticeship_since: date | None = None
+        self.employment_since: date | None = None
+        self.employment_type: str | None = None
+        self.coaching_contacts = 0
+        self.coaching_minutes = 0
+        self.lesson_hours: dict[str, Decimal] = {}
+        self.exit_date: date | None = None
+        self.exit_reason: str | None = None
+        self.exit_destination: str | None = None
+        self.follow_ups: list[tuple[int, str]] = []
+        self.last_effective_date: date = date.min
+        if not hasattr(self, "_entries"):
+            self._entries: dict[int, Participant.Event] = {}
+            self.corrections = 0
+            self.personal_data_erased = False
+            self.restricted = False
+            self.last_milestone = ""
+            self.last_milestone_recorded_at: Any = None
+
+    def _refold(self) -> None:
+        for version in sorted(self._entries):
+            entry = self._entries[version]
+            entry.evolve(self)
+            self.last_effective_date = max(self.last_effective_date, entry.effective_date)
+        if self.personal_data_erased:
+            self._forget_identifiers()
+
+    def _forget_identifiers(self) -> None:
+        self.given_name = None
+        self.family_name = None
+        self.birth_date = None
+        self.age_exception_reason = None
+
+    @property
+    def status(self) -> str:
+        return "exited" if self.exit_date is not None else "active"
+
+    # ------------------------------------------------------------ commands
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        envelope: Envelope,
+        today: date,
+        programme: Programme,
+        provider: str,
+        municipality: str,
+        intake_date: date,
+        given_name: str,
+        family_name: str,
+        birth_date: date,
+        gender: str,
+        nationality: str,
+        residence_status: str,
+        age_exception_reason: str | None = None,
+        participant_id: UUID | None = None,
+    ) -> Participant:
+        values = {
+            "given_name": given_name,
+            "family_name": family_name,
+            "birth_date": birth_date,
+            "intake_date": intake_date,
+            "gender": gender,
+            "nationality": nationality,
+            "residence_status": residence_status,
+            "age_exception_reason": age_exception_reason,
+        }
+        for name, value in values.items():
+            check_field("Registered", name, value)
+        cls.check_registration_dates(
+            programme, intake_date, birth_date, age_exception_reason, today
+        )
+        return cls._create(
+            cls.Registered,
+            id=participant_id or uuid4(),
+            effective_date=intake_date,
+            recorded_by=envelope.user,
+            recorded_role=envelope.role,
+            organisation=envelope.organisation,
+            request_id=envelope.request_id,
+            programme=programme.id,
+            provider=provider,
+            municipality=municipality,
+            intake_date=intake_date,
+            given_name=given_name,
+            family_name=family_name,
+            birth_date=birth_date,
+            birth_year=birth_date.year,
+            age_at_intake=age_on(birth_date, intake_date),
+            gender=gender,
+            nationality=nationality,
+            residence_status=residence_status,
+            age_exception_reason=age_exception_reason,
+        )
+
+    @staticmethod
+    def check_registration_dates(
+        programme: Programme,
+        intake_date: date,
+        birth_date: date,
+        age_exception_reason: str | None,
+        today: date,
+    ) -> None:
+        if intake_date > today:
+            msg = "intake_date must not be in the future"
+            raise InvalidInputError(msg, field="intake_date", rule="date-in-future")
+        if birth_date > today:
+            msg = "birth_date must not be in the future"
+            raise InvalidInputError(msg, field="birth_date", rule="date-in-future")
+        if birth_date >= intake_date:
+            msg = "birth_date must be before intake_date"
+            raise InvalidInputError(msg, field="birth_date")
+        age = age_on(birth_date, intake_date)
+        rules = programme.eligibility
+        if not rules.min_age <= age <= rules.max_age and not age_exception_reason:
+            msg = (
+                f"the age at intake is outside {rules.min_age} to {rules.max_age}: "
+                "an exception is possible in justified single cases, give age_exception_reason"
+            )
+            raise RuleViolationError(
+                msg, field="age_exception_reason", rule="age-exception-required"
+            )
+
+    def _trigger(
+        self,
+        event_class: type[Participant.Event],
+        envelope: Envelope,
+        effective_date: date,
+        **data: Any,
+    ) -> None:
+        self.trigger_event(
+            event_class,
+            effective_date=effective_date,
+            recorded_by=envelope.user,
+            recorded_role=envelope.role,
+            organisation=envelope.organisation,
+            request_id=envelope.request_id,
+            **data,
+        )
+
+    def check_effective_date(self, effective_date: date, today: date) -> None:
+        if effective_date > today:
+            msg = "effective_date must not be in the future"
+            raise InvalidInputError(msg, field="effective_date", rule="date-in-future")
+        if effective_date < self.intake_date:
+            msg = "effective_date must not be before the intake date"
+            raise RuleViolationError(msg, field="effective_date", rule="date-before-intake")
+
+    def check_processing_allowed(self, milestone: str) -> None:
+        """Restriction (Art. 18 / 17(3)(b) GDPR) and erasure stop all further processing."""
+        if self.restricted or self.personal_data_erased:
+            msg = (
+                "processing of this participant's data is restricted: no milestones can be recorded"
+            )
+            raise RuleViolationError(msg, rule="processing-restricted")
+        after_exit = ("FollowUpRecorded", "EntryCorrected", "ConsentWithdrawn")
+        if self.exit_date is not None and milestone not in after_exit:
+            msg = (
+                "the participant has exited: only follow-ups, corrections "
+                "and withdrawal of consent can be recorded"
+            )
+            raise RuleViolationError(msg, rule="participant-exited")
+        allowed_without_consent = ("ConsentGiven", "ModuleExited", "Exited", "EntryCorrected")
+        if self.consent_withdrawn and milestone not in allowed_without_consent:
+            msg = (
+                "consent has been withdrawn: only a new consent, module exits, "
+                "the exit and corrections can be recorded"
+            )
+            raise RuleViolationError(msg, rule="consent-withdrawn")
+
+    def _prepare(self, milestone: str, effective_date: date, today: date, **values: Any) -> None:
+        self.check_processing_allowed(milestone)
+        check_field(milestone, "effective_date", effective_date)
+        self.check_effective_date(effective_date, today)
+        for name, value in values.items():
+            check_field(milestone, name, value)
+
+    def assess_eligibility(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        programme: Programme,
+        eligible: bool,
+        target_group: str,
+        lives_in_reception_centre: bool = False,
+        excluded_by_security_check: bool = False,
+        employment_ban: bool = False,
+        regular_school_access: bool = True,
+        justification: str | None = None,
+    ) -> None:
+        values = {
+            "eligible": eligible,
+            "target_group": target_group,
+            "lives_in_reception_centre": lives_in_reception_centre,
+            "excluded_by_security_check": excluded_by_security_check,
+            "employment_ban": employment_ban,
+            "regular_school_access": regular_school_access,
+            "justification": justification,
+        }
+        self._prepare("EligibilityAssessed", effective_date, today, **values)
+        if target_group not in programme.eligibility.target_groups:
+            msg = f"target_group is not a target group of programme {programme.id}"
+            raise InvalidInputError(msg, field="target_group")
+        if eligible and (lives_in_reception_centre or excluded_by_security_check):
+            msg = (
+                "people living in a state reception centre or excluded by the security "
+                "check cannot be assessed as eligible"
+            )
+            raise RuleViolationError(msg, field="eligible", rule="eligibility-excluded")
+        self._trigger(
+            self.EligibilityAssessed,
+            envelope,
+            effective_date,
+            rule_version=programme.eligibility.rule_version,
+            **values,
+        )
+
+    def give_consent(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        programme: Programme,
+        consent_version: str,
+        language: str | None = None,
+    ) -> None:
+        self._prepare(
+            "ConsentGiven",
+            effective_date,
+            today,
+            consent_version=consent_version,
+            language=language,
+        )
+        version = programme.consent_version(consent_version)
+        if version is None:
+            msg = f"consent_version is not a consent text version of programme {programme.id}"
+            raise InvalidInputError(msg, field="consent_version", rule="unknown-consent-version")
+        if effective_date < version.valid_from:
+            msg = "this consent text version was not yet valid on effective_date"
+            raise RuleViolationError(msg, field="consent_version", rule="consent-version-not-valid")
+        if language is not None and language not in version.languages:
+            msg = "this consent text version does not exist in that language"
+            raise InvalidInputError(msg, field="language")
+        self._trigger(
+            self.ConsentGiven,
+            envelope,
+            effective_date,
+            consent_version=consent_version,
+            language=language,
+        )
+
+    def withdraw_consent(self, *, envelope: Envelope, effective_date: date, today: date) -> None:
+        self._prepare("ConsentWithdrawn", effective_date, today)
+        if self.consent_version is None or self.consent_withdrawn:
+            msg = "there is no consent to withdraw"
+            raise RuleViolationError(msg, rule="no-consent")
+        self._trigger(self.ConsentWithdrawn, envelope, effective_date)
+
+    def transfer(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        to_provider: str,
+        to_municipality: str,
+    ) -> None:
+        self._prepare("CaseTransferred", effective_date, today)
+        if to_provider == self.provider:
+            msg = "the participant is already with this provider"
+            raise RuleViolationError(msg, field="to_provider", rule="same-provider")
+        self._trigger(
+            self.CaseTransferred,
+            envelope,
+            effective_date,
+            from_provider=self.provider,
+            to_provider=to_provider,
+            from_municipality=self.municipality,
+            to_municipality=to_municipality,
+        )
+
+    def assess_language_level(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        level: str,
+        instrument: str | None = None,
+    ) -> None:
+        self._prepare(
+            "LanguageLevelAssessed", effective_date, today, level=level, instrument=instrument
+        )
+        self._trigger(
+            self.LanguageLevelAssessed, envelope, effective_date, level=level, instrument=instrument
+        )
+
+    def check_module(self, programme: Programme, code: str) -> None:
+        module = programme.module(code)
+        if module is None:
+            msg = f"module is not a module of programme {programme.id}"
+            raise InvalidInputError(msg, field="module", rule="unknown-module")
+        if not module.per_participant:
+            msg = f"{code} ({module.name}) is not tracked per participant"
+            raise RuleViolationError(msg, field="module", rule="module-not-per-participant")
+
+    def enter_module(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        programme: Programme,
+        module: str,
+    ) -> None:
+        self._prepare("ModuleEntered", effective_date, today, module=module)
+        self.check_module(programme, module)
+        if self.eligible is not True:
+            msg = "a module can be entered only after eligibility was assessed as eligible"
+            raise RuleViolationError(msg, rule="not-eligible")
+        if self.consent_version is None or self.consent_withdrawn:
+            msg = "a module can be entered only with consent given and not withdrawn"
+            raise RuleViolationError(msg, rule="no-consent")
+        if module in self.open_modules:
+            msg = f"module {module} is already open"
+            raise RuleViolationError(msg, field="module", rule="module-already-open")
+        config = programme.module(module)
+        assert config is not None
+        if config.ends is not None and effective_date > config.ends:
+            msg = f"module {module} ended on {config.ends.isoformat()}"
+            raise RuleViolationError(msg, field="effective_date", rule="module-ended")
+        if config.excludes_employment_ban and self.employment_ban:
+            msg = f"module {module} is not open to people under a statutory employment ban"
+            raise RuleViolationError(msg, field="module", rule="employment-ban")
+        if config.requires_no_regular_school_access and self.regular_school_access:
+            msg = f"module {module} is only for people without access to a regular school"
+            raise RuleViolationError(msg, field="module", rule="regular-school-access")
+        self._trigger(self.ModuleEntered, envelope, effective_date, module=module)
+
+    def check_module_open(self, module: str, effective_date: date) -> None:
+        if module not in self.open_modules:
+            msg = f"module {module} is not open"
+            raise RuleViolationError(msg, field="module", rule="module-not-open")
+        if effective_date < self.open_modules[module]:
+            msg = f"effective_date is before module {module} was entered"
+            raise RuleViolationError(msg, field="effective_date", rule="date-before-module-entry")
+
+    def exit_module(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        programme: Programme,
+        module: str,
+        reason: str,
+    ) -> None:
+        self._prepare("ModuleExited", effective_date, today, module=module, reason=reason)
+        self.check_module(programme, module)
+        self.check_module_open(module, effective_date)
+        self._trigger(self.ModuleExited, envelope, effective_date, module=module, reason=reason)
+
+    def log_coaching_contact(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        minutes: int,
+        mode: str,
+        confirmed_by_participant: bool = False,
+    ) -> None:
+        values = {
+            "minutes": minutes,
+            "mode": mode,
+            "confirmed_by_participant": confirmed_by_participant,
+        }
+        self._prepare("CoachingContactLogged", effective_date, today, **values)
+        self._trigger(self.CoachingContactLogged, envelope, effective_date, **values)
+
+    def record_course_attendance(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        programme: Programme,
+        module: str,
+        lesson_hours: Decimal,
+        lesson_hours_attended: Decimal | None = None,
+    ) -> None:
+        attended = lesson_hours if lesson_hours_attended is None else lesson_hours_attended
+        self._prepare(
+            "CourseAttendanceRecorded",
+            effective_date,
+            today,
+            module=module,
+            lesson_hours=lesson_hours,
+            lesson_hours_attended=attended,
+        )
+        self.check_module(programme, module)
+        self.check_module_open(module, effective_date)
+        if attended > lesson_hours:
+            msg = "lesson_hours_attended must not exceed lesson_hours held"
+            raise InvalidInputError(msg, field="lesson_hours_attended")
+        self._trigger(
+            self.CourseAttendanceRecorded,
+            envelope,
+            effective_date,
+            module=module,
+            lesson_hours=Decimal(lesson_hours),
+            lesson_hours_attended=Decimal(attended),
+        )
+
+    def start_language_course(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        course_type: str,
+        target_level: str | None = None,
+    ) -> None:
+        values = {"course_type": course_type, "target_level": target_level}
+        self._prepare("LanguageCourseStarted", effective_date, today, **values)
+        if course_type in self.language_courses:
+            msg = f"a {course_type} course is already ongoing"
+            raise RuleViolationError(msg, field="course_type", rule="already-ongoing")
+        self._trigger(self.LanguageCourseStarted, envelope, effective_date, **values)
+
+    def complete_language_course(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        course_type: str,
+        achieved_level: str | None = None,
+    ) -> None:
+        values = {"course_type": course_type, "achieved_level": achieved_level}
+        self._prepare("LanguageCourseCompleted", effective_date, today, **values)
+        self.check_ongoing(
+            self.language_courses.get(course_type), f"a {course_type} course", effective_date
+        )
+        self._trigger(self.LanguageCourseCompleted, envelope, effective_date, **values)
+
+    def obtain_certificate(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        certificate: str,
+        level: str | None = None,
+    ) -> None:
+        self._prepare("CertificateObtained", effective_date, today, certificate=certificate)
+        if level is not None:
+            check_field("LanguageLevelAssessed", "level", level)
+        self._trigger(
+            self.CertificateObtained, envelope, effective_date, certificate=certificate, level=level
+        )
+
+    @staticmethod
+    def check_ongoing(since: date | None, what: str, effective_date: date) -> None:
+        if since is None:
+            msg = f"{what} is not ongoing"
+            raise RuleViolationError(msg, rule="not-ongoing")
+        if effective_date < since:
+            msg = f"effective_date is before {what} started"
+            raise RuleViolationError(msg, field="effective_date", rule="date-before-start")
+
+    @staticmethod
+    def check_not_ongoing(since: date | None, what: str) -> None:
+        if since is not None:
+            msg = f"{what} is already ongoing: record its end first"
+            raise RuleViolationError(msg, rule="already-ongoing")
+
+    def start_internship(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        occupation: str | None = None,
+        employer_name: str | None = None,
+    ) -> None:
+        values = {"occupation": occupation, "employer_name": employer_name}
+        self._prepare("InternshipStarted", effective_date, today, **values)
+        self.check_not_ongoing(self.internship_since, "an internship")
+        self._trigger(self.InternshipStarted, envelope, effective_date, **values)
+
+    def end_internship(
+        self, *, envelope: Envelope, effective_date: date, today: date, reason: str
+    ) -> None:
+        self._prepare("InternshipEnded", effective_date, today, reason=reason)
+        self.check_ongoing(self.internship_since, "an internship", effective_date)
+        self._trigger(self.InternshipEnded, envelope, effective_date, reason=reason)
+
+    def start_entry_qualification(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        occupation: str | None = None,
+        employer_name: str | None = None,
+    ) -> None:
+        values = {"occupation": occupation, "employer_name": employer_name}
+        self._prepare("EntryQualificationStarted", effective_date, today, **values)
+        self.check_not_ongoing(self.entry_qualification_since, "an entry qualification (EQ)")
+        self._trigger(self.EntryQualificationStarted, envelope, effective_date, **values)
+
+    def end_entry_qualification(
+        self, *, envelope: Envelope, effective_date: date, today: date, reason: str
+    ) -> None:
+        self._prepare("EntryQualificationEnded", effective_date, today, reason=reason)
+        self.check_ongoing(
+            self.entry_qualification_since, "an entry qualification (EQ)", effective_date
+        )
+        self._trigger(self.EntryQualificationEnded, envelope, effective_date, reason=reason)
+
+    def start_apprenticeship(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        occupation: str,
+        employer_name: str | None = None,
+    ) -> None:
+        values = {"occupation": occupation, "employer_name": employer_name}
+        self._prepare("ApprenticeshipStarted", effective_date, today, **values)
+        self.check_not_ongoing(self.apprenticeship_since, "an apprenticeship")
+        self._trigger(self.ApprenticeshipStarted, envelope, effective_date, **values)
+
+    def abort_apprenticeship(
+        self, *, envelope: Envelope, effective_date: date, today: date, reason: str
+    ) -> None:
+        self._prepare("ApprenticeshipAborted", effective_date, today, reason=reason)
+        self.check_ongoing(self.apprenticeship_since, "an apprenticeship", effective_date)
+        self._trigger(self.ApprenticeshipAborted, envelope, effective_date, reason=reason)
+
+    def complete_apprenticeship(
+        self, *, envelope: Envelope, effective_date: date, today: date, passed_exam: bool = True
+    ) -> None:
+        self._prepare("ApprenticeshipCompleted", effective_date, today, passed_exam=passed_exam)
+        self.check_ongoing(self.apprenticeship_since, "an apprenticeship", effective_date)
+        self._trigger(
+            self.ApprenticeshipCompleted, envelope, effective_date, passed_exam=passed_exam
+        )
+
+    def start_employment(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        employment_type: str,
+        hours_per_week: Decimal,
+        occupation: str | None = None,
+        employer_name: str | None = None,
+    ) -> None:
+        values = {
+            "employment_type": employment_type,
+            "hours_per_week": hours_per_week,
+            "occupation": occupation,
+            "employer_name": employer_name,
+        }
+        self._prepare("EmploymentStarted", effective_date, today, **values)
+        self.check_not_ongoing(self.employment_since, "an employment")
+        values["hours_per_week"] = Decimal(hours_per_week)
+        self._trigger(self.EmploymentStarted, envelope, effective_date, **values)
+
+    def end_employment(
+        self, *, envelope: Envelope, effective_date: date, today: date, reason: str
+    ) -> None:
+        self._prepare("EmploymentEnded", effective_date, today, reason=reason)
+        self.check_ongoing(self.employment_since, "an employment", effective_date)
+        self._trigger(self.EmploymentEnded, envelope, effective_date, reason=reason)
+
+    def change_residence_status(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        status: str,
+        valid_until: date | None = None,
+    ) -> None:
+        self._prepare(
+            "ResidenceStatusChanged", effective_date, today, status=status, valid_until=valid_until
+        )
+        if valid_until is not None and valid_until < effective_date:
+            msg = "valid_until must not be before effective_date"
+            raise InvalidInputError(msg, field="valid_until")
+        self._trigger(
+            self.ResidenceStatusChanged,
+            envelope,
+            effective_date,
+            status=status,
+            valid_until=valid_until,
+        )
+
+    def exit(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        reason: str,
+        destination: str,
+    ) -> None:
+        """Record the exit (Austritt).
+
+        Open modules are closed by explicit ``ModuleExited`` events recorded in the
+        same transaction, with the reason that matches the exit reason, so every
+        module stay has an end in the history and nobody has to close them by hand.
+        """
+        self._prepare("Exited", effective_date, today, reason=reason, destination=destination)
+        for module, entered in self.open_modules.items():
+            if effective_date < entered:
+                msg = f"effective_date is before module {module} was entered"
+                raise RuleViolationError(
+                    msg, field="effective_date", rule="date-before-module-entry"
+                )
+        module_reason = _EXIT_TO_MODULE_EXIT[ExitReason(reason)]
+        for module in sorted(self.open_modules):
+            self._trigger(
+                self.ModuleExited,
+                envelope,
+                effective_date,
+                module=module,
+                reason=module_reason.value,
+            )
+        self._trigger(self.Exited, envelope, effective_date, reason=reason, destination=destination)
+
+    def record_follow_up(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        destination: str,
+        months_after_exit: int,
+    ) -> None:
+        self._prepare(
+            "FollowUpRecorded",
+            effective_date,
+            today,
+            destination=destination,
+            months_after_exit=months_after_exit,
+        )
+        if self.exit_date is None:
+            msg = "a follow-up can be recorded only after the exit"
+            raise RuleViolationError(msg, rule="not-exited")
+        if effective_date < self.exit_date:
+            msg = "effective_date must not be before the exit date"
+            raise RuleViolationError(msg, field="effective_date", rule="date-before-exit")
+        self._trigger(
+            self.FollowUpRecorded,
+            envelope,
+            effective_date,
+            destination=destination,
+            months_after_exit=months_after_exit,
+        )
+
+    def correct_entry(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        programme: Programme,
+        corrects_version: int,
+        reason: str,
+        changes: dict[str, Any],
+    ) -> None:
+        """Correct fields of an earlier entry; the history keeps both versions."""
+        self._prepare("EntryCorrected", effective_date, today, reason=reason)
+        original = self._entries.get(corrects_version)
+        if original is None:
+            msg = (
+                "corrects_version must name an earlier entry of this participant (not a correction)"
+            )
+            raise RuleViolationError(msg, field="corrects_version", rule="unknown-version")
+        if not changes:
+            msg = "changes must name at least one field to correct"
+            raise InvalidInputError(msg, field="changes")
+        event_type = type(original).__name__
+        fields = {f.name for f in dataclasses.fields(original)}
+        changes = dict(changes)
+        for name, value in changes.items():
+            if name not in fields or name in _ENVELOPE_FIELDS:
+                msg = f"{name} is not a correctable field of {event_type}"
+                raise InvalidInputError(msg, field=f"changes.{name}")
+            if name in _NOT_CORRECTABLE:
+                msg = f"{name} cannot be corrected: record the matching milestone instead"
+                raise RuleViolationError(msg, field=f"changes.{name}", rule="not-correctable")
+            try:
+                check_field(event_type, name, value)
+            except InvalidInputError as e:
+                raise InvalidInputError(e.message, field=f"changes.{name}", rule=e.rule) from None
+        if "module" in changes:
+            self.check_module(programme, changes["module"])
+        if "effective_date" in changes:
+            if event_type == "Registered":
+                msg = "correct intake_date instead of the registration's effective_date"
+                raise InvalidInputError(msg, field="changes.effective_date")
+            self.check_effective_date(changes["effective_date"], today)
+        if event_type == "Registered":
+            assert isinstance(original, Participant.Registered)
+            self._derive_registration_changes(original, changes, programme, today)
+        self._trigger(
+            self.EntryCorrected,
+            envelope,
+            effective_date,
+            corrects_version=corrects_version,
+            corrected_type=event_type,
+            reason=reason,
+            changes=changes,
+        )
+
+    def _derive_registration_changes(
+        self,
+        original: Participant.Registered,
+        changes: dict[str, Any],
+        programme: Programme,
+        today: date,
+    ) -> None:
+        if "birth_date" not in changes and "intake_date" not in changes:
+            return
+        if original.birth_date is None:
+            msg = "the birth date has been erased and cannot be corrected"
+            raise RuleViolationError(msg, field="changes.birth_date", rule="personal-data-erased")
+        birth_date = changes.get("birth_date", original.birth_date)
+        intake_date = changes.get("intake_date", original.intake_date)
+        reason = changes.get("age_exception_reason", original.age_exception_reason)
+        self.check_registration_dates(programme, intake_date, birth_date, reason, today)
+        changes["effective_date"] = intake_date
+        changes["birth_year"] = birth_date.year
+        changes["age_at_intake"] = age_on(birth_date, intake_date)
+
+    def erase_personal_data(
+        self, *, envelope: Envelope, today: date, mode: str, reason_code: str
+    ) -> bool:
+        """Record erasure or restriction; False when there is nothing left to do."""
+        if self.personal_data_erased or (self.restricted and mode == ErasureMode.RESTRICT):
+            return False
+        self._trigger(
+            self.PersonalDataErased,
+            envelope,
+            max(today, self.intake_date),
+            mode=mode,
+            reason_code=reason_code,
+        )
+        return True

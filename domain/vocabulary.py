@@ -1,0 +1,136 @@
+"""The controlled vocabulary of the programme's milestones.
+
+These values are persisted in events and published in the HTTP API, so they are
+part of the public schema: add values, never rename or remove one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Gender(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    DIVERSE = "diverse"
+    UNSPECIFIED = "unspecified"
+
+
+class ResidenceStatus(StrEnum):
+    """Residence status categories (AufenthG / AsylG), the steering dimension."""
+
+    GESTATTUNG = "gestattung"  # § 55 AsylG, during the asylum procedure
+    DULDUNG = "duldung"  # § 60a AufenthG, toleration
+    DULDUNG_60B = "duldung_60b"  # Duldung for persons with unclarified identity
+    AUSBILDUNGSDULDUNG_60C = "ausbildungsduldung_60c"
+    BESCHAEFTIGUNGSDULDUNG_60D = "beschaeftigungsduldung_60d"
+    AE_16G = "ae_16g"  # residence permit for vocational training
+    AE_19D = "ae_19d"  # residence permit for qualified tolerated persons
+    AE_25A = "ae_25a"  # well-integrated young people
+    AE_25B = "ae_25b"  # sustained integration
+    AE_104C = "ae_104c"  # Chancen-Aufenthaltsrecht (18-month bridge)
+    AE_25_PROTECTION = "ae_25_protection"  # § 25 (1)-(3): protection granted
+    EU_FREIZUEGIGKEIT = "eu_freizuegigkeit"
+    OTHER = "other"
+
+
+class TargetGroup(StrEnum):
+    DULDUNG = "duldung"
+    GESTATTUNG = "gestattung"
+    EU2 = "eu2"
+    OTHER = "other"
+
+
+class ModuleExitReason(StrEnum):
+    COMPLETED = "completed"
+    ABORTED_PARTICIPANT = "aborted_participant"
+    ABORTED_PROVIDER = "aborted_provider"
+    TRANSFERRED = "transferred"
+    STATUS_CHANGE = "status_change"
+    MOVED_AWAY = "moved_away"
+    LEFT_GERMANY = "left_germany"
+    OTHER = "other"
+
+
+class ExitReason(StrEnum):
+    """Why a participant left the programme (Austritt)."""
+
+    COMPLETED = "completed"
+    ABORTED_PARTICIPANT = "aborted_participant"
+    ABORTED_PROVIDER = "aborted_provider"
+    STATUS_CHANGE = "status_change"
+    MOVED_AWAY = "moved_away"
+    LEFT_GERMANY = "left_germany"
+    OTHER = "other"
+
+
+class Destination(StrEnum):
+    """Where a participant went (Verbleib), at exit and at follow-up."""
+
+    APPRENTICESHIP = "apprenticeship"
+    EMPLOYMENT_SVP = "employment_svp"
+    EMPLOYMENT_MARGINAL = "employment_marginal"
+    SCHOOL = "school"
+    OTHER_PROGRAMME = "other_programme"
+    JOB_SEEKING = "job_seeking"
+    UNKNOWN = "unknown"
+    LEFT_GERMANY = "left_germany"
+
+
+class LanguageLevel(StrEnum):
+    """CEFR levels, with A0 for no German yet."""
+
+    A0 = "A0"
+    A1 = "A1"
+    A2 = "A2"
+    B1 = "B1"
+    B2 = "B2"
+    C1 = "C1"
+    C2 = "C2"
+
+
+class EmploymentType(StrEnum):
+    SVP = "svp"  # sozialversicherungspflichtig: regular employment
+    GERINGFUEGIG = "geringfuegig"  # marginal employment ("Minijob")
+    SELBSTSTAENDIG = "selbststaendig"  # self-employed
+
+
+class ContactMode(StrEnum):
+    IN_PERSON = "in_person"
+    PHONE = "phone"
+    VIDEO = "video"
+    OUTREACH = "outreach"
+
+
+class LanguageCourseType(StrEnum):
+    JUGENDINTEGRATIONSKURS = "jugendintegrationskurs"
+    INTEGRATIONSKURS = "integrationskurs"
+    BERUFSSPRACHKURS_B1 = "berufssprachkurs_b1"
+    BERUFSSPRACHKURS_B2 = "berufssprachkurs_b2"
+    BERUFSSPRACHKURS_C1 = "berufssprachkurs_c1"
+    OTHER = "other"
+
+
+class Certificate(StrEnum):
+    HAUPTSCHULABSCHLUSS_9 = "hauptschulabschluss_9"
+    HAUPTSCHULABSCHLUSS_10A = "hauptschulabschluss_10a"
+    LANGUAGE_CERTIFICATE = "language_certificate"
+    VOCATIONAL_QUALIFICATION = "vocational_qualification"
+    OTHER = "other"
+
+
+class EndReason(StrEnum):
+    """Why an internship, EQ, apprenticeship or employment ended early or at all."""
+
+    COMPLETED = "completed"
+    ABORTED_PARTICIPANT = "aborted_participant"
+    ABORTED_EMPLOYER = "aborted_employer"
+    STATUS_CHANGE = "status_change"
+    OTHER = "other"
+
+
+class ErasureMode(StrEnum):
+    """Art. 17 GDPR: shred now, or restrict now and shred at retention end (17(3)(b))."""
+
+    SHRED = "shred"
+    RESTRICT = "restrict"
