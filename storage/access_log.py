@@ -1,0 +1,266 @@
+"""The read-access log: who read whose personal data, when, where and why.
+
+It answers "who saw my data" (Art. 15 GDPR) and the data-protection officer's
+questions, so it must be complete and trustworthy:
+
+- **Append-only**: a trigger refuses UPDATE and DELETE; and because someone with
+  database access can drop a trigger, every entry is also **hash-chained**:
+
+      entry_hash(n) = SHA-256( entry_hash(n - 1) || canonical(entry n) )
+
+  with ``entry_hash(0)`` = 32 zero bytes, ids gap-free from 1, and ``canonical`` the
+  UTF-8 JSON array (no spaces) ``[id, at, user, role, organisation,
+  participant_id, endpoint, purpose, outcome, request_id]``, ``at`` in UTC ISO 8601
+  with microseconds, ``participant_id`` and ``purpose`` possibly ``null``.
+- **Cheap for readers**: requests only queue their entries; one writer thread
+  stores them in batches, each batch in its own transaction (under an EXCLUSIVE
+  lock on the log, so concurrent processes cannot fork the chain). ``close()``
+  writes what is queued, so a normal shutdown loses nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.postgres import PostgresDatastore
+
+ACCESS_LOG_TABLE = "lotse_access_log"
+GENESIS = bytes(32)
+PURPOSE_MAX = 200
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    """One read (or refused attempt) of one participant's data."""
+
+    user: str
+    role: str
+    organisation: str
+    participant_id: UUID | None
+    endpoint: str
+    """Method and route template, e.g. ``GET /participants/{participant_id}/history``."""
+    purpose: str | None
+    """The caller's ``X-Purpose`` header, if any."""
+    outcome: int
+    """HTTP status: 200 for a read, 401/403/404 for a refused attempt."""
+    request_id: str
+    at: datetime
+
+
+def canonical(entry_id: int, e: AccessEntry) -> bytes:
+    at = e.at.astimezone(UTC).isoformat(timespec="microseconds")
+    fields = [
+        entry_id,
+        at,
+        e.user,
+        e.role,
+        e.organisation,
+        str(e.participant_id) if e.participant_id else None,
+        e.endpoint,
+        e.purpose,
+        e.outcome,
+        e.request_id,
+    ]
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(previous: bytes, entry_id: int, entry: AccessEntry) -> bytes:
+    return hashlib.sha256(previous + canonical(entry_id, entry)).digest()
+
+
+class AccessLog:
+    def __init__(
+        self, datastore: PostgresDatastore, schema: str = "public", *, linger: float = 0.05
+    ) -> None:
+        self.datastore = datastore
+        self.table = f'"{schema}"."{ACCESS_LOG_TABLE}"'
+        self.schema = schema
+        self.linger = linger
+        self._cond = threading.Condition()
+        self._queue: list[AccessEntry] = []
+        self._in_flight = 0
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    # ---------------------------------------------------------------- schema
+
+    def create_table_statements(self) -> list[str]:
+        function = f'"{self.schema}"."lotse_access_log_append_only"'
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.table} ("
+            " id bigint PRIMARY KEY,"
+            " at timestamptz NOT NULL,"
+            " user_id text NOT NULL,"
+            " role text NOT NULL,"
+            " organisation text NOT NULL,"
+            " participant_id uuid,"
+            " endpoint text NOT NULL,"
+            " purpose text,"
+            " outcome integer NOT NULL,"
+            " request_id text NOT NULL,"
+            " entry_hash bytea NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS lotse_access_log_participant_idx "
+            f"ON {self.table} (participant_id, id)",
+            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'lotse_access_log is append-only'; END $$",
+            f"CREATE OR REPLACE TRIGGER lotse_access_log_append_only "
+            f"BEFORE UPDATE OR DELETE ON {self.table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {function}()",
+        ]
+
+    def create_tables(self) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            for statement in self.create_table_statements():
+                curs.execute(statement)
+
+    # ---------------------------------------------------------------- writes
+
+    def record(self, entry: AccessEntry) -> None:
+        """Queue one entry; it is stored within about ``linger`` seconds."""
+        self.record_many([entry])
+
+    def record_many(self, entries: Iterable[AccessEntry]) -> None:
+        with self._cond:
+            if self._closed:
+                # After close nobody writes in the background: write it now.
+                batch = list(entries)
+                self._write(batch)
+                return
+            self._queue.extend(entries)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="lotse-access-log", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify_all()
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Block until everything queued so far is stored."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._queue or self._in_flight:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    msg = "the read-access log could not be written in time"
+                    raise TimeoutError(msg)
+                self._cond.wait(remaining)
+
+    def close(self) -> None:
+        self.flush()
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue and self._closed:
+                    return
+            time.sleep(self.linger)  # let a burst of reads share one transaction
+            with self._cond:
+                batch, self._queue = self._queue, []
+                self._in_flight = len(batch)
+            try:
+                self._write(batch)
+            except Exception as e:
+                # Never drop entries: put them back and try again shortly.
+                log.error("read-access log write failed (%s); retrying", type(e).__name__)
+                with self._cond:
+                    self._queue[:0] = batch
+                time.sleep(1.0)
+            finally:
+                with self._cond:
+                    self._in_flight = 0
+                    self._cond.notify_all()
+
+    def _write(self, batch: list[AccessEntry]) -> None:
+        if not batch:
+            return
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(f"LOCK TABLE {self.table} IN EXCLUSIVE MODE")
+            curs.execute(f"SELECT id, entry_hash FROM {self.table} ORDER BY id DESC LIMIT 1")
+            head = curs.fetchone()
+            last_id = int(head["id"]) if head else 0
+            previous = bytes(head["entry_hash"]) if head else GENESIS
+            columns: list[list[Any]] = [[] for _ in range(11)]
+            for offset, e in enumerate(batch, start=1):
+                entry_id = last_id + offset
+                previous = entry_hash(previous, entry_id, e)
+                values = (
+                    entry_id,
+                    e.at,
+                    e.user,
+                    e.role,
+                    e.organisation,
+                    e.participant_id,
+                    e.endpoint,
+                    e.purpose,
+                    e.outcome,
+                    e.request_id,
+                    previous,
+                )
+                for column, value in zip(columns, values, strict=True):
+                    column.append(value)
+            curs.execute(
+                f"INSERT INTO {self.table} (id, at, user_id, role, organisation, participant_id,"
+                " endpoint, purpose, outcome, request_id, entry_hash)"
+                " SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[], %s::text[],"
+                " %s::text[], %s::uuid[], %s::text[], %s::text[], %s::int[], %s::text[],"
+                " %s::bytea[])",
+                columns,
+            )
+
+    # ----------------------------------------------------------------- reads
+
+    def entries_for(self, participant_id: UUID, limit: int = 1000) -> list[dict[str, Any]]:
+        """The newest entries about one participant (after storing what is queued)."""
+        self.flush()
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT id, at, user_id, role, organisation, endpoint, purpose, outcome,"
+                f" request_id FROM {self.table} WHERE participant_id = %s"
+                " ORDER BY id DESC LIMIT %s",
+                (participant_id, limit),
+            )
+            return [dict(row) for row in curs.fetchall()]
+
+    def verify(self) -> tuple[int, int | None]:
+        """Recompute the chain: (entries verified, first id that does not hold or None)."""
+        self.flush()
+        previous = GENESIS
+        count = 0
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(f"SELECT * FROM {self.table} ORDER BY id")
+            for row in curs:
+                expected_id = count + 1
+                entry = AccessEntry(
+                    user=row["user_id"],
+                    role=row["role"],
+                    organisation=row["organisation"],
+                    participant_id=row["participant_id"],
+                    endpoint=row["endpoint"],
+                    purpose=row["purpose"],
+                    outcome=row["outcome"],
+                    request_id=row["request_id"],
+                    at=row["at"],
+                )
+                previous = entry_hash(previous, expected_id, entry)
+                if row["id"] != expected_id or previous != bytes(row["entry_hash"]):
+                    return count, expected_id
+                count += 1
+        return count, None

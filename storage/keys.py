@@ -1,0 +1,212 @@
+"""Per-participant data keys, wrapped by a master key (envelope encryption).
+
+Every participant gets a random 256-bit data key. It is stored only wrapped
+(AES-256-GCM under the master key, bound to the participant id), so a copy of the
+database without the master key reveals nothing. Destroying a participant's key
+makes every identifying field of every event of that person unreadable for good
+(crypto-shredding), while the event log itself stays intact and verifiable.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.postgres import PostgresDatastore
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+CACHE_SIZE = 10_000
+
+KEYS_TABLE = "lotse_participant_keys"
+
+
+class KeyDestroyedError(Exception):
+    """The participant's data key was destroyed: its identifiers are erased."""
+
+
+class MasterKeyError(Exception):
+    """The master key is missing, malformed or does not open a stored data key."""
+
+
+@dataclass(frozen=True)
+class MasterKey:
+    """The key that wraps all data keys; its id is a fingerprint, never the key."""
+
+    secret: bytes
+
+    @property
+    def key_id(self) -> str:
+        return hashlib.sha256(b"lotse-master-key-id" + self.secret).hexdigest()[:16]
+
+    @classmethod
+    def from_text(cls, text: str) -> MasterKey:
+        try:
+            secret = base64.urlsafe_b64decode(text.strip().encode())
+        except ValueError:
+            secret = b""
+        if len(secret) != KEY_BYTES:
+            msg = (
+                "the master key must be 32 random bytes, base64url-encoded (lotse privacy new-key)"
+            )
+            raise MasterKeyError(msg)
+        return cls(secret)
+
+    @classmethod
+    def generate(cls) -> MasterKey:
+        return cls(AESGCM.generate_key(bit_length=256))
+
+    def to_text(self) -> str:
+        return base64.urlsafe_b64encode(self.secret).decode()
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> MasterKey:
+        """For the embedded/demo mode only: keep a generated key in the data directory."""
+        if path.exists():
+            return cls.from_text(path.read_text())
+        key = cls.generate()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key.to_text())
+        return key
+
+    def wrap(self, participant_id: UUID, data_key: bytes) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + AESGCM(self.secret).encrypt(nonce, data_key, participant_id.bytes)
+
+    def unwrap(self, participant_id: UUID, wrapped: bytes) -> bytes:
+        try:
+            return AESGCM(self.secret).decrypt(
+                wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], participant_id.bytes
+            )
+        except Exception as e:
+            msg = "the master key does not open this participant's data key"
+            raise MasterKeyError(msg) from e
+
+
+class KeyRing:
+    """Creates, finds, caches and destroys participants' data keys.
+
+    New keys are held as *pending* until the recorder writes them in the same
+    transaction as the participant's first events, so a failed save leaves no
+    orphaned key behind.
+    """
+
+    def __init__(self, datastore: PostgresDatastore, master: MasterKey, schema: str = "public"):
+        self.datastore = datastore
+        self.master = master
+        self.table = f'"{schema}"."{KEYS_TABLE}"'
+        self._lock = threading.Lock()
+        self._pending: dict[UUID, bytes] = {}
+        self._cache: OrderedDict[UUID, bytes | None] = OrderedDict()
+
+    def create_table_statements(self) -> list[str]:
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.table} ("
+            " participant_id uuid PRIMARY KEY,"
+            " wrapped_key bytea,"
+            " master_key_id text,"
+            " created_at timestamptz NOT NULL DEFAULT now(),"
+            " destroyed_at timestamptz,"
+            " CHECK ((wrapped_key IS NULL) = (destroyed_at IS NOT NULL)))"
+        ]
+
+    def _remember(self, participant_id: UUID, key: bytes | None) -> None:
+        with self._lock:
+            self._cache[participant_id] = key
+            self._cache.move_to_end(participant_id)
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+
+    def key_for_writing(self, participant_id: UUID, *, first_event: bool = False) -> bytes:
+        """The participant's key, created (pending) if the participant has none yet.
+
+        For a participant's first event there is nothing to look up: a stored key
+        for a brand-new id would make the insert fail on its primary key anyway.
+        """
+        with self._lock:
+            pending = self._pending.get(participant_id)
+        if pending is not None:
+            return pending
+        if not first_event:
+            key = self._fetch(participant_id, missing_ok=True)
+            if key is not None:
+                return key
+        new_key = AESGCM.generate_key(bit_length=256)
+        with self._lock:
+            self._pending[participant_id] = new_key
+        return new_key
+
+    def key_for_reading(self, participant_id: UUID) -> bytes:
+        """The participant's key; KeyDestroyedError once erased."""
+        with self._lock:
+            pending = self._pending.get(participant_id)
+        if pending is not None:
+            return pending
+        key = self._fetch(participant_id, missing_ok=False)
+        assert key is not None
+        return key
+
+    def _fetch(self, participant_id: UUID, *, missing_ok: bool) -> bytes | None:
+        with self._lock:
+            if participant_id in self._cache:
+                cached = self._cache[participant_id]
+                self._cache.move_to_end(participant_id)
+                if cached is None:
+                    raise KeyDestroyedError(str(participant_id))
+                return cached
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                f"SELECT wrapped_key, destroyed_at FROM {self.table} WHERE participant_id = %s",
+                (participant_id,),
+            )
+            row = curs.fetchone()
+        if row is None:
+            if missing_ok:
+                return None
+            raise KeyDestroyedError(str(participant_id))
+        if row["wrapped_key"] is None:
+            self._remember(participant_id, None)
+            raise KeyDestroyedError(str(participant_id))
+        key = self.master.unwrap(participant_id, bytes(row["wrapped_key"]))
+        self._remember(participant_id, key)
+        return key
+
+    def pending_rows(self, participant_ids: set[UUID]) -> list[tuple[UUID, bytes, str]]:
+        """Wrapped pending keys of these participants, for the recorder to insert."""
+        with self._lock:
+            found = {pid: self._pending[pid] for pid in participant_ids if pid in self._pending}
+        return [(pid, self.master.wrap(pid, key), self.master.key_id) for pid, key in found.items()]
+
+    def committed(self, participant_ids: set[UUID]) -> None:
+        """The recorder committed these participants' pending keys."""
+        with self._lock:
+            for pid in participant_ids:
+                key = self._pending.pop(pid, None)
+                if key is not None:
+                    self._cache[pid] = key
+
+    def forget(self, participant_ids: set[UUID]) -> None:
+        """The recorder destroyed these keys: never serve them from memory again."""
+        for pid in participant_ids:
+            self._remember(pid, None)
+
+    def insert_statement(self) -> str:
+        return (
+            f"INSERT INTO {self.table} (participant_id, wrapped_key, master_key_id) "
+            "SELECT * FROM unnest(%s::uuid[], %s::bytea[], %s::text[])"
+        )
+
+    def destroy_statement(self) -> str:
+        return (
+            f"UPDATE {self.table} SET wrapped_key = NULL, master_key_id = NULL, "
+            "destroyed_at = now() WHERE participant_id = ANY(%s::uuid[]) AND destroyed_at IS NULL"
+        )

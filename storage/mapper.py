@@ -1,0 +1,125 @@
+"""A mapper that seals identifying fields under the participant's own key.
+
+Identifying fields (see ``domain.classification``) are moved out of the stored
+event's JSON into one AES-256-GCM ciphertext, ``_sealed``, with the participant id
+and the event version as associated data: ciphertext copied onto another row fails
+to decrypt instead of showing someone else's data. The names of the sealed fields
+stay readable (``_sealed_fields``) so that, once the key is destroyed, the event
+still loads and shows those fields as erased (``None``).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from typing import Any
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import (
+    Mapper,
+    MapperDeserialisationError,
+    StoredEvent,
+    Transcoder,
+)
+from eventsourcing.utils import get_topic
+
+from domain.classification import identifying_changes, identifying_fields
+from storage.keys import NONCE_BYTES, KeyDestroyedError, KeyRing
+
+SEALED = "_sealed"
+SEALED_FIELDS = "_sealed_fields"
+SEALED_CHANGES = "_sealed_changes"
+#: Set on a loaded event whose key was destroyed: the names of its erased fields.
+ERASED = "_erased"
+
+
+def associated_data(originator_id: UUID | str, version: int) -> bytes:
+    return f"lotse:{originator_id}:{version}".encode()
+
+
+class ProtectingMapper(Mapper[UUID]):
+    def __init__(self, transcoder: Transcoder, keys: KeyRing, **kwargs: Any):
+        super().__init__(transcoder=transcoder, **kwargs)
+        self.keys = keys
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        event_type = type(domain_event).__name__
+        state = dict(vars(domain_event))
+        originator_id = state.pop("originator_id")
+        version = state.pop("originator_version")
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        secret_fields = {
+            k: state.pop(k) for k in identifying_fields(event_type) if state.get(k) is not None
+        }
+        secret_changes: dict[str, Any] = {}
+        if isinstance(state.get("changes"), dict) and "corrected_type" in state:
+            changes = dict(state["changes"])
+            for k in identifying_changes(state["corrected_type"], changes):
+                if changes[k] is not None:
+                    secret_changes[k] = changes.pop(k)
+            state["changes"] = changes
+        if secret_fields or secret_changes:
+            key = self.keys.key_for_writing(originator_id, first_event=version == 1)
+            plaintext = self.transcoder.encode({"fields": secret_fields, "changes": secret_changes})
+            nonce = os.urandom(NONCE_BYTES)
+            sealed = nonce + AESGCM(key).encrypt(
+                nonce, plaintext, associated_data(originator_id, version)
+            )
+            state[SEALED] = base64.b64encode(sealed).decode()
+            state[SEALED_FIELDS] = sorted(secret_fields)
+            state[SEALED_CHANGES] = sorted(secret_changes)
+        stored_state = self.transcoder.encode(state)
+        if self.compressor:
+            stored_state = self.compressor.compress(stored_state)
+        if self.cipher:
+            stored_state = self.cipher.encrypt(stored_state)
+        return StoredEvent(
+            originator_id=originator_id,
+            originator_version=version,
+            topic=get_topic(type(domain_event)),
+            state=stored_state,
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        event = super().to_domain_event(stored_event)
+        state = event.__dict__
+        sealed = state.pop(SEALED, None)
+        field_names = state.pop(SEALED_FIELDS, [])
+        change_names = state.pop(SEALED_CHANGES, [])
+        if sealed is None:
+            return event
+        originator_id = state["originator_id"]
+        version = state["originator_version"]
+        try:
+            key = self.keys.key_for_reading(originator_id)
+        except KeyDestroyedError:
+            # Erased: the event still loads, its identifying fields read as None.
+            for name in field_names:
+                state[name] = None
+            if change_names:
+                state["changes"] = {**state["changes"], **dict.fromkeys(change_names)}
+            state[ERASED] = [*field_names, *(f"changes.{name}" for name in change_names)]
+            return event
+        blob = base64.b64decode(sealed)
+        try:
+            plaintext = AESGCM(key).decrypt(
+                blob[:NONCE_BYTES], blob[NONCE_BYTES:], associated_data(originator_id, version)
+            )
+        except InvalidTag:
+            # Never fall back to showing anything: this ciphertext was made for
+            # another row (or altered), so reading must fail loudly.
+            msg = (
+                f"sealed fields of event {version} of participant {originator_id} "
+                "do not belong to this event: the stored row was altered"
+            )
+            raise MapperDeserialisationError(msg) from None
+        secret = self.transcoder.decode(plaintext)
+        state.update(secret["fields"])
+        if secret["changes"]:
+            state["changes"] = {**state["changes"], **secret["changes"]}
+        return event

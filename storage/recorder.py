@@ -1,0 +1,219 @@
+"""The event recorder, extended through the library's same-transaction hooks.
+
+Everything that must be atomic with the events is written in the insert
+transaction: the Idempotency-Key claim, a new participant's data key, and the
+destruction of a key on erasure. Nothing half-written can remain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+)
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.utils import retry
+from psycopg import Cursor
+from psycopg.rows import DictRow
+
+from storage.chain import GENESIS, ChainStatements, link_batch
+from storage.keys import KeyRing
+
+REQUESTS_TABLE = "lotse_request_keys"
+#: From this many events in one save, rows go in by COPY instead of INSERT.
+COPY_THRESHOLD = 200
+
+
+class LotseRecorder(PostgresApplicationRecorder):
+    keys: KeyRing
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        schema = self.datastore.schema
+        self.requests_table = f'"{schema}"."{REQUESTS_TABLE}"'
+        self.events_table = f'"{schema}"."{self.events_table_name}"'
+        self.chain = ChainStatements(schema)
+        #: Only the write-path benchmark turns this off, to measure what chaining costs.
+        self.chain_enabled = True
+        self._chain_head: bytes | None = None
+
+    def attach_keys(self, keys: KeyRing) -> None:
+        self.keys = keys
+        statements = [
+            *keys.create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {self.requests_table} ("
+            " scope text NOT NULL,"
+            " key text NOT NULL,"
+            " fingerprint text NOT NULL,"
+            " operation text NOT NULL,"
+            " participant_id uuid NOT NULL,"
+            " version bigint NOT NULL,"
+            " created_at timestamptz NOT NULL DEFAULT now(),"
+            " PRIMARY KEY (scope, key))",
+            *self.chain.create(),
+        ]
+        from psycopg.sql import SQL
+
+        self.sql_create_statements.extend(SQL(s).format() for s in statements)  # type: ignore[arg-type]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The library's insert, in one transaction, without pipeline mode.
+
+        psycopg's pipeline mode stalls when a large batch (hundreds of events)
+        exceeds the socket buffers of a Unix-domain connection, as the embedded
+        server uses; the extra round trips cost little on a local socket.
+        """
+        ids: Sequence[int] | None = None
+        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
+            self._insert_events(curs, stored_events, **kwargs)
+            if stored_events:
+                if len(stored_events) >= COPY_THRESHOLD:
+                    ids = self._copy_stored_events(curs, stored_events)
+                elif len(stored_events) == 1 and self.chain_enabled:
+                    ids = self._insert_one_chained(curs, stored_events[0])
+                else:
+                    self._insert_stored_events(curs, stored_events, **kwargs)
+                    ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+                if self.chain_enabled and ids and len(stored_events) > 1:
+                    self._link_chain(curs, ids, stored_events)
+        # Only now, after the commit, may memory stop treating these keys as pending.
+        self.keys.committed(
+            {UUID(str(e.originator_id)) for e in stored_events if e.originator_version == 1}
+        )
+        shredded = set(kwargs.get("shred") or ())
+        if shredded:
+            self.keys.forget(shredded)
+        return ids
+
+    def _copy_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]
+    ) -> list[int]:
+        """Large batches (bulk loads, demo data) go in by binary COPY.
+
+        The library's INSERT of an array of composite values is dumped row by row
+        in Python; COPY is several times faster. Under the same EXCLUSIVE lock the
+        new rows take the next notification ids in input order, so the ids are
+        those above the maximum read right after taking the lock.
+        """
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(f"SELECT coalesce(max(notification_id), 0) AS head FROM {self.events_table}")
+        row = curs.fetchone()
+        head = int(row["head"]) if row else 0
+        statement = (
+            f"COPY {self.events_table} (originator_id, originator_version, topic, state) "
+            "FROM STDIN (FORMAT BINARY)"
+        )
+        with curs.copy(statement) as copy:
+            copy.set_types(["uuid", "int8", "text", "bytea"])
+            for e in stored_events:
+                copy.write_row((e.originator_id, e.originator_version, e.topic, e.state))
+        curs.execute(
+            f"SELECT notification_id FROM {self.events_table} "
+            "WHERE notification_id > %s ORDER BY notification_id",
+            (head,),
+        )
+        ids = [r["notification_id"] for r in curs.fetchall()]
+        if len(ids) != len(stored_events):
+            msg = (
+                f"bulk insert assigned {len(ids)} notification ids for {len(stored_events)} events"
+            )
+            raise ProgrammingError(msg)
+        return ids
+
+    def _insert_one_chained(self, curs: Cursor[DictRow], stored_event: StoredEvent) -> list[int]:
+        """One event and its chain row in one statement, so chaining adds no round trip.
+
+        The interactive case (one milestone per save) is where a round trip under
+        the table lock costs most. PostgreSQL computes the chain hash with the
+        same definition (``ChainStatements.insert_one_event``); a test checks it against Python.
+        """
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        e = stored_event
+        curs.execute(
+            self.chain.insert_one_event(self.events_table),
+            (e.originator_id, e.originator_version, e.topic, e.state),
+            prepare=True,
+        )
+        row = curs.fetchone()
+        assert row is not None
+        # The head moved without this process computing it: read it next time.
+        self._chain_head = None
+        return [int(row["notification_id"])]
+
+    def _link_chain(
+        self, curs: Cursor[DictRow], ids: Sequence[int], stored_events: Sequence[StoredEvent]
+    ) -> None:
+        """Extend the hash chain, still inside the insert transaction.
+
+        The EXCLUSIVE lock on the events table is held until commit, so no other
+        writer can read the same head and fork the chain, or commit in between.
+        The head this process wrote last is remembered: the insert is made
+        conditional on it still being the head, which saves a round trip under
+        the lock; when another process wrote in between, nothing is inserted and
+        the head is read from the table.
+        """
+        remembered = self._chain_head
+        if remembered is not None:
+            chain_ids, hashes = link_batch(remembered, ids, stored_events)
+            curs.execute(self.chain.insert_after, (chain_ids, hashes, remembered), prepare=True)
+            if curs.rowcount == len(chain_ids):
+                self._chain_head = hashes[-1]
+                return
+        curs.execute(self.chain.head, prepare=True)
+        head = curs.fetchone()
+        previous = bytes(head["chain_hash"]) if head is not None else GENESIS
+        chain_ids, hashes = link_batch(previous, ids, stored_events)
+        curs.execute(self.chain.insert, (chain_ids, hashes), prepare=True)
+        # Remembered before commit: if the transaction rolls back, the conditional
+        # insert finds another head next time and falls back to reading it.
+        self._chain_head = hashes[-1]
+
+    def _insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        new_ids = {UUID(str(e.originator_id)) for e in stored_events if e.originator_version == 1}
+        rows = self.keys.pending_rows(new_ids)
+        if rows:
+            # One statement for all new keys: many small statements in pipeline
+            # mode can fill the socket buffers both ways and stall.
+            ids, wrapped, master_ids = (list(column) for column in zip(*rows, strict=True))
+            curs.execute(self.keys.insert_statement(), (ids, wrapped, master_ids))
+        shred = list(kwargs.get("shred") or ())
+        if shred:
+            curs.execute(self.keys.destroy_statement(), (shred,))
+            # Idempotency fingerprints hash request bodies that held the identifiers;
+            # the claims stay (a late retry is refused, not recorded again).
+            curs.execute(
+                f"UPDATE {self.requests_table} SET fingerprint = 'erased'"
+                " WHERE participant_id = ANY(%s::uuid[])",
+                (shred,),
+            )
+        request_key = kwargs.get("request_key")
+        if request_key is not None and stored_events:
+            last = stored_events[-1]
+            # A plain INSERT: a concurrent request with the same key violates the
+            # primary key, which aborts this whole transaction (events included).
+            curs.execute(
+                f"INSERT INTO {self.requests_table} "
+                "(scope, key, fingerprint, operation, participant_id, version) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                (
+                    request_key.scope,
+                    request_key.key,
+                    request_key.fingerprint,
+                    request_key.operation,
+                    last.originator_id,
+                    last.originator_version,
+                ),
+            )
