@@ -1,0 +1,15 @@
+"""All read models, by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from projections.model import Projection
+from projections.module_spans import ModuleSpans
+from projections.outcomes import OutcomesProjection
+from projections.participants import Participants
+from projections.timeline import TimelineProjection
+
+PROJECTIONS: dict[str, Projection[Any]] = {
+    p.name: p for p in (Participants(), TimelineProjection(), ModuleSpans(), OutcomesProjection())
+}

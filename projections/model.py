@@ -1,0 +1,105 @@
+"""What a read model is: tables, and a pure fold of one participant's events into rows.
+
+Every read model keeps its rows per participant. For each participant a batch
+touches, the runner takes the participant's fold state (from its bounded cache, or
+by refolding the participant's history from the event table), folds the batch's
+events into it with ``apply`` (pure: state and event in, state out), and replaces
+the participant's rows. A correction of an entry a model depends on makes the
+runner refold from the history with the correction substituted, exactly as the
+aggregate does, so no model has to undo anything by hand.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+from uuid import UUID
+
+from projections.records import EventRecord
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A read-model table; ``name`` is the logical name the API queries (a view)."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    primary_key: tuple[str, ...]
+    indexes: tuple[str, ...] = ()
+    """Index column lists, e.g. ``"municipality, provider, status"``."""
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c for c, _ in self.columns]
+
+    def physical(self, generation: int) -> str:
+        return f"{self.name}_g{generation}"
+
+    def ddl(self, generation: int) -> list[str]:
+        physical = self.physical(generation)
+        cols = ", ".join(f"{c} {t}" for c, t in self.columns)
+        statements = [
+            f"CREATE TABLE IF NOT EXISTS {physical} ({cols}, "
+            f"PRIMARY KEY ({', '.join(self.primary_key)}))"
+        ]
+        for i, index in enumerate(self.indexes):
+            using = "USING gin " if index.startswith("gin:") else ""
+            columns = index.removeprefix("gin:")
+            statements.append(
+                f"CREATE INDEX IF NOT EXISTS {physical}_i{i} ON {physical} {using}({columns})"
+            )
+        return statements
+
+
+class Crypto(ABC):
+    """Seals names for read models and computes their blind search index."""
+
+    @abstractmethod
+    def seal(self, participant_id: UUID, values: dict[str, Any]) -> bytes | None: ...
+
+    @abstractmethod
+    def index(self, text: str) -> list[bytes]: ...
+
+
+class Projection(ABC, Generic[S]):
+    """A read model. Subclasses are stateless; all state lives in ``S`` per participant."""
+
+    name: ClassVar[str]
+    tables: ClassVar[tuple[Table, ...]]
+    #: Event types whose correction this model cannot apply in place.
+    refold_on_correction_of: ClassVar[frozenset[str]] = frozenset()
+    #: Whether ``apply`` needs the identifying fields opened (names, for search).
+    needs_identifiers: ClassVar[bool] = False
+
+    @abstractmethod
+    def empty(self, participant_id: UUID) -> S:
+        """The state before the participant's first event."""
+
+    @abstractmethod
+    def apply(self, state: S, event: EventRecord, identifiers: dict[str, Any]) -> S:
+        """Fold one event into the state. Pure: no I/O, no clock."""
+
+    @abstractmethod
+    def rows(self, state: S, crypto: Crypto) -> dict[str, list[tuple[Any, ...]]]:
+        """The participant's rows, per table, in column order."""
+
+    def fold(self, participant_id: UUID, events: Sequence[tuple[EventRecord, dict[str, Any]]]) -> S:
+        state = self.empty(participant_id)
+        for event, identifiers in events:
+            state = self.apply(state, event, identifiers)
+        return state
+
+
+def age_band(age: int) -> str:
+    """The programme's reporting bands: 18-20, 21-24, 25-27, other."""
+    if 18 <= age <= 20:
+        return "18-20"
+    if 21 <= age <= 24:
+        return "21-24"
+    if 25 <= age <= 27:
+        return "25-27"
+    return "other"

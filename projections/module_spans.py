@@ -1,0 +1,108 @@
+"""Read model ``module_spans``: one row per stay in a funding module.
+
+The basis of entries (Eintritte), exits (Austritte) and stock (Bestand): a stay
+counts for the provider and municipality that ran it when it began.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from projections.model import Crypto, Projection, Table
+from projections.records import EventRecord
+
+TABLE = Table(
+    name="rm_module_spans",
+    columns=(
+        ("participant_id", "uuid NOT NULL"),
+        ("entered_version", "int NOT NULL"),
+        ("module", "text NOT NULL"),
+        ("programme", "text NOT NULL"),
+        ("provider", "text NOT NULL"),
+        ("municipality", "text NOT NULL"),
+        ("entered", "date NOT NULL"),
+        ("exited", "date"),
+        ("exit_reason", "text"),
+        ("exited_version", "int"),
+        ("gender", "text NOT NULL"),
+        ("age_band", "text NOT NULL"),
+        ("residence_status", "text NOT NULL"),
+        ("nationality", "text NOT NULL"),
+    ),
+    primary_key=("participant_id", "entered_version"),
+    indexes=("municipality, module, entered", "provider, module"),
+)
+COLUMNS = TABLE.column_names
+
+
+@dataclass
+class Spans:
+    participant_id: UUID
+    context: dict[str, Any] = field(default_factory=dict)
+    spans: list[dict[str, Any]] = field(default_factory=list)
+
+
+class ModuleSpans(Projection[Spans]):
+    name = "module_spans"
+    tables = (TABLE,)
+    refold_on_correction_of = frozenset({"Registered", "ModuleEntered", "ModuleExited", "Exited"})
+
+    def empty(self, participant_id: UUID) -> Spans:
+        return Spans(participant_id)
+
+    def apply(self, state: Spans, event: EventRecord, identifiers: dict[str, Any]) -> Spans:
+        from projections.model import age_band
+
+        d, ctx = event.data, state.context
+        if event.type == "Registered":
+            ctx.update(
+                programme=d["programme"],
+                provider=d["provider"],
+                municipality=d["municipality"],
+                gender=d["gender"],
+                age_band=age_band(d["age_at_intake"]),
+                residence_status=d["residence_status"],
+                nationality=d["nationality"],
+            )
+        elif event.type == "CaseTransferred":
+            ctx.update(provider=d["to_provider"], municipality=d["to_municipality"])
+        elif event.type == "ResidenceStatusChanged":
+            ctx["residence_status"] = d["status"]
+        elif event.type == "ModuleEntered":
+            state.spans.append(
+                {
+                    **{
+                        k: ctx[k]
+                        for k in (
+                            "programme",
+                            "provider",
+                            "municipality",
+                            "gender",
+                            "age_band",
+                            "nationality",
+                        )
+                    },
+                    "residence_status": ctx["residence_status"],
+                    "participant_id": event.participant_id,
+                    "entered_version": event.version,
+                    "module": d["module"],
+                    "entered": event.effective_date,
+                    "exited": None,
+                    "exit_reason": None,
+                    "exited_version": None,
+                }
+            )
+        elif event.type == "ModuleExited":
+            for span in state.spans:
+                if span["module"] == d["module"] and span["exited"] is None:
+                    span.update(
+                        exited=event.effective_date,
+                        exit_reason=d["reason"],
+                        exited_version=event.version,
+                    )
+        return state
+
+    def rows(self, state: Spans, crypto: Crypto) -> dict[str, list[tuple[Any, ...]]]:
+        return {TABLE.name: [tuple(s[c] for c in COLUMNS) for s in state.spans]}

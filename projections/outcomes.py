@@ -1,0 +1,89 @@
+"""Read model ``outcomes``: where participants went, at exit and at each follow-up.
+
+One row per ``Exited`` and per ``FollowUpRecorded``, with the modules the person
+had been in, so outcomes can be reported by module ("with what success").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from projections.model import Crypto, Projection, Table, age_band
+from projections.records import EventRecord
+
+TABLE = Table(
+    name="rm_outcomes",
+    columns=(
+        ("participant_id", "uuid NOT NULL"),
+        ("version", "int NOT NULL"),
+        ("kind", "text NOT NULL"),
+        ("effective_date", "date NOT NULL"),
+        ("destination", "text NOT NULL"),
+        ("exit_reason", "text"),
+        ("months_after_exit", "int"),
+        ("programme", "text NOT NULL"),
+        ("provider", "text NOT NULL"),
+        ("municipality", "text NOT NULL"),
+        ("modules", "text[] NOT NULL"),
+        ("gender", "text NOT NULL"),
+        ("age_band", "text NOT NULL"),
+    ),
+    primary_key=("participant_id", "version"),
+    indexes=("municipality, kind, effective_date", "provider, kind"),
+)
+COLUMNS = TABLE.column_names
+
+
+@dataclass
+class Outcomes:
+    participant_id: UUID
+    context: dict[str, Any] = field(default_factory=dict)
+    modules: set[str] = field(default_factory=set)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+class OutcomesProjection(Projection[Outcomes]):
+    name = "outcomes"
+    tables = (TABLE,)
+    refold_on_correction_of = frozenset(
+        {"Registered", "ModuleEntered", "Exited", "FollowUpRecorded"}
+    )
+
+    def empty(self, participant_id: UUID) -> Outcomes:
+        return Outcomes(participant_id)
+
+    def apply(self, state: Outcomes, event: EventRecord, identifiers: dict[str, Any]) -> Outcomes:
+        d, ctx = event.data, state.context
+        if event.type == "Registered":
+            ctx.update(
+                programme=d["programme"],
+                provider=d["provider"],
+                municipality=d["municipality"],
+                gender=d["gender"],
+                age_band=age_band(d["age_at_intake"]),
+            )
+        elif event.type == "CaseTransferred":
+            ctx.update(provider=d["to_provider"], municipality=d["to_municipality"])
+        elif event.type == "ModuleEntered":
+            state.modules.add(d["module"])
+        elif event.type in ("Exited", "FollowUpRecorded"):
+            exited = event.type == "Exited"
+            state.rows.append(
+                {
+                    **ctx,
+                    "participant_id": event.participant_id,
+                    "version": event.version,
+                    "kind": "exit" if exited else "follow_up",
+                    "effective_date": event.effective_date,
+                    "destination": d["destination"],
+                    "exit_reason": d["reason"] if exited else None,
+                    "months_after_exit": None if exited else d["months_after_exit"],
+                    "modules": sorted(state.modules),
+                }
+            )
+        return state
+
+    def rows(self, state: Outcomes, crypto: Crypto) -> dict[str, list[tuple[Any, ...]]]:
+        return {TABLE.name: [tuple(r[c] for c in COLUMNS) for r in state.rows]}

@@ -1,0 +1,399 @@
+"""The projection runner: batches of events into every read model, exactly once.
+
+One batch = one transaction: the rows of every projection and each projection's new
+position are committed together, so a crash anywhere inside a batch leaves the
+read models exactly as they were before it, and the next run repeats the batch.
+Each projection runs in its own savepoint: an event it cannot handle stops that
+projection (position, error type and event position in the tracking table, the log
+and /health) while the others go on. Nothing is skipped silently.
+
+Only one runner per projection may be active: each runner holds a session-level
+advisory lock per projection for its lifetime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from projections.crypto import BatchCrypto, fetch_keys
+from projections.model import Projection
+from projections.records import EventRecord, decode
+from projections.schema import EVENTS, TRACKING, ensure_projections
+from storage.keys import MasterKey
+
+log = logging.getLogger(__name__)
+
+SELECT_BATCH = (
+    f"SELECT notification_id, originator_id, originator_version, topic, state FROM {EVENTS} "
+    "WHERE notification_id > $1 ORDER BY notification_id LIMIT $2"
+)
+SELECT_HISTORY = (
+    f"SELECT notification_id, originator_id, originator_version, topic, state FROM {EVENTS} "
+    "WHERE originator_id = ANY($1::uuid[]) AND notification_id <= $2 "
+    "ORDER BY originator_id, originator_version"
+)
+
+
+class ProjectionBusyError(Exception):
+    """Another runner holds this projection."""
+
+
+@dataclass
+class Target:
+    """One projection generation the runner writes to."""
+
+    projection: Projection[Any]
+    generation: int
+    position: int
+    cache: OrderedDict[UUID, Any] = field(default_factory=OrderedDict)
+
+
+Identifiers = dict[str, Any]
+
+
+def substitute_corrections(
+    history: Sequence[tuple[EventRecord, Identifiers]],
+) -> list[tuple[EventRecord, Identifiers]]:
+    """The history with each corrected entry replaced by its corrected version.
+
+    Mirrors the aggregate: corrections change the entry they name; the correction
+    events themselves stay in the sequence (they count, and they are the last
+    milestone when they are the last event).
+    """
+    entries: list[tuple[EventRecord, Identifiers]] = []
+    index: dict[int, int] = {}
+    for event, identifiers in history:
+        if event.type == "EntryCorrected" and event.data["corrects_version"] in index:
+            at = index[event.data["corrects_version"]]
+            original, original_ids = entries[at]
+            changes = dict(event.data["changes"])
+            corrected_ids = dict(original_ids)
+            for key, value in identifiers.items():
+                if key.startswith("changes."):
+                    corrected_ids[key.removeprefix("changes.")] = value
+                    changes.pop(key.removeprefix("changes."), None)
+            effective = changes.pop("effective_date", original.effective_date)
+            entries[at] = (
+                replace(original, data={**original.data, **changes}, effective_date=effective),
+                corrected_ids,
+            )
+        if event.type not in ("EntryCorrected", "PersonalDataErased"):
+            index[event.version] = len(entries)
+        entries.append((event, identifiers))
+    return entries
+
+
+class Runner:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        master: MasterKey,
+        projections: Sequence[Projection[Any]],
+        *,
+        batch_size: int = 2000,
+        cache_size: int = 20_000,
+        generations: dict[str, int] | None = None,
+        fault: Callable[[str], None] | None = None,
+    ):
+        """``generations`` pins a runner to building generations (rebuild); by default
+        it follows each projection's active generation. ``fault`` is called at named
+        points inside a batch; tests use it to crash the runner there."""
+        self.pool = pool
+        self.master = master
+        self.projections = {p.name: p for p in projections}
+        self.batch_size = batch_size
+        self.cache_size = cache_size
+        self.pinned = generations
+        self.fault = fault or (lambda _point: None)
+        self.targets: dict[str, Target] = {}
+        self._lock_conn: asyncpg.Connection | None = None
+        self._wake = asyncio.Event()
+        self._prefetch: tuple[int, asyncio.Task[list[EventRecord]]] | None = None
+        self._prefetch_allowed = True
+        self._pending: tuple[int, dict[str, dict[UUID, Any]]] = (0, {})
+
+    # -------------------------------------------------------------- locking
+
+    async def acquire(self, *, wait: bool = True, poll_seconds: float = 2.0) -> None:
+        """Take each projection's advisory lock; wait for, or refuse, a running runner."""
+        if self._lock_conn is None:
+            self._lock_conn = await self.pool.acquire()
+            await ensure_projections(self._lock_conn, list(self.projections.values()))
+        suffix = ":rebuild" if self.pinned else ""
+        for name in self.projections:
+            while not await self._lock_conn.fetchval(
+                "SELECT pg_try_advisory_lock(hashtext($1))", f"lotse-projection:{name}{suffix}"
+            ):
+                if not wait:
+                    msg = f"another runner is already running projection {name!r}"
+                    raise ProjectionBusyError(msg)
+                log.info("projection %s is run by another runner: waiting", name)
+                await asyncio.sleep(poll_seconds)
+
+    async def release(self) -> None:
+        if self._lock_conn is not None:
+            with contextlib.suppress(Exception):
+                await self._lock_conn.execute("SELECT pg_advisory_unlock_all()")
+                await self.pool.release(self._lock_conn)
+            self._lock_conn = None
+
+    # ---------------------------------------------------------------- batches
+
+    async def _targets(self, conn: asyncpg.Connection) -> list[Target]:
+        """Lock and read the tracking rows; follow generation changes (swaps)."""
+        names = list(self.projections)
+        if self.pinned:
+            rows = await conn.fetch(
+                f"SELECT name, generation, position, error FROM {TRACKING} "
+                "WHERE name = ANY($1) AND generation = ANY($2) FOR UPDATE",
+                names,
+                [self.pinned[n] for n in names],
+            )
+            rows = [r for r in rows if r["generation"] == self.pinned[r["name"]]]
+        else:
+            rows = await conn.fetch(
+                f"SELECT name, generation, position, error FROM {TRACKING} "
+                "WHERE name = ANY($1) AND status = 'active' FOR UPDATE",
+                names,
+            )
+        targets = []
+        for row in rows:
+            if row["error"] is not None:
+                continue  # stopped: an operator must look at it (see /health)
+            target = self.targets.get(row["name"])
+            if (
+                target is None
+                or target.generation != row["generation"]
+                or target.position != row["position"]
+            ):
+                # New generation, or someone else moved it: cached states may be stale.
+                target = Target(self.projections[row["name"]], row["generation"], row["position"])
+                self.targets[row["name"]] = target
+            targets.append(target)
+        return targets
+
+    async def run_batch(self, conn: asyncpg.Connection) -> int:
+        """Apply the next batch inside the caller's transaction (the rebuild's swap).
+
+        No read-ahead here: the caller holds locks that other pool users may be
+        waiting for, so this must not wait for a pool connection of its own.
+        """
+        self._prefetch_allowed = False
+        try:
+            return await self._run_batch(conn)
+        finally:
+            self._prefetch_allowed = True
+
+    async def _run_batch(self, conn: asyncpg.Connection) -> int:
+        targets = await self._targets(conn)
+        if not targets:
+            return 0
+        start = min(t.position for t in targets)
+        records = await self._records_after(conn, start)
+        if not records:
+            return 0
+        self.fault("after-read")
+        if len(records) == self.batch_size and self._prefetch_allowed:
+            # Read and decode the next batch while the database writes this one:
+            # committed events never change, and the lock that orders the log
+            # means nothing can appear later below what is visible now.
+            self._prefetch = (
+                records[-1].position,
+                asyncio.create_task(self._read(records[-1].position)),
+            )
+        by_participant: OrderedDict[UUID, list[EventRecord]] = OrderedDict()
+        for record in records:
+            by_participant.setdefault(record.participant_id, []).append(record)
+        keys = await fetch_keys(conn, self.master, by_participant)
+        crypto = BatchCrypto(self.master, keys)
+        histories: dict[UUID, list[tuple[EventRecord, Identifiers]]] = {}
+
+        async def history(pid: UUID, up_to: int) -> list[tuple[EventRecord, Identifiers]]:
+            if pid not in histories:
+                found = await conn.fetch(SELECT_HISTORY, [pid], records[-1].position)
+                histories[pid] = [(e, e.opened(keys.get(pid))) for e in (decode(*r) for r in found)]
+            return [(e, i) for e, i in histories[pid] if e.position <= up_to]
+
+        new_states: dict[str, dict[UUID, Any]] = {}
+        for target in targets:
+            projection = target.projection
+            states: dict[UUID, Any] = {}
+            failed_at: int | None = None
+            try:
+                async with (
+                    conn.transaction()
+                ):  # a savepoint: one projection's failure stays its own
+                    for pid, events in by_participant.items():
+                        relevant = [e for e in events if e.position > target.position]
+                        if not relevant:
+                            continue
+                        state = target.cache.get(pid)
+                        if state is None:
+                            if relevant[0].version == 1:
+                                state = projection.empty(pid)
+                            else:
+                                before = await history(pid, relevant[0].position - 1)
+                                state = projection.fold(pid, substitute_corrections(before))
+                        for event in relevant:
+                            failed_at = event.position
+                            if (
+                                event.type == "EntryCorrected"
+                                and event.data["corrected_type"]
+                                in projection.refold_on_correction_of
+                            ):
+                                upto = await history(pid, event.position)
+                                state = projection.fold(pid, substitute_corrections(upto))
+                            else:
+                                identifiers = (
+                                    event.opened(keys.get(pid))
+                                    if projection.needs_identifiers
+                                    else {}
+                                )
+                                state = projection.apply(state, event, identifiers)
+                        states[pid] = state
+                    failed_at = None
+                    await self._write(conn, target, states, crypto)
+                    self.fault(f"after-write:{projection.name}")
+                    await conn.execute(
+                        f"UPDATE {TRACKING} SET position = $1, updated_at = now() "
+                        "WHERE name = $2 AND generation = $3",
+                        records[-1].position,
+                        projection.name,
+                        target.generation,
+                    )
+            except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError):
+                raise
+            except Exception as error:
+                if failed_at is None:
+                    raise
+                # The type and the position, never the message: it may quote data.
+                description = (
+                    f"{type(error).__name__} while applying the event at position {failed_at}"
+                )
+                log.error("projection %s stopped: %s", projection.name, description)
+                await conn.execute(
+                    f"UPDATE {TRACKING} SET error = $1, error_position = $2, updated_at = now() "
+                    "WHERE name = $3 AND generation = $4",
+                    description,
+                    failed_at,
+                    projection.name,
+                    target.generation,
+                )
+                continue
+            new_states[projection.name] = states
+        self.fault("before-commit")
+        # Only after the caller commits do these states become the cache's truth.
+        self._pending = (records[-1].position, new_states)
+        return len(records)
+
+    async def _read(self, after: int) -> list[EventRecord]:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(SELECT_BATCH, after, self.batch_size)
+        return [decode(*r) for r in rows]
+
+    async def _records_after(self, conn: asyncpg.Connection, start: int) -> list[EventRecord]:
+        prefetch, self._prefetch = self._prefetch, None
+        if prefetch is not None:
+            after, task = prefetch
+            if after == start:
+                return await task
+            task.cancel()
+        rows = await conn.fetch(SELECT_BATCH, start, self.batch_size)
+        return [decode(*r) for r in rows]
+
+    async def _write(
+        self, conn: asyncpg.Connection, target: Target, states: dict[UUID, Any], crypto: BatchCrypto
+    ) -> None:
+        if not states:
+            return
+        ids = list(states)
+        per_table: dict[str, list[tuple[Any, ...]]] = {t.name: [] for t in target.projection.tables}
+        for state in states.values():
+            for table_name, rows in target.projection.rows(state, crypto).items():
+                per_table[table_name].extend(rows)
+        for table in target.projection.tables:
+            physical = table.physical(target.generation)
+            await conn.execute(
+                f"DELETE FROM {physical} WHERE participant_id = ANY($1::uuid[])", ids
+            )
+            if per_table[table.name]:
+                await conn.copy_records_to_table(
+                    physical, records=per_table[table.name], columns=table.column_names
+                )
+
+    def _commit_caches(self) -> None:
+        position, new_states = self._pending
+        for name, states in new_states.items():
+            target = self.targets[name]
+            target.position = position
+            for pid, state in states.items():
+                target.cache[pid] = state
+                target.cache.move_to_end(pid)
+            while len(target.cache) > self.cache_size:
+                target.cache.popitem(last=False)
+
+    async def step(self) -> int:
+        """One batch in its own transaction; caches follow only a successful commit."""
+        self._pending = (0, {})
+        # A batch allocates many short-lived objects and frees them by reference
+        # counting; the cyclic collector would scan them over and over (measured:
+        # it halves decoding speed), so it pauses for the batch.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                count = await self._run_batch(conn)
+        except BaseException:
+            self.targets.clear()  # states of a rolled-back batch must not survive
+            raise
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        if count:
+            self._commit_caches()
+        return count
+
+    async def catch_up(self, on_batch: Callable[[int], None] | None = None) -> int:
+        total = 0
+        while count := await self.step():
+            total += count
+            if on_batch:
+                on_batch(count)
+        return total
+
+    # ------------------------------------------------------------------ live
+
+    async def run_forever(self, stop: asyncio.Event, *, idle_poll_seconds: float = 1.0) -> None:
+        """Follow the log: wake on NOTIFY from the event recorder, poll as a fallback."""
+        await self.acquire()
+        listener = await self.pool.acquire()
+
+        def wake(*_: object) -> None:
+            self._wake.set()
+
+        try:
+            await listener.add_listener(EVENTS, wake)
+            while not stop.is_set():
+                try:
+                    await self.catch_up()
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                    log.warning("projection runner: %s; retrying", type(error).__name__)
+                    await asyncio.sleep(1)
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=idle_poll_seconds)
+        finally:
+            with contextlib.suppress(Exception):
+                await listener.remove_listener(EVENTS, wake)
+            await self.pool.release(listener)
+            await self.release()
