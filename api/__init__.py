@@ -1,0 +1,1 @@
+"""The interfaces of Lotse: the HTTP API (FastAPI) and the ``lotse`` command line."""

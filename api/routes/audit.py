@@ -1,0 +1,91 @@
+"""Auditors: verify the log's integrity, read the signed checkpoints and the public key."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.deps import CurrentUser, RuntimeDep
+from api.schemas import CheckpointPublic, ProblemPublic, VerificationPublic
+from domain.access import Principal, Role
+from domain.errors import AccessDeniedError, InvalidInputError
+from storage.checkpoints import SigningKeyError, key_id, public_key_text
+from storage.verification import VerificationReport, run_verification
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {"application/problem+json": {}}}
+    for code, text in (
+        (401, "Missing or invalid token"),
+        (403, "Only auditors and admins verify the log"),
+        (422, "Invalid input: the body names the field"),
+    )
+}
+
+
+def check_may_audit(principal: Principal) -> None:
+    if principal.role not in (Role.AUDITOR, Role.ADMIN):
+        msg = "only auditors and admins may verify the log"
+        raise AccessDeniedError(msg)
+
+
+def verification_public(report: VerificationReport) -> VerificationPublic:
+    problems = [
+        ProblemPublic(
+            position=p.position, kind=p.kind, detail=p.detail, checkpoint_id=p.checkpoint_id
+        )
+        for p in sorted(report.problems, key=lambda p: p.position)
+    ]
+    return VerificationPublic(
+        ok=report.ok,
+        verified=report.verified,
+        head=report.head,
+        checkpoints_checked=report.checkpoints_checked,
+        started_after=report.started_after,
+        first_problem=problems[0] if problems else None,
+        problems=problems,
+    )
+
+
+@router.get("/verify", response_model=VerificationPublic, responses=RESPONSES)
+async def verify_log(
+    principal: CurrentUser,
+    runtime: RuntimeDep,
+    from_checkpoint: Annotated[
+        int | None, Query(ge=1, description="Start at this signed checkpoint")
+    ] = None,
+) -> VerificationPublic:
+    """Recompute the hash chain and check every signed checkpoint; report the first problem."""
+    check_may_audit(principal)
+    checkpoints = runtime.checkpoints
+    assert checkpoints is not None
+    try:
+        public_key = checkpoints.public_key
+    except SigningKeyError:
+        public_key = None
+    if from_checkpoint is not None and checkpoints.get(from_checkpoint) is None:
+        msg = "from_checkpoint names no checkpoint"
+        raise InvalidInputError(msg, field="from_checkpoint")
+    report = await run_verification(
+        runtime.database.url, public_key, from_checkpoint=from_checkpoint
+    )
+    return verification_public(report)
+
+
+@router.get("/checkpoints", response_model=list[CheckpointPublic], responses=RESPONSES)
+def list_checkpoints(principal: CurrentUser, runtime: RuntimeDep) -> list[CheckpointPublic]:
+    """The signed checkpoints, oldest first."""
+    check_may_audit(principal)
+    assert runtime.checkpoints is not None
+    return [CheckpointPublic(**c.as_json()) for c in runtime.checkpoints.all()]
+
+
+@router.get("/public-key", responses=RESPONSES)
+def read_public_key(principal: CurrentUser, runtime: RuntimeDep) -> dict[str, str]:
+    """The Ed25519 public key that checks the checkpoints (base64url) and its id."""
+    check_may_audit(principal)
+    assert runtime.checkpoints is not None
+    key = runtime.checkpoints.public_key
+    return {"public_key": public_key_text(key), "key_id": key_id(key)}

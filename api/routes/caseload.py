@@ -1,0 +1,219 @@
+"""Caseload lists, search and timelines, served from the read models through asyncpg.
+
+Every query is scoped to the caller before it reaches the database: a case worker
+sees the own provider, a coordinator the own municipality, an auditor the token's
+scope; funders get no personal lists at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+
+from api.deps import LogRefusedAccess, ReadAccessDep, ReadsDep
+from api.readmodels import ReadModels
+from domain.access import ALL_ORGANISATIONS, Principal, Role, check_may_read_personal_data
+from domain.errors import InvalidInputError, ParticipantNotFoundError
+from projections.crypto import fetch_keys, index_key, open_names, search_terms
+from projections.participants import query_page
+from projections.timeline import query_timeline
+
+router = APIRouter(prefix="/participants", tags=["caseload"], dependencies=[LogRefusedAccess])
+
+ORG_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {"application/problem+json": {}}}
+    for code, text in (
+        (401, "Missing or invalid token"),
+        (403, "The role may not list participants"),
+        (404, "Unknown participant, or not in the caller's scope"),
+        (422, "Invalid parameter: the body names it"),
+        (504, "The read model did not reach min_position in time"),
+    )
+}
+
+
+class ParticipantSummary(BaseModel):
+    id: UUID
+    version: int
+    provider: str
+    municipality: str
+    status: Literal["active", "exited"]
+    intake_date: date
+    exit_date: date | None
+    given_name: str | None = Field(description="null once erased")
+    family_name: str | None
+    gender: str
+    age_band: str
+    residence_status: str
+    language_level: str | None
+    open_modules: list[str]
+    last_milestone: str
+    last_effective_date: date
+    restricted: bool
+    personal_data_erased: bool
+
+
+class ParticipantPage(BaseModel):
+    items: list[ParticipantSummary]
+    next_cursor: str | None = Field(
+        description="Pass as cursor for the next page; null on the last"
+    )
+    position: int = Field(description="The read model's position in the notification log")
+
+
+class TimelineEntry(BaseModel):
+    version: int
+    position: int
+    type: str
+    effective_date: date
+    recorded_at: datetime
+    recorded_by: str
+    recorded_role: str
+    organisation: str
+    summary: str
+    corrects_version: int | None
+    corrected_by: list[int]
+
+
+class TimelinePublic(BaseModel):
+    participant_id: UUID
+    entries: list[TimelineEntry]
+
+
+def scope(principal: Principal) -> tuple[str | None, str | None]:
+    """(provider, municipality) the caller is confined to; None means unconfined."""
+    check_may_read_personal_data(principal)
+    match principal.role:
+        case Role.CASEWORKER:
+            return principal.organisation, None
+        case Role.COORDINATOR:
+            return None, principal.organisation
+        case Role.AUDITOR if principal.organisation != ALL_ORGANISATIONS:
+            return None, principal.organisation
+    return None, None
+
+
+def narrow(confined: str | None, asked: str | None) -> str | None:
+    """Combine the caller's scope with a filter; a filter outside it matches nothing."""
+    if confined is None:
+        return asked
+    if asked is not None and asked != confined:
+        return "(outside your scope)"
+    return confined
+
+
+def encode_cursor(key: tuple[date, UUID]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([key[0].isoformat(), str(key[1])])).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[date, UUID]:
+    try:
+        day, pid = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return date.fromisoformat(day), UUID(pid)
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        msg = "cursor is not a cursor returned by this API"
+        raise InvalidInputError(msg, field="cursor") from None
+
+
+async def await_position(reads: ReadModels, names: tuple[str, ...], position: int | None) -> None:
+    """Read-your-writes: wait briefly until the read models include ``position``."""
+    if position is None:
+        return
+    if position > await reads.head():
+        # No completed write has this position: waiting could never succeed.
+        msg = "min_position is beyond the last recorded event: use the position a write returned"
+        raise InvalidInputError(msg, field="min_position")
+    if not await reads.wait_for(names, position):
+        msg = f"the read model has not yet reached position {position}; retry shortly"
+        raise HTTPException(504, msg)
+
+
+@router.get("", response_model=ParticipantPage, responses=PROBLEMS)
+async def list_participants(
+    reads: ReadsDep,
+    access: ReadAccessDep,
+    provider: Annotated[str | None, Query(pattern=ORG_ID)] = None,
+    municipality: Annotated[str | None, Query(pattern=ORG_ID)] = None,
+    status: Literal["active", "exited"] | None = None,
+    module: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,16}$")] = None,
+    q: Annotated[str | None, Query(min_length=2, max_length=100, description="Name search")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    min_position: Annotated[int | None, Query(ge=0, description="Wait for your own write")] = None,
+) -> ParticipantPage:
+    """List the caller's caseload, filtered and searched by name, page by page."""
+    principal = access.principal
+    own_provider, own_municipality = scope(principal)
+    await await_position(reads, ("participants",), min_position)
+    terms = search_terms(index_key(reads.master), q) if q else None
+    if q and not terms:
+        msg = "q must contain at least one word of two or more letters"
+        raise InvalidInputError(msg, field="q")
+    async with reads.pool.acquire() as conn:
+        page = await query_page(
+            conn,
+            provider=narrow(own_provider, provider),
+            municipality=narrow(own_municipality, municipality),
+            status=status,
+            module=module,
+            name_terms=terms,
+            after=decode_cursor(cursor) if cursor else None,
+            limit=limit,
+        )
+        keys = await fetch_keys(conn, reads.master, [r["participant_id"] for r in page.rows])
+        positions = await reads.positions()
+    items = []
+    for row in page.rows:
+        pid = row["participant_id"]
+        names = open_names(keys.get(pid), pid, row["names_sealed"])
+        hidden = row["restricted"] and principal.role != Role.AUDITOR
+        items.append(
+            ParticipantSummary(
+                id=pid,
+                given_name=None if hidden else names.get("given_name"),
+                family_name=None if hidden else names.get("family_name"),
+                **{k: row[k] for k in ParticipantSummary.model_fields if k in row and k != "id"},
+            )
+        )
+    access.record_many(item.id for item in items)
+    return ParticipantPage(
+        items=items,
+        next_cursor=encode_cursor(page.next_cursor) if page.next_cursor else None,
+        position=positions.get("participants", 0),
+    )
+
+
+@router.get("/{participant_id}/timeline", response_model=TimelinePublic, responses=PROBLEMS)
+async def read_timeline(
+    participant_id: UUID,
+    reads: ReadsDep,
+    access: ReadAccessDep,
+    min_position: Annotated[int | None, Query(ge=0, description="Wait for your own write")] = None,
+) -> TimelinePublic:
+    """Read a participant's audit trail: every event, who recorded it, what changed."""
+    own_provider, own_municipality = scope(access.principal)
+    await await_position(reads, ("timeline",), min_position)
+    async with reads.pool.acquire() as conn:
+        rows = await query_timeline(conn, participant_id)
+    if (
+        not rows
+        or (own_provider and rows[-1]["provider"] != own_provider)
+        or (own_municipality and rows[-1]["municipality"] != own_municipality)
+    ):
+        msg = "no participant with this id"
+        raise ParticipantNotFoundError(msg)
+    access.record(participant_id)
+    fields = TimelineEntry.model_fields
+    return TimelinePublic(
+        participant_id=participant_id,
+        entries=[TimelineEntry(**{k: r[k] for k in fields}) for r in rows],
+    )

@@ -1,0 +1,403 @@
+"""Participants: registration, milestones, current state, history, erasure."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+from datetime import date, datetime
+from enum import Enum
+from typing import Annotated, Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from fastapi import APIRouter, Header, Query, Response, status
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from api.deps import (
+    CurrentUser,
+    JourneysDep,
+    LogRefusedAccess,
+    ReadAccessDep,
+    RequestId,
+    RuntimeDep,
+)
+from api.schemas import (
+    MILESTONE_MODELS,
+    AccessLogEntryPublic,
+    AccessLogPublic,
+    EntryCorrectedCreate,
+    ErasureCreate,
+    ErasurePublic,
+    HistoryPublic,
+    MilestoneCreate,
+    MilestoneRecorded,
+    ParticipantCreate,
+    ParticipantCreated,
+    ParticipantPublic,
+    ParticipantStatePublic,
+)
+from api.views import history_entries, participant_public
+from domain.access import Principal, Role, may_see
+from domain.application import Journeys, RequestKey
+from domain.errors import (
+    AccessDeniedError,
+    InvalidInputError,
+    ParticipantNotFoundError,
+    RuleViolationError,
+)
+from domain.participant import Participant
+from domain.timetravel import known_events, replay
+
+# Every refused attempt on a participant endpoint goes to the read-access log.
+router = APIRouter(prefix="/participants", tags=["participants"], dependencies=[LogRefusedAccess])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Retries with the same key and body return the original response",
+    ),
+]
+AsOf = Annotated[
+    date | None,
+    Query(description="Count only events whose effective date is on or before this day"),
+]
+KnownAt = Annotated[
+    datetime | None,
+    Query(
+        description="Count only what had been recorded by this time (ISO 8601 with time zone)",
+    ),
+]
+Purpose = Annotated[
+    str | None,
+    Header(
+        alias="X-Purpose",
+        max_length=200,
+        description="Why you read this participant's data; kept in the read-access log",
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    Header(alias="If-Match", description='The version you last saw, as an ETag: "7"'),
+]
+_ETAG = re.compile(r'^(?:W/)?"(\d{1,18})"$')
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {"application/problem+json": {}}}
+    for code, text in (
+        (401, "Missing or invalid token"),
+        (403, "The role may not do this"),
+        (404, "Unknown participant, or not in the caller's scope"),
+        (422, "Invalid input: the body names the field"),
+    )
+}
+WRITE_RESPONSES = {
+    **PROBLEM_RESPONSES,
+    400: {
+        "description": "The body cannot be parsed as JSON",
+        "content": {"application/problem+json": {}},
+    },
+    409: {
+        "description": "A rule of the journey forbids this",
+        "content": {"application/problem+json": {}},
+    },
+    412: {"description": "If-Match is stale", "content": {"application/problem+json": {}}},
+}
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def plain(value: Any) -> Any:
+    """Enum members become their values, so events hold plain JSON types."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+def request_key(
+    principal: Principal, key: str | None, operation: str, path: str, body: BaseModel
+) -> RequestKey | None:
+    if key is None:
+        return None
+    canonical = json.dumps(
+        {"path": path, "body": body.model_dump(mode="json")}, sort_keys=True, separators=(",", ":")
+    )
+    fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
+    return RequestKey(scope=principal.user, key=key, fingerprint=fingerprint, operation=operation)
+
+
+def expected_version(if_match: str | None) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    found = _ETAG.match(if_match.strip())
+    if not found:
+        msg = 'If-Match must be a version as returned in ETag, e.g. "7"'
+        raise InvalidInputError(msg, field="If-Match")
+    return int(found.group(1))
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ParticipantCreated,
+    responses=WRITE_RESPONSES,
+)
+def register_participant(
+    body: ParticipantCreate,
+    principal: CurrentUser,
+    journeys: JourneysDep,
+    request_id: RequestId,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> ParticipantCreated:
+    """Register a participant at intake (Erstgespräch) with a provider."""
+    details = {k: plain(v) for k, v in body.model_dump(exclude={"programme", "provider"}).items()}
+    result = journeys.register(
+        principal,
+        request_id,
+        programme=body.programme,
+        provider=body.provider,
+        request_key=request_key(principal, idempotency_key, "register", "/participants", body),
+        **details,
+    )
+    response.headers["Location"] = f"/participants/{result.participant_id}"
+    response.headers["ETag"] = etag(result.version)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return ParticipantCreated(
+        id=result.participant_id, version=result.version, position=result.position
+    )
+
+
+def check_known_at(known_at: datetime | None) -> datetime | None:
+    if known_at is not None and known_at.tzinfo is None:
+        msg = "known_at must carry a time zone, e.g. 2022-07-01T12:00:00Z"
+        raise InvalidInputError(msg, field="known_at")
+    return known_at
+
+
+@router.get("/{participant_id}", response_model=ParticipantPublic, responses=PROBLEM_RESPONSES)
+def read_participant(
+    participant_id: UUID,
+    journeys: JourneysDep,
+    access: ReadAccessDep,
+    response: Response,
+    purpose: Purpose = None,
+) -> ParticipantPublic:
+    """Read a participant's current state, rebuilt from the events."""
+    participant = journeys.participant_for_reading(access.principal, participant_id)
+    access.record(participant_id)
+    response.headers["ETag"] = etag(participant.version)
+    return participant_public(participant)
+
+
+@router.get(
+    "/{participant_id}/state", response_model=ParticipantStatePublic, responses=PROBLEM_RESPONSES
+)
+def read_participant_state(
+    participant_id: UUID,
+    journeys: JourneysDep,
+    access: ReadAccessDep,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    purpose: Purpose = None,
+) -> ParticipantStatePublic:
+    """Rebuild a participant's state as of a day, as it was known at a time (time travel)."""
+    check_known_at(known_at)
+    journeys.participant_for_reading(access.principal, participant_id)
+    replayed = replay(journeys.history(participant_id), as_of=as_of, known_at=known_at)
+    access.record(participant_id)
+    public = participant_public(replayed.participant)
+    return ParticipantStatePublic(
+        **public.model_dump(),
+        as_of=as_of,
+        known_at=known_at,
+        counted_versions=replayed.counted_versions,
+        applied_corrections=replayed.applied_corrections,
+    )
+
+
+@router.get("/{participant_id}/history", response_model=HistoryPublic, responses=PROBLEM_RESPONSES)
+def read_history(
+    participant_id: UUID,
+    journeys: JourneysDep,
+    access: ReadAccessDep,
+    response: Response,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
+    purpose: Purpose = None,
+) -> HistoryPublic:
+    """Read every recorded event of a participant, in order, with its envelope.
+
+    With ``known_at`` only what had been recorded by then; with ``as_of`` only
+    entries effective by then (corrections are shown with the entry they correct).
+    """
+    check_known_at(known_at)
+    participant = journeys.participant_for_reading(access.principal, participant_id)
+    events = known_events(journeys.history(participant_id), known_at)
+    access.record(participant_id)
+    response.headers["ETag"] = etag(participant.version)
+    return HistoryPublic(
+        participant_id=participant_id,
+        as_of=as_of,
+        known_at=known_at,
+        events=history_entries(events, as_of=as_of),
+    )
+
+
+@router.get(
+    "/{participant_id}/access-log", response_model=AccessLogPublic, responses=PROBLEM_RESPONSES
+)
+def read_access_log(
+    participant_id: UUID, principal: CurrentUser, runtime: RuntimeDep
+) -> AccessLogPublic:
+    """Who read this participant's data, when, where and why (Art. 15 GDPR)."""
+    if principal.role not in (Role.COORDINATOR, Role.ADMIN):
+        msg = "only the participant's coordinator or an admin may read the access log"
+        raise AccessDeniedError(msg)
+    participant: object = None
+    with contextlib.suppress(AggregateNotFoundError):
+        participant = runtime.journeys.repository.get(participant_id)
+    if not isinstance(participant, Participant) or not may_see(
+        principal, participant.provider, participant.municipality
+    ):
+        msg = "no participant with this id"
+        raise ParticipantNotFoundError(msg)
+    assert runtime.access_log is not None
+    rows = runtime.access_log.entries_for(participant_id)
+    return AccessLogPublic(
+        participant_id=participant_id,
+        entries=[AccessLogEntryPublic.model_validate(row) for row in rows],
+    )
+
+
+def coerce_changes(
+    journeys: Journeys, participant_id: UUID, body: EntryCorrectedCreate
+) -> dict[str, Any]:
+    """Validate corrected values exactly as the corrected entry's own fields."""
+    entry = next(
+        (
+            e
+            for e in journeys.history(participant_id)
+            if e.originator_version == body.corrects_version
+        ),
+        None,
+    )
+    if entry is None:
+        msg = "corrects_version must name an earlier entry of this participant"
+        raise RuleViolationError(msg, field="corrects_version", rule="unknown-version")
+    entry_type = type(entry).__name__
+    model: type[BaseModel] = (
+        ParticipantCreate
+        if entry_type == "Registered"
+        else MILESTONE_MODELS.get(entry_type, ParticipantCreate)
+    )
+    coerced: dict[str, Any] = {}
+    for name, value in body.changes.items():
+        field = model.model_fields.get(name)
+        if field is None or name == "type":
+            msg = f"{name} is not a correctable field of {entry_type}"
+            raise InvalidInputError(msg, field=f"changes.{name}")
+        annotation: Any = field.annotation
+        if field.metadata:
+            annotation = Annotated[(annotation, *field.metadata)]  # type: ignore[valid-type]
+        adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+        try:
+            coerced[name] = plain(adapter.validate_python(value))
+        except ValidationError as e:
+            message = e.errors()[0].get("msg", "invalid")
+            raise InvalidInputError(f"changes.{name}: {message}", field=f"changes.{name}") from None
+    return coerced
+
+
+@router.post(
+    "/{participant_id}/milestones",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MilestoneRecorded,
+    responses=WRITE_RESPONSES,
+)
+def record_milestone(
+    participant_id: UUID,
+    body: MilestoneCreate,
+    principal: CurrentUser,
+    journeys: JourneysDep,
+    request_id: RequestId,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> MilestoneRecorded:
+    """Record a milestone (module entry, consent, apprenticeship, exit, correction, ...)."""
+    expected = expected_version(if_match)
+    data = {k: plain(v) for k, v in body.model_dump(exclude={"type", "effective_date"}).items()}
+    if isinstance(body, EntryCorrectedCreate):
+        journeys.participant_for_reading(principal, participant_id)  # scope before reading history
+        data["changes"] = coerce_changes(journeys, participant_id, body)
+    result = journeys.record_milestone(
+        principal,
+        request_id,
+        participant_id,
+        body.type,
+        body.effective_date,
+        expected_version=expected,
+        request_key=request_key(
+            principal,
+            idempotency_key,
+            "milestone",
+            f"/participants/{participant_id}/milestones",
+            body,
+        ),
+        **data,
+    )
+    response.headers["ETag"] = etag(result.version)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return MilestoneRecorded(version=result.version, position=result.position)
+
+
+@router.post(
+    "/{participant_id}/erasure",
+    response_model=ErasurePublic,
+    responses=WRITE_RESPONSES,
+)
+def erase_participant(
+    participant_id: UUID,
+    body: ErasureCreate,
+    principal: CurrentUser,
+    journeys: JourneysDep,
+    request_id: RequestId,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> ErasurePublic:
+    """Erase (crypto-shred) or restrict a participant's personal data (Art. 17 GDPR)."""
+    result, changed = journeys.erase(
+        principal,
+        request_id,
+        participant_id,
+        mode=body.mode,
+        reason_code=body.reason,
+        request_key=request_key(
+            principal, idempotency_key, "erasure", f"/participants/{participant_id}/erasure", body
+        ),
+    )
+    response.headers["ETag"] = etag(result.version)
+    if not changed:
+        detail = "nothing to do: the personal data was already erased or restricted"
+    elif body.mode == "shred":
+        detail = "personal data erased: the participant's key was destroyed"
+    else:
+        detail = "processing restricted: only auditors may read; shredding follows at retention end"
+    return ErasurePublic(
+        participant_id=participant_id,
+        mode=body.mode,
+        changed=changed,
+        detail=detail,
+        version=result.version,
+    )

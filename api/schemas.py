@@ -1,0 +1,462 @@
+"""HTTP request and response models: the public API contract.
+
+Kept separate from the events on purpose: events are a persisted contract, these a
+published one, and each may evolve on its own terms. Families say the direction
+of the data: ``...Create`` comes in, ``...Public`` goes out.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.vocabulary import (
+    Certificate,
+    ContactMode,
+    Destination,
+    EmploymentType,
+    EndReason,
+    ErasureMode,
+    ExitReason,
+    Gender,
+    LanguageCourseType,
+    LanguageLevel,
+    ModuleExitReason,
+    ResidenceStatus,
+    TargetGroup,
+)
+
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Code = Annotated[str, Field(min_length=1, max_length=64)]
+CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors: a misspelt field must not be silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# ------------------------------------------------------------------ catalogue
+
+
+class ModulePublic(BaseModel):
+    code: str
+    name: str
+    per_participant: bool
+
+
+class ProgrammePublic(BaseModel):
+    id: str
+    name: str
+    config_version: str
+    eligibility_rule_version: str
+    modules: list[ModulePublic]
+    consent_versions: list[str]
+
+
+class OrganisationPublic(BaseModel):
+    id: str
+    name: str
+    kind: Literal["municipality", "provider"]
+    municipality: str | None
+
+
+# -------------------------------------------------------------- participants
+
+
+class ParticipantCreate(Strict):
+    programme: Code
+    provider: Code
+    intake_date: date
+    given_name: Name
+    family_name: Name
+    birth_date: date
+    gender: Gender
+    nationality: CountryCode
+    residence_status: ResidenceStatus
+    age_exception_reason: Text | None = None
+
+
+class ParticipantCreated(BaseModel):
+    id: UUID
+    version: int
+    position: int = Field(
+        description="Notification log position of the write, for read-your-writes"
+    )
+
+
+class MilestoneRecorded(BaseModel):
+    version: int
+    position: int = Field(
+        description="Notification log position of the write, for read-your-writes"
+    )
+
+
+class OpenModule(BaseModel):
+    module: str
+    since: date
+
+
+class FollowUpPublic(BaseModel):
+    months_after_exit: int
+    destination: str
+
+
+class ParticipantPublic(BaseModel):
+    id: UUID
+    version: int
+    programme: str
+    provider: str
+    municipality: str
+    status: Literal["active", "exited"]
+    intake_date: date
+    given_name: str | None = Field(description="null once personal data was erased")
+    family_name: str | None
+    birth_date: date | None
+    birth_year: int
+    age_at_intake: int
+    gender: str
+    nationality: str
+    residence_status: str
+    residence_valid_until: date | None
+    eligible: bool | None
+    target_group: str | None
+    eligibility_rule_version: str | None
+    consent_version: str | None
+    consent_withdrawn: bool
+    language_level: str | None
+    open_modules: list[OpenModule]
+    language_courses: list[str]
+    certificates: list[str]
+    internship_since: date | None
+    entry_qualification_since: date | None
+    apprenticeship_since: date | None
+    employment_since: date | None
+    employment_type: str | None
+    coaching_contacts: int
+    coaching_minutes: int
+    exit_date: date | None
+    exit_reason: str | None
+    exit_destination: str | None
+    follow_ups: list[FollowUpPublic]
+    corrections: int
+    personal_data_erased: bool
+    restricted: bool
+    last_milestone: str
+    last_effective_date: date
+
+
+class RecordedBy(BaseModel):
+    user: str
+    role: str
+
+
+class HistoryEntry(BaseModel):
+    version: int
+    type: str
+    effective_date: date
+    recorded_at: datetime
+    recorded_by: RecordedBy
+    organisation: str
+    request_id: str
+    data: dict[str, Any]
+    erased_fields: list[str] = Field(
+        default_factory=list, description="identifying fields whose key was destroyed"
+    )
+    corrected_by: list[int] = Field(
+        default_factory=list, description="versions of the corrections of this entry"
+    )
+    corrects_version: int | None = Field(
+        default=None, description="on a correction: the version of the entry it corrects"
+    )
+
+
+class HistoryPublic(BaseModel):
+    participant_id: UUID
+    as_of: date | None = None
+    known_at: datetime | None = None
+    events: list[HistoryEntry]
+
+
+# ----------------------------------------------------------------- milestones
+
+
+class Milestone(Strict):
+    effective_date: date = Field(
+        description="When it happened; not in the future, not before intake"
+    )
+
+
+class EligibilityAssessedCreate(Milestone):
+    type: Literal["EligibilityAssessed"]
+    eligible: bool
+    target_group: TargetGroup
+    lives_in_reception_centre: bool = False
+    excluded_by_security_check: bool = Field(
+        default=False, description="Only the outcome of the check: never offence details"
+    )
+    employment_ban: bool = False
+    regular_school_access: bool = True
+    justification: Text | None = None
+
+
+class ConsentGivenCreate(Milestone):
+    type: Literal["ConsentGiven"]
+    consent_version: Code
+    language: Annotated[str, Field(min_length=2, max_length=8)] | None = None
+
+
+class ConsentWithdrawnCreate(Milestone):
+    type: Literal["ConsentWithdrawn"]
+
+
+class CaseTransferredCreate(Milestone):
+    type: Literal["CaseTransferred"]
+    to_provider: Code
+
+
+class LanguageLevelAssessedCreate(Milestone):
+    type: Literal["LanguageLevelAssessed"]
+    level: LanguageLevel
+    instrument: Text | None = None
+
+
+class ModuleEnteredCreate(Milestone):
+    type: Literal["ModuleEntered"]
+    module: Code
+
+
+class ModuleExitedCreate(Milestone):
+    type: Literal["ModuleExited"]
+    module: Code
+    reason: ModuleExitReason
+
+
+class CoachingContactLoggedCreate(Milestone):
+    type: Literal["CoachingContactLogged"]
+    minutes: Annotated[int, Field(ge=1, le=600)]
+    mode: ContactMode
+    confirmed_by_participant: bool = False
+
+
+Hours = Annotated[Decimal, Field(ge=0, le=16, max_digits=6, decimal_places=2)]
+
+
+class CourseAttendanceRecordedCreate(Milestone):
+    type: Literal["CourseAttendanceRecorded"]
+    module: Code
+    lesson_hours: Annotated[
+        Decimal, Field(ge=Decimal("0.25"), le=16, max_digits=6, decimal_places=2)
+    ]
+    lesson_hours_attended: Hours | None = Field(
+        default=None, description="Defaults to lesson_hours (all held hours attended)"
+    )
+
+
+class LanguageCourseStartedCreate(Milestone):
+    type: Literal["LanguageCourseStarted"]
+    course_type: LanguageCourseType
+    target_level: LanguageLevel | None = None
+
+
+class LanguageCourseCompletedCreate(Milestone):
+    type: Literal["LanguageCourseCompleted"]
+    course_type: LanguageCourseType
+    achieved_level: LanguageLevel | None = None
+
+
+class CertificateObtainedCreate(Milestone):
+    type: Literal["CertificateObtained"]
+    certificate: Certificate
+    level: LanguageLevel | None = None
+
+
+class InternshipStartedCreate(Milestone):
+    type: Literal["InternshipStarted"]
+    occupation: Text | None = None
+    employer_name: Text | None = None
+
+
+class InternshipEndedCreate(Milestone):
+    type: Literal["InternshipEnded"]
+    reason: EndReason
+
+
+class EntryQualificationStartedCreate(Milestone):
+    type: Literal["EntryQualificationStarted"]
+    occupation: Text | None = None
+    employer_name: Text | None = None
+
+
+class EntryQualificationEndedCreate(Milestone):
+    type: Literal["EntryQualificationEnded"]
+    reason: EndReason
+
+
+class ApprenticeshipStartedCreate(Milestone):
+    type: Literal["ApprenticeshipStarted"]
+    occupation: Text
+    employer_name: Text | None = None
+
+
+class ApprenticeshipAbortedCreate(Milestone):
+    type: Literal["ApprenticeshipAborted"]
+    reason: EndReason
+
+
+class ApprenticeshipCompletedCreate(Milestone):
+    type: Literal["ApprenticeshipCompleted"]
+    passed_exam: bool = True
+
+
+class EmploymentStartedCreate(Milestone):
+    type: Literal["EmploymentStarted"]
+    employment_type: EmploymentType
+    hours_per_week: Annotated[Decimal, Field(ge=1, le=60, max_digits=5, decimal_places=2)]
+    occupation: Text | None = None
+    employer_name: Text | None = None
+
+
+class EmploymentEndedCreate(Milestone):
+    type: Literal["EmploymentEnded"]
+    reason: EndReason
+
+
+class ResidenceStatusChangedCreate(Milestone):
+    type: Literal["ResidenceStatusChanged"]
+    status: ResidenceStatus
+    valid_until: date | None = Field(default=None, description="Expiry, e.g. of a Duldung")
+
+
+class ExitedCreate(Milestone):
+    type: Literal["Exited"]
+    reason: ExitReason
+    destination: Destination
+
+
+class FollowUpRecordedCreate(Milestone):
+    type: Literal["FollowUpRecorded"]
+    destination: Destination
+    months_after_exit: Annotated[int, Field(ge=1, le=36)]
+
+
+class EntryCorrectedCreate(Milestone):
+    type: Literal["EntryCorrected"]
+    corrects_version: Annotated[int, Field(ge=1)]
+    reason: Text
+    changes: dict[str, Any] = Field(
+        description="Corrected fields of the earlier entry, validated like that entry's own fields",
+        min_length=1,
+    )
+
+
+MilestoneCreate = Annotated[
+    EligibilityAssessedCreate
+    | ConsentGivenCreate
+    | ConsentWithdrawnCreate
+    | CaseTransferredCreate
+    | LanguageLevelAssessedCreate
+    | ModuleEnteredCreate
+    | ModuleExitedCreate
+    | CoachingContactLoggedCreate
+    | CourseAttendanceRecordedCreate
+    | LanguageCourseStartedCreate
+    | LanguageCourseCompletedCreate
+    | CertificateObtainedCreate
+    | InternshipStartedCreate
+    | InternshipEndedCreate
+    | EntryQualificationStartedCreate
+    | EntryQualificationEndedCreate
+    | ApprenticeshipStartedCreate
+    | ApprenticeshipAbortedCreate
+    | ApprenticeshipCompletedCreate
+    | EmploymentStartedCreate
+    | EmploymentEndedCreate
+    | ResidenceStatusChangedCreate
+    | ExitedCreate
+    | FollowUpRecordedCreate
+    | EntryCorrectedCreate,
+    Field(discriminator="type"),
+]
+
+MILESTONE_MODELS: dict[str, type[Milestone]] = {
+    model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
+    for model in Milestone.__subclasses__()
+}
+
+
+class ErasureCreate(Strict):
+    mode: ErasureMode = Field(
+        default=ErasureMode.SHRED,
+        description="shred: destroy the key now; restrict: stop processing, shred at retention end",
+    )
+    reason: Literal["participant_request", "consent_withdrawn", "retention_expired", "other"]
+
+
+class ErasurePublic(BaseModel):
+    participant_id: UUID
+    mode: ErasureMode
+    changed: bool
+    detail: str
+    version: int
+
+
+# --------------------------------------------------------------------- audit
+
+
+class ParticipantStatePublic(ParticipantPublic):
+    """A participant as of a day, as known at a time (bitemporal replay)."""
+
+    as_of: date | None = Field(description="events effective on or before this day counted")
+    known_at: datetime | None = Field(description="only what had been recorded by then")
+    counted_versions: list[int] = Field(description="versions of the entries folded in")
+    applied_corrections: list[int] = Field(description="versions of the corrections applied")
+
+
+class AccessLogEntryPublic(BaseModel):
+    id: int
+    at: datetime
+    user_id: str
+    role: str
+    organisation: str
+    endpoint: str
+    purpose: str | None
+    outcome: int = Field(description="HTTP status: 200 read, 401/403/404 refused")
+    request_id: str
+
+
+class AccessLogPublic(BaseModel):
+    participant_id: UUID
+    entries: list[AccessLogEntryPublic] = Field(description="newest first")
+
+
+class CheckpointPublic(BaseModel):
+    id: int
+    position: int
+    chain_hash: str
+    signed_at: datetime
+    signature: str
+    public_key_id: str
+
+
+class ProblemPublic(BaseModel):
+    position: int
+    kind: str
+    detail: str
+    checkpoint_id: int | None
+
+
+class VerificationPublic(BaseModel):
+    ok: bool
+    verified: int = Field(description="events whose chain hash was recomputed and matched")
+    head: int
+    checkpoints_checked: int
+    started_after: int
+    first_problem: ProblemPublic | None
+    problems: list[ProblemPublic]
