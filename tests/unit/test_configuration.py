@@ -1,0 +1,65 @@
+"""Programme and organisation configuration: validated at start, every problem named."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from domain.classification import unclassified_fields
+from domain.configuration import DEFAULT_CONFIG_DIR, load_configuration
+from domain.errors import ConfigurationError
+
+
+def copy_config(tmp_path: Path) -> Path:
+    target = tmp_path / "config"
+    shutil.copytree(DEFAULT_CONFIG_DIR, target)
+    return target
+
+
+def test_demo_configuration_has_three_municipalities_with_two_providers_each() -> None:
+    config = load_configuration()
+
+    for municipality in ("warendorf", "duesseldorf", "koeln"):
+        providers = [p for p in config.providers.values() if p.municipality == municipality]
+        assert len(providers) >= 2
+    durchstarten = config.programmes["durchstarten"]
+    assert [m.code for m in durchstarten.modules] == ["F1", "F2", "F3", "F4", "F5", "F6"]
+    assert str(next(r.amount_eur for r in durchstarten.flat_rates if r.code == "P4")) == "37.50"
+
+
+def test_provider_with_unknown_municipality_is_reported(tmp_path: Path) -> None:
+    config = copy_config(tmp_path)
+    orgs = config / "organisations.toml"
+    orgs.write_text(
+        orgs.read_text() + '\n[[providers]]\nid = "x"\nname = "X"\nmunicipality = "atlantis"\n'
+    )
+
+    with pytest.raises(ConfigurationError) as e:
+        load_configuration(config)
+    assert any("atlantis" in p for p in e.value.problems)
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    config = copy_config(tmp_path)
+    programme = config / "programmes" / "durchstarten.toml"
+    text = (
+        programme.read_text()
+        .replace("min_age = 18", 'min_age = "18"')
+        .replace('amount_eur = "37.50"', 'amount_eur = "lots"')
+    )
+    programme.write_text(text)
+
+    with pytest.raises(ConfigurationError) as e:
+        load_configuration(config)
+    assert len(e.value.problems) == 2
+
+
+def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="not found"):
+        load_configuration(tmp_path / "nowhere")
+
+
+def test_every_event_field_is_classified() -> None:
+    assert unclassified_fields() == []
