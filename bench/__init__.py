@@ -1,0 +1,1 @@
+"""Benchmarks: print ratios against library baselines measured in the same run."""
