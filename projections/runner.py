@@ -141,6 +141,11 @@ class Runner:
                 await asyncio.sleep(poll_seconds)
 
     async def release(self) -> None:
+        prefetch, self._prefetch = self._prefetch, None
+        if prefetch is not None:
+            prefetch[1].cancel()
+            with contextlib.suppress(BaseException):
+                await prefetch[1]
         if self._lock_conn is not None:
             with contextlib.suppress(Exception):
                 await self._lock_conn.execute("SELECT pg_advisory_unlock_all()")
@@ -203,13 +208,14 @@ class Runner:
         if not records:
             return 0
         self.fault("after-read")
-        if len(records) == self.batch_size and self._prefetch_allowed:
+        reader = self._lock_conn
+        if len(records) == self.batch_size and self._prefetch_allowed and reader is not None:
             # Read and decode the next batch while the database writes this one:
             # committed events never change, and the lock that orders the log
             # means nothing can appear later below what is visible now.
             self._prefetch = (
                 records[-1].position,
-                asyncio.create_task(self._read(records[-1].position)),
+                asyncio.create_task(self._read(reader, records[-1].position)),
             )
         by_participant: OrderedDict[UUID, list[EventRecord]] = OrderedDict()
         for record in records:
@@ -296,9 +302,12 @@ class Runner:
         self._pending = (records[-1].position, new_states)
         return len(records)
 
-    async def _read(self, after: int) -> list[EventRecord]:
-        async with self.pool.acquire() as conn:
-            rows = await conn.fetch(SELECT_BATCH, after, self.batch_size)
+    async def _read(self, reader: asyncpg.Connection, after: int) -> list[EventRecord]:
+        # The read-ahead uses the connection that holds the advisory locks, which
+        # is otherwise idle: taking a second pool connection while the batch holds
+        # one can starve a small pool shared with a live runner (a deadlock seen in
+        # the rebuild-while-writing test).
+        rows = await reader.fetch(SELECT_BATCH, after, self.batch_size)
         return [decode(*r) for r in rows]
 
     async def _records_after(self, conn: asyncpg.Connection, start: int) -> list[EventRecord]:
@@ -308,6 +317,9 @@ class Runner:
             if after == start:
                 return await task
             task.cancel()
+            # Wait for it to end: the next read-ahead shares its connection.
+            with contextlib.suppress(BaseException):
+                await task
         rows = await conn.fetch(SELECT_BATCH, start, self.batch_size)
         return [decode(*r) for r in rows]
 

@@ -365,10 +365,14 @@ def test_rebuild_while_writes_continue_equals_a_rebuild_from_scratch(
     written: list[int] = []
 
     def writer() -> None:
+        # Paced like case workers (a journey every 20 ms), not as fast as bulk saves
+        # go: an unpaced writer on an idle machine outruns a rebuild with tiny
+        # batches forever, and the test would measure a race, not the swap.
         rng = random.Random(9)
-        while not stop.is_set():
+        while not stop.is_set() and len(written) < 500:
             journeys_with_twists(runtime, rng, 1)
             written.append(1)
+            stop.wait(0.02)
 
     async def rebuild_with_live_runner_and_readers() -> int:
         pool = await pool_for(runtime)
