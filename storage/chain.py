@@ -143,16 +143,18 @@ class ChainStatements:
             "SELECT * FROM unnest(%s::bigint[], %s::bytea[])"
         )
 
-    def insert_one_event(self, events_table: str) -> str:
+    def insert_one_event(self, events_table: str, values: str = "%s, %s, %s, %s") -> str:
         """Insert one event and its chain row in one statement (hash computed in SQL).
 
         The head is read from the statement's snapshot, so it is the chain row
         before this one; the caller holds the events table's EXCLUSIVE lock.
+        ``values`` are the four placeholders (or, in a function, the parameter
+        names) for originator id, version, topic and state.
         """
         genesis = f"'\\x{GENESIS.hex()}'::bytea"
         return (
             f"WITH e AS (INSERT INTO {events_table}"
-            " (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)"
+            f" (originator_id, originator_version, topic, state) VALUES ({values})"
             " RETURNING notification_id, originator_id, originator_version, topic, state),"
             f" c AS (INSERT INTO {self.table} (notification_id, chain_hash)"
             f" SELECT e.notification_id, sha256(coalesce(({self.head_hash}), {genesis})"

@@ -26,6 +26,7 @@ from storage.chain import GENESIS, ChainStatements, link_batch
 from storage.keys import KeyRing
 
 REQUESTS_TABLE = "lotse_request_keys"
+APPEND_ONE_FUNCTION = "lotse_append_one"
 #: From this many events in one save, rows go in by COPY instead of INSERT.
 COPY_THRESHOLD = 200
 
@@ -57,10 +58,76 @@ class LotseRecorder(PostgresApplicationRecorder):
             " created_at timestamptz NOT NULL DEFAULT now(),"
             " PRIMARY KEY (scope, key))",
             *self.chain.create(),
+            self._append_one_function(),
         ]
         from psycopg.sql import SQL
 
         self.sql_create_statements.extend(SQL(s).format() for s in statements)  # type: ignore[arg-type]
+
+    @property
+    def append_one_function(self) -> str:
+        return f'"{self.datastore.schema}"."{APPEND_ONE_FUNCTION}"'
+
+    def _append_one_function(self) -> str:
+        """A server-side function that records one event, and all that goes with it.
+
+        The interactive case (one milestone per save) used to hold the events
+        table's EXCLUSIVE lock across several client round trips (NOTIFY, INSERT,
+        request key, COMMIT); each waited for a busy API thread to get the GIL
+        back, so every writer queued behind the slowest. Called as a single
+        statement in autocommit mode, this function takes the same lock, writes
+        the event, its chain row, the Idempotency-Key claim and a new
+        participant's data key, notifies, and commits, without the client in
+        between: the lock is held only for the server's own work.
+
+        It is not the library's ``POSTGRES_ENABLE_DB_FUNCTIONS`` path (which
+        skips the lock and the recorder hooks): it keeps both.
+        """
+        chained = self.chain.insert_one_event(
+            self.events_table, "p_originator_id, p_version, p_topic, p_state"
+        )
+        into_new_id = "SELECT notification_id INTO new_id FROM e"
+        return (
+            f"CREATE OR REPLACE FUNCTION {self.append_one_function}("
+            " p_originator_id uuid, p_version bigint, p_topic text, p_state bytea,"
+            " p_chain boolean,"
+            " p_scope text, p_key text, p_fingerprint text, p_operation text,"
+            " p_key_ids uuid[], p_wrapped bytea[], p_master_ids text[])"
+            " RETURNS bigint LANGUAGE plpgsql AS $body$"
+            " #variable_conflict use_column\n"
+            " DECLARE new_id bigint;"
+            " BEGIN"
+            # Data keys first: they need no lock, so they stay out of the locked part.
+            "  IF p_key_ids IS NOT NULL AND cardinality(p_key_ids) > 0 THEN"
+            f"   INSERT INTO {self.keys.table} (participant_id, wrapped_key, master_key_id)"
+            "    SELECT * FROM unnest(p_key_ids, p_wrapped, p_master_ids);"
+            "  END IF;"
+            f"  SET LOCAL lock_timeout = '{self.datastore.lock_timeout}s';"
+            f"  LOCK TABLE {self.events_table} IN EXCLUSIVE MODE;"
+            f'  NOTIFY "{self.channel_name}";'
+            "  IF p_chain THEN"
+            f"   {chained.replace('SELECT notification_id FROM e', into_new_id)};"
+            "  ELSE"
+            f"   INSERT INTO {self.events_table} (originator_id, originator_version, topic, state)"
+            "    VALUES (p_originator_id, p_version, p_topic, p_state)"
+            "    RETURNING notification_id INTO new_id;"
+            "  END IF;"
+            "  IF p_key IS NOT NULL THEN"
+            # A plain INSERT: a concurrent request with the same key violates the
+            # primary key, which aborts the whole statement, event included.
+            f"   INSERT INTO {self.requests_table}"
+            "    (scope, key, fingerprint, operation, participant_id, version)"
+            "    VALUES (p_scope, p_key, p_fingerprint, p_operation, p_originator_id, p_version);"
+            "  END IF;"
+            "  RETURN new_id;"
+            " END $body$"
+        )
+
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        # Processes starting together would race on CREATE OR REPLACE FUNCTION
+        # ("tuple concurrently updated"): one at a time.
+        curs.execute("SELECT pg_advisory_xact_lock(hashtext('lotse-event-store-schema'))")
+        super()._create_table(curs)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
@@ -71,7 +138,14 @@ class LotseRecorder(PostgresApplicationRecorder):
         psycopg's pipeline mode stalls when a large batch (hundreds of events)
         exceeds the socket buffers of a Unix-domain connection, as the embedded
         server uses; the extra round trips cost little on a local socket.
+        One event without an erasure goes through :meth:`_append_one` instead.
         """
+        if len(stored_events) == 1 and not kwargs.get("shred"):
+            appended = self._append_one(stored_events[0], kwargs.get("request_key"))
+            self.keys.committed(
+                {UUID(str(e.originator_id)) for e in stored_events if e.originator_version == 1}
+            )
+            return appended
         ids: Sequence[int] | None = None
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             self._insert_events(curs, stored_events, **kwargs)
@@ -129,6 +203,44 @@ class LotseRecorder(PostgresApplicationRecorder):
             )
             raise ProgrammingError(msg)
         return ids
+
+    def _append_one(self, e: StoredEvent, request_key: Any) -> list[int]:
+        """One event in one autocommitted statement (see :meth:`_append_one_function`)."""
+        new_ids = {UUID(str(e.originator_id))} if e.originator_version == 1 else set()
+        rows = self.keys.pending_rows(new_ids)
+        key_ids, wrapped, master_ids = (
+            (list(column) for column in zip(*rows, strict=True)) if rows else (None, None, None)
+        )
+        rk = request_key
+        with self.datastore.get_connection() as conn:
+            conn.autocommit = True
+            try:
+                cursor = conn.execute(
+                    f"SELECT {self.append_one_function}("
+                    "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) AS notification_id",
+                    (
+                        e.originator_id,
+                        e.originator_version,
+                        e.topic,
+                        e.state,
+                        self.chain_enabled,
+                        rk.scope if rk else None,
+                        rk.key if rk else None,
+                        rk.fingerprint if rk else None,
+                        rk.operation if rk else None,
+                        key_ids,
+                        wrapped,
+                        master_ids,
+                    ),
+                    prepare=True,
+                )
+                row = cursor.fetchone()
+            finally:
+                conn.autocommit = False
+        assert row is not None
+        # The head moved without this process computing it: read it next time.
+        self._chain_head = None
+        return [int(row["notification_id"])]
 
     def _insert_one_chained(self, curs: Cursor[DictRow], stored_event: StoredEvent) -> list[int]:
         """One event and its chain row in one statement, so chaining adds no round trip.
