@@ -6,14 +6,16 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
 from api.readmodels import ReadModels, runs_projector_in_process
-from api.routes import audit, caseload, catalogue, participants, system
+from api.routes import audit, caseload, catalogue, participants, reports, system
 from api.runtime import Runtime, build_runtime
 from api.settings import Settings, load_settings
 from storage.keys import MasterKey
@@ -26,6 +28,53 @@ Lotse records every step of a participant's path through a publicly funded
 integration programme as an immutable event. Errors are RFC 9457
 `application/problem+json`; writes accept `Idempotency-Key` and `If-Match`.
 """
+
+
+class RequestContext:
+    """Gives every request an id (``X-Request-ID``, echoed back) and logs it.
+
+    A plain ASGI middleware rather than ``@app.middleware("http")``: Starlette's
+    ``BaseHTTPMiddleware`` runs the app in an extra task with memory streams for
+    the body, which cost a measurable share of the CPU on the write path.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        request_id = incoming if _REQUEST_ID.match(incoming) else str(uuid.uuid4())
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            # The path only: query strings may carry search terms (names).
+            log.info(
+                "%s %s %d %.1fms %s",
+                scope.get("method", "-"),
+                scope.get("path", "-"),
+                status,
+                (time.perf_counter() - started) * 1000,
+                request_id,
+            )
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -53,30 +102,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.runtime = runtime
     problems.install(app)
 
-    @app.middleware("http")
-    async def request_context(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _REQUEST_ID.match(incoming) else str(uuid.uuid4())
-        request.state.request_id = request_id
-        started = time.perf_counter()
-        response = await call_next(request)
-        response.headers["X-Request-ID"] = request_id
-        # The path only: query strings may carry search terms (names).
-        log.info(
-            "%s %s %d %.1fms %s",
-            request.method,
-            request.url.path,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-            request_id,
-        )
-        return response
+    app.add_middleware(RequestContext)
 
     app.include_router(catalogue.router)
     app.include_router(participants.router)
     app.include_router(caseload.router)
     app.include_router(system.router)
     app.include_router(audit.router)
+    app.include_router(reports.router)
     return app

@@ -22,22 +22,27 @@ from storage.access_log import PURPOSE_MAX, AccessEntry
 
 bearer = HTTPBearer(auto_error=False, description="A token from `lotse token create`")
 
+# The dependencies below are ``async`` although they do not await: FastAPI runs a
+# plain ``def`` dependency in the thread pool, and the hops to and from a worker
+# thread (several per request) cost more CPU under load than the work itself.
+# They only read request state and check a token's HMAC, which never blocks.
 
-def get_runtime(request: Request) -> Runtime:
+
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def get_reads(request: Request) -> ReadModels:
+async def get_reads(request: Request) -> ReadModels:
     reads: ReadModels = request.app.state.reads
     return reads
 
 
-def get_journeys(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Journeys:
+async def get_journeys(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Journeys:
     return runtime.journeys
 
 
-def get_principal(
+async def get_principal(
     runtime: Annotated[Runtime, Depends(get_runtime)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
@@ -52,7 +57,7 @@ def get_principal(
         raise HTTPException(401, str(e), challenge) from None
 
 
-def get_request_id(request: Request) -> str:
+async def get_request_id(request: Request) -> str:
     request_id: str = request.state.request_id
     return request_id
 
@@ -151,7 +156,9 @@ async def log_refused_access(
         raise
 
 
-def get_read_access(runtime: RuntimeDep, request: Request, principal: CurrentUser) -> ReadAccess:
+async def get_read_access(
+    runtime: RuntimeDep, request: Request, principal: CurrentUser
+) -> ReadAccess:
     return ReadAccess(runtime, request, principal)
 
 
