@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from typing import Any
@@ -52,6 +53,7 @@ async def _projector(exit_if_busy: bool) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     runner = Runner(pool, master, list(PROJECTIONS.values()))
+    watch = asyncio.create_task(_stop_when_orphaned(stop))
     try:
         if exit_if_busy:
             await runner.acquire(wait=False)
@@ -61,8 +63,27 @@ async def _projector(exit_if_busy: bool) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     finally:
+        watch.cancel()
         await pool.close()
     return 0
+
+
+async def _stop_when_orphaned(stop: asyncio.Event) -> None:
+    """Stop when ``lotse serve``, which started this projector, is gone.
+
+    A parent killed without the chance to terminate its child (SIGKILL, a crash)
+    would otherwise leave a projector retrying against a database forever.
+    ``LOTSE_PARENT_PID`` is set only by ``lotse serve``; a projector started on
+    its own (docker-compose, by hand) has none and runs until told to stop.
+    """
+    parent = os.environ.get("LOTSE_PARENT_PID")
+    if not parent:
+        return
+    while not stop.is_set():
+        if os.getppid() != int(parent):
+            stop.set()
+            return
+        await asyncio.sleep(1.0)
 
 
 async def _status() -> int:
