@@ -213,30 +213,29 @@ class LotseRecorder(PostgresApplicationRecorder):
         )
         rk = request_key
         with self.datastore.get_connection() as conn:
-            conn.autocommit = True
-            try:
-                cursor = conn.execute(
-                    f"SELECT {self.append_one_function}("
-                    "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) AS notification_id",
-                    (
-                        e.originator_id,
-                        e.originator_version,
-                        e.topic,
-                        e.state,
-                        self.chain_enabled,
-                        rk.scope if rk else None,
-                        rk.key if rk else None,
-                        rk.fingerprint if rk else None,
-                        rk.operation if rk else None,
-                        key_ids,
-                        wrapped,
-                        master_ids,
-                    ),
-                    prepare=True,
-                )
-                row = cursor.fetchone()
-            finally:
-                conn.autocommit = False
+            # The library's pooled connections are in autocommit mode: this one
+            # statement is its own transaction, committed by the server.
+            assert conn.autocommit
+            cursor = conn.execute(
+                f"SELECT {self.append_one_function}("
+                "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) AS notification_id",
+                (
+                    e.originator_id,
+                    e.originator_version,
+                    e.topic,
+                    e.state,
+                    self.chain_enabled,
+                    rk.scope if rk else None,
+                    rk.key if rk else None,
+                    rk.fingerprint if rk else None,
+                    rk.operation if rk else None,
+                    key_ids,
+                    wrapped,
+                    master_ids,
+                ),
+                prepare=True,
+            )
+            row = cursor.fetchone()
         assert row is not None
         # The head moved without this process computing it: read it next time.
         self._chain_head = None
