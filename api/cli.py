@@ -13,6 +13,7 @@ from api.audit_cli import add_audit_parser, run_audit
 from api.privacy_cli import add_privacy_parser, run_privacy
 from api.projections_cli import add_projection_parsers, run_projections
 from api.readmodels import runs_projector_in_process
+from api.report_cli import add_report_parser, run_report
 from api.settings import Settings, SettingsError, load_settings
 from domain.access import ALL_ORGANISATIONS, Principal, Role
 from domain.errors import ConfigurationError
@@ -83,7 +84,11 @@ def _start_projector(settings: Settings) -> subprocess.Popen[bytes]:
     The API is told not to start another one.
     """
     os.environ["LOTSE_PROJECTOR"] = "external"
-    env = {**os.environ, "LOTSE_DATA_DIR": str(settings.data_dir)}
+    env = {
+        **os.environ,
+        "LOTSE_DATA_DIR": str(settings.data_dir),
+        "LOTSE_PARENT_PID": str(os.getpid()),
+    }
     return subprocess.Popen([sys.executable, "-m", "api.cli", "projector"], env=env)
 
 
@@ -132,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_privacy_parser(sub)
     add_projection_parsers(sub)
     add_audit_parser(sub)
+    add_report_parser(sub)
     return parser
 
 
@@ -155,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_privacy(args)
         if args.command == "audit":
             return run_audit(args)
+        if args.command == "report":
+            return run_report(args)
     except (SettingsError, ConfigurationError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -9,7 +9,17 @@ from projections.module_spans import ModuleSpans
 from projections.outcomes import OutcomesProjection
 from projections.participants import Participants
 from projections.timeline import TimelineProjection
+from projections.transitions import TransitionsProjection
+from projections.units import UnitsProjection
 
 PROJECTIONS: dict[str, Projection[Any]] = {
-    p.name: p for p in (Participants(), TimelineProjection(), ModuleSpans(), OutcomesProjection())
+    p.name: p
+    for p in (
+        Participants(),
+        TimelineProjection(),
+        ModuleSpans(),
+        OutcomesProjection(),
+        UnitsProjection(),
+        TransitionsProjection(),
+    )
 }

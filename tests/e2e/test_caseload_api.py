@@ -185,5 +185,12 @@ def test_health_reports_each_read_model_position_and_lag(client: TestClient, aut
     assert health["database"] == "reachable"
     assert health["head"] == position
     names = {p["name"] for p in health["projections"]}
-    assert names == {"participants", "timeline", "module_spans", "outcomes"}
+    assert names == {
+        "participants",
+        "timeline",
+        "module_spans",
+        "outcomes",
+        "units",
+        "transitions",
+    }
     assert all(p["state"] == "active" for p in health["projections"])

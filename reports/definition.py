@@ -1,0 +1,84 @@
+"""What a report is asked for: kind, programme, period and scope."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from domain.configuration import Configuration
+from reports.cells import TOTAL
+from reports.periods import Period, parse_period
+
+KINDS = ("monitoring", "outcomes", "financial")
+#: Bump a kind's version whenever its figures would be computed differently:
+#: stored runs record the version they were computed with.
+DEFINITION_VERSIONS = {
+    "monitoring": "monitoring/1",
+    "outcomes": "outcomes/1",
+    "financial": "financial/1",
+}
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    kind: str
+    programme: str
+    period: Period
+    municipality: str | None = None
+    """Only this municipality (the caller's scope, or a filter within it)."""
+    provider: str | None = None
+
+    def parameters(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "programme": self.programme,
+            "period": self.period.text,
+            "start": self.period.start.isoformat(),
+            "end": self.period.end.isoformat(),
+            "municipality": self.municipality,
+            "provider": self.provider,
+        }
+
+    @classmethod
+    def from_parameters(cls, data: dict[str, Any]) -> ReportRequest:
+        return cls(
+            kind=data["kind"],
+            programme=data["programme"],
+            period=parse_period(data["period"]),
+            municipality=data["municipality"],
+            provider=data["provider"],
+        )
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Display names from the configuration, for the tables."""
+
+    municipalities: dict[str, str]
+    providers: dict[str, str]
+    provider_municipality: dict[str, str]
+    modules: list[str]
+    """Per-participant module codes of the programme, in order."""
+
+    @classmethod
+    def of(cls, config: Configuration, programme: str) -> Labels:
+        prog = config.programmes[programme]
+        return cls(
+            municipalities={m.id: m.name for m in config.municipalities.values()},
+            providers={p.id: p.name for p in config.providers.values()},
+            provider_municipality={p.id: p.municipality for p in config.providers.values()},
+            modules=[m.code for m in prog.modules if m.per_participant],
+        )
+
+    def municipalities_in(self, request: ReportRequest, observed: set[str]) -> list[str]:
+        if request.provider is not None:
+            own = self.provider_municipality.get(request.provider)
+            return [own] if own else sorted(observed)
+        if request.municipality is not None:
+            return [request.municipality]
+        return sorted(set(self.municipalities) | observed)
+
+    def municipality(self, key: str) -> str:
+        from reports.labels import ALL_MUNICIPALITIES
+
+        return ALL_MUNICIPALITIES if key == TOTAL else self.municipalities.get(key, key)

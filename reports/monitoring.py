@@ -1,0 +1,309 @@
+"""The monitoring report: entries, exits, stock per municipality x module x quarter.
+
+It reproduces the programme monitoring (G.I.B.): per municipality, funding module
+and quarter the entries (Eintritte), exits by reason (Austritte), the stock at the
+quarter's last day (Bestand), cumulative entries since the programme began and each
+module's share of the stock; and the characteristics of entries and stock.
+
+Counting unit: a *stay* in a module (read model ``module_spans``). A re-entry into
+a module is a new entry; a stay counts for the municipality and provider that ran it
+when it began (a transfer does not move past entries). Participant characteristics
+are those at module entry.
+
+Both sources feed the same pure function ``figures``: the read models through
+``GROUPS_SQL`` (grouped in PostgreSQL, the fast path) and a replay through
+``groups_from_rows`` (grouped here). The two groupings are one definition written
+twice (bucket numbers are PostgreSQL's ``width_bucket``), and a test holds them equal.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from reports.cells import TOTAL, Cell, Column, Figures, Key, Share, TableDef
+from reports.definition import Labels, ReportRequest
+from reports.labels import AGE_BANDS, ALL_MODULES, DIMENSIONS, EXIT_REASONS, GENDERS
+from reports.periods import Period
+
+TABLES = ("module_spans",)
+DIMS = ("gender", "age_band", "residence_status", "nationality")
+
+# municipality, provider, module, entry bucket, exit bucket, exit reason, gender,
+# age band, residence status, nationality: the characteristics only where they
+# count (entered in the period, or in the stock at its end), so groups stay few.
+Group = tuple[
+    str, str, str, int, int | None, str | None, str | None, str | None, str | None, str | None
+]
+
+GROUPS_SQL = """
+WITH s AS (
+    SELECT municipality, provider, module, exit_reason, gender, age_band,
+           residence_status, nationality,
+           width_bucket(entered, $1::date[]) AS eb, width_bucket(exited, $1::date[]) AS xb
+    FROM rm_module_spans
+    WHERE programme = $2 AND entered <= $3
+      AND ($4::text IS NULL OR municipality = $4) AND ($5::text IS NULL OR provider = $5)
+), g AS (
+    SELECT *, (eb >= 1 OR xb IS NULL OR xb > $6) AS counts FROM s
+)
+SELECT municipality, provider, module, eb, xb,
+       CASE WHEN xb BETWEEN 1 AND $6 THEN exit_reason END,
+       CASE WHEN counts THEN gender END, CASE WHEN counts THEN age_band END,
+       CASE WHEN counts THEN residence_status END, CASE WHEN counts THEN nationality END,
+       count(*)
+FROM g GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+"""
+
+
+def sql_arguments(request: ReportRequest) -> tuple[Any, ...]:
+    p = request.period
+    return (
+        p.thresholds,
+        request.programme,
+        p.end,
+        request.municipality,
+        request.provider,
+        len(p.buckets),
+    )
+
+
+def group_of(row: Mapping[str, Any], period: Period) -> Group | None:
+    """The group of one ``module_spans`` row, exactly as ``GROUPS_SQL`` forms it."""
+    if row["entered"] > period.end:
+        return None
+    n = len(period.buckets)
+    eb = period.bucket_of(row["entered"])
+    xb = period.bucket_of(row["exited"])
+    assert eb is not None
+    counts = eb >= 1 or xb is None or xb > n
+    return (
+        row["municipality"],
+        row["provider"],
+        row["module"],
+        eb,
+        xb,
+        row["exit_reason"] if xb is not None and 1 <= xb <= n else None,
+        *(row[d] if counts else None for d in DIMS),
+    )  # type: ignore[return-value]
+
+
+def in_scope(row: Mapping[str, Any], request: ReportRequest) -> bool:
+    return (
+        row["programme"] == request.programme
+        and (request.municipality is None or row["municipality"] == request.municipality)
+        and (request.provider is None or row["provider"] == request.provider)
+    )
+
+
+def groups_from_rows(
+    rows: Mapping[str, Iterable[Mapping[str, Any]]], request: ReportRequest
+) -> Counter[Any]:
+    groups: Counter[Any] = Counter()
+    for row in rows["module_spans"]:
+        if in_scope(row, request):
+            group = group_of(row, request.period)
+            if group is not None:
+                groups[group] += 1
+    return groups
+
+
+def figures(groups: Counter[Any], request: ReportRequest, labels: Labels) -> Figures:
+    period = request.period
+    quarters = [b.label for b in period.buckets]
+    n = len(quarters)
+    observed_m = {g[0] for g in groups}
+    municipalities = labels.municipalities_in(request, observed_m)
+    modules = labels.modules + sorted({g[2] for g in groups} - set(labels.modules))
+    reasons = list(EXIT_REASONS)
+    values: dict[str, list[str]] = {
+        "gender": list(GENDERS),
+        "age_band": list(AGE_BANDS),
+        "residence_status": sorted({g[8] for g in groups if g[8] is not None}),
+        "nationality": sorted({g[9] for g in groups if g[9] is not None}),
+    }
+    multi = len(municipalities) > 1
+    ms = [*municipalities, TOTAL] if multi else list(municipalities)
+    mods = [*modules, TOTAL]
+    f = Figures()
+
+    # Every cell of the grid exists (zeros too): tables are complete, and a zero
+    # is published, which keeps secondary suppression from hiding structure.
+    def series(m: str, mod: str) -> list[Key]:
+        keys: list[Key] = []
+        for q in quarters:
+            keys += [("entries", m, mod, q), ("exits", m, mod, q), ("stock", m, mod, q)]
+            keys += [("cumulative", m, mod, q)]
+            keys += [("exits_reason", m, mod, q, r) for r in reasons]
+        keys.append(("entries", m, mod, "period"))
+        for basis in ("entries", "stock"):
+            for dim in DIMS:
+                keys += [("char", m, mod, basis, dim, v) for v in values[dim]]
+        return keys
+
+    for m in ms:
+        for mod in mods:
+            for key in series(m, mod):
+                f.add(key, 0)
+
+    def add(m: str, mod: str, rest: tuple[str, ...], count: int) -> None:
+        for mm in (m, TOTAL) if multi else (m,):
+            for mmod in (mod, TOTAL):
+                f.add((rest[0], mm, mmod, *rest[1:]), count)
+
+    for group, count in sorted(groups.items(), key=lambda item: str(item[0])):
+        m, _provider, mod, eb, xb, reason, *dims = group
+        if m not in municipalities or mod not in modules:
+            continue
+        for k, q in enumerate(quarters, start=1):
+            if eb == k:
+                add(m, mod, ("entries", q), count)
+            if xb == k:
+                add(m, mod, ("exits", q), count)
+                add(m, mod, ("exits_reason", q, reason or "other"), count)
+            if eb <= k and (xb is None or xb > k):
+                add(m, mod, ("stock", q), count)
+            if eb <= k:
+                add(m, mod, ("cumulative", q), count)
+        if 1 <= eb <= n:
+            add(m, mod, ("entries", "period"), count)
+            for dim, value in zip(DIMS, dims, strict=True):
+                add(m, mod, ("char", "entries", dim, value or "unknown"), count)
+        if xb is None or xb > n:
+            for dim, value in zip(DIMS, dims, strict=True):
+                add(m, mod, ("char", "stock", dim, value or "unknown"), count)
+
+    _relations(f, ms, mods, quarters, reasons, values, multi)
+    f.tables = _tables(ms, mods, quarters, reasons, values, period, labels)
+    return f
+
+
+def _relations(
+    f: Figures,
+    ms: list[str],
+    mods: list[str],
+    quarters: list[str],
+    reasons: list[str],
+    values: dict[str, list[str]],
+    multi: bool,
+) -> None:
+    # Totals over modules and over municipalities, for every family of cells.
+    by_rest: dict[tuple[str, tuple[str, ...]], dict[tuple[str, str], Key]] = {}
+    for key in f.cells:
+        by_rest.setdefault((key[0], key[3:]), {})[(key[1], key[2])] = key
+    for (family, rest), grid in by_rest.items():
+        for m in ms:
+            f.relate((family, m, TOTAL, *rest), [grid[(m, mod)] for mod in mods if mod != TOTAL])
+        if multi:
+            for mod in mods:
+                f.relate((family, TOTAL, mod, *rest), [grid[(m, mod)] for m in ms if m != TOTAL])
+    for m in ms:
+        for mod in mods:
+            for i, q in enumerate(quarters):
+                f.relate(("exits", m, mod, q), [("exits_reason", m, mod, q, r) for r in reasons])
+                if i:
+                    prev = quarters[i - 1]
+                    # stock(q) = stock(q-1) + entries(q) - exits(q)
+                    f.relate(
+                        ("stock", m, mod, q),
+                        [("stock", m, mod, prev), ("entries", m, mod, q), ("exits", m, mod, q)],
+                    )
+                    # cumulative(q) = cumulative(q-1) + entries(q)
+                    f.relate(
+                        ("cumulative", m, mod, q),
+                        [("cumulative", m, mod, prev), ("entries", m, mod, q)],
+                    )
+            f.relate(("entries", m, mod, "period"), [("entries", m, mod, q) for q in quarters])
+            for dim in DIMS:
+                f.relate(
+                    ("entries", m, mod, "period"),
+                    [("char", m, mod, "entries", dim, v) for v in values[dim]],
+                )
+                f.relate(
+                    ("stock", m, mod, quarters[-1]),
+                    [("char", m, mod, "stock", dim, v) for v in values[dim]],
+                )
+
+
+def _module(mod: str) -> str:
+    return ALL_MODULES if mod == TOTAL else mod
+
+
+def _tables(
+    ms: list[str],
+    mods: list[str],
+    quarters: list[str],
+    reasons: list[str],
+    values: dict[str, list[str]],
+    period: Period,
+    labels: Labels,
+) -> list[TableDef]:
+    ends = {b.label: b.end.isoformat() for b in period.buckets}
+    flow = TableDef(
+        "quartale",
+        "Eintritte, Austritte und Bestand je Kommune, Förderbaustein und Quartal",
+        [
+            Column("municipality", "Kommune"),
+            Column("module", "Förderbaustein"),
+            Column("quarter", "Quartal"),
+            Column("reporting_date", "Stichtag"),
+            Column("entries", "Eintritte"),
+            Column("exits", "Austritte"),
+            *(Column(f"exits_{r}", f"Austritte: {EXIT_REASONS[r]}") for r in reasons),
+            Column("stock", "Bestand"),
+            Column("stock_share", "Anteil am Bestand (%)"),
+            Column("cumulative_entries", "Eintritte kumuliert"),
+        ],
+    )
+    chars = TableDef(
+        "merkmale",
+        "Merkmale der Eintritte im Zeitraum und des Bestands am Ende des Zeitraums",
+        [
+            Column("municipality", "Kommune"),
+            Column("module", "Förderbaustein"),
+            Column("basis", "Grundlage"),
+            Column("dimension", "Merkmal"),
+            Column("value", "Ausprägung"),
+            Column("count", "Anzahl"),
+        ],
+    )
+    last = quarters[-1]
+    value_labels = {"gender": GENDERS, "age_band": AGE_BANDS}
+    for m in ms:
+        name = labels.municipality(m)
+        for mod in mods:
+            for q in quarters:
+                flow.rows.append(
+                    [
+                        name,
+                        _module(mod),
+                        q,
+                        ends[q],
+                        Cell(("entries", m, mod, q)),
+                        Cell(("exits", m, mod, q)),
+                        *(Cell(("exits_reason", m, mod, q, r)) for r in reasons),
+                        Cell(("stock", m, mod, q)),
+                        Share(("stock", m, mod, q), ("stock", m, TOTAL, q)),
+                        Cell(("cumulative", m, mod, q)),
+                    ]
+                )
+            for basis, basis_label, total in (
+                ("entries", "Eintritte im Zeitraum", ("entries", m, mod, "period")),
+                ("stock", f"Bestand am {period.end.isoformat()}", ("stock", m, mod, last)),
+            ):
+                chars.rows.append([name, _module(mod), basis_label, "insgesamt", "", Cell(total)])
+                for dim in DIMS:
+                    for v in values[dim]:
+                        shown = value_labels.get(dim, {}).get(v, v)
+                        chars.rows.append(
+                            [
+                                name,
+                                _module(mod),
+                                basis_label,
+                                DIMENSIONS[dim],
+                                shown,
+                                Cell(("char", m, mod, basis, dim, v)),
+                            ]
+                        )
+    return [flow, chars]

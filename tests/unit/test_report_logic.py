@@ -1,0 +1,96 @@
+"""Pure report logic: periods cut into quarters, and small-cell suppression."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from domain.errors import InvalidInputError
+from reports.cells import Figures
+from reports.periods import parse_period
+from reports.suppression import recoverable, suppress
+
+
+def test_a_half_year_is_cut_into_its_two_quarters_with_their_last_days() -> None:
+    period = parse_period("2021-H1")
+
+    assert [(b.label, b.start, b.end) for b in period.buckets] == [
+        ("2021-Q1", date(2021, 1, 1), date(2021, 3, 31)),
+        ("2021-Q2", date(2021, 4, 1), date(2021, 6, 30)),
+    ]
+
+
+def test_a_date_range_is_cut_at_its_own_ends_and_numbers_days_like_width_bucket() -> None:
+    period = parse_period("2021-02-15..2021-05-31")
+
+    assert [(b.label, b.start, b.end) for b in period.buckets] == [
+        ("2021-Q1", date(2021, 2, 15), date(2021, 3, 31)),
+        ("2021-Q2", date(2021, 4, 1), date(2021, 5, 31)),
+    ]
+    assert [
+        period.bucket_of(d)
+        for d in (
+            date(2021, 2, 14),
+            date(2021, 2, 15),
+            date(2021, 4, 1),
+            date(2021, 5, 31),
+            date(2021, 6, 1),
+        )
+    ] == [0, 1, 2, 2, 3]
+    assert period.bucket_of(None) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2021-Q5", "2021-H3", "21", "2021-06-01..2021-01-01", "x", "9999", "2021-02-30..2021-03-01"],
+)
+def test_an_invalid_period_is_refused_naming_the_field(text: str) -> None:
+    with pytest.raises(InvalidInputError) as error:
+        parse_period(text)
+
+    assert error.value.field == "period"
+
+
+def table(values: dict[str, int], total: str) -> Figures:
+    f = Figures()
+    for name, value in values.items():
+        f.add((name,), value)
+    f.relate((total,), [(name,) for name in values if name != total])
+    return f
+
+
+def test_a_small_count_is_hidden_with_the_smallest_other_nonzero_cell_of_its_row() -> None:
+    f = table({"a": 2, "b": 7, "c": 4, "zero": 0, "total": 13}, "total")
+
+    hidden = suppress(f, 3)
+
+    assert hidden == {("a",), ("c",)}
+    assert recoverable(f, hidden) == []
+
+
+def test_suppression_propagates_through_linked_relations_until_nothing_is_recoverable() -> None:
+    # Two rows and their column totals: hiding a cell in a row forces one in its
+    # column, which forces another in the other row, and so on.
+    f = Figures()
+    grid = {("r1", "c1"): 1, ("r1", "c2"): 5, ("r2", "c1"): 6, ("r2", "c2"): 8}
+    for (r, c), v in grid.items():
+        f.add((r, c), v)
+        f.add((r, "all"), v)
+        f.add(("all", c), v)
+    for r in ("r1", "r2"):
+        f.relate((r, "all"), [(r, "c1"), (r, "c2")])
+    for c in ("c1", "c2"):
+        f.relate(("all", c), [("r1", c), ("r2", c)])
+
+    hidden = suppress(f, 3)
+
+    assert {("r1", "c1"), ("r1", "c2"), ("r2", "c1"), ("r2", "c2")} <= hidden
+    assert recoverable(f, hidden) == []
+    assert all(f.cells[k] == 0 or f.cells[k] >= 3 for k in f.cells if k not in hidden)
+
+
+def test_zeros_and_counts_at_the_threshold_are_published() -> None:
+    f = table({"a": 0, "b": 3, "total": 3}, "total")
+
+    assert suppress(f, 3) == set()
