@@ -7,7 +7,7 @@ It is the only code that saves events. Persistence is chosen by the environment
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -131,6 +131,21 @@ MILESTONE_COMMANDS: dict[str, tuple[str, bool]] = {
 }
 
 
+def replay_participant(
+    participant: Participant | None, events: Iterable[Participant.Event]
+) -> Participant | None:
+    """Fold stored events into a participant, as the library's ``project_aggregate``.
+
+    The same loop without its ``isinstance`` check against a runtime-checkable
+    Protocol, which on Python 3.11 cost about a tenth of the write path's CPU
+    (every load replays the whole history). Only ``Participant`` events are stored
+    in this application's log, and each is a library ``Aggregate.Event``.
+    """
+    for event in events:
+        participant = event.mutate(participant)
+    return participant
+
+
 class Journeys(Application[UUID]):
     """Records participants' journeys and answers questions about single participants."""
 
@@ -164,7 +179,9 @@ class Journeys(Application[UUID]):
 
     def _load(self, participant_id: UUID) -> Participant:
         try:
-            participant: object = self.repository.get(participant_id)
+            participant: object = self.repository.get(
+                participant_id, projector_func=replay_participant
+            )
         except AggregateNotFoundError:
             msg = "no participant with this id"
             raise ParticipantNotFoundError(msg) from None
