@@ -330,10 +330,9 @@ def record_milestone(
     principal: CurrentUser,
     journeys: JourneysDep,
     request_id: RequestId,
-    response: Response,
     idempotency_key: IdempotencyKey = None,
     if_match: IfMatch = None,
-) -> MilestoneRecorded:
+) -> Response:
     """Record a milestone (module entry, consent, apprenticeship, exit, correction, ...)."""
     expected = expected_version(if_match)
     data = {k: plain(v) for k, v in body.model_dump(exclude={"type", "effective_date"}).items()}
@@ -356,10 +355,19 @@ def record_milestone(
         ),
         **data,
     )
-    response.headers["ETag"] = etag(result.version)
+    # The body is encoded here, not by FastAPI's response_model machinery (which
+    # re-validates the model and then encodes it): this is the hottest route, and
+    # that step was a tenth of its CPU. ``response_model`` still documents it.
+    body_out = MilestoneRecorded(version=result.version, position=result.position)
+    headers = {"ETag": etag(result.version)}
     if result.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return MilestoneRecorded(version=result.version, position=result.position)
+        headers["Idempotent-Replayed"] = "true"
+    return Response(
+        content=body_out.model_dump_json(),
+        status_code=status.HTTP_201_CREATED,
+        media_type="application/json",
+        headers=headers,
+    )
 
 
 @router.post(
