@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,23 @@ class ReportRequest:
     municipality: str | None = None
     """Only this municipality (the caller's scope, or a filter within it)."""
     provider: str | None = None
+
+    def period_arguments(self) -> tuple[Any, ...]:
+        """The SQL arguments of the outcome and financial queries, in their order."""
+        p = self.period
+        return (self.programme, p.start, p.end, self.municipality, self.provider)
+
+    def in_scope(self, row: Mapping[str, Any]) -> bool:
+        """Whether a read-model row belongs to this report's programme and scope."""
+        return (
+            row["programme"] == self.programme
+            and (self.municipality is None or row["municipality"] == self.municipality)
+            and (self.provider is None or row["provider"] == self.provider)
+        )
+
+    def in_period_and_scope(self, row: Mapping[str, Any]) -> bool:
+        """In scope, and effective within the period (outcomes, counted units)."""
+        return self.period.start <= row["effective_date"] <= self.period.end and self.in_scope(row)
 
     def parameters(self) -> dict[str, Any]:
         return {

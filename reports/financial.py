@@ -61,20 +61,6 @@ EVIDENCE_SQL = f"SELECT {', '.join(EVIDENCE_COLUMNS)} FROM rm_units {_WHERE} ORD
 Groups = dict[tuple[str, str, str, str], list[Any]]
 
 
-def sql_arguments(request: ReportRequest) -> tuple[Any, ...]:
-    p = request.period
-    return (request.programme, p.start, p.end, request.municipality, request.provider)
-
-
-def _in(row: Mapping[str, Any], request: ReportRequest) -> bool:
-    return (
-        row["programme"] == request.programme
-        and request.period.start <= row["effective_date"] <= request.period.end
-        and (request.municipality is None or row["municipality"] == request.municipality)
-        and (request.provider is None or row["provider"] == request.provider)
-    )
-
-
 def groups_from_records(records: Iterable[tuple[Any, ...]]) -> Groups:
     return {
         (r[0], r[1], r[2], r[3]): [int(r[4]), int(r[5]), Decimal(r[6]), Decimal(r[7]), int(r[8])]
@@ -88,7 +74,7 @@ def groups_from_rows(
     groups: Groups = {}
     evidence = []
     for row in rows["units"]:
-        if not _in(row, request):
+        if not request.in_period_and_scope(row):
             continue
         evidence.append(row)
         key = (row["municipality"], row["provider"], row["module"], row["kind"])

@@ -89,20 +89,12 @@ def group_of(row: Mapping[str, Any], period: Period) -> Group | None:
     )  # type: ignore[return-value]
 
 
-def in_scope(row: Mapping[str, Any], request: ReportRequest) -> bool:
-    return (
-        row["programme"] == request.programme
-        and (request.municipality is None or row["municipality"] == request.municipality)
-        and (request.provider is None or row["provider"] == request.provider)
-    )
-
-
 def groups_from_rows(
     rows: Mapping[str, Iterable[Mapping[str, Any]]], request: ReportRequest
 ) -> Counter[Any]:
     groups: Counter[Any] = Counter()
     for row in rows["module_spans"]:
-        if in_scope(row, request):
+        if request.in_scope(row):
             group = group_of(row, request.period)
             if group is not None:
                 groups[group] += 1

@@ -42,30 +42,16 @@ TRANSITIONS_SQL = (
 )
 
 
-def sql_arguments(request: ReportRequest) -> tuple[Any, ...]:
-    p = request.period
-    return (request.programme, p.start, p.end, request.municipality, request.provider)
-
-
-def _in(row: Mapping[str, Any], request: ReportRequest) -> bool:
-    return (
-        row["programme"] == request.programme
-        and request.period.start <= row["effective_date"] <= request.period.end
-        and (request.municipality is None or row["municipality"] == request.municipality)
-        and (request.provider is None or row["provider"] == request.provider)
-    )
-
-
 def groups_from_rows(
     rows: Mapping[str, Iterable[Mapping[str, Any]]], request: ReportRequest
 ) -> Counter[Any]:
     groups: Counter[Any] = Counter()
     for row in rows["outcomes"]:
-        if _in(row, request):
+        if request.in_period_and_scope(row):
             key = ("outcome", row["municipality"], row["kind"], row["destination"])
             groups[(*key, tuple(row["modules"]))] += 1
     for row in rows["transitions"]:
-        if _in(row, request):
+        if request.in_period_and_scope(row):
             key = ("transition", row["municipality"], row["kind"], row["employment_type"])
             groups[(*key, tuple(row["modules"]))] += 1
     return groups

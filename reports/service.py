@@ -79,7 +79,7 @@ async def _from_read_models(
             groups: Counter[Any] = Counter({tuple(r[:10]): int(r[10]) for r in records})
             result = monitoring.figures(groups, request, labels)
         elif request.kind == "outcomes":
-            args = outcomes.sql_arguments(request)
+            args = request.period_arguments()
             records = [
                 *await conn.fetch(outcomes.OUTCOMES_SQL, *args),
                 *await conn.fetch(outcomes.TRANSITIONS_SQL, *args),
@@ -87,7 +87,7 @@ async def _from_read_models(
             groups = Counter({(*tuple(r[:4]), tuple(r[4])): int(r[5]) for r in records})
             result = outcomes.figures(groups, request, labels)
         else:
-            args = financial.sql_arguments(request)
+            args = request.period_arguments()
             fgroups = financial.groups_from_records(await conn.fetch(financial.GROUPS_SQL, *args))
             trail: list[Mapping[str, Any]] | None = (
                 [dict(r) for r in await conn.fetch(financial.EVIDENCE_SQL, *args)]
