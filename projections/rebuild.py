@@ -16,7 +16,13 @@ import asyncpg
 
 from projections.model import Projection
 from projections.runner import Runner
-from projections.schema import TRACKING, create_generation, ensure_projections, point_views
+from projections.schema import (
+    TRACKING,
+    create_generation,
+    create_indexes,
+    ensure_projections,
+    point_views,
+)
 from storage.keys import MasterKey
 
 
@@ -38,7 +44,9 @@ async def rebuild(
                     f"SELECT max(generation) + 1 FROM {TRACKING} WHERE name = $1",
                     projection.name,
                 )
-                await create_generation(conn, projection, generation)
+                # Secondary indexes come after the catch-up: one sorted build per index
+                # costs the database far less than maintaining it row by row (GIN most).
+                await create_generation(conn, projection, generation, indexes=False)
                 await conn.execute(
                     f"INSERT INTO {TRACKING} (name, generation, status) "
                     "VALUES ($1, $2, 'building')",
@@ -50,6 +58,9 @@ async def rebuild(
     await runner.acquire(wait=False)
     try:
         await runner.catch_up(on_batch)
+        async with pool.acquire() as conn:
+            for projection in projections:
+                await create_indexes(conn, projection, generations[projection.name])
         async with pool.acquire() as conn, conn.transaction():
             old = await conn.fetch(
                 f"SELECT name, generation FROM {TRACKING} "

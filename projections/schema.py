@@ -41,12 +41,24 @@ async def ensure_tracking(conn: asyncpg.Connection) -> None:
 
 
 async def create_generation(
-    conn: asyncpg.Connection, projection: Projection[Any], generation: int
+    conn: asyncpg.Connection, projection: Projection[Any], generation: int, *, indexes: bool = True
 ) -> None:
+    """The generation's tables; ``indexes=False`` leaves out all but the primary keys
+    (a rebuild fills the tables first and builds them with ``create_indexes``)."""
     for table in projection.tables:
         # CASCADE: a stale view may still point at a leftover table of this number.
         await conn.execute(f"DROP TABLE IF EXISTS {table.physical(generation)} CASCADE")
-        for statement in table.ddl(generation):
+        statements = table.ddl(generation)
+        for statement in statements if indexes else statements[:1]:
+            await conn.execute(statement)
+
+
+async def create_indexes(
+    conn: asyncpg.Connection, projection: Projection[Any], generation: int
+) -> None:
+    """The secondary indexes of a generation's tables (idempotent)."""
+    for table in projection.tables:
+        for statement in table.ddl(generation)[1:]:
             await conn.execute(statement)
 
 
