@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
+from projections.corrections import substitute_corrections
 from projections.records import EventRecord
 
 S = TypeVar("S")
@@ -70,8 +71,10 @@ class Projection(ABC, Generic[S]):
 
     name: ClassVar[str]
     tables: ClassVar[tuple[Table, ...]]
-    #: Event types whose correction this model cannot apply in place.
-    refold_on_correction_of: ClassVar[frozenset[str]] = frozenset()
+    #: Whether the model shows the journey as corrected (every read model of state
+    #: and the reports) or the entries as recorded (the audit trail, which lists each
+    #: correction beside the entry it corrects).
+    folds_corrected_history: ClassVar[bool] = True
     #: Whether ``apply`` needs the identifying fields opened (names, for search).
     needs_identifiers: ClassVar[bool] = False
 
@@ -92,6 +95,24 @@ class Projection(ABC, Generic[S]):
         for event, identifiers in events:
             state = self.apply(state, event, identifiers)
         return state
+
+    def fold_history(
+        self, participant_id: UUID, history: Sequence[tuple[EventRecord, dict[str, Any]]]
+    ) -> S:
+        """The state after a participant's stored history, as this model sees it."""
+        if self.folds_corrected_history:
+            history = substitute_corrections(history)
+        return self.fold(participant_id, history)
+
+    def refolds_on(self, event: EventRecord) -> bool:
+        """Whether ``event`` is applied by folding the history again, not by ``apply``.
+
+        A correction may change any earlier entry, and with it everything derived
+        after it: a model of the corrected journey folds its history again on every
+        correction, so that its state is what a fold from scratch (a rebuild, or a
+        cache miss) gives. The audit trail applies corrections as rows of their own.
+        """
+        return self.folds_corrected_history and event.type == "EntryCorrected"
 
 
 def age_band(age: int) -> str:

@@ -47,7 +47,6 @@ class Spans:
 class ModuleSpans(Projection[Spans]):
     name = "module_spans"
     tables = (TABLE,)
-    refold_on_correction_of = frozenset({"Registered", "ModuleEntered", "ModuleExited", "Exited"})
 
     def empty(self, participant_id: UUID) -> Spans:
         return Spans(participant_id)

@@ -47,9 +47,6 @@ class Outcomes:
 class OutcomesProjection(Projection[Outcomes]):
     name = "outcomes"
     tables = (TABLE,)
-    refold_on_correction_of = frozenset(
-        {"Registered", "ModuleEntered", "Exited", "FollowUpRecorded"}
-    )
 
     def empty(self, participant_id: UUID) -> Outcomes:
         return Outcomes(participant_id)

@@ -82,23 +82,6 @@ class Participants(Projection[Row]):
     tables = (TABLE,)
     # The state depends on which entry set a field; a corrected entry may change
     # any of them, so refolding is simpler and exact.
-    refold_on_correction_of = frozenset(
-        {
-            "Registered",
-            "EligibilityAssessed",
-            "ConsentGiven",
-            "LanguageLevelAssessed",
-            "LanguageCourseCompleted",
-            "ModuleEntered",
-            "ModuleExited",
-            "CoachingContactLogged",
-            "CourseAttendanceRecorded",
-            "ApprenticeshipStarted",
-            "EmploymentStarted",
-            "ResidenceStatusChanged",
-            "Exited",
-        }
-    )
     needs_identifiers = True
 
     def empty(self, participant_id: UUID) -> Row:

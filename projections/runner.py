@@ -19,12 +19,13 @@ import gc
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
+from projections.corrections import Identifiers
 from projections.crypto import BatchCrypto, fetch_keys
 from projections.model import Projection
 from projections.records import EventRecord, decode
@@ -66,41 +67,6 @@ class Target:
     #: follows (a timeline state keeps a row per event), so what bounds it.
     weights: dict[UUID, int] = field(default_factory=dict)
     weight: int = 0
-
-
-Identifiers = dict[str, Any]
-
-
-def substitute_corrections(
-    history: Sequence[tuple[EventRecord, Identifiers]],
-) -> list[tuple[EventRecord, Identifiers]]:
-    """The history with each corrected entry replaced by its corrected version.
-
-    Mirrors the aggregate: corrections change the entry they name; the correction
-    events themselves stay in the sequence (they count, and they are the last
-    milestone when they are the last event).
-    """
-    entries: list[tuple[EventRecord, Identifiers]] = []
-    index: dict[int, int] = {}
-    for event, identifiers in history:
-        if event.type == "EntryCorrected" and event.data["corrects_version"] in index:
-            at = index[event.data["corrects_version"]]
-            original, original_ids = entries[at]
-            changes = dict(event.data["changes"])
-            corrected_ids = dict(original_ids)
-            for key, value in identifiers.items():
-                if key.startswith("changes."):
-                    corrected_ids[key.removeprefix("changes.")] = value
-                    changes.pop(key.removeprefix("changes."), None)
-            effective = changes.pop("effective_date", original.effective_date)
-            entries[at] = (
-                replace(original, data={**original.data, **changes}, effective_date=effective),
-                corrected_ids,
-            )
-        if event.type not in ("EntryCorrected", "PersonalDataErased"):
-            index[event.version] = len(entries)
-        entries.append((event, identifiers))
-    return entries
 
 
 class Runner:
@@ -280,16 +246,12 @@ class Runner:
                                 fresh.add(pid)
                             else:
                                 before = await history(pid, relevant[0].position - 1)
-                                state = projection.fold(pid, substitute_corrections(before))
+                                state = projection.fold_history(pid, before)
                         for event in relevant:
                             failed_at = event.position
-                            if (
-                                event.type == "EntryCorrected"
-                                and event.data["corrected_type"]
-                                in projection.refold_on_correction_of
-                            ):
+                            if projection.refolds_on(event):
                                 upto = await history(pid, event.position)
-                                state = projection.fold(pid, substitute_corrections(upto))
+                                state = projection.fold_history(pid, upto)
                             else:
                                 identifiers = (
                                     event.opened(keys.get(pid))

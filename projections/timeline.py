@@ -103,6 +103,8 @@ def summarise(event: EventRecord) -> str:
 class TimelineProjection(Projection[Timeline]):
     name = "timeline"
     tables = (TABLE,)
+    # The audit trail: each entry as recorded, the correction as a row beside it.
+    folds_corrected_history = False
 
     def empty(self, participant_id: UUID) -> Timeline:
         return Timeline(participant_id)

@@ -57,7 +57,6 @@ class Transitions:
 class TransitionsProjection(Projection[Transitions]):
     name = "transitions"
     tables = (TABLE,)
-    refold_on_correction_of = frozenset({"ModuleEntered", *KINDS})
 
     def empty(self, participant_id: UUID) -> Transitions:
         return Transitions(participant_id)

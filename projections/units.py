@@ -42,6 +42,8 @@ COLUMNS = TABLE.column_names
 
 LESSONS = "lesson_hours"
 COACHING = "coaching_contact"
+#: The events whose rows this model keeps, and whose corrections it marks.
+COUNTED = frozenset({"CourseAttendanceRecorded", "CoachingContactLogged"})
 #: Coaching contacts carry no module: coaching is module F1 by definition.
 COACHING_MODULE = "F1"
 
@@ -58,7 +60,6 @@ class UnitsProjection(Projection[Units]):
     tables = (TABLE,)
     # A corrected date, module or number of hours refolds: the row then shows the
     # corrected values and names the correction.
-    refold_on_correction_of = frozenset({"CourseAttendanceRecorded", "CoachingContactLogged"})
 
     def empty(self, participant_id: UUID) -> Units:
         return Units(participant_id)
@@ -106,7 +107,7 @@ class UnitsProjection(Projection[Units]):
                     "confirmed": d["confirmed_by_participant"],
                 }
             )
-        elif event.type == "EntryCorrected" and d["corrected_type"] in self.refold_on_correction_of:
+        elif event.type == "EntryCorrected" and d["corrected_type"] in COUNTED:
             # The runner refolded with the correction substituted; mark the row.
             for row in state.rows:
                 if row["version"] == d["corrects_version"]:

@@ -4,8 +4,8 @@ The read models answer at their own position (all projections a report needs mus
 be at the same one, read in one snapshot). A report at an older position, and the
 check that the read models are right, replay the events up to that position
 through the same pure folds, exactly as the runner applies them: event by event,
-refolding from the history with corrections substituted where a projection asks
-for it (``refold_on_correction_of``).
+refolding from the history on a correction where the projection does
+(``Projection.refolds_on``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import asyncpg
 from projections.catalogue import PROJECTIONS
 from projections.model import Crypto, Projection
 from projections.records import EventRecord, decode
-from projections.runner import substitute_corrections
 from projections.schema import EVENTS, TRACKING
 
 Rows = dict[str, list[dict[str, Any]]]
@@ -64,13 +63,8 @@ class Fold:
 
     def step(self, event: EventRecord) -> None:
         self.history.append((event, {}))
-        if (
-            event.type == "EntryCorrected"
-            and event.data["corrected_type"] in self.projection.refold_on_correction_of
-        ):
-            self.state = self.projection.fold(
-                self.participant_id, substitute_corrections(self.history)
-            )
+        if self.projection.refolds_on(event):
+            self.state = self.projection.fold_history(self.participant_id, self.history)
         else:
             self.state = self.projection.apply(self.state, event, {})
 

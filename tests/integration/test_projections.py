@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -433,3 +434,71 @@ def test_read_models_hold_a_participant_once_whatever_the_batch_size(
     run(rebuild_all(runtime, master))
 
     assert run(snapshot(runtime)) == small
+
+
+def test_a_corrected_residence_status_counts_for_the_module_stays_entered_after_it(
+    runtime: Runtime, master: MasterKey
+) -> None:
+    journeys = runtime.journeys
+    programme = journeys.configuration.programmes["durchstarten"]
+    today = journeys.clock()
+    env = Envelope("coach", "caseworker", "caritas-ahlen", "test")
+    day = date(2021, 3, 1)
+    p = Participant.register(
+        envelope=env,
+        today=today,
+        programme=programme,
+        provider="caritas-ahlen",
+        municipality="warendorf",
+        intake_date=day,
+        given_name="Test",
+        family_name="Person",
+        birth_date=date(2001, 5, 17),
+        gender="female",
+        nationality="AF",
+        residence_status="gestattung",
+    )
+    p.assess_eligibility(
+        envelope=env,
+        effective_date=day,
+        today=today,
+        programme=programme,
+        eligible=True,
+        target_group="gestattung",
+    )
+    p.give_consent(
+        envelope=env,
+        effective_date=day,
+        today=today,
+        programme=programme,
+        consent_version="2020-01",
+    )
+    p.change_residence_status(envelope=env, effective_date=day, today=today, status="duldung")
+    status_version = p.version
+    p.correct_entry(
+        envelope=env,
+        effective_date=day,
+        today=today,
+        programme=programme,
+        corrects_version=status_version,
+        reason="Tippfehler",
+        changes={"status": "ausbildungsduldung_60c"},
+    )
+    p.enter_module(envelope=env, effective_date=day, today=today, programme=programme, module="F1")
+    journeys.save(p)
+
+    run(catch_up(runtime, master))
+    live = run(snapshot(runtime))
+    run(rebuild_all(runtime, master))
+
+    spans = run(_fetch(runtime, "SELECT residence_status FROM rm_module_spans"))
+    assert spans == [("ausbildungsduldung_60c",)]
+    assert run(snapshot(runtime)) == live
+
+
+async def _fetch(runtime: Runtime, query: str) -> list[tuple[Any, ...]]:
+    conn = await asyncpg.connect(runtime.database.url)
+    try:
+        return [tuple(r) for r in await conn.fetch(query)]
+    finally:
+        await conn.close()
