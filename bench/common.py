@@ -22,11 +22,14 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse, urlunparse
 
 import httpx
 import psycopg
+
+if TYPE_CHECKING:
+    from api.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -224,3 +227,21 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def bench_runtime(url: str, keys: Secrets | None = None) -> Runtime:
+    """A Lotse runtime on a benchmark's database, with fresh (or the given) secrets."""
+    from api.runtime import build_runtime
+    from api.settings import Settings
+
+    keys = keys or Secrets()
+    settings = Settings(
+        database_url=url,
+        data_dir=Path(tempfile.gettempdir()),  # unused: the URL is given
+        config_dir=None,
+        secret_key=keys.token_secret,
+        master_key=keys.master_key,
+        token_ttl_hours=1,
+        audit_signing_key=keys.audit_signing_key,
+    )
+    return build_runtime(settings)

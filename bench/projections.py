@@ -61,12 +61,12 @@ from eventsourcing.projection import Projection, ProjectionRunner
 from psycopg.sql import SQL, Identifier
 
 from api.demo import seed
-from api.runtime import Runtime, build_runtime
-from api.settings import Settings
+from api.runtime import Runtime
 from bench.common import (
     ROOT,
     Secrets,
     bench_database,
+    bench_runtime,
     machine,
     markdown_table,
     percentile,
@@ -90,19 +90,6 @@ LAG_P99_TARGET_MS = 200.0
 #: "Does not grow": the full log has 4x the events; its rebuild may use at most this
 #: much more resident memory than the quarter's (noise of allocator and page cache).
 MEMORY_GROWTH_LIMIT = 1.15
-
-
-def runtime_for(url: str, keys: Secrets) -> Runtime:
-    settings = Settings(
-        database_url=url,
-        data_dir=Path(tempfile.gettempdir()),  # unused: the URL is given
-        config_dir=None,
-        secret_key=keys.token_secret,
-        master_key=keys.master_key,
-        token_ttl_hours=1,
-        audit_signing_key=keys.audit_signing_key,
-    )
-    return build_runtime(settings)
 
 
 def datastore(runtime: Runtime) -> PostgresDatastore:
@@ -616,7 +603,7 @@ def main() -> int:
     keys = Secrets()
     load_start = load()
     with bench_database() as db:
-        runtime = runtime_for(db.url, keys)
+        runtime = bench_runtime(db.url, keys)
         try:
             log(f"seeding {quarter:,} participants (a quarter)")
             small_events = seed_events(runtime, quarter, seed_value=20200301)

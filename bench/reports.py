@@ -28,11 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import asyncpg
 
 from api.demo import seed
-from api.runtime import Runtime, build_runtime
-from api.settings import Settings
 from bench.common import (
-    Secrets,
     bench_database,
+    bench_runtime,
     machine,
     markdown_table,
     percentile,
@@ -46,20 +44,6 @@ from reports.periods import parse_period
 from reports.service import compute
 from reports.suppression import suppress
 from storage.keys import MasterKey
-
-
-def runtime_for(url: str, data_dir: Path) -> Runtime:
-    s = Secrets()
-    settings = Settings(
-        database_url=url,
-        data_dir=data_dir,
-        config_dir=None,
-        secret_key=s.token_secret,
-        master_key=s.master_key,
-        token_ttl_hours=1,
-        audit_signing_key=s.audit_signing_key,
-    )
-    return build_runtime(settings)
 
 
 async def catch_up(url: str, master: MasterKey) -> float:
@@ -126,7 +110,7 @@ def main() -> int:
     args = parser.parse_args()
 
     with bench_database() as db:
-        runtime = runtime_for(db.url, Path("/tmp/lotse-bench-reports"))
+        runtime = bench_runtime(db.url)
         try:
             started = time.perf_counter()
             events = seed(runtime.journeys, args.participants, batch=100)

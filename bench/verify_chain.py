@@ -32,11 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import asyncpg
 
 from api.demo import seed
-from api.runtime import Runtime, build_runtime
-from api.settings import Settings
+from api.runtime import Runtime
 from bench.common import (
-    Secrets,
     bench_database,
+    bench_runtime,
     machine,
     markdown_table,
     write_results,
@@ -46,20 +45,6 @@ from storage.recorder import LotseRecorder
 from storage.verification import run_verification
 
 ADMIN = Principal("bench", Role.ADMIN, ALL_ORGANISATIONS)
-
-
-def runtime_for(url: str, data_dir: Path) -> Runtime:
-    s = Secrets()
-    settings = Settings(
-        database_url=url,
-        data_dir=data_dir,
-        config_dir=None,
-        secret_key=s.token_secret,
-        master_key=s.master_key,
-        token_ttl_hours=1,
-        audit_signing_key=s.audit_signing_key,
-    )
-    return build_runtime(settings)
 
 
 async def raw_scan(url: str) -> float:
@@ -198,7 +183,7 @@ def main() -> int:
     args = parser.parse_args()
 
     with bench_database() as db:
-        runtime = runtime_for(db.url, Path("/tmp/lotse-bench-verify"))
+        runtime = bench_runtime(db.url)
         try:
             started = time.perf_counter()
             counter = {"done": 0, "shown": 0.0}

@@ -11,9 +11,11 @@ aggregate does, so no model has to undo anything by hand.
 
 from __future__ import annotations
 
+import operator
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
@@ -36,6 +38,15 @@ class Table:
     @property
     def column_names(self) -> list[str]:
         return [c for c, _ in self.columns]
+
+    @cached_property
+    def row_of(self) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+        """A row dict to its tuple in column order, done in C (``itemgetter``).
+
+        Building rows is a measurable share of a rebuild's CPU; a generator of
+        lookups per row costs several times more.
+        """
+        return operator.itemgetter(*self.column_names)
 
     def physical(self, generation: int) -> str:
         return f"{self.name}_g{generation}"

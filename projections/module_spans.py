@@ -34,7 +34,6 @@ TABLE = Table(
     primary_key=("participant_id", "entered_version"),
     indexes=("municipality, module, entered", "provider, module"),
 )
-COLUMNS = TABLE.column_names
 
 
 @dataclass
@@ -104,4 +103,4 @@ class ModuleSpans(Projection[Spans]):
         return state
 
     def rows(self, state: Spans, crypto: Crypto) -> dict[str, list[tuple[Any, ...]]]:
-        return {TABLE.name: [tuple(s[c] for c in COLUMNS) for s in state.spans]}
+        return {TABLE.name: [TABLE.row_of(s) for s in state.spans]}

@@ -33,7 +33,6 @@ TABLE = Table(
     primary_key=("participant_id", "version"),
     indexes=("municipality, kind, effective_date", "provider, kind"),
 )
-COLUMNS = TABLE.column_names
 
 
 @dataclass
@@ -83,4 +82,4 @@ class OutcomesProjection(Projection[Outcomes]):
         return state
 
     def rows(self, state: Outcomes, crypto: Crypto) -> dict[str, list[tuple[Any, ...]]]:
-        return {TABLE.name: [tuple(r[c] for c in COLUMNS) for r in state.rows]}
+        return {TABLE.name: [TABLE.row_of(r) for r in state.rows]}

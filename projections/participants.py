@@ -126,7 +126,7 @@ class Participants(Projection[Row]):
             v["names_sealed"] = crypto.seal(pid, names)
             words = " ".join(str(n) for n in names.values() if n)
             v["name_index"] = crypto.index(words)
-        return {TABLE.name: [tuple(v[c] for c in COLUMNS)]}
+        return {TABLE.name: [TABLE.row_of(v)]}
 
 
 def _registered(s: Row, d: dict[str, Any], e: EventRecord, ids: dict[str, Any]) -> None:

@@ -6,7 +6,6 @@ so the timeline holds no personal identifiers and needs no change on erasure.
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -35,8 +34,6 @@ TABLE = Table(
     primary_key=("participant_id", "version"),
     indexes=("municipality, provider", "position"),
 )
-COLUMNS = TABLE.column_names
-_ROW = operator.itemgetter(*COLUMNS)  # a row dict to its tuple in column order, in C
 
 
 @dataclass
@@ -144,7 +141,7 @@ class TimelineProjection(Projection[Timeline]):
         # Every row carries the participant's current provider, for scoping.
         for row in state.rows:
             row["provider"], row["municipality"] = state.provider, state.municipality
-        return {TABLE.name: [_ROW(r) for r in state.rows]}
+        return {TABLE.name: [TABLE.row_of(r) for r in state.rows]}
 
 
 async def query_timeline(conn: Any, participant_id: UUID) -> list[dict[str, Any]]:

@@ -34,7 +34,6 @@ TABLE = Table(
     primary_key=("participant_id", "version"),
     indexes=("programme, municipality, effective_date",),
 )
-COLUMNS = TABLE.column_names
 
 KINDS = {
     "ApprenticeshipStarted": "apprenticeship_started",
@@ -95,4 +94,4 @@ class TransitionsProjection(Projection[Transitions]):
         return state
 
     def rows(self, state: Transitions, crypto: Crypto) -> dict[str, list[tuple[Any, ...]]]:
-        return {TABLE.name: [tuple(r[c] for c in COLUMNS) for r in state.rows]}
+        return {TABLE.name: [TABLE.row_of(r) for r in state.rows]}

@@ -38,7 +38,6 @@ TABLE = Table(
     primary_key=("participant_id", "version"),
     indexes=("programme, provider, effective_date", "programme, municipality, effective_date"),
 )
-COLUMNS = TABLE.column_names
 
 LESSONS = "lesson_hours"
 COACHING = "coaching_contact"
@@ -115,4 +114,4 @@ class UnitsProjection(Projection[Units]):
         return state
 
     def rows(self, state: Units, crypto: Crypto) -> dict[str, list[tuple[Any, ...]]]:
-        return {TABLE.name: [tuple(r[c] for c in COLUMNS) for r in state.rows]}
+        return {TABLE.name: [TABLE.row_of(r) for r in state.rows]}
