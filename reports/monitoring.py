@@ -33,6 +33,8 @@ DIMS = ("gender", "age_band", "residence_status", "nationality")
 # municipality, provider, module, entry bucket, exit bucket, exit reason, gender,
 # age band, residence status, nationality: the characteristics only where they
 # count (entered in the period, or in the stock at its end), so groups stay few.
+# The figures never split by provider (a provider filter is a WHERE), so the SQL
+# leaves it out of the grouping (NULL), which halves the groups again.
 Group = tuple[
     str, str, str, int, int | None, str | None, str | None, str | None, str | None, str | None
 ]
@@ -48,12 +50,12 @@ WITH s AS (
 ), g AS (
     SELECT *, (eb >= 1 OR xb IS NULL OR xb > $6) AS counts FROM s
 )
-SELECT municipality, provider, module, eb, xb,
+SELECT municipality, NULL::text AS provider, module, eb, xb,
        CASE WHEN xb BETWEEN 1 AND $6 THEN exit_reason END,
        CASE WHEN counts THEN gender END, CASE WHEN counts THEN age_band END,
        CASE WHEN counts THEN residence_status END, CASE WHEN counts THEN nationality END,
        count(*)
-FROM g GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
+FROM g GROUP BY 1, 3, 4, 5, 6, 7, 8, 9, 10
 """
 
 
@@ -139,32 +141,38 @@ def figures(groups: Counter[Any], request: ReportRequest, labels: Labels) -> Fig
             for key in series(m, mod):
                 f.add(key, 0)
 
-    def add(m: str, mod: str, rest: tuple[str, ...], count: int) -> None:
-        for mm in (m, TOTAL) if multi else (m,):
-            for mmod in (mod, TOTAL):
-                f.add((rest[0], mm, mmod, *rest[1:]), count)
-
-    for group, count in sorted(groups.items(), key=lambda item: str(item[0])):
+    # Count per (municipality, module, cell) first, then add each count to its
+    # cell and the totals it belongs to: tens of thousands of groups become a few
+    # thousand counts before the totals multiply them (the statewide report's
+    # time was almost all in this loop).
+    counted: Counter[tuple[Any, ...]] = Counter()
+    for group, count in groups.items():
         m, _provider, mod, eb, xb, reason, *dims = group
         if m not in municipalities or mod not in modules:
             continue
         for k, q in enumerate(quarters, start=1):
             if eb == k:
-                add(m, mod, ("entries", q), count)
+                counted[(m, mod, "entries", q)] += count
             if xb == k:
-                add(m, mod, ("exits", q), count)
-                add(m, mod, ("exits_reason", q, reason or "other"), count)
+                counted[(m, mod, "exits", q)] += count
+                counted[(m, mod, "exits_reason", q, reason or "other")] += count
             if eb <= k and (xb is None or xb > k):
-                add(m, mod, ("stock", q), count)
+                counted[(m, mod, "stock", q)] += count
             if eb <= k:
-                add(m, mod, ("cumulative", q), count)
+                counted[(m, mod, "cumulative", q)] += count
         if 1 <= eb <= n:
-            add(m, mod, ("entries", "period"), count)
+            counted[(m, mod, "entries", "period")] += count
             for dim, value in zip(DIMS, dims, strict=True):
-                add(m, mod, ("char", "entries", dim, value or "unknown"), count)
+                counted[(m, mod, "char", "entries", dim, value or "unknown")] += count
         if xb is None or xb > n:
             for dim, value in zip(DIMS, dims, strict=True):
-                add(m, mod, ("char", "stock", dim, value or "unknown"), count)
+                counted[(m, mod, "char", "stock", dim, value or "unknown")] += count
+
+    # Sorted, so that cells outside the grid (an unexpected value) come in a fixed order.
+    for (m, mod, *rest), count in sorted(counted.items(), key=lambda item: str(item[0])):
+        for mm in (m, TOTAL) if multi else (m,):
+            for mmod in (mod, TOTAL):
+                f.add((rest[0], mm, mmod, *rest[1:]), count)
 
     _relations(f, ms, mods, quarters, reasons, values, multi)
     f.tables = _tables(ms, mods, quarters, reasons, values, period, labels)
