@@ -45,6 +45,8 @@ SELECT_HISTORY = (
 )
 
 
+#: Participants folded between two chances for a store in flight to go on.
+YIELD_EVERY = 64
 #: During a catch-up, batches between two full collections of cyclic garbage. Batches
 #: make none that was measured (0 objects per 20 batches), while a full collection over
 #: a full cache costs about 0.3 s: so rarely, as a bound, not as a routine.
@@ -221,17 +223,30 @@ class Runner:
         # (seen in rebuilds: every batch scanned three whole tables).
         await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         new_states: dict[str, dict[UUID, Any]] = {}
-        for target in targets:
-            projection = target.projection
-            states: dict[UUID, Any] = {}
-            # Participants whose first event this generation sees now: no rows to replace.
-            fresh: set[UUID] = set()
-            failed_at: int | None = None
-            try:
-                async with (
-                    conn.transaction()
-                ):  # a savepoint: one projection's failure stays its own
-                    for pid, events in by_participant.items():
+        # The database stores one projection's rows while Python folds the next:
+        # ``writing`` is the store in flight. Folding yields to the event loop now
+        # and then, so the COPY keeps streaming while PostgreSQL inserts; one
+        # connection is only ever used by one of them at a time (history reads
+        # wait for the store to finish).
+        writing: asyncio.Task[None] | None = None
+
+        async def finish_writing() -> None:
+            nonlocal writing
+            if writing is not None:
+                task, writing = writing, None
+                await task
+
+        try:
+            for target in targets:
+                projection = target.projection
+                states: dict[UUID, Any] = {}
+                # Participants whose first event this generation sees now: no rows to replace.
+                fresh: set[UUID] = set()
+                failed_at: int | None = None
+                try:
+                    for n, (pid, events) in enumerate(by_participant.items()):
+                        if n % YIELD_EVERY == YIELD_EVERY - 1:
+                            await asyncio.sleep(0)
                         relevant = (
                             events  # the usual case: the projection has seen none of them
                             if events[0].position > target.position
@@ -245,11 +260,13 @@ class Runner:
                                 state = projection.empty(pid)
                                 fresh.add(pid)
                             else:
+                                await finish_writing()
                                 before = await history(pid, relevant[0].position - 1)
                                 state = projection.fold_history(pid, before)
                         for event in relevant:
                             failed_at = event.position
                             if projection.refolds_on(event):
+                                await finish_writing()
                                 upto = await history(pid, event.position)
                                 state = projection.fold_history(pid, upto)
                             else:
@@ -261,35 +278,39 @@ class Runner:
                                 state = projection.apply(state, event, identifiers)
                         states[pid] = state
                     failed_at = None
-                    await self._write(conn, target, states, crypto, fresh)
-                    self.fault(f"after-write:{projection.name}")
+                    rows = self._rows(target, states, crypto)
+                except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError):
+                    raise
+                except Exception as error:
+                    if failed_at is None:
+                        raise
+                    # The type and the position, never the message: it may quote data.
+                    description = (
+                        f"{type(error).__name__} while applying the event at position {failed_at}"
+                    )
+                    log.error("projection %s stopped: %s", projection.name, description)
+                    await finish_writing()
                     await conn.execute(
-                        f"UPDATE {TRACKING} SET position = $1, updated_at = now() "
-                        "WHERE name = $2 AND generation = $3",
-                        records[-1].position,
+                        f"UPDATE {TRACKING} SET error = $1, error_position = $2, "
+                        "updated_at = now() WHERE name = $3 AND generation = $4",
+                        description,
+                        failed_at,
                         projection.name,
                         target.generation,
                     )
-            except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError):
-                raise
-            except Exception as error:
-                if failed_at is None:
-                    raise
-                # The type and the position, never the message: it may quote data.
-                description = (
-                    f"{type(error).__name__} while applying the event at position {failed_at}"
+                    continue
+                await finish_writing()
+                writing = asyncio.create_task(
+                    self._store(conn, target, rows, states, fresh, records[-1].position)
                 )
-                log.error("projection %s stopped: %s", projection.name, description)
-                await conn.execute(
-                    f"UPDATE {TRACKING} SET error = $1, error_position = $2, updated_at = now() "
-                    "WHERE name = $3 AND generation = $4",
-                    description,
-                    failed_at,
-                    projection.name,
-                    target.generation,
-                )
-                continue
-            new_states[projection.name] = states
+                new_states[projection.name] = states
+            await finish_writing()
+        except BaseException:
+            if writing is not None:
+                writing.cancel()
+                with contextlib.suppress(BaseException):
+                    await writing
+            raise
         self.fault("before-commit")
         # Only after the caller commits do these states become the cache's truth.
         self._pending = (records[-1].position, new_states)
@@ -317,33 +338,54 @@ class Runner:
         rows = await conn.fetch(SELECT_BATCH, start, self.batch_size)
         return [decode(*r) for r in rows]
 
-    async def _write(
-        self,
-        conn: asyncpg.Connection,
-        target: Target,
-        states: dict[UUID, Any],
-        crypto: BatchCrypto,
-        fresh: set[UUID],
-    ) -> None:
-        if not states:
-            return
-        # A participant's rows exist only once one of its events was applied; events
-        # of a participant come in version order, so none exist for the fresh ones.
-        ids = [pid for pid in states if pid not in fresh]
+    def _rows(
+        self, target: Target, states: dict[UUID, Any], crypto: BatchCrypto
+    ) -> dict[str, list[tuple[Any, ...]]]:
         per_table: dict[str, list[tuple[Any, ...]]] = {t.name: [] for t in target.projection.tables}
         for state in states.values():
             for table_name, rows in target.projection.rows(state, crypto).items():
                 per_table[table_name].extend(rows)
-        for table in target.projection.tables:
-            physical = table.physical(target.generation)
-            if ids:
-                await conn.execute(
-                    f"DELETE FROM {physical} WHERE participant_id = ANY($1::uuid[])", ids
-                )
-            if per_table[table.name]:
-                await conn.copy_records_to_table(
-                    physical, records=per_table[table.name], columns=table.column_names
-                )
+        return per_table
+
+    async def _store(
+        self,
+        conn: asyncpg.Connection,
+        target: Target,
+        per_table: dict[str, list[tuple[Any, ...]]],
+        states: dict[UUID, Any],
+        fresh: set[UUID],
+        position: int,
+    ) -> None:
+        """Replace the participants' rows and move the position, in one savepoint.
+
+        The savepoint keeps a projection's failure its own; the batch's transaction
+        commits every projection's rows with its position, or none.
+        """
+        projection = target.projection
+        async with conn.transaction():
+            if states:
+                # A participant's rows exist only once one of its events was applied;
+                # events of a participant come in version order, so none exist for the
+                # fresh ones.
+                ids = [pid for pid in states if pid not in fresh]
+                for table in projection.tables:
+                    physical = table.physical(target.generation)
+                    if ids:
+                        await conn.execute(
+                            f"DELETE FROM {physical} WHERE participant_id = ANY($1::uuid[])", ids
+                        )
+                    if per_table[table.name]:
+                        await conn.copy_records_to_table(
+                            physical, records=per_table[table.name], columns=table.column_names
+                        )
+            self.fault(f"after-write:{projection.name}")
+            await conn.execute(
+                f"UPDATE {TRACKING} SET position = $1, updated_at = now() "
+                "WHERE name = $2 AND generation = $3",
+                position,
+                projection.name,
+                target.generation,
+            )
 
     def _commit_caches(self) -> None:
         position, new_states = self._pending
