@@ -135,3 +135,28 @@ def age_band(age: int) -> str:
     if 25 <= age <= 27:
         return "25-27"
     return "other"
+
+
+def follow_participant(context: dict[str, Any], event: EventRecord) -> None:
+    """Keep ``context`` at where the participant is and their statistical facts.
+
+    Every read model that counts stays, outcomes or units attributes them to the
+    participant's programme, provider and municipality at the time, and describes
+    them by gender, age band at intake, residence status and nationality: one
+    definition for all of them.
+    """
+    d = event.data
+    if event.type == "Registered":
+        context.update(
+            programme=d["programme"],
+            provider=d["provider"],
+            municipality=d["municipality"],
+            gender=d["gender"],
+            age_band=age_band(d["age_at_intake"]),
+            residence_status=d["residence_status"],
+            nationality=d["nationality"],
+        )
+    elif event.type == "CaseTransferred":
+        context.update(provider=d["to_provider"], municipality=d["to_municipality"])
+    elif event.type == "ResidenceStatusChanged":
+        context["residence_status"] = d["status"]

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from projections.model import Crypto, Projection, Table
+from projections.model import Crypto, Projection, Table, follow_participant
 from projections.records import EventRecord
 
 TABLE = Table(
@@ -51,24 +51,10 @@ class ModuleSpans(Projection[Spans]):
         return Spans(participant_id)
 
     def apply(self, state: Spans, event: EventRecord, identifiers: dict[str, Any]) -> Spans:
-        from projections.model import age_band
 
         d, ctx = event.data, state.context
-        if event.type == "Registered":
-            ctx.update(
-                programme=d["programme"],
-                provider=d["provider"],
-                municipality=d["municipality"],
-                gender=d["gender"],
-                age_band=age_band(d["age_at_intake"]),
-                residence_status=d["residence_status"],
-                nationality=d["nationality"],
-            )
-        elif event.type == "CaseTransferred":
-            ctx.update(provider=d["to_provider"], municipality=d["to_municipality"])
-        elif event.type == "ResidenceStatusChanged":
-            ctx["residence_status"] = d["status"]
-        elif event.type == "ModuleEntered":
+        follow_participant(ctx, event)
+        if event.type == "ModuleEntered":
             state.spans.append(
                 {
                     **{

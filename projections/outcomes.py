@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from projections.model import Crypto, Projection, Table, age_band
+from projections.model import Crypto, Projection, Table, follow_participant
 from projections.records import EventRecord
 
 TABLE = Table(
@@ -52,17 +52,8 @@ class OutcomesProjection(Projection[Outcomes]):
 
     def apply(self, state: Outcomes, event: EventRecord, identifiers: dict[str, Any]) -> Outcomes:
         d, ctx = event.data, state.context
-        if event.type == "Registered":
-            ctx.update(
-                programme=d["programme"],
-                provider=d["provider"],
-                municipality=d["municipality"],
-                gender=d["gender"],
-                age_band=age_band(d["age_at_intake"]),
-            )
-        elif event.type == "CaseTransferred":
-            ctx.update(provider=d["to_provider"], municipality=d["to_municipality"])
-        elif event.type == "ModuleEntered":
+        follow_participant(ctx, event)
+        if event.type == "ModuleEntered":
             state.modules.add(d["module"])
         elif event.type in ("Exited", "FollowUpRecorded"):
             exited = event.type == "Exited"

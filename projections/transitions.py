@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from projections.model import Crypto, Projection, Table
+from projections.model import Crypto, Projection, Table, follow_participant
 from projections.records import EventRecord
 
 TABLE = Table(
@@ -64,13 +64,8 @@ class TransitionsProjection(Projection[Transitions]):
         self, state: Transitions, event: EventRecord, identifiers: dict[str, Any]
     ) -> Transitions:
         d, ctx = event.data, state.context
-        if event.type == "Registered":
-            ctx.update(
-                programme=d["programme"], provider=d["provider"], municipality=d["municipality"]
-            )
-        elif event.type == "CaseTransferred":
-            ctx.update(provider=d["to_provider"], municipality=d["to_municipality"])
-        elif event.type == "ModuleEntered":
+        follow_participant(ctx, event)
+        if event.type == "ModuleEntered":
             state.modules.add(d["module"])
         elif event.type in KINDS:
             if event.type == "EmploymentStarted":

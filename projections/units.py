@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from projections.model import Crypto, Projection, Table
+from projections.model import Crypto, Projection, Table, follow_participant
 from projections.records import EventRecord
 
 TABLE = Table(
@@ -77,13 +77,8 @@ class UnitsProjection(Projection[Units]):
             "confirmed": None,
             "corrected_by_version": None,
         }
-        if event.type == "Registered":
-            ctx.update(
-                programme=d["programme"], provider=d["provider"], municipality=d["municipality"]
-            )
-        elif event.type == "CaseTransferred":
-            ctx.update(provider=d["to_provider"], municipality=d["to_municipality"])
-        elif event.type == "CourseAttendanceRecorded":
+        follow_participant(ctx, event)
+        if event.type == "CourseAttendanceRecorded":
             state.rows.append(
                 {
                     **ctx,
