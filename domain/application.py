@@ -7,14 +7,16 @@ It is the only code that saves events. Persistence is chosen by the environment
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from domain.access import (
@@ -38,6 +40,9 @@ from domain.participant import Participant
 from domain.vocabulary import ErasureMode
 
 PROGRAMME_TIMEZONE = ZoneInfo("Europe/Berlin")
+EVENT_CACHE_SIZE = "LOTSE_EVENT_CACHE_SIZE"
+#: About the participants active at once in a large municipality, times a few.
+DEFAULT_EVENT_CACHE_SIZE = 2000
 # Each round of a race on one participant has exactly one winner, so with n writers
 # arriving together the last one needs n - 1 retries: with 8, three of 12 concurrent
 # writers gave up (tests/integration/test_concurrent_writers.py). 32 covers the 16
@@ -163,6 +168,10 @@ class Journeys(Application[UUID]):
         self.configuration = configuration
         self.clock = clock
         self.request_log = request_log
+        #: Participants whose decoded events are kept in memory (see ``_load``).
+        self.event_cache_size = int(self.env.get(EVENT_CACHE_SIZE) or DEFAULT_EVENT_CACHE_SIZE)
+        self._decoded: OrderedDict[UUID, tuple[Participant.Event, ...]] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -178,14 +187,36 @@ class Journeys(Application[UUID]):
         return programme
 
     def _load(self, participant_id: UUID) -> Participant:
-        try:
-            participant: object = self.repository.get(
-                participant_id, projector_func=replay_participant
-            )
-        except AggregateNotFoundError:
+        """The participant, from its decoded events kept in memory plus any newer ones.
+
+        Every command replays the whole history, and decoding it (JSON, AES-GCM)
+        grows with its length: 50 to 200 events per participant in practice. Stored
+        events never change, so the decoded ones are kept (bounded, least recently
+        used) and only events newer than the last one kept are read: one query, as
+        before, that returns nothing or a few rows. A participant whose data was
+        erased is never kept: its cleartext must not outlive the key in memory.
+        """
+        with self._cache_lock:
+            cached = self._decoded.get(participant_id)
+            if cached is not None:
+                self._decoded.move_to_end(participant_id)
+        events: list[Participant.Event] = list(cached or ())
+        after = events[-1].originator_version if events else None
+        # Only participants' events are stored in this application's log.
+        events.extend(cast(Iterator[Participant.Event], self.events.get(participant_id, gt=after)))
+        if not events:
             msg = "no participant with this id"
-            raise ParticipantNotFoundError(msg) from None
+            raise ParticipantNotFoundError(msg)
+        participant = replay_participant(None, events)
         assert isinstance(participant, Participant)
+        with self._cache_lock:
+            if participant.personal_data_erased or self.event_cache_size <= 0:
+                self._decoded.pop(participant_id, None)
+            else:
+                self._decoded[participant_id] = tuple(events)
+                self._decoded.move_to_end(participant_id)
+                while len(self._decoded) > self.event_cache_size:
+                    self._decoded.popitem(last=False)
         return participant
 
     def participant_for_reading(self, principal: Principal, participant_id: UUID) -> Participant:
@@ -357,7 +388,11 @@ class Journeys(Application[UUID]):
         )
         if not changed:
             return Recorded(participant.id, participant.version, 0), False
-        return self._save(participant, request_key, shred=mode == ErasureMode.SHRED), True
+        recorded = self._save(participant, request_key, shred=mode == ErasureMode.SHRED)
+        with self._cache_lock:
+            # The decoded events in memory still hold the identifiers in clear.
+            self._decoded.pop(participant.id, None)
+        return recorded, True
 
     # ----------------------------------------------------------- queries
 
