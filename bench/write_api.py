@@ -493,6 +493,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             fixed = asyncio.run(fixed_load(server, token, ids, args.rate, args.fixed_s))
             print(f"(b) {args.clients} clients for {args.saturated_s:g} s ...", file=sys.stderr)
             saturated = asyncio.run(saturate(server, token, ids, args.clients, args.saturated_s))
+            if fixed.errors or saturated.errors:
+                # The server's log goes with its data directory: show why, first.
+                lines = server.log_path.read_text(errors="replace").splitlines()
+                print("server log, last lines:", *lines[-40:], sep="\n", file=sys.stderr)
         print(f"(c) library save, {args.clients} threads ...", file=sys.stderr)
         library = library_save_rate(database, args.clients, args.library_s)
         print("(d) read path ...", file=sys.stderr)
