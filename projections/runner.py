@@ -222,6 +222,11 @@ class Runner:
         # generation's empty tables otherwise keeps a generic sequential-scan plan
         # (seen in rebuilds: every batch scanned three whole tables).
         await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        # Read models are derived data, and their rows and position commit together:
+        # a crash may lose the last batches, never half of one, and the runner then
+        # applies them again. So they need not wait for the WAL flush, which would
+        # otherwise queue behind (and slow) the event writers' commits.
+        await conn.execute("SET LOCAL synchronous_commit = off")
         new_states: dict[str, dict[UUID, Any]] = {}
         # The database stores one projection's rows while Python folds the next:
         # ``writing`` is the store in flight. Folding yields to the event loop now
