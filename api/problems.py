@@ -156,3 +156,11 @@ def install(app: FastAPI) -> None:
         return problem(
             500, "an unexpected error occurred; it has been logged", rule="internal-error"
         )
+
+
+def problem_responses(texts: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error statuses, each answered as problem+json."""
+    return {
+        code: {"description": text, "content": {"application/problem+json": {}}}
+        for code, text in texts.items()
+    }

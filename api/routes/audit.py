@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from api.deps import CurrentUser, RuntimeDep
+from api.problems import problem_responses
 from api.schemas import CheckpointPublic, ProblemPublic, VerificationPublic
 from domain.access import Principal, Role
 from domain.errors import AccessDeniedError, InvalidInputError
@@ -15,14 +16,13 @@ from storage.verification import VerificationReport, run_verification
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {"application/problem+json": {}}}
-    for code, text in (
-        (401, "Missing or invalid token"),
-        (403, "Only auditors and admins verify the log"),
-        (422, "Invalid input: the body names the field"),
-    )
-}
+RESPONSES = problem_responses(
+    {
+        401: "Missing or invalid token",
+        403: "Only auditors and admins verify the log",
+        422: "Invalid input: the body names the field",
+    }
+)
 
 
 def check_may_audit(principal: Principal) -> None:

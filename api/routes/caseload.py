@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 import orjson
@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from api.deps import LogRefusedAccess, ReadAccessDep, ReadsDep
+from api.problems import problem_responses
 from api.readmodels import ReadModels
 from domain.access import ALL_ORGANISATIONS, Principal, Role, check_may_read_personal_data
 from domain.errors import InvalidInputError, ParticipantNotFoundError
@@ -29,16 +30,15 @@ from projections.timeline import query_timeline
 router = APIRouter(prefix="/participants", tags=["caseload"], dependencies=[LogRefusedAccess])
 
 ORG_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {"application/problem+json": {}}}
-    for code, text in (
-        (401, "Missing or invalid token"),
-        (403, "The role may not list participants"),
-        (404, "Unknown participant, or not in the caller's scope"),
-        (422, "Invalid parameter: the body names it"),
-        (504, "The read model did not reach min_position in time"),
-    )
-}
+PROBLEMS = problem_responses(
+    {
+        401: "Missing or invalid token",
+        403: "The role may not list participants",
+        404: "Unknown participant, or not in the caller's scope",
+        422: "Invalid parameter: the body names it",
+        504: "The read model did not reach min_position in time",
+    }
+)
 
 
 class ParticipantSummary(BaseModel):

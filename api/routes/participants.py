@@ -23,6 +23,7 @@ from api.deps import (
     RequestId,
     RuntimeDep,
 )
+from api.problems import problem_responses
 from api.schemas import (
     MILESTONE_MODELS,
     AccessLogEntryPublic,
@@ -86,26 +87,23 @@ IfMatch = Annotated[
 ]
 _ETAG = re.compile(r'^(?:W/)?"(\d{1,18})"$')
 
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": {"application/problem+json": {}}}
-    for code, text in (
-        (401, "Missing or invalid token"),
-        (403, "The role may not do this"),
-        (404, "Unknown participant, or not in the caller's scope"),
-        (422, "Invalid input: the body names the field"),
-    )
-}
+PROBLEM_RESPONSES = problem_responses(
+    {
+        401: "Missing or invalid token",
+        403: "The role may not do this",
+        404: "Unknown participant, or not in the caller's scope",
+        422: "Invalid input: the body names the field",
+    }
+)
 WRITE_RESPONSES = {
     **PROBLEM_RESPONSES,
-    400: {
-        "description": "The body cannot be parsed as JSON",
-        "content": {"application/problem+json": {}},
-    },
-    409: {
-        "description": "A rule of the journey forbids this",
-        "content": {"application/problem+json": {}},
-    },
-    412: {"description": "If-Match is stale", "content": {"application/problem+json": {}}},
+    **problem_responses(
+        {
+            400: "The body cannot be parsed as JSON",
+            409: "A rule of the journey forbids this",
+            412: "If-Match is stale",
+        }
+    ),
 }
 
 

@@ -14,6 +14,7 @@ import orjson
 from fastapi import APIRouter, Query, Response
 
 from api.deps import CurrentUser, ReadsDep, RuntimeDep
+from api.problems import problem_responses
 from api.routes.caseload import ORG_ID, await_position
 from domain.access import Principal
 from domain.errors import InvalidInputError, ParticipantNotFoundError
@@ -29,15 +30,14 @@ from reports.suppression import DEFAULT_THRESHOLD
 router = APIRouter(prefix="/reports", tags=["reports"])
 
 Format = Literal["json", "csv", "xlsx"]
-PROBLEMS: dict[int | str, dict[str, object]] = {
-    code: {"description": text, "content": {"application/problem+json": {}}}
-    for code, text in (
-        (401, "Missing or invalid token"),
-        (403, "The role may not receive this report or these figures"),
-        (404, "Unknown run, or not in the caller's scope"),
-        (422, "Invalid parameter: the body names it"),
-    )
-}
+PROBLEMS = problem_responses(
+    {
+        401: "Missing or invalid token",
+        403: "The role may not receive this report or these figures",
+        404: "Unknown run, or not in the caller's scope",
+        422: "Invalid parameter: the body names it",
+    }
+)
 PeriodQuery = Annotated[str, Query(max_length=40, description=f"{PERIOD_FORMS}")]
 OrgQuery = Annotated[str | None, Query(pattern=ORG_ID)]
 
