@@ -270,7 +270,7 @@ class Runner:
                                 state = projection.fold_history(pid, before)
                         for event in relevant:
                             failed_at = event.position
-                            if projection.refolds_on(event):
+                            if event.type == "EntryCorrected" and projection.refolds_on(event):
                                 await finish_writing()
                                 upto = await history(pid, event.position)
                                 state = projection.fold_history(pid, upto)

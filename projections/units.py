@@ -65,6 +65,9 @@ class UnitsProjection(Projection[Units]):
 
     def apply(self, state: Units, event: EventRecord, identifiers: dict[str, Any]) -> Units:
         d, ctx = event.data, state.context
+        follow_participant(ctx, event)
+        if event.type not in COUNTED and event.type != "EntryCorrected":
+            return state  # most events: nothing counted here
         base = {
             "participant_id": event.participant_id,
             "version": event.version,
@@ -77,7 +80,6 @@ class UnitsProjection(Projection[Units]):
             "confirmed": None,
             "corrected_by_version": None,
         }
-        follow_participant(ctx, event)
         if event.type == "CourseAttendanceRecorded":
             state.rows.append(
                 {
