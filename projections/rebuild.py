@@ -31,7 +31,10 @@ async def rebuild(
     master: MasterKey,
     projections: Sequence[Projection[Any]],
     *,
-    batch_size: int = 5000,
+    # Larger batches than the live runner's: a rebuild has the whole log to read, and
+    # each batch's fixed work (keys, tracking rows, a store per read model) then
+    # counts less (measured: 15,000 rebuilt about 15 % faster than 5,000).
+    batch_size: int = 15_000,
     on_batch: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
     """Build new generations of ``projections`` and swap them in; returns them."""
