@@ -72,7 +72,7 @@ def add_audit_parser(sub: Any) -> None:
     )
 
     commands.add_parser("checkpoint", help="sign the chain's head and store a checkpoint")
-    commands.add_parser("public-key", help="print the checkpoint public key (base64url)")
+    commands.add_parser("public-key", help="print the checkpoint public key (ed25519:base64url)")
     commands.add_parser("new-signing-key", help="print a new LOTSE_AUDIT_SIGNING_KEY")
 
     export = commands.add_parser("export", help="write a verifiable bundle (zip)")
@@ -90,7 +90,9 @@ def add_audit_parser(sub: Any) -> None:
 
     bundle = commands.add_parser("verify-bundle", help="verify a bundle offline, no database")
     bundle.add_argument("bundle", type=Path)
-    bundle.add_argument("--public-key", required=True, help="base64url key, or a file holding it")
+    bundle.add_argument(
+        "--public-key", required=True, help="the public key (ed25519:...), or a file holding it"
+    )
 
 
 def _who(parser: argparse.ArgumentParser) -> None:

@@ -335,7 +335,9 @@ def add_privacy_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
         "rotate-master-key", help="re-wrap every data key under a new master key"
     )
     source = rotation.add_mutually_exclusive_group(required=True)
-    source.add_argument("--new-key", help="the new key (visible in the process list)")
+    source.add_argument(
+        "--new-key", help="the new key, as --new-key=KEY (it may begin with -; visible in ps)"
+    )
     source.add_argument("--new-key-file", help="file holding the new key, or - for stdin")
 
 

@@ -11,8 +11,10 @@ Signed message (version 1), UTF-8:
 
 with T the signing time in UTC as ISO 8601 with microseconds
 (``2026-11-22T08:15:00.123456+00:00``). Keys are 32 raw bytes, written as
-base64url text; a key id is the first 16 hex digits of SHA-256 over the raw
-public key.
+base64url text; the public key carries the prefix ``ed25519:`` because base64url
+text may begin with "-", which a command line reads as an option (an auditor
+pasting ``--public-key -Xy...`` would get a parser error, not a check). A key id
+is the first 16 hex digits of SHA-256 over the raw public key.
 """
 
 from __future__ import annotations
@@ -62,8 +64,11 @@ def key_id(key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw_public_key(key)).hexdigest()[:16]
 
 
+PUBLIC_KEY_PREFIX = "ed25519:"
+
+
 def public_key_text(key: Ed25519PublicKey) -> str:
-    return _encode_key(raw_public_key(key))
+    return PUBLIC_KEY_PREFIX + _encode_key(raw_public_key(key))
 
 
 def load_public_key(text_or_path: str) -> Ed25519PublicKey:
@@ -72,6 +77,7 @@ def load_public_key(text_or_path: str) -> Ed25519PublicKey:
     candidate = Path(text_or_path)
     if len(text_or_path) < 4096 and candidate.is_file():
         text = candidate.read_text()
+    text = text.strip().removeprefix(PUBLIC_KEY_PREFIX)  # bare base64url is accepted too
     return Ed25519PublicKey.from_public_bytes(_decode_key(text, "public key"))
 
 

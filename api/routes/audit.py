@@ -84,7 +84,7 @@ def list_checkpoints(principal: CurrentUser, runtime: RuntimeDep) -> list[Checkp
 
 @router.get("/public-key", responses=RESPONSES)
 def read_public_key(principal: CurrentUser, runtime: RuntimeDep) -> dict[str, str]:
-    """The Ed25519 public key that checks the checkpoints (base64url) and its id."""
+    """The Ed25519 public key that checks the checkpoints (ed25519:base64url) and its id."""
     check_may_audit(principal)
     assert runtime.checkpoints is not None
     key = runtime.checkpoints.public_key
