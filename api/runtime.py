@@ -36,6 +36,16 @@ class Runtime:
             self._stop_checkpoints.set()
         if self.access_log is not None:
             self.access_log.close()  # writes what is queued: no read goes unlogged
+        recorder = self.journeys.recorder
+        if isinstance(recorder, LotseRecorder) and recorder.group_commit.batches:
+            # How much group commit shared: operators size workers and pools by it.
+            committed = recorder.group_commit
+            log.info(
+                "group commit: %d single-event saves in %d transactions (%.2f per commit)",
+                committed.items,
+                committed.batches,
+                committed.items / committed.batches,
+            )
         self.journeys.close()
 
     def start_checkpointing(self, minutes: int) -> None:

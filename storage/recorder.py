@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import (
+    IntegrityError,
     InterfaceError,
     OperationalError,
     ProgrammingError,
@@ -23,10 +24,11 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 
 from storage.chain import GENESIS, ChainStatements, link_batch
+from storage.group_commit import GroupCommitter
 from storage.keys import KeyRing
 
 REQUESTS_TABLE = "lotse_request_keys"
-APPEND_ONE_FUNCTION = "lotse_append_one"
+APPEND_BATCH_FUNCTION = "lotse_append_batch"
 #: From this many events in one save, rows go in by COPY instead of INSERT.
 COPY_THRESHOLD = 200
 
@@ -43,6 +45,10 @@ class LotseRecorder(PostgresApplicationRecorder):
         #: Only the write-path benchmark turns this off, to measure what chaining costs.
         self.chain_enabled = True
         self._chain_head: bytes | None = None
+        #: Concurrent single-event saves of this process share a transaction.
+        self.group_commit: GroupCommitter[tuple[StoredEvent, Any], int] = GroupCommitter(
+            self.append_batch
+        )
 
     def attach_keys(self, keys: KeyRing) -> None:
         self.keys = keys
@@ -58,68 +64,100 @@ class LotseRecorder(PostgresApplicationRecorder):
             " created_at timestamptz NOT NULL DEFAULT now(),"
             " PRIMARY KEY (scope, key))",
             *self.chain.create(),
-            self._append_one_function(),
+            self._append_batch_function(),
+            # Replaced by the batch function; dropped so no stale path remains.
+            f'DROP FUNCTION IF EXISTS "{self.datastore.schema}"."lotse_append_one"('
+            "uuid, bigint, text, bytea, boolean, text, text, text, text, uuid[], bytea[], text[])",
         ]
         from psycopg.sql import SQL
 
         self.sql_create_statements.extend(SQL(s).format() for s in statements)  # type: ignore[arg-type]
 
     @property
-    def append_one_function(self) -> str:
-        return f'"{self.datastore.schema}"."{APPEND_ONE_FUNCTION}"'
+    def append_batch_function(self) -> str:
+        return f'"{self.datastore.schema}"."{APPEND_BATCH_FUNCTION}"'
 
-    def _append_one_function(self) -> str:
-        """A server-side function that records one event, and all that goes with it.
+    def _append_batch_function(self) -> str:
+        """A server-side function that records a batch of single-event saves.
 
-        The interactive case (one milestone per save) used to hold the events
-        table's EXCLUSIVE lock across several client round trips (NOTIFY, INSERT,
-        request key, COMMIT); each waited for a busy API thread to get the GIL
-        back, so every writer queued behind the slowest. Called as a single
-        statement in autocommit mode, this function takes the same lock, writes
-        the event, its chain row, the Idempotency-Key claim and a new
-        participant's data key, notifies, and commits, without the client in
-        between: the lock is held only for the server's own work.
+        Called as one statement in autocommit mode, it takes the events table's
+        EXCLUSIVE lock, and for each save in turn checks it, writes the event,
+        its chain row and its Idempotency-Key claim, then notifies once and
+        commits: the lock is held only for the server's own work, never across a
+        client round trip, and one WAL flush commits the whole batch (see
+        ``storage.group_commit``).
+
+        Each save is checked on its own, so that a conflict refuses that save
+        only: under the EXCLUSIVE lock no other writer can insert, so a version
+        already taken (by the table, or by a save earlier in the batch) is found
+        by looking, and an Idempotency-Key claimed by anyone (``ON CONFLICT DO
+        NOTHING`` waits for a claim in flight) refuses the save. The result holds
+        per save the new notification id, ``0`` for a version conflict, ``-1``
+        for an Idempotency-Key already claimed. A refused save leaves nothing:
+        its new participant's data key is deleted again.
 
         It is not the library's ``POSTGRES_ENABLE_DB_FUNCTIONS`` path (which
         skips the lock and the recorder hooks): it keeps both.
         """
         chained = self.chain.insert_one_event(
-            self.events_table, "p_originator_id, p_version, p_topic, p_state"
+            self.events_table, "p_originator_ids[i], p_versions[i], p_topics[i], p_states[i]"
         )
         into_new_id = "SELECT notification_id INTO new_id FROM e"
         return (
-            f"CREATE OR REPLACE FUNCTION {self.append_one_function}("
-            " p_originator_id uuid, p_version bigint, p_topic text, p_state bytea,"
+            f"CREATE OR REPLACE FUNCTION {self.append_batch_function}("
+            " p_originator_ids uuid[], p_versions bigint[], p_topics text[], p_states bytea[],"
             " p_chain boolean,"
-            " p_scope text, p_key text, p_fingerprint text, p_operation text,"
+            " p_scopes text[], p_keys text[], p_fingerprints text[], p_operations text[],"
             " p_key_ids uuid[], p_wrapped bytea[], p_master_ids text[])"
-            " RETURNS bigint LANGUAGE plpgsql AS $body$"
+            " RETURNS bigint[] LANGUAGE plpgsql AS $body$"
             " #variable_conflict use_column\n"
             " DECLARE new_id bigint;"
+            " results bigint[] := ARRAY[]::bigint[]; refused uuid[] := ARRAY[]::uuid[];"
             " BEGIN"
             # Data keys first: they need no lock, so they stay out of the locked part.
-            "  IF p_key_ids IS NOT NULL AND cardinality(p_key_ids) > 0 THEN"
-            f"   INSERT INTO {self.keys.table} (participant_id, wrapped_key, master_key_id)"
-            "    SELECT * FROM unnest(p_key_ids, p_wrapped, p_master_ids);"
-            "  END IF;"
+            f"  INSERT INTO {self.keys.table} (participant_id, wrapped_key, master_key_id)"
+            "   SELECT k, w, m FROM unnest(p_key_ids, p_wrapped, p_master_ids) AS u(k, w, m)"
+            "   WHERE k IS NOT NULL;"
             f"  SET LOCAL lock_timeout = '{self.datastore.lock_timeout}s';"
             f"  LOCK TABLE {self.events_table} IN EXCLUSIVE MODE;"
-            f'  NOTIFY "{self.channel_name}";'
-            "  IF p_chain THEN"
-            f"   {chained.replace('SELECT notification_id FROM e', into_new_id)};"
-            "  ELSE"
-            f"   INSERT INTO {self.events_table} (originator_id, originator_version, topic, state)"
-            "    VALUES (p_originator_id, p_version, p_topic, p_state)"
-            "    RETURNING notification_id INTO new_id;"
+            "  FOR i IN 1 .. cardinality(p_originator_ids) LOOP"
+            f"   IF EXISTS (SELECT 1 FROM {self.events_table}"
+            "    WHERE originator_id = p_originator_ids[i]"
+            "    AND originator_version = p_versions[i]) THEN"
+            "    results := results || 0::bigint;"
+            "    refused := refused || p_originator_ids[i];"
+            "    CONTINUE;"
+            "   END IF;"
+            "   IF p_keys[i] IS NOT NULL THEN"
+            f"    INSERT INTO {self.requests_table}"
+            "     (scope, key, fingerprint, operation, participant_id, version)"
+            "     VALUES (p_scopes[i], p_keys[i], p_fingerprints[i], p_operations[i],"
+            "      p_originator_ids[i], p_versions[i])"
+            "     ON CONFLICT DO NOTHING;"
+            "    IF NOT FOUND THEN"
+            "     results := results || (-1)::bigint;"
+            "     refused := refused || p_originator_ids[i];"
+            "     CONTINUE;"
+            "    END IF;"
+            "   END IF;"
+            "   IF p_chain THEN"
+            f"    {chained.replace('SELECT notification_id FROM e', into_new_id)};"
+            "   ELSE"
+            f"    INSERT INTO {self.events_table}"
+            "     (originator_id, originator_version, topic, state)"
+            "     VALUES (p_originator_ids[i], p_versions[i], p_topics[i], p_states[i])"
+            "     RETURNING notification_id INTO new_id;"
+            "   END IF;"
+            "   results := results || new_id;"
+            "  END LOOP;"
+            "  IF cardinality(refused) > 0 THEN"
+            f"   DELETE FROM {self.keys.table} WHERE participant_id = ANY(refused)"
+            "    AND participant_id = ANY(p_key_ids);"
             "  END IF;"
-            "  IF p_key IS NOT NULL THEN"
-            # A plain INSERT: a concurrent request with the same key violates the
-            # primary key, which aborts the whole statement, event included.
-            f"   INSERT INTO {self.requests_table}"
-            "    (scope, key, fingerprint, operation, participant_id, version)"
-            "    VALUES (p_scope, p_key, p_fingerprint, p_operation, p_originator_id, p_version);"
+            "  IF cardinality(refused) < cardinality(p_originator_ids) THEN"
+            f'   NOTIFY "{self.channel_name}";'
             "  END IF;"
-            "  RETURN new_id;"
+            "  RETURN results;"
             " END $body$"
         )
 
@@ -138,10 +176,10 @@ class LotseRecorder(PostgresApplicationRecorder):
         psycopg's pipeline mode stalls when a large batch (hundreds of events)
         exceeds the socket buffers of a Unix-domain connection, as the embedded
         server uses; the extra round trips cost little on a local socket.
-        One event without an erasure goes through :meth:`_append_one` instead.
+        One event without an erasure is group-committed instead (:meth:`append_batch`).
         """
         if len(stored_events) == 1 and not kwargs.get("shred"):
-            appended = self._append_one(stored_events[0], kwargs.get("request_key"))
+            appended = [self.group_commit.submit((stored_events[0], kwargs.get("request_key")))]
             self.keys.committed(
                 {UUID(str(e.originator_id)) for e in stored_events if e.originator_version == 1}
             )
@@ -204,34 +242,36 @@ class LotseRecorder(PostgresApplicationRecorder):
             raise ProgrammingError(msg)
         return ids
 
-    def _append_one(self, e: StoredEvent, request_key: Any) -> list[int]:
-        """One event in one autocommitted statement (see :meth:`_append_one_function`)."""
-        new_ids = {UUID(str(e.originator_id))} if e.originator_version == 1 else set()
-        rows = self.keys.pending_rows(new_ids)
-        key_ids, wrapped, master_ids = (
-            (list(column) for column in zip(*rows, strict=True)) if rows else (None, None, None)
-        )
-        rk = request_key
+    def append_batch(self, saves: Sequence[tuple[StoredEvent, Any]]) -> list[int | BaseException]:
+        """Single-event saves in one autocommitted statement (:meth:`_append_batch_function`)."""
+        events = [e for e, _ in saves]
+        keys = [k for _, k in saves]
+        new_ids = {UUID(str(e.originator_id)) for e in events if e.originator_version == 1}
+        wrapped_keys = {row[0]: row for row in self.keys.pending_rows(new_ids)}
+        key_rows = [
+            wrapped_keys.get(UUID(str(e.originator_id))) if e.originator_version == 1 else None
+            for e in events
+        ]
         with self.datastore.get_connection() as conn:
             # The library's pooled connections are in autocommit mode: this one
             # statement is its own transaction, committed by the server.
             assert conn.autocommit
             cursor = conn.execute(
-                f"SELECT {self.append_one_function}("
-                "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) AS notification_id",
+                f"SELECT {self.append_batch_function}("
+                "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) AS ids",
                 (
-                    e.originator_id,
-                    e.originator_version,
-                    e.topic,
-                    e.state,
+                    [e.originator_id for e in events],
+                    [e.originator_version for e in events],
+                    [e.topic for e in events],
+                    [e.state for e in events],
                     self.chain_enabled,
-                    rk.scope if rk else None,
-                    rk.key if rk else None,
-                    rk.fingerprint if rk else None,
-                    rk.operation if rk else None,
-                    key_ids,
-                    wrapped,
-                    master_ids,
+                    [k.scope if k else None for k in keys],
+                    [k.key if k else None for k in keys],
+                    [k.fingerprint if k else None for k in keys],
+                    [k.operation if k else None for k in keys],
+                    [r[0] if r else None for r in key_rows],
+                    [r[1] if r else None for r in key_rows],
+                    [r[2] if r else None for r in key_rows],
                 ),
                 prepare=True,
             )
@@ -239,7 +279,7 @@ class LotseRecorder(PostgresApplicationRecorder):
         assert row is not None
         # The head moved without this process computing it: read it next time.
         self._chain_head = None
-        return [int(row["notification_id"])]
+        return [_appended(e, int(i)) for e, i in zip(events, row["ids"], strict=True)]
 
     def _insert_one_chained(self, curs: Cursor[DictRow], stored_event: StoredEvent) -> list[int]:
         """One event and its chain row in one statement, so chaining adds no round trip.
@@ -328,3 +368,14 @@ class LotseRecorder(PostgresApplicationRecorder):
                     last.originator_version,
                 ),
             )
+
+
+def _appended(e: StoredEvent, notification_id: int) -> int | BaseException:
+    """The outcome of one save in a batch: its notification id, or its own conflict."""
+    if notification_id > 0:
+        return notification_id
+    if notification_id == 0:
+        return IntegrityError(
+            f"version {e.originator_version} of {e.originator_id} was recorded concurrently"
+        )
+    return IntegrityError("this Idempotency-Key was claimed by a concurrent request")
