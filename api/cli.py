@@ -37,6 +37,8 @@ def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | Non
     from api.app import create_app
     from api.runtime import build_runtime
     from api.tokens import create_token
+    from api.workers import reuse_port_supported
+    from api.workers import serve as serve_workers
 
     settings = load_settings()
     runtime = build_runtime(settings)
@@ -75,6 +77,14 @@ def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | Non
             # Each worker process builds its own runtime from the same settings (the
             # embedded mode's secrets are files in the data directory by now).
             runtime.close()
+            if reuse_port_supported():
+                return serve_workers(
+                    app_factory_args.host,
+                    app_factory_args.port,
+                    workers,
+                    "api.cli:worker_app",
+                    access_log=False,
+                )
             uvicorn.run(
                 "api.cli:worker_app",
                 factory=True,

@@ -1,0 +1,118 @@
+"""``lotse serve --workers N``: every worker gets connections, and the supervisor holds up.
+
+Each worker listens on its own ``SO_REUSEPORT`` socket (``api.workers``). The apps
+here answer with their process id, so a test can see which worker served it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from api.workers import reuse_port_supported
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(not reuse_port_supported(), reason="SO_REUSEPORT balancing")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(app: str, port: int) -> subprocess.Popen[bytes]:
+    code = (
+        "import sys; from api.workers import serve; "
+        f"sys.exit(serve('127.0.0.1', {port}, 2, {app!r}, log_level='warning'))"
+    )
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+
+
+def pids_of_new_connections(port: int, count: int) -> list[int]:
+    """Open ``count`` connections at once, as clients starting together do, then ask each."""
+    connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(count)]
+    for c in connections:
+        c.connect()
+    pids = []
+    for c in connections:
+        c.request("GET", "/")
+        pids.append(int(c.getresponse().read()))
+        c.close()
+    return pids
+
+
+def wait_until_serving(port: int, workers: int = 2) -> set[int]:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            pids = set(pids_of_new_connections(port, 32))
+            if len(pids) == workers:
+                return pids
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "the workers did not come up"
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    port = free_port()
+    parent = start("tests.worker_pid_app:create", port)
+    yield parent, port
+    if parent.poll() is None:
+        parent.kill()
+        parent.wait()
+
+
+def test_connections_opened_together_are_spread_over_the_workers(
+    served: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    _, port = served
+    wait_until_serving(port)
+
+    pids = pids_of_new_connections(port, 32)
+
+    assert len(set(pids)) == 2
+
+
+def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(
+    served: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    parent, port = served
+    first, second = sorted(wait_until_serving(port))
+
+    os.kill(first, signal.SIGKILL)
+    pids = wait_until_serving(port)
+
+    assert parent.poll() is None
+    assert second in pids
+    assert first not in pids
+
+
+def test_sigterm_stops_the_supervisor_and_its_workers(
+    served: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    parent, port = served
+    wait_until_serving(port)
+
+    parent.send_signal(signal.SIGTERM)
+
+    assert parent.wait(timeout=30) == 0
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port)):
+        pass
+
+
+def test_a_worker_that_cannot_start_stops_the_server_with_an_error() -> None:
+    parent = start("tests.worker_pid_app:broken", free_port())
+
+    assert parent.wait(timeout=60) == 1
