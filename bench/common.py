@@ -175,6 +175,11 @@ def lotse_server(
         yield server
     finally:
         server.stop()
+        # What the workers report on shutdown (how many saves each commit shared).
+        with contextlib.suppress(OSError):
+            for line in log_path.read_text(errors="replace").splitlines():
+                if "group commit:" in line:
+                    print("server:", line.split(": ", 1)[-1])
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
