@@ -197,6 +197,7 @@ class LotseRecorder(PostgresApplicationRecorder):
                     ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
                 if self.chain_enabled and ids and len(stored_events) > 1:
                     self._link_chain(curs, ids, stored_events)
+                self._claim_request_key(curs, stored_events, kwargs.get("request_key"))
         # Only now, after the commit, may memory stop treating these keys as pending.
         self.keys.committed(
             {UUID(str(e.originator_id)) for e in stored_events if e.originator_version == 1}
@@ -350,24 +351,35 @@ class LotseRecorder(PostgresApplicationRecorder):
                 " WHERE participant_id = ANY(%s::uuid[])",
                 (shred,),
             )
-        request_key = kwargs.get("request_key")
-        if request_key is not None and stored_events:
-            last = stored_events[-1]
-            # A plain INSERT: a concurrent request with the same key violates the
-            # primary key, which aborts this whole transaction (events included).
-            curs.execute(
-                f"INSERT INTO {self.requests_table} "
-                "(scope, key, fingerprint, operation, participant_id, version) "
-                "VALUES (%s, %s, %s, %s, %s, %s)",
-                (
-                    request_key.scope,
-                    request_key.key,
-                    request_key.fingerprint,
-                    request_key.operation,
-                    last.originator_id,
-                    last.originator_version,
-                ),
-            )
+
+    def _claim_request_key(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], request_key: Any
+    ) -> None:
+        """The Idempotency-Key claim, made after the events, under the table lock.
+
+        Claimed before the lock, a key could be held uncommitted by this
+        transaction while it waits for the lock, and the batch that holds the
+        lock wait in turn for that claim: a deadlock. After the lock, every claim
+        is made in the order the lock is granted.
+        """
+        if request_key is None:
+            return
+        last = stored_events[-1]
+        # A plain INSERT: a concurrent request with the same key violates the
+        # primary key, which aborts this whole transaction (events included).
+        curs.execute(
+            f"INSERT INTO {self.requests_table} "
+            "(scope, key, fingerprint, operation, participant_id, version) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (
+                request_key.scope,
+                request_key.key,
+                request_key.fingerprint,
+                request_key.operation,
+                last.originator_id,
+                last.originator_version,
+            ),
+        )
 
 
 def _appended(e: StoredEvent, notification_id: int) -> int | BaseException:
