@@ -203,7 +203,7 @@ class Journeys(Application[UUID]):
         events: list[Participant.Event] = list(cached or ())
         after = events[-1].originator_version if events else None
         # Only participants' events are stored in this application's log.
-        events.extend(cast(Iterator[Participant.Event], self.events.get(participant_id, gt=after)))
+        events.extend(self._stored_events(participant_id, gt=after))
         if not events:
             msg = "no participant with this id"
             raise ParticipantNotFoundError(msg)
@@ -397,6 +397,28 @@ class Journeys(Application[UUID]):
     # ----------------------------------------------------------- queries
 
     def history(self, participant_id: UUID) -> Iterator[Participant.Event]:
-        for event in self.events.get(participant_id):
-            assert isinstance(event, Participant.Event)
-            yield event
+        yield from self._stored_events(participant_id)
+
+    def _stored_events(
+        self, participant_id: UUID, gt: int | None = None
+    ) -> list[Participant.Event]:
+        """The participant's events from the store, never decrypted with an erased key.
+
+        An erasure recorded by another process (another API worker, the retention
+        job) destroyed the key in the database, but this process may still hold
+        it in memory and would decrypt the earlier events with it. The erasure
+        event is committed with the key's destruction, so when it is among the
+        events read, the key is forgotten here and, if it was still held, the
+        events are read again: the identifying fields then read as erased.
+        """
+        events = cast(list[Participant.Event], list(self.events.get(participant_id, gt=gt)))
+        shredded = any(
+            isinstance(e, Participant.PersonalDataErased) and e.mode == ErasureMode.SHRED
+            for e in events
+        )
+        keys = getattr(self.mapper, "keys", None)  # the encrypting mapper's key ring
+        if shredded and keys is not None and keys.forget_if_held(participant_id):
+            with self._cache_lock:
+                self._decoded.pop(participant_id, None)
+            events = cast(list[Participant.Event], list(self.events.get(participant_id, gt=gt)))
+        return events

@@ -194,6 +194,19 @@ class KeyRing:
                 if key is not None:
                     self._cache[pid] = key
 
+    def forget_if_held(self, participant_id: UUID) -> bool:
+        """Forget a key destroyed by another process; True if this one still held it.
+
+        Keys are cached per process: an erasure recorded by another API worker,
+        or by ``lotse privacy retention --apply``, destroys the key in the
+        database while this process may still hold it in memory.
+        """
+        with self._lock:
+            held = self._cache.get(participant_id) is not None
+            self._cache[participant_id] = None
+            self._cache.move_to_end(participant_id)
+        return held
+
     def forget(self, participant_ids: set[UUID]) -> None:
         """The recorder destroyed these keys: never serve them from memory again."""
         for pid in participant_ids:

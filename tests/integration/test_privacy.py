@@ -341,6 +341,29 @@ def test_destroyed_key_reads_as_erased_in_a_fresh_process(
     assert set(registered._erased) == {"given_name", "family_name", "birth_date"}  # type: ignore[attr-defined]
 
 
+def test_an_erasure_made_by_another_process_is_honoured_by_one_that_held_the_key(
+    client: TestClient, auth: Auth, fresh_runtime: Any
+) -> None:
+    # Another API worker, or the retention job, has the key in memory from an
+    # earlier read when this process erases: its next read must not decrypt.
+    pid, given, family, employer = register_canary(client, auth)
+    other = fresh_runtime().journeys
+    auditor = Principal("a", Role.AUDITOR, "*")
+    before = list(other.history(uuid.UUID(pid)))
+    assert before[0].given_name == given  # type: ignore[attr-defined]
+    assert other.participant_for_reading(auditor, uuid.UUID(pid)).given_name == given
+
+    assert erase(client, coordinator(auth), pid).status_code == 200
+    history = [history_entry(e) for e in other.history(uuid.UUID(pid))]
+    state = participant_public(other.participant_for_reading(auditor, uuid.UUID(pid)))
+
+    shown = repr(history) + repr(state)
+    for secret in (given, family, employer):
+        assert secret not in shown
+    assert "given_name" in history[0].erased_fields
+    assert state.given_name is None
+
+
 def test_key_destroyed_without_an_erasure_event_still_reads_as_erased(
     client: TestClient, auth: Auth, database_url: str, fresh_runtime: Any
 ) -> None:
