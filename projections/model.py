@@ -88,6 +88,12 @@ class Projection(ABC, Generic[S]):
     folds_corrected_history: ClassVar[bool] = True
     #: Whether ``apply`` needs the identifying fields opened (names, for search).
     needs_identifiers: ClassVar[bool] = False
+    #: Whether the runner may write only the rows added since the last batch. True
+    #: only for a model whose rows grow at the end (one per event) and whose row
+    #: values are never changed in place once ``rows`` returned them (a changed
+    #: value is a new object), so that comparing the rows as committed with the new
+    #: ones finds every change; any difference makes the runner replace them all.
+    appends_rows: ClassVar[bool] = False
 
     @abstractmethod
     def empty(self, participant_id: UUID) -> S:

@@ -71,6 +71,9 @@ class Target:
     #: follows (a timeline state keeps a row per event), so what bounds it.
     weights: dict[UUID, int] = field(default_factory=dict)
     weight: int = 0
+    #: For a model with ``appends_rows``: the rows last committed per cached
+    #: participant, per table, so that a batch writes only the rows it adds.
+    written: dict[UUID, dict[str, list[tuple[Any, ...]]]] = field(default_factory=dict)
 
 
 class Runner:
@@ -111,6 +114,7 @@ class Runner:
         self._prefetch_allowed = True
         self._pending: tuple[int, dict[str, dict[UUID, Any]]] = (0, {})
         self._pending_versions: dict[UUID, int] = {}
+        self._pending_rows: dict[str, dict[UUID, dict[str, list[tuple[Any, ...]]]]] = {}
 
     # -------------------------------------------------------------- locking
 
@@ -230,6 +234,7 @@ class Runner:
         # otherwise queue behind (and slow) the event writers' commits.
         await conn.execute("SET LOCAL synchronous_commit = off")
         new_states: dict[str, dict[UUID, Any]] = {}
+        new_rows: dict[str, dict[UUID, dict[str, list[tuple[Any, ...]]]]] = {}
         # The database stores one projection's rows while Python folds the next:
         # ``writing`` is the store in flight. Folding yields to the event loop now
         # and then, so the COPY keeps streaming while PostgreSQL inserts; one
@@ -308,9 +313,11 @@ class Runner:
                     continue
                 await finish_writing()
                 writing = asyncio.create_task(
-                    self._store(conn, target, rows, states, fresh, records[-1].position)
+                    self._store(conn, target, rows, fresh, records[-1].position)
                 )
                 new_states[projection.name] = states
+                if projection.appends_rows:
+                    new_rows[projection.name] = rows
             await finish_writing()
         except BaseException:
             if writing is not None:
@@ -321,6 +328,7 @@ class Runner:
         self.fault("before-commit")
         # Only after the caller commits do these states become the cache's truth.
         self._pending = (records[-1].position, new_states)
+        self._pending_rows = new_rows
         self._pending_versions = {pid: events[-1].version for pid, events in by_participant.items()}
         return len(records)
 
@@ -347,19 +355,15 @@ class Runner:
 
     def _rows(
         self, target: Target, states: dict[UUID, Any], crypto: BatchCrypto
-    ) -> dict[str, list[tuple[Any, ...]]]:
-        per_table: dict[str, list[tuple[Any, ...]]] = {t.name: [] for t in target.projection.tables}
-        for state in states.values():
-            for table_name, rows in target.projection.rows(state, crypto).items():
-                per_table[table_name].extend(rows)
-        return per_table
+    ) -> dict[UUID, dict[str, list[tuple[Any, ...]]]]:
+        rows = target.projection.rows
+        return {pid: rows(state, crypto) for pid, state in states.items()}
 
     async def _store(
         self,
         conn: asyncpg.Connection,
         target: Target,
-        per_table: dict[str, list[tuple[Any, ...]]],
-        states: dict[UUID, Any],
+        rows: dict[UUID, dict[str, list[tuple[Any, ...]]]],
         fresh: set[UUID],
         position: int,
     ) -> None:
@@ -367,24 +371,45 @@ class Runner:
 
         The savepoint keeps a projection's failure its own; the batch's transaction
         commits every projection's rows with its position, or none.
+
+        A participant's rows are deleted and written again, except where nothing
+        needs deleting: a participant whose first event this generation sees now
+        (``fresh``), and, for a model with ``appends_rows``, a participant whose
+        rows as last committed are unchanged at the start of the new ones (only
+        the rows after them are written). Without that, following the log live
+        wrote a participant's whole timeline again for every event: the write
+        grew with the length of the history.
         """
         projection = target.projection
+        tables = [t.name for t in projection.tables]
+        replaced: dict[str, list[UUID]] = {t: [] for t in tables}
+        inserted: dict[str, list[tuple[Any, ...]]] = {t: [] for t in tables}
+        for pid, per_table in rows.items():
+            if pid in fresh:
+                for t in tables:
+                    inserted[t].extend(per_table[t])
+                continue
+            before = target.written.get(pid) if projection.appends_rows else None
+            for t in tables:
+                new = per_table[t]
+                old = before.get(t) if before is not None else None
+                if old is not None and len(new) >= len(old) and new[: len(old)] == old:
+                    inserted[t].extend(new[len(old) :])
+                else:
+                    replaced[t].append(pid)
+                    inserted[t].extend(new)
         async with conn.transaction():
-            if states:
-                # A participant's rows exist only once one of its events was applied;
-                # events of a participant come in version order, so none exist for the
-                # fresh ones.
-                ids = [pid for pid in states if pid not in fresh]
-                for table in projection.tables:
-                    physical = table.physical(target.generation)
-                    if ids:
-                        await conn.execute(
-                            f"DELETE FROM {physical} WHERE participant_id = ANY($1::uuid[])", ids
-                        )
-                    if per_table[table.name]:
-                        await conn.copy_records_to_table(
-                            physical, records=per_table[table.name], columns=table.column_names
-                        )
+            for table in projection.tables:
+                physical = table.physical(target.generation)
+                if replaced[table.name]:
+                    await conn.execute(
+                        f"DELETE FROM {physical} WHERE participant_id = ANY($1::uuid[])",
+                        replaced[table.name],
+                    )
+                if inserted[table.name]:
+                    await conn.copy_records_to_table(
+                        physical, records=inserted[table.name], columns=table.column_names
+                    )
             self.fault(f"after-write:{projection.name}")
             await conn.execute(
                 f"UPDATE {TRACKING} SET position = $1, updated_at = now() "
@@ -406,15 +431,19 @@ class Runner:
                 weight = self._pending_versions.get(pid, 1)
                 target.weight += weight - target.weights.get(pid, 0)
                 target.weights[pid] = weight
+            # Rows are remembered only beside a committed state, and leave with it.
+            target.written.update(self._pending_rows.get(name, {}))
             while target.cache and (
                 len(target.cache) > self.cache_size or target.weight > self.cache_events
             ):
                 evicted, _ = target.cache.popitem(last=False)
                 target.weight -= target.weights.pop(evicted, 0)
+                target.written.pop(evicted, None)
 
     async def step(self) -> int:
         """One batch in its own transaction; caches follow only a successful commit."""
         self._pending = (0, {})
+        self._pending_rows = {}
         # A batch allocates many short-lived objects and frees them by reference
         # counting; the cyclic collector would scan them over and over (measured:
         # it halves decoding speed), so it pauses for the batch.

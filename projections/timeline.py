@@ -102,6 +102,9 @@ class TimelineProjection(Projection[Timeline]):
     tables = (TABLE,)
     # The audit trail: each entry as recorded, the correction as a row beside it.
     folds_corrected_history = False
+    # One row per event; a correction or a transfer changes earlier rows, and the
+    # runner then writes them all again.
+    appends_rows = True
 
     def empty(self, participant_id: UUID) -> Timeline:
         return Timeline(participant_id)

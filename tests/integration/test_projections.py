@@ -502,3 +502,55 @@ async def _fetch(runtime: Runtime, query: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in await conn.fetch(query)]
     finally:
         await conn.close()
+
+
+def test_a_runner_following_the_log_in_small_steps_writes_what_a_rebuild_writes(
+    runtime: Runtime, master: MasterKey
+) -> None:
+    # The live runner writes only the rows a batch adds to a participant's
+    # timeline, unless earlier rows changed (a transfer, a correction): then it
+    # writes them all again. Followed step by step, it must end where a rebuild does.
+    from tests.integration.test_concurrent_writers import COACH, log_contact, register
+
+    journeys = runtime.journeys
+    ids = [register(journeys).participant_id for _ in range(3)]
+
+    async def follow() -> None:
+        pool = await pool_for(runtime)
+        runner = Runner(pool, master, list(PROJECTIONS.values()), batch_size=2)
+        await runner.acquire(wait=False)
+        try:
+            for step in range(6):
+                for pid in ids:
+                    log_contact(journeys, pid)
+                if step == 5:  # last: the case worker may not write to it afterwards
+                    journeys.record_milestone(
+                        COACH,
+                        "req-transfer",
+                        ids[0],
+                        "CaseTransferred",
+                        date(2021, 6, 2),
+                        to_provider="diakonie-duesseldorf",
+                    )
+                if step == 3:
+                    journeys.record_milestone(
+                        COACH,
+                        "req-correct",
+                        ids[1],
+                        "EntryCorrected",
+                        date(2021, 6, 2),
+                        corrects_version=3,
+                        reason="Dauer falsch erfasst",
+                        changes={"minutes": 15},
+                    )
+                await runner.catch_up()
+        finally:
+            await runner.release()
+            await pool.close()
+
+    run(follow())
+    followed = run(snapshot(runtime))
+    run(rebuild_all(runtime, master))
+
+    assert run(snapshot(runtime)) == followed
+    assert len(followed["rm_timeline"]) == 3 + 6 * 3 + 2
