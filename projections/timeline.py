@@ -42,6 +42,10 @@ class Timeline:
     provider: str = ""
     municipality: str = ""
     rows: list[dict[str, Any]] = field(default_factory=list)
+    #: The rows as tuples, as ``rows()`` last returned them; ``stale`` once an
+    #: earlier row changed (a correction, a transfer): then all are built again.
+    tuples: list[tuple[Any, ...]] = field(default_factory=list)
+    stale: bool = False
 
 
 def summarise(event: EventRecord) -> str:
@@ -115,11 +119,13 @@ class TimelineProjection(Projection[Timeline]):
             state.provider, state.municipality = d["provider"], d["municipality"]
         elif event.type == "CaseTransferred":
             state.provider, state.municipality = d["to_provider"], d["to_municipality"]
+            state.stale = True
         corrects = d.get("corrects_version") if event.type == "EntryCorrected" else None
         if corrects is not None:
             for row in state.rows:
                 if row["version"] == corrects:
                     row["corrected_by"] = [*row["corrected_by"], event.version]
+                    state.stale = True
         state.rows.append(
             {
                 "participant_id": event.participant_id,
@@ -141,10 +147,17 @@ class TimelineProjection(Projection[Timeline]):
         return state
 
     def rows(self, state: Timeline, crypto: Crypto) -> dict[str, list[tuple[Any, ...]]]:
-        # Every row carries the participant's current provider, for scoping.
-        for row in state.rows:
+        # Every row carries the participant's current provider, for scoping. Rows
+        # before the last call are built again only when one of them changed: live,
+        # a batch adds a row or two to a history of a hundred.
+        if state.stale:
+            state.tuples.clear()
+            state.stale = False
+        for row in state.rows[len(state.tuples) :]:
             row["provider"], row["municipality"] = state.provider, state.municipality
-        return {TABLE.name: [TABLE.row_of(r) for r in state.rows]}
+            state.tuples.append(TABLE.row_of(row))
+        # A copy: the runner keeps what it wrote, and ``tuples`` grows on.
+        return {TABLE.name: list(state.tuples)}
 
 
 async def query_timeline(conn: Any, participant_id: UUID) -> list[dict[str, Any]]:
