@@ -153,9 +153,10 @@ class TimelineProjection(Projection[Timeline]):
         if state.stale:
             state.tuples.clear()
             state.stale = False
-        for row in state.rows[len(state.tuples) :]:
+        added = state.rows[len(state.tuples) :]
+        for row in added:
             row["provider"], row["municipality"] = state.provider, state.municipality
-            state.tuples.append(TABLE.row_of(row))
+        state.tuples.extend(map(TABLE.row_of, added))
         # A copy: the runner keeps what it wrote, and ``tuples`` grows on.
         return {TABLE.name: list(state.tuples)}
 
