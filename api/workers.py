@@ -59,15 +59,24 @@ def run_worker(host: str, port: int, app: str, options: dict[str, Any], ready: A
 
     ``ready`` (a multiprocessing Event) is set once the app's startup, which
     opens the database, has succeeded: a worker that ends before that failed
-    to start, and would fail again however often it were restarted.
+    to start, and would fail again however often it were restarted. A worker
+    whose supervisor is gone (killed without the chance to stop it) shuts down
+    gracefully instead of serving on unsupervised.
     """
     import uvicorn
+
+    supervisor = os.getppid()
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
             if self.started:
                 ready.set()
+
+        async def on_tick(self, counter: int) -> bool:
+            if counter % 10 == 0 and os.getppid() != supervisor:
+                self.should_exit = True
+            return await super().on_tick(counter)
 
     sock = bound_socket(host, port, listen=True)
     Server(uvicorn.Config(app, factory=True, **options)).run(sockets=[sock])

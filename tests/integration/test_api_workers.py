@@ -112,6 +112,34 @@ def test_sigterm_stops_the_supervisor_and_its_workers(
         pass
 
 
+def test_workers_stop_when_their_supervisor_is_killed(
+    served: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    parent, port = served
+    workers = wait_until_serving(port)
+
+    parent.kill()  # SIGKILL: no chance to stop its workers
+    parent.wait()
+
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers):
+        assert time.monotonic() < deadline, "orphaned workers kept running"
+        time.sleep(0.2)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by init) counts as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def test_a_worker_that_cannot_start_stops_the_server_with_an_error() -> None:
     parent = start("tests.worker_pid_app:broken", free_port())
 
