@@ -15,7 +15,7 @@ import asyncpg
 from api.progress import Progress
 from api.settings import load_settings
 from projections.catalogue import PROJECTIONS
-from projections.rebuild import rebuild
+from projections.rebuild import default_processes, rebuild
 from projections.runner import ProjectionBusyError, Runner
 from projections.schema import ensure_projections, status
 from storage.database import connect
@@ -39,10 +39,15 @@ def add_projection_parsers(sub: Any) -> None:
 
 
 async def _pool() -> tuple[asyncpg.Pool, MasterKey]:
+    pool, master, _ = await _pool_and_url()
+    return pool, master
+
+
+async def _pool_and_url() -> tuple[asyncpg.Pool, MasterKey, str]:
     settings = load_settings()
     database = connect(settings.database_url, settings.data_dir)
     pool = await asyncpg.create_pool(database.url, min_size=1, max_size=6)
-    return pool, MasterKey.from_text(settings.master_key)
+    return pool, MasterKey.from_text(settings.master_key), database.url
 
 
 async def _projector(exit_if_busy: bool) -> int:
@@ -115,11 +120,18 @@ async def _rebuild(names: list[str]) -> int:
         )
         return 2
     chosen = [PROJECTIONS[n] for n in names] if names else list(PROJECTIONS.values())
-    pool, master = await _pool()
+    pool, master, url = await _pool_and_url()
     try:
         head = await pool.fetchval("SELECT coalesce(max(notification_id), 0) FROM lotse_events")
         progress = Progress(int(head), "rebuilding " + ", ".join(p.name for p in chosen))
-        generations = await rebuild(pool, master, chosen, on_batch=progress.advance)
+        generations = await rebuild(
+            pool,
+            master,
+            chosen,
+            on_batch=progress.advance,
+            processes=default_processes(),
+            database_url=url,
+        )
         progress.close()
     except ProjectionBusyError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -22,7 +22,7 @@ from domain.participant import Participant
 from projections.catalogue import PROJECTIONS
 from projections.model import age_band
 from projections.rebuild import rebuild
-from projections.runner import Runner
+from projections.runner import ProjectionBusyError, Runner
 from storage.keys import MasterKey
 
 ADMIN = Principal("admin", Role.ADMIN, "*")
@@ -554,3 +554,56 @@ def test_a_runner_following_the_log_in_small_steps_writes_what_a_rebuild_writes(
 
     assert run(snapshot(runtime)) == followed
     assert len(followed["rm_timeline"]) == 3 + 6 * 3 + 2
+
+
+def test_a_rebuild_in_two_processes_writes_what_one_process_writes(
+    runtime: Runtime, master: MasterKey
+) -> None:
+    journeys_with_twists(runtime, random.Random(5), 12)
+    run(rebuild_all(runtime, master))
+    in_one = run(snapshot(runtime))
+    counted: list[int] = []
+
+    async def in_two() -> dict[str, int]:
+        pool = await pool_for(runtime)
+        try:
+            return await rebuild(
+                pool,
+                master,
+                list(PROJECTIONS.values()),
+                batch_size=101,
+                on_batch=counted.append,
+                processes=2,
+                database_url=runtime.database.url,
+            )
+        finally:
+            await pool.close()
+
+    generations = run(in_two())
+
+    assert run(snapshot(runtime)) == in_one
+    assert set(generations.values()) == {3}  # built, swapped in: the third generation
+    assert sum(counted) == run(event_count(runtime))
+
+
+def test_a_second_rebuild_while_one_runs_is_refused(runtime: Runtime, master: MasterKey) -> None:
+    async def both() -> None:
+        pool = await pool_for(runtime)
+        try:
+            async with pool.acquire() as conn:
+                await conn.execute("SELECT pg_advisory_lock(hashtext('lotse-rebuild'))")
+                with pytest.raises(ProjectionBusyError):
+                    await rebuild(pool, master, list(PROJECTIONS.values()))
+                await conn.execute("SELECT pg_advisory_unlock(hashtext('lotse-rebuild'))")
+        finally:
+            await pool.close()
+
+    run(both())
+
+
+async def event_count(runtime: Runtime) -> int:
+    conn = await asyncpg.connect(runtime.database.url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM lotse_events"))
+    finally:
+        await conn.close()
