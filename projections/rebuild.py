@@ -55,25 +55,32 @@ async def rebuild(
     ``processes`` > 1 needs ``database_url`` (the processes open their own
     connections, with ``server_settings``).
     """
-    async with pool.acquire() as guard:
-        # One rebuild at a time: with the catch-up in other processes, the read
-        # models' own locks are not held by this process all along.
+    if processes <= 1 or database_url is None:
+        # This process's runner takes the read models' rebuild locks at the start.
+        return await _rebuild(
+            pool, master, projections, batch_size, on_batch, 1, None, server_settings
+        )
+    # One rebuild at a time: with the catch-up in other processes, the read models'
+    # own locks are not held by this process all along. The lock is held on a
+    # connection of its own: one taken from the pool would be missing there (a
+    # small pool shared with a live runner could starve).
+    guard = await asyncpg.connect(database_url, server_settings=server_settings)
+    try:
         if not await guard.fetchval("SELECT pg_try_advisory_lock(hashtext('lotse-rebuild'))"):
             msg = "another rebuild is running"
             raise ProjectionBusyError(msg)
-        try:
-            return await _rebuild(
-                pool,
-                master,
-                projections,
-                batch_size,
-                on_batch,
-                processes if database_url else 1,
-                database_url,
-                server_settings,
-            )
-        finally:
-            await guard.execute("SELECT pg_advisory_unlock(hashtext('lotse-rebuild'))")
+        return await _rebuild(
+            pool,
+            master,
+            projections,
+            batch_size,
+            on_batch,
+            processes,
+            database_url,
+            server_settings,
+        )
+    finally:
+        await guard.close()  # ends the session, and its lock
 
 
 async def _rebuild(

@@ -593,7 +593,13 @@ def test_a_second_rebuild_while_one_runs_is_refused(runtime: Runtime, master: Ma
             async with pool.acquire() as conn:
                 await conn.execute("SELECT pg_advisory_lock(hashtext('lotse-rebuild'))")
                 with pytest.raises(ProjectionBusyError):
-                    await rebuild(pool, master, list(PROJECTIONS.values()))
+                    await rebuild(
+                        pool,
+                        master,
+                        list(PROJECTIONS.values()),
+                        processes=2,
+                        database_url=runtime.database.url,
+                    )
                 await conn.execute("SELECT pg_advisory_unlock(hashtext('lotse-rebuild'))")
         finally:
             await pool.close()
