@@ -169,9 +169,17 @@ async def _rebuild(
     return generations
 
 
-#: Relative cost of each read model's fold and rows in a rebuild (py-spy over a
-#: 266,712-event rebuild), to split them into groups of about equal work.
-COSTS = {"participants": 3, "timeline": 3, "units": 2, "module_spans": 1, "outcomes": 1}
+#: Rough relative cost of each read model in a rebuild, to split them into groups of
+#: about equal work: the participants seal and index names, the timeline writes a row
+#: per event, units a row per course month; the others a few rows per participant.
+COSTS = {
+    "participants": 3,
+    "timeline": 3,
+    "units": 2,
+    "module_spans": 1,
+    "outcomes": 1,
+    "transitions": 1,
+}
 
 
 def default_processes() -> int:
@@ -208,13 +216,13 @@ async def catch_up_in_processes(
         context.Process(
             target=_catch_up_child,
             args=(
+                reports,
                 database_url,
                 master.to_text(),
                 group,
                 {p.name: generations[p.name] for p in group},
                 batch_size,
                 reports if i == 0 else None,
-                reports,
                 server_settings,
             ),
         )
@@ -249,28 +257,10 @@ async def catch_up_in_processes(
         raise RuntimeError(msg)
 
 
-def _catch_up_child(
-    database_url: str,
-    master_text: str,
-    projections: list[Projection[Any]],
-    generations: dict[str, int],
-    batch_size: int,
-    progress: Any,
-    reports: Any,
-    server_settings: dict[str, str] | None,
-) -> None:
+def _catch_up_child(reports: Any, *catch_up_args: Any) -> None:
+    """A rebuild process: :func:`_catch_up`, its failure reported to the parent."""
     try:
-        asyncio.run(
-            _catch_up(
-                database_url,
-                master_text,
-                projections,
-                generations,
-                batch_size,
-                progress,
-                server_settings,
-            )
-        )
+        asyncio.run(_catch_up(*catch_up_args))
     except BaseException as error:
         # The type and our own message: runner errors never quote event data.
         reports.put(("error", (type(error).__name__, str(error))))

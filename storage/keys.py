@@ -203,8 +203,7 @@ class KeyRing:
         """
         with self._lock:
             held = self._cache.get(participant_id) is not None
-            self._cache[participant_id] = None
-            self._cache.move_to_end(participant_id)
+        self._remember(participant_id, None)
         return held
 
     def forget(self, participant_ids: set[UUID]) -> None:

@@ -248,11 +248,9 @@ class LotseRecorder(PostgresApplicationRecorder):
         events = [e for e, _ in saves]
         keys = [k for _, k in saves]
         new_ids = {UUID(str(e.originator_id)) for e in events if e.originator_version == 1}
-        wrapped_keys = {row[0]: row for row in self.keys.pending_rows(new_ids)}
-        key_rows = [
-            wrapped_keys.get(UUID(str(e.originator_id))) if e.originator_version == 1 else None
-            for e in events
-        ]
+        # Pending keys exist only for new participants: a row per first event.
+        pending = {row[0]: row for row in self.keys.pending_rows(new_ids)}
+        key_rows = [pending.get(UUID(str(e.originator_id))) for e in events]
         with self.datastore.get_connection() as conn:
             # The library's pooled connections are in autocommit mode: this one
             # statement is its own transaction, committed by the server.

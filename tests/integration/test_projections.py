@@ -291,10 +291,10 @@ def test_runner_killed_inside_batches_never_double_counts(
     run(read_models_match_aggregates(runtime, ids))
 
 
-async def rebuild_all(runtime: Runtime, master: MasterKey) -> None:
+async def rebuild_all(runtime: Runtime, master: MasterKey, **options: Any) -> dict[str, int]:
     pool = await pool_for(runtime)
     try:
-        await rebuild(pool, master, list(PROJECTIONS.values()), batch_size=101)
+        return await rebuild(pool, master, list(PROJECTIONS.values()), batch_size=101, **options)
     finally:
         await pool.close()
 
@@ -564,22 +564,15 @@ def test_a_rebuild_in_two_processes_writes_what_one_process_writes(
     in_one = run(snapshot(runtime))
     counted: list[int] = []
 
-    async def in_two() -> dict[str, int]:
-        pool = await pool_for(runtime)
-        try:
-            return await rebuild(
-                pool,
-                master,
-                list(PROJECTIONS.values()),
-                batch_size=101,
-                on_batch=counted.append,
-                processes=2,
-                database_url=runtime.database.url,
-            )
-        finally:
-            await pool.close()
-
-    generations = run(in_two())
+    generations = run(
+        rebuild_all(
+            runtime,
+            master,
+            on_batch=counted.append,
+            processes=2,
+            database_url=runtime.database.url,
+        )
+    )
 
     assert run(snapshot(runtime)) == in_one
     assert set(generations.values()) == {3}  # built, swapped in: the third generation
