@@ -8,13 +8,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-COPY pyproject.toml README.md ./
-COPY domain/ domain/
-COPY storage/ storage/
-COPY projections/ projections/
-COPY api/ api/
+# The whole build context, as .dockerignore filters it: which packages make up Lotse
+# is said once, in pyproject.toml, not again here (a hand-kept COPY list once left
+# out a package, and every lotse command in the image died on start).
+COPY . /src
 # A regular (not editable) install: the image needs no build tools at run time.
-RUN pip install . && rm -rf build *.egg-info
+RUN pip install /src && rm -rf /src
 
 # Programmes and organisations are data, validated at start; LOTSE_CONFIG may point
 # to a mounted directory instead.

@@ -8,7 +8,10 @@ not assumed.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +141,54 @@ def test_the_build_context_leaves_out_local_state_and_secrets() -> None:
     ignored = set((ROOT / ".dockerignore").read_text().split())
 
     assert {".git", ".venv", ".lotse", ".env"} <= ignored
+
+
+def compose_command() -> list[str] | None:
+    """Docker's compose plugin, or the standalone docker-compose (.ci/run installs it)."""
+    docker = shutil.which("docker")
+    plugin = [docker, "compose"] if docker else None
+    if plugin and subprocess.run([*plugin, "version"], capture_output=True).returncode == 0:
+        return plugin
+    standalone = shutil.which("docker-compose")
+    return [standalone] if standalone else None
+
+
+needs_compose = pytest.mark.skipif(
+    compose_command() is None, reason="no docker compose here (.ci/run installs it)"
+)
+
+
+@needs_compose
+def test_docker_compose_config_validates_when_the_secrets_are_set(tmp_path: Path) -> None:
+    command = compose_command()
+    assert command is not None
+    given = {name: f"{name.lower()}-value" for name in SECRETS}
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **given}
+
+    done = subprocess.run(
+        [*command, "-f", str(ROOT / "docker-compose.yml"), "config"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "postgresql://lotse:postgres_password-value@db:5432/lotse" in done.stdout
+
+
+@needs_compose
+def test_docker_compose_config_refuses_without_the_secrets(tmp_path: Path) -> None:
+    command = compose_command()
+    assert command is not None
+
+    done = subprocess.run(
+        [*command, "-f", str(ROOT / "docker-compose.yml"), "config"],
+        env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode != 0
+    assert "POSTGRES_PASSWORD" in done.stderr
