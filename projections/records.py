@@ -21,6 +21,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from storage.mapper import SEALED, SEALED_CHANGES, SEALED_FIELDS, associated_data
+from storage.upcasting import CLASS_VERSION, event_class, needs_upcast, upcast
 
 ENVELOPE = ("effective_date", "recorded_by", "recorded_role", "organisation", "request_id")
 _TYPES: dict[str, Callable[[str], Any]] = {
@@ -67,6 +68,8 @@ class EventRecord:
     sealed: str | None = None
     sealed_fields: tuple[str, ...] = field(default=())
     sealed_changes: tuple[str, ...] = field(default=())
+    #: After an upcast that renamed identifying fields: current name -> stored name.
+    sealed_names: dict[str, str] | None = None
 
     def opened(self, data_key: bytes | None) -> dict[str, Any]:
         """The identifying fields in clear; ``None`` for each when the key is gone."""
@@ -84,9 +87,49 @@ class EventRecord:
             msg = f"sealed fields of event {self.version} of a participant do not belong to it"
             raise ValueError(msg) from None
         secret = _typed_fields(orjson.loads(plain))
-        opened = dict(secret["fields"])
+        fields = secret["fields"]
+        if self.sealed_names is not None:
+            fields = {name: fields.get(stored) for name, stored in self.sealed_names.items()}
+        opened = dict(fields)
         opened.update({f"changes.{k}": v for k, v in secret["changes"].items()})
         return opened
+
+
+class _Sealed:
+    """Stands in for an identifying field while an upcaster runs on the read side.
+
+    The read side opens sealed fields only when a projection asks (see
+    ``EventRecord.opened``), so an upcaster here sees this marker where the
+    value would be: it may rename, drop or add identifying fields, never compute
+    from their values (the write side, which opens first, could; README: changing
+    an event).
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _upcast(
+    cls: type[Any],
+    raw: dict[str, Any],
+    stored_version: int,
+    originator_id: UUID,
+    version: int,
+    sealed_fields: tuple[str, ...],
+) -> tuple[tuple[str, ...], dict[str, str]]:
+    """Upcast the clear state in place; returns the sealed fields' current names."""
+    for name in sealed_fields:
+        raw[name] = _Sealed(name)
+    raw["originator_id"] = originator_id
+    raw["originator_version"] = version
+    upcast(cls, raw, stored_version)
+    del raw["originator_id"], raw["originator_version"]
+    names = {k: v.name for k, v in raw.items() if isinstance(v, _Sealed)}
+    for name in names:
+        del raw[name]
+    return tuple(names), names
 
 
 def decode(
@@ -96,10 +139,18 @@ def decode(
     sealed = raw.pop(SEALED, None)
     sealed_fields = tuple(raw.pop(SEALED_FIELDS, ()))
     sealed_changes = tuple(raw.pop(SEALED_CHANGES, ()))
-    timestamp = datetime.fromisoformat(raw.pop("timestamp")["_data_"])
+    stored_version = raw.pop(CLASS_VERSION, 1)
+    sealed_names = None
+    cls = event_class(topic)
+    if needs_upcast(cls, stored_version):
+        # The upcaster sees what the library's mapper would give it: typed values.
+        _typed_fields(raw)
+        sealed_fields, sealed_names = _upcast(
+            cls, raw, stored_version, originator_id, version, sealed_fields
+        )
+    timestamp = _typed(raw.pop("timestamp"))
     raw.pop("originator_topic", None)
-    raw.pop("class_version", None)
-    effective = date.fromisoformat(raw.pop("effective_date")["_data_"])
+    effective = _typed(raw.pop("effective_date"))
     recorded_by = raw.pop("recorded_by")
     recorded_role = raw.pop("recorded_role")
     organisation = raw.pop("organisation")
@@ -118,4 +169,5 @@ def decode(
         sealed=sealed,
         sealed_fields=sealed_fields,
         sealed_changes=sealed_changes,
+        sealed_names=sealed_names,
     )

@@ -28,6 +28,7 @@ from eventsourcing.utils import get_topic
 
 from domain.classification import identifying_changes, identifying_fields
 from storage.keys import NONCE_BYTES, KeyDestroyedError, KeyRing
+from storage.upcasting import CLASS_VERSION, event_class, upcast
 
 SEALED = "_sealed"
 SEALED_FIELDS = "_sealed_fields"
@@ -52,7 +53,7 @@ class ProtectingMapper(Mapper[UUID]):
         version = state.pop("originator_version")
         class_version = getattr(type(domain_event), "class_version", 1)
         if class_version > 1:
-            state["class_version"] = class_version
+            state[CLASS_VERSION] = class_version
         secret_fields = {
             k: state.pop(k) for k in identifying_fields(event_type) if state.get(k) is not None
         }
@@ -86,13 +87,45 @@ class ProtectingMapper(Mapper[UUID]):
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        event = super().to_domain_event(stored_event)
-        state = event.__dict__
+        """The library's decoding, with the sealed fields opened *before* upcasting.
+
+        The library upcasts inside ``Mapper.to_domain_event``, which would hand an
+        upcaster the event without its identifying fields (they are still sealed
+        then). Here the state is decoded, opened, then upcast (``storage.upcasting``,
+        the one path every reader shares), and only then becomes the event.
+        """
+        cls = event_class(stored_event.topic)
+        stored_state = stored_event.state
+        try:
+            if self.cipher:
+                stored_state = self.cipher.decrypt(stored_state)
+            if self.compressor:
+                stored_state = self.compressor.decompress(stored_state)
+            state: dict[str, Any] = self.transcoder.decode(stored_state)
+        except Exception as e:
+            msg = (
+                f"Failed to deserialise state of stored event with topic '{stored_event.topic}', "
+                f"originator_id '{stored_event.originator_id}' and "
+                f"originator_version {stored_event.originator_version}: {type(e).__name__}"
+            )
+            raise MapperDeserialisationError(msg) from e
+        originator_id = stored_event.originator_id
+        state["originator_id"] = (
+            originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
+        )
+        state["originator_version"] = stored_event.originator_version
+        self._open_sealed(state)
+        upcast(cls, state, state.pop(CLASS_VERSION, 1))
+        event: DomainEventProtocol[UUID] = object.__new__(cls)
+        object.__setattr__(event, "__dict__", state)
+        return event
+
+    def _open_sealed(self, state: dict[str, Any]) -> None:
         sealed = state.pop(SEALED, None)
         field_names = state.pop(SEALED_FIELDS, [])
         change_names = state.pop(SEALED_CHANGES, [])
         if sealed is None:
-            return event
+            return
         originator_id = state["originator_id"]
         version = state["originator_version"]
         try:
@@ -104,7 +137,7 @@ class ProtectingMapper(Mapper[UUID]):
             if change_names:
                 state["changes"] = {**state["changes"], **dict.fromkeys(change_names)}
             state[ERASED] = [*field_names, *(f"changes.{name}" for name in change_names)]
-            return event
+            return
         blob = base64.b64decode(sealed)
         try:
             plaintext = AESGCM(key).decrypt(
@@ -122,4 +155,3 @@ class ProtectingMapper(Mapper[UUID]):
         state.update(secret["fields"])
         if secret["changes"]:
             state["changes"] = {**state["changes"], **secret["changes"]}
-        return event

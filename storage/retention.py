@@ -2,11 +2,13 @@
 
 Funding law keeps records until the programme's retention end (Art. 17(3)(b) GDPR);
 after it, every participant whose data key still exists must be shredded, restricted
-ones included. The candidates are found in SQL, not by loading every aggregate:
-``Registered`` events keep ``programme`` and ``municipality`` in clear (they are
-statistical), the latest ``CaseTransferred`` names the current municipality, and the
-key table says whose key is not destroyed yet. Which programmes are due is decided by
-the caller from the configuration, so this module holds no policy.
+ones included. The candidates are found without loading every aggregate: SQL picks
+the ``Registered``, ``CaseTransferred`` and ``PersonalDataErased`` events of
+participants whose key is not destroyed yet, and the read side's decoder (which
+upcasts, like every reader) reads their statistical fields: programme, the latest
+municipality and whether erasure was requested as a restriction. Which programmes
+are due is decided by the caller from the configuration, so this module holds no
+policy.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
@@ -35,31 +38,16 @@ class RetentionCandidate:
 
 
 def _candidates_statement(events_table: str, keys_table: str) -> str:
-    # ``state`` is the JSON the mapper wrote; the statistical fields read here are
-    # never sealed (see domain.classification). The lateral lookups use the primary
-    # key (originator_id, originator_version), so only the Registered rows are scanned.
+    # Only the events that say where a participant belongs, of participants whose
+    # key still exists; their fields are read through the one decoder that upcasts
+    # (``projections.records.decode``), never straight out of the stored JSON.
     return (
-        "SELECT e.originator_id AS participant_id,"
-        " r.doc ->> 'programme' AS programme,"
-        " COALESCE(t.to_municipality, r.doc ->> 'municipality') AS municipality,"
-        " EXISTS ("
-        f"  SELECT 1 FROM {events_table} x"
-        "   WHERE x.originator_id = e.originator_id AND x.topic = %(erased)s"
-        "   AND convert_from(x.state, 'UTF8')::jsonb ->> 'mode' = %(restrict)s"
-        " ) AS restricted"
+        "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state"
         f" FROM {events_table} e"
         f" JOIN {keys_table} k"
         "  ON k.participant_id = e.originator_id AND k.destroyed_at IS NULL"
-        " CROSS JOIN LATERAL (SELECT convert_from(e.state, 'UTF8')::jsonb AS doc) r"
-        " LEFT JOIN LATERAL ("
-        "  SELECT convert_from(c.state, 'UTF8')::jsonb ->> 'to_municipality' AS to_municipality"
-        f"  FROM {events_table} c"
-        "  WHERE c.originator_id = e.originator_id AND c.topic = %(transferred)s"
-        "  ORDER BY c.originator_version DESC LIMIT 1"
-        " ) t ON true"
-        " WHERE e.topic = %(registered)s AND e.originator_version = 1"
-        " AND r.doc ->> 'programme' = ANY(%(programmes)s)"
-        " ORDER BY programme, municipality, participant_id"
+        " WHERE e.topic = ANY(%(topics)s)"
+        " ORDER BY e.originator_id, e.originator_version"
     )
 
 
@@ -67,28 +55,56 @@ def due_for_shredding(
     recorder: LotseRecorder, programmes: Sequence[str]
 ) -> list[RetentionCandidate]:
     """Participants of these (retention-expired) programmes whose key is not destroyed."""
+    from projections.records import decode  # the read side's one decoding path
+
     if not programmes:
         return []
     statement = _candidates_statement(recorder.events_table, recorder.keys.table)
-    parameters = {
-        "registered": get_topic(Participant.Registered),
-        "transferred": get_topic(Participant.CaseTransferred),
-        "erased": get_topic(Participant.PersonalDataErased),
-        "restrict": ErasureMode.RESTRICT.value,
-        "programmes": list(programmes),
-    }
-    with recorder.datastore.transaction(commit=False) as curs:
-        curs.execute(statement, parameters)  # type: ignore[arg-type]
-        rows = curs.fetchall()
-    return [
-        RetentionCandidate(
-            participant_id=UUID(str(row["participant_id"])),
-            programme=str(row["programme"]),
-            municipality=str(row["municipality"]),
-            restricted=bool(row["restricted"]),
+    topics = [
+        get_topic(cls)
+        for cls in (
+            Participant.Registered,
+            Participant.CaseTransferred,
+            Participant.PersonalDataErased,
         )
-        for row in rows
     ]
+    with recorder.datastore.transaction(commit=False) as curs:
+        curs.execute(statement, {"topics": topics})  # type: ignore[arg-type]
+        rows = curs.fetchall()
+    found: dict[UUID, dict[str, Any]] = {}
+    for row in rows:
+        event = decode(
+            row["notification_id"],
+            UUID(str(row["originator_id"])),
+            row["originator_version"],
+            row["topic"],
+            bytes(row["state"]),
+        )
+        data = event.data
+        if event.type == "Registered":
+            found[event.participant_id] = {
+                "programme": data["programme"],
+                "municipality": data["municipality"],
+                "restricted": False,
+            }
+        elif event.participant_id in found:
+            current = found[event.participant_id]
+            if event.type == "CaseTransferred":
+                current["municipality"] = data["to_municipality"]
+            elif data.get("mode") == ErasureMode.RESTRICT.value:
+                current["restricted"] = True
+    wanted = set(programmes)
+    candidates = [
+        RetentionCandidate(
+            participant_id=pid,
+            programme=str(c["programme"]),
+            municipality=str(c["municipality"]),
+            restricted=bool(c["restricted"]),
+        )
+        for pid, c in found.items()
+        if c["programme"] in wanted
+    ]
+    return sorted(candidates, key=lambda c: (c.programme, c.municipality, str(c.participant_id)))
 
 
 def vacuum_keys(recorder: LotseRecorder, *, wait_seconds: float = 60.0) -> bool:
