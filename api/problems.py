@@ -24,6 +24,7 @@ from domain.errors import (
     RuleViolationError,
     VersionConflictError,
 )
+from domain.labels import rule_label, status_title
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,10 @@ def problem(
         "title": TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
+        # For people: the same problem in German, from the one vocabulary
+        # (domain.labels). Clients written against ``detail`` keep working.
+        "title_de": status_title(status),
+        "detail_de": _detail_de(status, rule, field),
     }
     if rule:
         body["rule"] = rule
@@ -76,6 +81,11 @@ def problem(
     if errors:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _detail_de(status: int, rule: str | None, field: str | None) -> str:
+    sentence = rule_label(rule) or f"{status_title(status)}."
+    return f"{sentence} (Feld: {field})" if field else sentence
 
 
 def status_for(error: DomainError) -> int:

@@ -110,10 +110,18 @@ CLASSIFICATION: dict[str, dict[str, DataClass]] = {
 
 
 def event_classes() -> dict[str, type[Participant.Event]]:
-    """Every persisted participant event class, by name."""
+    """Every persisted participant event class, by name.
+
+    ``Created`` is the library's default creation event, which its metaclass adds to
+    every aggregate; a participant is created by ``Registered``, so it is never stored.
+    """
     found: dict[str, type[Participant.Event]] = {}
     for name, value in vars(Participant).items():
-        if isinstance(value, type) and issubclass(value, Participant.Event) and name != "Event":
+        if (
+            isinstance(value, type)
+            and issubclass(value, Participant.Event)
+            and name not in ("Event", "Created")
+        ):
             found[name] = value
     return found
 

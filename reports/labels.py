@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
+from domain.labels import VOCABULARY
 from domain.vocabulary import Destination, EmploymentType, Gender, ModuleExitReason
 
-EXIT_REASONS: dict[str, str] = {
-    ModuleExitReason.COMPLETED: "regulär beendet",
-    ModuleExitReason.ABORTED_PARTICIPANT: "Abbruch durch Teilnehmende",
-    ModuleExitReason.ABORTED_PROVIDER: "Abbruch durch Träger",
-    ModuleExitReason.TRANSFERRED: "Trägerwechsel",
-    ModuleExitReason.STATUS_CHANGE: "Statuswechsel",
-    ModuleExitReason.MOVED_AWAY: "Wegzug",
-    ModuleExitReason.LEFT_GERMANY: "Ausreise",
-    ModuleExitReason.OTHER: "Sonstiges",
-}
-DESTINATIONS: dict[str, str] = {
-    Destination.APPRENTICESHIP: "Ausbildung",
-    Destination.EMPLOYMENT_SVP: "sv-pflichtige Beschäftigung",
-    Destination.EMPLOYMENT_MARGINAL: "geringfügige Beschäftigung",
-    Destination.SCHOOL: "Schule",
-    Destination.OTHER_PROGRAMME: "andere Maßnahme",
-    Destination.JOB_SEEKING: "arbeitsuchend",
-    Destination.UNKNOWN: "unbekannt",
-    Destination.LEFT_GERMANY: "Ausreise",
-}
-EMPLOYMENT_TYPES: dict[str, str] = {
-    EmploymentType.SVP: "sv-pflichtig",
-    EmploymentType.GERINGFUEGIG: "geringfügig",
-    EmploymentType.SELBSTSTAENDIG: "selbstständig",
-}
-GENDERS: dict[str, str] = {
-    Gender.FEMALE: "weiblich",
-    Gender.MALE: "männlich",
-    Gender.DIVERSE: "divers",
-    Gender.UNSPECIFIED: "ohne Angabe",
-}
+# The vocabulary's labels come from the one place (domain.labels); what follows
+# them here is the layout of the published tables.
+EXIT_REASONS: dict[str, str] = VOCABULARY[ModuleExitReason]
+DESTINATIONS: dict[str, str] = VOCABULARY[Destination]
+EMPLOYMENT_TYPES: dict[str, str] = VOCABULARY[EmploymentType]
+GENDERS: dict[str, str] = VOCABULARY[Gender]
 # En dashes, as in print.
 AGE_BANDS: dict[str, str] = {
     "18-20": "18–20",  # noqa: RUF001

@@ -1,0 +1,266 @@
+"""German labels for every code a person reads: one vocabulary for reports, exports,
+problem details and the web pages.
+
+Codes (event types, vocabulary values, roles, rule codes) are the public schema and
+stay English and stable; what a case worker, coordinator or auditor reads is the
+German label from here, never the raw code. ``tests/unit/test_labels.py`` fails
+when a code has no label, so a new event type, vocabulary value or rule arrives
+with its German text. Module names come from the programme configuration (they are
+the programme's own words), not from here.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from domain.access import Role
+from domain.vocabulary import (
+    Certificate,
+    ContactMode,
+    Destination,
+    EmploymentType,
+    EndReason,
+    ErasureMode,
+    ExitReason,
+    Gender,
+    LanguageCourseType,
+    LanguageLevel,
+    ModuleExitReason,
+    ResidenceStatus,
+    TargetGroup,
+)
+
+EVENT_TYPES: dict[str, str] = {
+    "Registered": "Aufnahme",
+    "EligibilityAssessed": "Förderberechtigung geprüft",
+    "ConsentGiven": "Einwilligung erteilt",
+    "ConsentWithdrawn": "Einwilligung widerrufen",
+    "CaseTransferred": "Fall übergeben",
+    "LanguageLevelAssessed": "Sprachstand festgestellt",
+    "ModuleEntered": "Eintritt in einen Förderbaustein",
+    "ModuleExited": "Austritt aus einem Förderbaustein",
+    "CoachingContactLogged": "Coaching-Kontakt",
+    "CourseAttendanceRecorded": "Kursteilnahme (Unterrichtsstunden)",
+    "LanguageCourseStarted": "Sprachkurs begonnen",
+    "LanguageCourseCompleted": "Sprachkurs abgeschlossen",
+    "CertificateObtained": "Abschluss oder Zertifikat erworben",
+    "InternshipStarted": "Praktikum begonnen",
+    "InternshipEnded": "Praktikum beendet",
+    "EntryQualificationStarted": "Einstiegsqualifizierung (EQ) begonnen",
+    "EntryQualificationEnded": "Einstiegsqualifizierung (EQ) beendet",
+    "ApprenticeshipStarted": "Ausbildung begonnen",
+    "ApprenticeshipAborted": "Ausbildung abgebrochen",
+    "ApprenticeshipCompleted": "Ausbildung abgeschlossen",
+    "EmploymentStarted": "Beschäftigung begonnen",
+    "EmploymentEnded": "Beschäftigung beendet",
+    "ResidenceStatusChanged": "Aufenthaltsstatus geändert",
+    "Exited": "Austritt aus dem Programm",
+    "FollowUpRecorded": "Verbleib sechs Monate nach Austritt",
+    "EntryCorrected": "Eintrag korrigiert",
+    "PersonalDataErased": "Personenbezogene Daten gelöscht",
+}
+
+VOCABULARY: dict[type[StrEnum], dict[str, str]] = {
+    Gender: {
+        Gender.FEMALE: "weiblich",
+        Gender.MALE: "männlich",
+        Gender.DIVERSE: "divers",
+        Gender.UNSPECIFIED: "ohne Angabe",
+    },
+    ResidenceStatus: {
+        ResidenceStatus.GESTATTUNG: "Aufenthaltsgestattung (§ 55 AsylG)",
+        ResidenceStatus.DULDUNG: "Duldung (§ 60a AufenthG)",
+        ResidenceStatus.DULDUNG_60B: "Duldung bei ungeklärter Identität (§ 60b AufenthG)",
+        ResidenceStatus.AUSBILDUNGSDULDUNG_60C: "Ausbildungsduldung (§ 60c AufenthG)",
+        ResidenceStatus.BESCHAEFTIGUNGSDULDUNG_60D: "Beschäftigungsduldung (§ 60d AufenthG)",
+        ResidenceStatus.AE_16G: "Aufenthaltserlaubnis zur Berufsausbildung (§ 16g AufenthG)",
+        ResidenceStatus.AE_19D: "Aufenthaltserlaubnis für qualifizierte Geduldete (§ 19d AufenthG)",
+        ResidenceStatus.AE_25A: "Aufenthaltserlaubnis für gut integrierte junge Menschen"
+        " (§ 25a AufenthG)",
+        ResidenceStatus.AE_25B: "Aufenthaltserlaubnis bei nachhaltiger Integration"
+        " (§ 25b AufenthG)",
+        ResidenceStatus.AE_104C: "Chancen-Aufenthaltsrecht (§ 104c AufenthG)",
+        ResidenceStatus.AE_25_PROTECTION: "Schutzstatus (§ 25 Abs. 1–3 AufenthG)",  # noqa: RUF001
+        ResidenceStatus.EU_FREIZUEGIGKEIT: "EU-Freizügigkeit",
+        ResidenceStatus.OTHER: "anderer Aufenthaltsstatus",
+    },
+    TargetGroup: {
+        TargetGroup.DULDUNG: "Geduldete",
+        TargetGroup.GESTATTUNG: "Gestattete",
+        TargetGroup.EU2: "EU2-Zugewanderte ohne SGB-Ansprüche",
+        TargetGroup.OTHER: "andere junge Menschen mit Unterstützungsbedarf",
+    },
+    ModuleExitReason: {
+        ModuleExitReason.COMPLETED: "regulär beendet",
+        ModuleExitReason.ABORTED_PARTICIPANT: "Abbruch durch Teilnehmende",
+        ModuleExitReason.ABORTED_PROVIDER: "Abbruch durch Träger",
+        ModuleExitReason.TRANSFERRED: "Trägerwechsel",
+        ModuleExitReason.STATUS_CHANGE: "Statuswechsel",
+        ModuleExitReason.MOVED_AWAY: "Wegzug",
+        ModuleExitReason.LEFT_GERMANY: "Ausreise",
+        ModuleExitReason.OTHER: "Sonstiges",
+    },
+    ExitReason: {
+        ExitReason.COMPLETED: "regulär beendet",
+        ExitReason.ABORTED_PARTICIPANT: "Abbruch durch Teilnehmende",
+        ExitReason.ABORTED_PROVIDER: "Abbruch durch Träger",
+        ExitReason.STATUS_CHANGE: "Statuswechsel",
+        ExitReason.MOVED_AWAY: "Wegzug",
+        ExitReason.LEFT_GERMANY: "Ausreise",
+        ExitReason.OTHER: "Sonstiges",
+    },
+    Destination: {
+        Destination.APPRENTICESHIP: "Ausbildung",
+        Destination.EMPLOYMENT_SVP: "sv-pflichtige Beschäftigung",
+        Destination.EMPLOYMENT_MARGINAL: "geringfügige Beschäftigung",
+        Destination.SCHOOL: "Schule",
+        Destination.OTHER_PROGRAMME: "andere Maßnahme",
+        Destination.JOB_SEEKING: "arbeitsuchend",
+        Destination.UNKNOWN: "unbekannt",
+        Destination.LEFT_GERMANY: "Ausreise",
+    },
+    LanguageLevel: {
+        LanguageLevel.A0: "A0 (noch keine Deutschkenntnisse)",
+        LanguageLevel.A1: "A1",
+        LanguageLevel.A2: "A2",
+        LanguageLevel.B1: "B1",
+        LanguageLevel.B2: "B2",
+        LanguageLevel.C1: "C1",
+        LanguageLevel.C2: "C2",
+    },
+    EmploymentType: {
+        EmploymentType.SVP: "sv-pflichtig",
+        EmploymentType.GERINGFUEGIG: "geringfügig",
+        EmploymentType.SELBSTSTAENDIG: "selbstständig",
+    },
+    ContactMode: {
+        ContactMode.IN_PERSON: "persönlich",
+        ContactMode.PHONE: "telefonisch",
+        ContactMode.VIDEO: "per Video",
+        ContactMode.OUTREACH: "aufsuchend",
+    },
+    LanguageCourseType: {
+        LanguageCourseType.JUGENDINTEGRATIONSKURS: "Jugendintegrationskurs",
+        LanguageCourseType.INTEGRATIONSKURS: "Integrationskurs",
+        LanguageCourseType.BERUFSSPRACHKURS_B1: "Berufssprachkurs B1",
+        LanguageCourseType.BERUFSSPRACHKURS_B2: "Berufssprachkurs B2",
+        LanguageCourseType.BERUFSSPRACHKURS_C1: "Berufssprachkurs C1",
+        LanguageCourseType.OTHER: "anderer Sprachkurs",
+    },
+    Certificate: {
+        Certificate.HAUPTSCHULABSCHLUSS_9: "Hauptschulabschluss nach Klasse 9",
+        Certificate.HAUPTSCHULABSCHLUSS_10A: "Hauptschulabschluss nach Klasse 10 (10A)",
+        Certificate.LANGUAGE_CERTIFICATE: "Sprachzertifikat",
+        Certificate.VOCATIONAL_QUALIFICATION: "Berufsabschluss",
+        Certificate.OTHER: "anderer Abschluss",
+    },
+    EndReason: {
+        EndReason.COMPLETED: "regulär beendet",
+        EndReason.ABORTED_PARTICIPANT: "Abbruch durch Teilnehmende",
+        EndReason.ABORTED_EMPLOYER: "Abbruch durch Betrieb",
+        EndReason.STATUS_CHANGE: "Statuswechsel",
+        EndReason.OTHER: "Sonstiges",
+    },
+    ErasureMode: {
+        ErasureMode.SHRED: "sofort löschen (Schlüssel vernichten)",
+        ErasureMode.RESTRICT: "einschränken, löschen zum Ende der Aufbewahrungsfrist",
+    },
+    Role: {
+        Role.CASEWORKER: "Fallbegleitung (Coach beim Träger)",
+        Role.COORDINATOR: "Koordination (Kommunales Integrationszentrum)",
+        Role.FUNDER: "Fördergeber (Bezirksregierung, Ministerium)",
+        Role.AUDITOR: "Prüfung",
+        Role.ADMIN: "Administration",
+    },
+}
+
+#: Each rule code of a refusal, as a case worker should read it (``detail_de``).
+RULES: dict[str, str] = {
+    "age-exception-required": "Außerhalb des Alters von 18 bis 27 Jahren ist eine"
+    " schriftliche Begründung der Ausnahme nötig.",
+    "already-ongoing": "Dieser Schritt läuft bereits; erfassen Sie zuerst sein Ende.",
+    "consent-version-not-valid": "Diese Fassung der Einwilligung gilt an diesem Datum nicht.",
+    "consent-withdrawn": "Die Einwilligung wurde widerrufen: möglich sind nur eine neue"
+    " Einwilligung, Austritte und Korrekturen.",
+    "date-before-exit": "Das Datum liegt vor dem Austritt.",
+    "date-before-intake": "Das Datum liegt vor der Aufnahme.",
+    "date-before-module-entry": "Das Datum liegt vor dem Eintritt in den Förderbaustein.",
+    "date-before-start": "Das Datum liegt vor dem Beginn.",
+    "date-in-future": "Das Datum liegt in der Zukunft.",
+    "domain-error": "Der Schritt ist nicht möglich.",
+    "eligibility-excluded": "Ein Ausschlussgrund liegt vor: keine Förderung möglich.",
+    "employment-ban": "Bei einem Beschäftigungsverbot ist F2 nicht möglich.",
+    "forbidden": "Ihre Rolle darf diesen Schritt nicht ausführen.",
+    "idempotency-key-reused": "Dieser Idempotency-Key gehört zu einer anderen Anfrage.",
+    "internal-error": "Ein unerwarteter Fehler ist aufgetreten; er wurde protokolliert.",
+    "invalid-input": "Die Eingabe ist ungültig.",
+    "module-already-open": "Dieser Förderbaustein ist bereits offen.",
+    "module-ended": "Dieser Förderbaustein wurde vom Programm zu diesem Datum beendet.",
+    "module-not-open": "Dieser Förderbaustein ist nicht offen.",
+    "module-not-per-participant": "Dieser Förderbaustein wird nicht je Person erfasst.",
+    "no-consent": "Es liegt keine gültige Einwilligung vor.",
+    "not-correctable": "Dieser Wert wird nicht korrigiert: erfassen Sie den passenden Schritt.",
+    "not-eligible": "Die Förderberechtigung ist nicht festgestellt.",
+    "not-exited": "Das ist erst nach dem Austritt möglich.",
+    "not-ongoing": "Dieser Schritt läuft nicht.",
+    "not-yet-registered": "Die Person war zu diesem Zeitpunkt noch nicht aufgenommen.",
+    "participant-exited": "Die Person ist ausgetreten: möglich sind nur Verbleib,"
+    " Korrekturen und der Widerruf der Einwilligung.",
+    "participant-not-found": "Teilnehmende Person nicht gefunden.",
+    "personal-data-erased": "Die personenbezogenen Daten wurden gelöscht.",
+    "processing-restricted": "Die Verarbeitung ist eingeschränkt (Art. 18 DSGVO).",
+    "record-integrity": "Ein gespeicherter Eintrag hat die Integritätsprüfung nicht"
+    " bestanden; das wurde protokolliert.",
+    "regular-school-access": "F3 setzt voraus, dass kein Zugang zur Regelschule besteht.",
+    "rule-violated": "Eine Regel des Programms verbietet diesen Schritt.",
+    "run-not-found": "Dieser Berichtslauf wurde nicht gefunden.",
+    "same-provider": "Die Person ist bereits bei diesem Träger.",
+    "unknown-consent-version": "Diese Fassung der Einwilligung ist unbekannt.",
+    "unknown-milestone": "Diese Art von Eintrag ist unbekannt.",
+    "unknown-module": "Dieser Förderbaustein ist unbekannt.",
+    "unknown-municipality": "Diese Kommune ist unbekannt.",
+    "unknown-programme": "Dieses Programm ist unbekannt.",
+    "unknown-provider": "Dieser Träger ist unbekannt.",
+    "unknown-version": "Dieser frühere Eintrag ist unbekannt.",
+    "version-conflict": "Inzwischen wurde etwas anderes erfasst: bitte neu laden und"
+    " den Schritt dann wiederholen.",
+}
+
+#: HTTP statuses as problem titles (``title_de``).
+STATUS_TITLES: dict[int, str] = {
+    400: "Fehlerhafte Anfrage",
+    401: "Anmeldung erforderlich",
+    403: "Keine Berechtigung",
+    404: "Nicht gefunden",
+    405: "Methode nicht erlaubt",
+    409: "Regel verletzt",
+    412: "Veralteter Stand",
+    413: "Anfrage zu groß",
+    422: "Ungültige Eingabe",
+    428: "Versionsangabe erforderlich",
+    429: "Zu viele Anfragen",
+    500: "Interner Fehler",
+    503: "Vorübergehend nicht verfügbar",
+    504: "Zeitüberschreitung",
+}
+
+
+def label(value: str) -> str:
+    """The German label of a vocabulary value or role; the code itself if unknown."""
+    if isinstance(value, StrEnum):
+        found = VOCABULARY.get(type(value), {}).get(value)
+        if found is not None:
+            return found
+    return value
+
+
+def event_label(event_type: str) -> str:
+    return EVENT_TYPES.get(event_type, event_type)
+
+
+def rule_label(rule: str | None) -> str | None:
+    return RULES.get(rule) if rule else None
+
+
+def status_title(status: int) -> str:
+    return STATUS_TITLES.get(status, "Fehler")
