@@ -27,6 +27,7 @@ from domain.access import (
     may_see,
     may_write,
 )
+from domain.catalogue import milestone_named
 from domain.configuration import Configuration, Programme
 from domain.envelope import Envelope
 from domain.errors import (
@@ -107,33 +108,6 @@ class RequestLog(Protocol):
 
 
 # Milestone type -> (command method, whether it needs the programme).
-MILESTONE_COMMANDS: dict[str, tuple[str, bool]] = {
-    "EligibilityAssessed": ("assess_eligibility", True),
-    "ConsentGiven": ("give_consent", True),
-    "ConsentWithdrawn": ("withdraw_consent", False),
-    "CaseTransferred": ("transfer", False),
-    "LanguageLevelAssessed": ("assess_language_level", False),
-    "ModuleEntered": ("enter_module", True),
-    "ModuleExited": ("exit_module", True),
-    "CoachingContactLogged": ("log_coaching_contact", False),
-    "CourseAttendanceRecorded": ("record_course_attendance", True),
-    "LanguageCourseStarted": ("start_language_course", False),
-    "LanguageCourseCompleted": ("complete_language_course", False),
-    "CertificateObtained": ("obtain_certificate", False),
-    "InternshipStarted": ("start_internship", False),
-    "InternshipEnded": ("end_internship", False),
-    "EntryQualificationStarted": ("start_entry_qualification", False),
-    "EntryQualificationEnded": ("end_entry_qualification", False),
-    "ApprenticeshipStarted": ("start_apprenticeship", False),
-    "ApprenticeshipAborted": ("abort_apprenticeship", False),
-    "ApprenticeshipCompleted": ("complete_apprenticeship", False),
-    "EmploymentStarted": ("start_employment", False),
-    "EmploymentEnded": ("end_employment", False),
-    "ResidenceStatusChanged": ("change_residence_status", False),
-    "Exited": ("exit", False),
-    "FollowUpRecorded": ("record_follow_up", False),
-    "EntryCorrected": ("correct_entry", True),
-}
 
 
 def replay_participant(
@@ -313,11 +287,7 @@ class Journeys(Application[UUID]):
         replayed = self._replayed(request_key, "milestone")
         if replayed:
             return replayed
-        try:
-            method_name, needs_programme = MILESTONE_COMMANDS[milestone]
-        except KeyError:
-            msg = "type is not a known milestone type"
-            raise InvalidInputError(msg, field="type", rule="unknown-milestone") from None
+        entry = milestone_named(milestone)
         envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
         for _attempt in range(MAX_CONFLICT_RETRIES):
             participant = self._load(participant_id)
@@ -331,14 +301,18 @@ class Journeys(Application[UUID]):
                 )
                 raise VersionConflictError(msg, field="If-Match")
             kwargs = dict(data)
-            if needs_programme:
+            if entry.needs_programme:
                 kwargs["programme"] = self.programme(participant.programme)
-            if milestone == "CaseTransferred":
+            if entry.event is Participant.CaseTransferred:
                 kwargs["to_municipality"] = self._municipality_for_transfer(
                     kwargs.get("to_provider")
                 )
-            getattr(participant, method_name)(
-                envelope=envelope, effective_date=effective_date, today=self.clock(), **kwargs
+            entry.command(
+                participant,
+                envelope=envelope,
+                effective_date=effective_date,
+                today=self.clock(),
+                **kwargs,
             )
             try:
                 return self._save(participant, request_key)

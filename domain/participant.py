@@ -563,7 +563,11 @@ class Participant(Aggregate):
             )
             raise RuleViolationError(msg, rule="consent-withdrawn")
 
-    def _prepare(self, milestone: str, effective_date: date, today: date, **values: Any) -> None:
+    def _prepare(
+        self, event: type[Participant.Event], effective_date: date, today: date, **values: Any
+    ) -> None:
+        """The checks every command runs first: processing allowed, dates, each field."""
+        milestone = event.__name__
         self.check_processing_allowed(milestone)
         check_field(milestone, "effective_date", effective_date)
         self.check_effective_date(effective_date, today)
@@ -594,7 +598,7 @@ class Participant(Aggregate):
             "regular_school_access": regular_school_access,
             "justification": justification,
         }
-        self._prepare("EligibilityAssessed", effective_date, today, **values)
+        self._prepare(self.EligibilityAssessed, effective_date, today, **values)
         if target_group not in programme.eligibility.target_groups:
             msg = f"target_group is not a target group of programme {programme.id}"
             raise InvalidInputError(msg, field="target_group")
@@ -623,7 +627,7 @@ class Participant(Aggregate):
         language: str | None = None,
     ) -> None:
         self._prepare(
-            "ConsentGiven",
+            self.ConsentGiven,
             effective_date,
             today,
             consent_version=consent_version,
@@ -648,7 +652,7 @@ class Participant(Aggregate):
         )
 
     def withdraw_consent(self, *, envelope: Envelope, effective_date: date, today: date) -> None:
-        self._prepare("ConsentWithdrawn", effective_date, today)
+        self._prepare(self.ConsentWithdrawn, effective_date, today)
         if self.consent_version is None or self.consent_withdrawn:
             msg = "there is no consent to withdraw"
             raise RuleViolationError(msg, rule="no-consent")
@@ -663,7 +667,7 @@ class Participant(Aggregate):
         to_provider: str,
         to_municipality: str,
     ) -> None:
-        self._prepare("CaseTransferred", effective_date, today)
+        self._prepare(self.CaseTransferred, effective_date, today)
         if to_provider == self.provider:
             msg = "the participant is already with this provider"
             raise RuleViolationError(msg, field="to_provider", rule="same-provider")
@@ -687,7 +691,7 @@ class Participant(Aggregate):
         instrument: str | None = None,
     ) -> None:
         self._prepare(
-            "LanguageLevelAssessed", effective_date, today, level=level, instrument=instrument
+            self.LanguageLevelAssessed, effective_date, today, level=level, instrument=instrument
         )
         self._trigger(
             self.LanguageLevelAssessed, envelope, effective_date, level=level, instrument=instrument
@@ -711,7 +715,7 @@ class Participant(Aggregate):
         programme: Programme,
         module: str,
     ) -> None:
-        self._prepare("ModuleEntered", effective_date, today, module=module)
+        self._prepare(self.ModuleEntered, effective_date, today, module=module)
         self.check_module(programme, module)
         if self.eligible is not True:
             msg = "a module can be entered only after eligibility was assessed as eligible"
@@ -753,7 +757,7 @@ class Participant(Aggregate):
         module: str,
         reason: str,
     ) -> None:
-        self._prepare("ModuleExited", effective_date, today, module=module, reason=reason)
+        self._prepare(self.ModuleExited, effective_date, today, module=module, reason=reason)
         self.check_module(programme, module)
         self.check_module_open(module, effective_date)
         self._trigger(self.ModuleExited, envelope, effective_date, module=module, reason=reason)
@@ -773,7 +777,7 @@ class Participant(Aggregate):
             "mode": mode,
             "confirmed_by_participant": confirmed_by_participant,
         }
-        self._prepare("CoachingContactLogged", effective_date, today, **values)
+        self._prepare(self.CoachingContactLogged, effective_date, today, **values)
         self._trigger(self.CoachingContactLogged, envelope, effective_date, **values)
 
     def record_course_attendance(
@@ -789,7 +793,7 @@ class Participant(Aggregate):
     ) -> None:
         attended = lesson_hours if lesson_hours_attended is None else lesson_hours_attended
         self._prepare(
-            "CourseAttendanceRecorded",
+            self.CourseAttendanceRecorded,
             effective_date,
             today,
             module=module,
@@ -820,7 +824,7 @@ class Participant(Aggregate):
         target_level: str | None = None,
     ) -> None:
         values = {"course_type": course_type, "target_level": target_level}
-        self._prepare("LanguageCourseStarted", effective_date, today, **values)
+        self._prepare(self.LanguageCourseStarted, effective_date, today, **values)
         if course_type in self.language_courses:
             msg = f"a {course_type} course is already ongoing"
             raise RuleViolationError(msg, field="course_type", rule="already-ongoing")
@@ -836,7 +840,7 @@ class Participant(Aggregate):
         achieved_level: str | None = None,
     ) -> None:
         values = {"course_type": course_type, "achieved_level": achieved_level}
-        self._prepare("LanguageCourseCompleted", effective_date, today, **values)
+        self._prepare(self.LanguageCourseCompleted, effective_date, today, **values)
         self.check_ongoing(
             self.language_courses.get(course_type), f"a {course_type} course", effective_date
         )
@@ -851,7 +855,7 @@ class Participant(Aggregate):
         certificate: str,
         level: str | None = None,
     ) -> None:
-        self._prepare("CertificateObtained", effective_date, today, certificate=certificate)
+        self._prepare(self.CertificateObtained, effective_date, today, certificate=certificate)
         if level is not None:
             check_field("LanguageLevelAssessed", "level", level)
         self._trigger(
@@ -883,14 +887,14 @@ class Participant(Aggregate):
         employer_name: str | None = None,
     ) -> None:
         values = {"occupation": occupation, "employer_name": employer_name}
-        self._prepare("InternshipStarted", effective_date, today, **values)
+        self._prepare(self.InternshipStarted, effective_date, today, **values)
         self.check_not_ongoing(self.internship_since, "an internship")
         self._trigger(self.InternshipStarted, envelope, effective_date, **values)
 
     def end_internship(
         self, *, envelope: Envelope, effective_date: date, today: date, reason: str
     ) -> None:
-        self._prepare("InternshipEnded", effective_date, today, reason=reason)
+        self._prepare(self.InternshipEnded, effective_date, today, reason=reason)
         self.check_ongoing(self.internship_since, "an internship", effective_date)
         self._trigger(self.InternshipEnded, envelope, effective_date, reason=reason)
 
@@ -904,14 +908,14 @@ class Participant(Aggregate):
         employer_name: str | None = None,
     ) -> None:
         values = {"occupation": occupation, "employer_name": employer_name}
-        self._prepare("EntryQualificationStarted", effective_date, today, **values)
+        self._prepare(self.EntryQualificationStarted, effective_date, today, **values)
         self.check_not_ongoing(self.entry_qualification_since, "an entry qualification (EQ)")
         self._trigger(self.EntryQualificationStarted, envelope, effective_date, **values)
 
     def end_entry_qualification(
         self, *, envelope: Envelope, effective_date: date, today: date, reason: str
     ) -> None:
-        self._prepare("EntryQualificationEnded", effective_date, today, reason=reason)
+        self._prepare(self.EntryQualificationEnded, effective_date, today, reason=reason)
         self.check_ongoing(
             self.entry_qualification_since, "an entry qualification (EQ)", effective_date
         )
@@ -927,21 +931,21 @@ class Participant(Aggregate):
         employer_name: str | None = None,
     ) -> None:
         values = {"occupation": occupation, "employer_name": employer_name}
-        self._prepare("ApprenticeshipStarted", effective_date, today, **values)
+        self._prepare(self.ApprenticeshipStarted, effective_date, today, **values)
         self.check_not_ongoing(self.apprenticeship_since, "an apprenticeship")
         self._trigger(self.ApprenticeshipStarted, envelope, effective_date, **values)
 
     def abort_apprenticeship(
         self, *, envelope: Envelope, effective_date: date, today: date, reason: str
     ) -> None:
-        self._prepare("ApprenticeshipAborted", effective_date, today, reason=reason)
+        self._prepare(self.ApprenticeshipAborted, effective_date, today, reason=reason)
         self.check_ongoing(self.apprenticeship_since, "an apprenticeship", effective_date)
         self._trigger(self.ApprenticeshipAborted, envelope, effective_date, reason=reason)
 
     def complete_apprenticeship(
         self, *, envelope: Envelope, effective_date: date, today: date, passed_exam: bool = True
     ) -> None:
-        self._prepare("ApprenticeshipCompleted", effective_date, today, passed_exam=passed_exam)
+        self._prepare(self.ApprenticeshipCompleted, effective_date, today, passed_exam=passed_exam)
         self.check_ongoing(self.apprenticeship_since, "an apprenticeship", effective_date)
         self._trigger(
             self.ApprenticeshipCompleted, envelope, effective_date, passed_exam=passed_exam
@@ -964,7 +968,7 @@ class Participant(Aggregate):
             "occupation": occupation,
             "employer_name": employer_name,
         }
-        self._prepare("EmploymentStarted", effective_date, today, **values)
+        self._prepare(self.EmploymentStarted, effective_date, today, **values)
         self.check_not_ongoing(self.employment_since, "an employment")
         values["hours_per_week"] = Decimal(hours_per_week)
         self._trigger(self.EmploymentStarted, envelope, effective_date, **values)
@@ -972,7 +976,7 @@ class Participant(Aggregate):
     def end_employment(
         self, *, envelope: Envelope, effective_date: date, today: date, reason: str
     ) -> None:
-        self._prepare("EmploymentEnded", effective_date, today, reason=reason)
+        self._prepare(self.EmploymentEnded, effective_date, today, reason=reason)
         self.check_ongoing(self.employment_since, "an employment", effective_date)
         self._trigger(self.EmploymentEnded, envelope, effective_date, reason=reason)
 
@@ -986,7 +990,11 @@ class Participant(Aggregate):
         valid_until: date | None = None,
     ) -> None:
         self._prepare(
-            "ResidenceStatusChanged", effective_date, today, status=status, valid_until=valid_until
+            self.ResidenceStatusChanged,
+            effective_date,
+            today,
+            status=status,
+            valid_until=valid_until,
         )
         if valid_until is not None and valid_until < effective_date:
             msg = "valid_until must not be before effective_date"
@@ -1014,7 +1022,7 @@ class Participant(Aggregate):
         same transaction, with the reason that matches the exit reason, so every
         module stay has an end in the history and nobody has to close them by hand.
         """
-        self._prepare("Exited", effective_date, today, reason=reason, destination=destination)
+        self._prepare(self.Exited, effective_date, today, reason=reason, destination=destination)
         for module, entered in self.open_modules.items():
             if effective_date < entered:
                 msg = f"effective_date is before module {module} was entered"
@@ -1042,7 +1050,7 @@ class Participant(Aggregate):
         months_after_exit: int,
     ) -> None:
         self._prepare(
-            "FollowUpRecorded",
+            self.FollowUpRecorded,
             effective_date,
             today,
             destination=destination,
@@ -1074,7 +1082,7 @@ class Participant(Aggregate):
         changes: dict[str, Any],
     ) -> None:
         """Correct fields of an earlier entry; the history keeps both versions."""
-        self._prepare("EntryCorrected", effective_date, today, reason=reason)
+        self._prepare(self.EntryCorrected, effective_date, today, reason=reason)
         original = self._entries.get(corrects_version)
         if original is None:
             msg = (

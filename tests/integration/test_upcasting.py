@@ -123,7 +123,7 @@ def test_a_rebuild_projects_the_upcast_shape_into_every_read_model(
     minutes = read_model_minutes(reader.database.url)
     assert minutes["participants"] == 2 * V1_MINUTES
     assert minutes["units"] == 2 * V1_MINUTES
-    assert f"{2 * V1_MINUTES} min" in minutes["timeline"]
+    assert f"Coaching {2 * V1_MINUTES} Minuten" in minutes["timeline"]
 
 
 def test_the_live_runner_projects_v1_upcast_and_v2_as_stored(
