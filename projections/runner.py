@@ -71,6 +71,14 @@ RETRY_FIRST_SECONDS = 0.5
 RETRY_MAX_SECONDS = 30.0
 
 
+def _lost(conn: asyncpg.Connection) -> bool:
+    """Whether a pooled connection's session is gone (the pool detaches a lost one)."""
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:
+        return True
+
+
 class ProjectionBusyError(Exception):
     """Another runner holds this projection."""
 
@@ -154,7 +162,7 @@ class Runner:
 
     async def acquire(self, *, wait: bool = True, poll_seconds: float = 2.0) -> None:
         """Take each projection's advisory lock; wait for, or refuse, a running runner."""
-        if self._lock_conn is not None and self._lock_conn.is_closed():
+        if self._lock_conn is not None and _lost(self._lock_conn):
             # The session that held the locks is gone (connection lost, backend
             # terminated), and with it the locks: take them again before going on.
             log.warning("projection runner: lost its lock connection; taking the locks again")
@@ -187,7 +195,7 @@ class Runner:
                 await prefetch[1]
         if self._lock_conn is not None:
             with contextlib.suppress(Exception):
-                if not self._lock_conn.is_closed():
+                if not _lost(self._lock_conn):
                     await self._lock_conn.execute("SELECT pg_advisory_unlock_all()")
             with contextlib.suppress(Exception):
                 await self.pool.release(self._lock_conn)
@@ -648,7 +656,6 @@ class Runner:
         Waiting out the interval lets the events that arrive meanwhile go in the
         same batch; the lag it adds is bounded by the interval.
         """
-        await self.acquire()
         listener: asyncpg.Connection | None = None
         loop = asyncio.get_running_loop()
         delay = RETRY_FIRST_SECONDS
@@ -660,14 +667,14 @@ class Runner:
             while not stop.is_set():
                 started = loop.time()
                 try:
-                    if listener is None or listener.is_closed():
+                    if listener is None or _lost(listener):
                         if listener is not None:
                             with contextlib.suppress(Exception):
                                 await self.pool.release(listener)
                             listener = None
                         listener = await self.pool.acquire()
                         await listener.add_listener(EVENTS, wake)
-                    await self.acquire()  # again, if the session holding the locks died
+                    await self.acquire()  # at the start, and again if the session holding them died
                     await self.catch_up()
                 except Exception as error:
                     # Permanent errors never get here (the batch parks the event at
