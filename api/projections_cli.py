@@ -238,6 +238,8 @@ async def _rebuild(names: list[str]) -> int:
             database_url=url,
         )
         progress.close()
+        async with pool.acquire() as conn:
+            parked = [p for p in await parked_events(conn) if p["name"] in generations]
     except ProjectionBusyError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -245,6 +247,12 @@ async def _rebuild(names: list[str]) -> int:
         await pool.close()
     swapped = ", ".join(f"{n} -> generation {g}" for n, g in generations.items())
     print(f"swapped in: {swapped}")
+    for p in parked:
+        print(
+            f"warning: {p['name']} parked the event at position {p['position']} "
+            f"({p['error_type']}); see `lotse projections parked`",
+            file=sys.stderr,
+        )
     return 0
 
 
