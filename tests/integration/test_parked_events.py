@@ -475,3 +475,17 @@ def test_a_skip_reason_with_control_characters_is_refused(
         assert message != "accepted"
         assert reason.strip() == "" or reason not in message
     assert parked(runtime) == [("timeline", poison)]
+
+
+def test_lotse_projections_rebuild_completes_and_names_the_parked_event(
+    runtime: Runtime, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journeys_with_twists(runtime, random.Random(14), 2)
+    _, poison = store_poisoned(runtime)
+
+    code = main(["projections", "rebuild"])
+    err = capsys.readouterr().err
+
+    assert code == 0
+    assert f"timeline parked the event at position {poison}" in err
+    assert parked(runtime) == [("timeline", poison)]
