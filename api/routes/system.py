@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,6 +15,9 @@ from projections.parking import parked_events
 from projections.schema import status as projection_status
 
 router = APIRouter(tags=["system"])
+
+#: How long /health waits for the database before it says ``down``.
+HEALTH_TIMEOUT_SECONDS = 3.0
 
 
 @router.get(
@@ -28,7 +32,7 @@ async def read_health(reads: ReadsDep, runtime: RuntimeDep, request: Request) ->
     authorization = request.headers.get("authorization", "")
     scheme, _, token = authorization.partition(" ")
     try:
-        async with reads.pool.acquire() as conn:
+        async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS), reads.pool.acquire() as conn:
             head, rows = await projection_status(conn)
             parked = await parked_events(conn)
     except Exception:
