@@ -1,10 +1,11 @@
-"""``lotse projector`` and ``lotse projections status|rebuild``."""
+"""``lotse projector`` and ``lotse projections status|rebuild|parked|retry|skip``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import getpass
 import os
 import signal
 import sys
@@ -15,6 +16,7 @@ import asyncpg
 from api.progress import Progress
 from api.settings import load_settings
 from projections.catalogue import PROJECTIONS
+from projections.parking import ParkingError, parked_events, resolutions, retry, skip
 from projections.rebuild import default_processes, rebuild
 from projections.runner import ProjectionBusyError, Runner
 from projections.schema import ensure_projections, status
@@ -31,7 +33,26 @@ def add_projection_parsers(sub: Any) -> None:
     )
     projections = sub.add_parser("projections", help="inspect and rebuild read models")
     commands = projections.add_subparsers(dest="projections_command", required=True)
-    commands.add_parser("status", help="position, head and lag of each read model")
+    commands.add_parser(
+        "status", help="position, head, lag and parked events of each read model (1 if any)"
+    )
+    parked = commands.add_parser("parked", help="events a read model could not apply")
+    parked.add_argument(
+        "--all", action="store_true", help="also what was retried, skipped or rebuilt, and by whom"
+    )
+    retry_cmd = commands.add_parser(
+        "retry", help="apply parked events again (after a fix); those that apply leave the list"
+    )
+    retry_cmd.add_argument("--read-model", help="only this read model")
+    retry_cmd.add_argument("--position", type=int, help="only the event at this position")
+    retry_cmd.add_argument("--by", help="who retries (default: the login name)")
+    skip_cmd = commands.add_parser(
+        "skip", help="leave a parked event out of a read model for good (recorded with a reason)"
+    )
+    skip_cmd.add_argument("--read-model", required=True)
+    skip_cmd.add_argument("--position", type=int, required=True)
+    skip_cmd.add_argument("--reason", required=True, help="why (kept with who and when)")
+    skip_cmd.add_argument("--by", help="who skips (default: the login name)")
     rebuild_cmd = commands.add_parser("rebuild", help="rebuild into fresh tables and swap them in")
     rebuild_cmd.add_argument(
         "names", nargs="*", help=f"read models (default all): {', '.join(PROJECTIONS)}"
@@ -100,15 +121,99 @@ async def _status() -> int:
     finally:
         await pool.close()
     print(f"head of the event log: {head}")
-    print(f"{'read model':<14}{'gen':>4} {'state':<9}{'position':>10}{'lag':>8}  error")
+    print(f"{'read model':<14}{'gen':>4} {'state':<9}{'position':>10}{'lag':>8}  problem")
     failed = 0
     for r in rows:
-        state = "stopped" if r["error"] else r["status"]
-        failed += bool(r["error"])
-        error = f"{r['error']}" if r["error"] else ""
+        state = "stopped" if r["error"] else "degraded" if r["parked"] else r["status"]
+        failed += bool(r["error"] or r["parked"])
+        problem = r["error"] or ""
+        if r["parked"]:
+            problem = "parked at position " + ", ".join(map(str, r["parked"]))
         line = f"{r['name']:<14}{r['generation']:>4} {state:<9}{r['position']:>10}{r['lag']:>8}"
-        print(f"{line}  {error}")
+        print(f"{line}  {problem}")
+    if failed:
+        print(
+            "read models are degraded: see `lotse projections parked`, then `retry` after "
+            "a fix or `skip --reason`",
+            file=sys.stderr,
+        )
     return 1 if failed else 0
+
+
+async def _parked(show_all: bool) -> int:
+    pool, _ = await _pool()
+    try:
+        async with pool.acquire() as conn:
+            await ensure_projections(conn, list(PROJECTIONS.values()))
+            parked = await parked_events(conn)
+            done = await resolutions(conn) if show_all else []
+    finally:
+        await pool.close()
+    if not parked:
+        print("no parked events")
+    for p in parked:
+        sqlstate = f" SQLSTATE {p['sqlstate']}" if p["sqlstate"] else ""
+        print(
+            f"{p['name']} (generation {p['generation']}, {p['status']}) position {p['position']}: "
+            f"{p['topic']} version {p['originator_version']} of {p['originator_id']}, "
+            f"{p['error_type']}{sqlstate}, parked {p['parked_at']:%Y-%m-%d %H:%M:%S %Z}"
+        )
+    for d in done:
+        reason = f": {d['reason']}" if d["reason"] else ""
+        print(
+            f"{d['resolution']} {d['name']} position {d['position']} ({d['topic']}, "
+            f"{d['error_type']}) by {d['resolved_by']} at "
+            f"{d['resolved_at']:%Y-%m-%d %H:%M:%S %Z}{reason}"
+        )
+    return 0
+
+
+def _operator(given: str | None) -> str:
+    if given:
+        return given
+    with contextlib.suppress(Exception):
+        return getpass.getuser()
+    return "operator"
+
+
+async def _retry(name: str | None, position: int | None, by: str | None) -> int:
+    if name is not None and name not in PROJECTIONS:
+        print(f"error: unknown read model; known: {', '.join(PROJECTIONS)}", file=sys.stderr)
+        return 2
+    pool, master = await _pool()
+    try:
+        async with pool.acquire() as conn:
+            await ensure_projections(conn, list(PROJECTIONS.values()))
+            outcomes = await retry(
+                conn, master, PROJECTIONS, name=name, position=position, by=_operator(by)
+            )
+    except ParkingError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        await pool.close()
+    if not outcomes:
+        print("no parked events matched")
+        return 1
+    for o in outcomes:
+        result = "applied" if o.error is None else f"still fails ({o.error}), stays parked"
+        print(f"{o.name} (generation {o.generation}) position {o.position}: {result}")
+    return 1 if any(o.error for o in outcomes) else 0
+
+
+async def _skip(name: str, position: int, reason: str, by: str | None) -> int:
+    pool, _ = await _pool()
+    try:
+        async with pool.acquire() as conn:
+            await ensure_projections(conn, list(PROJECTIONS.values()))
+            await skip(conn, name, position, reason=reason, by=_operator(by))
+    except ParkingError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        await pool.close()
+    print(f"{name} position {position}: skipped (recorded; see `lotse projections parked --all`)")
+    return 0
 
 
 async def _rebuild(names: list[str]) -> int:
@@ -133,6 +238,8 @@ async def _rebuild(names: list[str]) -> int:
             database_url=url,
         )
         progress.close()
+        async with pool.acquire() as conn:
+            parked = [p for p in await parked_events(conn) if p["name"] in generations]
     except ProjectionBusyError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -140,6 +247,12 @@ async def _rebuild(names: list[str]) -> int:
         await pool.close()
     swapped = ", ".join(f"{n} -> generation {g}" for n, g in generations.items())
     print(f"swapped in: {swapped}")
+    for p in parked:
+        print(
+            f"warning: {p['name']} parked the event at position {p['position']} "
+            f"({p['error_type']}); see `lotse projections parked`",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -148,4 +261,10 @@ def run_projections(args: argparse.Namespace) -> int:
         return asyncio.run(_projector(args.exit_if_busy))
     if args.projections_command == "status":
         return asyncio.run(_status())
+    if args.projections_command == "parked":
+        return asyncio.run(_parked(args.all))
+    if args.projections_command == "retry":
+        return asyncio.run(_retry(args.read_model, args.position, args.by))
+    if args.projections_command == "skip":
+        return asyncio.run(_skip(args.read_model, args.position, args.reason, args.by))
     return asyncio.run(_rebuild(args.names))

@@ -6,6 +6,10 @@ rows' lock, applies the last events, points the views at the new tables and drop
 the old ones, all in one transaction: readers see the old or the new tables,
 never a mixture.
 
+An event a read model cannot apply is parked for the new generation as the live
+runner parks it (``projections.parking``): the rebuild completes without it, and the
+parked entry replaces the old generation's at the swap. Skipped events stay out.
+
 The catch-up is bound by one Python core (decoding, folding, building rows). With
 ``processes`` > 1 the read models are split into groups, each caught up by a
 runner in a process of its own (each reads the whole log; the folds are what is
@@ -25,6 +29,7 @@ from typing import Any
 import asyncpg
 
 from projections.model import Projection
+from projections.parking import carry_over
 from projections.runner import ProjectionBusyError, Runner
 from projections.schema import (
     TRACKING,
@@ -154,6 +159,9 @@ async def _rebuild(
                     row["name"],
                     row["generation"],
                 )
+                # An event the new generation could not apply either stays parked
+                # (there); the rebuild does not fail on it, as the live runner does not.
+                await carry_over(conn, row["name"], row["generation"], generations[row["name"]])
             for name, generation in generations.items():
                 await conn.execute(
                     f"UPDATE {TRACKING} SET status = 'active' WHERE name = $1 AND generation = $2",

@@ -3,9 +3,20 @@
 One batch = one transaction: the rows of every projection and each projection's new
 position are committed together, so a crash anywhere inside a batch leaves the
 read models exactly as they were before it, and the next run repeats the batch.
-Each projection runs in its own savepoint: an event it cannot handle stops that
-projection (position, error type and event position in the tracking table, the log
-and /health) while the others go on. Nothing is skipped silently.
+Each projection stores its rows in its own savepoint. An error is either
+transient (connection loss, shutdown, deadlock: the batch is rolled back and
+tried again with backoff) or permanent (see ``projections.failures``). A permanent
+one, whether raised while folding, building rows or storing them, makes the
+runner apply that projection's part of the batch again participant by participant,
+and then event by event, each in a savepoint, to find the event at fault: that
+event is *parked* for that projection alone (``projections.parking``), which goes
+on without it, while every other projection applies it as usual. Nothing is
+skipped silently: /health and ``lotse projections status`` name the parked events
+until an operator retries or skips them.
+
+(The store ran in a savepoint before, but its error surfaced outside the code that
+handled a projection's failure, so one value PostgreSQL refused rolled back the
+whole batch, over and over, for every read model.)
 
 Only one runner per projection may be active: each runner holds a session-level
 advisory lock per projection for its lifetime.
@@ -18,7 +29,7 @@ import contextlib
 import gc
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -27,7 +38,9 @@ import asyncpg
 
 from projections.corrections import Identifiers
 from projections.crypto import BatchCrypto, fetch_keys
+from projections.failures import describe, is_permanent
 from projections.model import Projection
+from projections.parking import EventRef, excluded_positions, park, replace_rows
 from projections.records import EventRecord, decode
 from projections.schema import EVENTS, TRACKING, ensure_projections
 from storage.keys import MasterKey
@@ -53,6 +66,17 @@ YIELD_EVERY = 64
 GC_EVERY_BATCHES = 100
 #: The shortest time between two live catch-ups (see ``Runner.run_forever``).
 LIVE_MIN_INTERVAL_SECONDS = 0.05
+#: Backoff after a transient error: the first wait, doubled up to the longest.
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 30.0
+
+
+def _lost(conn: asyncpg.Connection) -> bool:
+    """Whether a pooled connection's session is gone (the pool detaches a lost one)."""
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:
+        return True
 
 
 class ProjectionBusyError(Exception):
@@ -74,6 +98,23 @@ class Target:
     #: For a model with ``appends_rows``: the rows last committed per cached
     #: participant, per table, so that a batch writes only the rows it adds.
     written: dict[UUID, dict[str, list[tuple[Any, ...]]]] = field(default_factory=dict)
+    #: Positions this generation goes without: its parked events, and skipped ones.
+    excluded: set[int] = field(default_factory=set)
+    #: The tracking row's ``resets`` as last seen: a change drops the cached states.
+    resets: int = 0
+
+    def unseen(self, events: list[EventRecord]) -> list[EventRecord]:
+        """The events this generation has still to apply (after its position, not excluded)."""
+        if events[0].position > self.position and not self.excluded:
+            return events  # the usual case: none of them seen yet
+        return [e for e in events if e.position > self.position and e.position not in self.excluded]
+
+    def without_excluded(
+        self, history: list[tuple[EventRecord, Identifiers]]
+    ) -> list[tuple[EventRecord, Identifiers]]:
+        if not self.excluded:
+            return history
+        return [(e, i) for e, i in history if e.position not in self.excluded]
 
 
 class Runner:
@@ -109,6 +150,7 @@ class Runner:
         self.fault = fault or (lambda _point: None)
         self.targets: dict[str, Target] = {}
         self._lock_conn: asyncpg.Connection | None = None
+        self._locked = False
         self._wake = asyncio.Event()
         self._prefetch: tuple[int, asyncio.Task[list[EventRecord]]] | None = None
         self._prefetch_allowed = True
@@ -120,6 +162,13 @@ class Runner:
 
     async def acquire(self, *, wait: bool = True, poll_seconds: float = 2.0) -> None:
         """Take each projection's advisory lock; wait for, or refuse, a running runner."""
+        if self._lock_conn is not None and _lost(self._lock_conn):
+            # The session that held the locks is gone (connection lost, backend
+            # terminated), and with it the locks: take them again before going on.
+            log.warning("projection runner: lost its lock connection; taking the locks again")
+            await self._drop_lock_conn()
+        if self._locked:
+            return
         if self._lock_conn is None:
             self._lock_conn = await self.pool.acquire()
             await ensure_projections(self._lock_conn, list(self.projections.values()))
@@ -133,8 +182,12 @@ class Runner:
                     raise ProjectionBusyError(msg)
                 log.info("projection %s is run by another runner: waiting", name)
                 await asyncio.sleep(poll_seconds)
+        self._locked = True
 
     async def release(self) -> None:
+        await self._drop_lock_conn()
+
+    async def _drop_lock_conn(self) -> None:
         prefetch, self._prefetch = self._prefetch, None
         if prefetch is not None:
             prefetch[1].cancel()
@@ -142,9 +195,12 @@ class Runner:
                 await prefetch[1]
         if self._lock_conn is not None:
             with contextlib.suppress(Exception):
-                await self._lock_conn.execute("SELECT pg_advisory_unlock_all()")
+                if not _lost(self._lock_conn):
+                    await self._lock_conn.execute("SELECT pg_advisory_unlock_all()")
+            with contextlib.suppress(Exception):
                 await self.pool.release(self._lock_conn)
             self._lock_conn = None
+        self._locked = False
 
     # ---------------------------------------------------------------- batches
 
@@ -153,30 +209,35 @@ class Runner:
         names = list(self.projections)
         if self.pinned:
             rows = await conn.fetch(
-                f"SELECT name, generation, position, error FROM {TRACKING} "
-                "WHERE name = ANY($1) AND generation = ANY($2) FOR UPDATE",
+                f"SELECT name, generation, position, error, resets FROM {TRACKING} "
+                "WHERE name = ANY($1) AND generation = ANY($2) "
+                "ORDER BY name, generation FOR UPDATE",
                 names,
                 [self.pinned[n] for n in names],
             )
             rows = [r for r in rows if r["generation"] == self.pinned[r["name"]]]
         else:
             rows = await conn.fetch(
-                f"SELECT name, generation, position, error FROM {TRACKING} "
-                "WHERE name = ANY($1) AND status = 'active' FOR UPDATE",
+                f"SELECT name, generation, position, error, resets FROM {TRACKING} "
+                "WHERE name = ANY($1) AND status = 'active' ORDER BY name FOR UPDATE",
                 names,
             )
         targets = []
         for row in rows:
-            if row["error"] is not None:
-                continue  # stopped: an operator must look at it (see /health)
+            # (``error`` is what earlier versions set to stop a projection for good;
+            # this one parks the event instead, and clears it with the next batch.)
             target = self.targets.get(row["name"])
             if (
                 target is None
                 or target.generation != row["generation"]
                 or target.position != row["position"]
+                or target.resets != row["resets"]
             ):
-                # New generation, or someone else moved it: cached states may be stale.
+                # New generation, someone else moved it, or an operator retried or
+                # skipped a parked event: cached states may be stale.
                 target = Target(self.projections[row["name"]], row["generation"], row["position"])
+                target.resets = row["resets"]
+                target.excluded = await excluded_positions(conn, row["name"], row["generation"])
                 self.targets[row["name"]] = target
             targets.append(target)
         return targets
@@ -235,18 +296,30 @@ class Runner:
         await conn.execute("SET LOCAL synchronous_commit = off")
         new_states: dict[str, dict[UUID, Any]] = {}
         new_rows: dict[str, dict[UUID, dict[str, list[tuple[Any, ...]]]]] = {}
+        # Projections that failed permanently somewhere in this batch: their part of
+        # it is applied again, slowly, once the fast path is done with the others.
+        failed: list[Target] = []
         # The database stores one projection's rows while Python folds the next:
-        # ``writing`` is the store in flight. Folding yields to the event loop now
-        # and then, so the COPY keeps streaming while PostgreSQL inserts; one
-        # connection is only ever used by one of them at a time (history reads
-        # wait for the store to finish).
-        writing: asyncio.Task[None] | None = None
+        # ``writing`` is the store in flight, with the target it belongs to. Folding
+        # yields to the event loop now and then, so the COPY keeps streaming while
+        # PostgreSQL inserts; one connection is only ever used by one of them at a
+        # time (history reads wait for the store to finish).
+        writing: tuple[Target, asyncio.Task[None]] | None = None
 
         async def finish_writing() -> None:
             nonlocal writing
             if writing is not None:
-                task, writing = writing, None
-                await task
+                (owner, task), writing = writing, None
+                try:
+                    await task
+                except Exception as error:
+                    if not is_permanent(error):
+                        raise
+                    # The store's savepoint is rolled back; the failure is the
+                    # owner's alone, wherever in the batch it surfaced.
+                    failed.append(owner)
+                    new_states.pop(owner.projection.name, None)
+                    new_rows.pop(owner.projection.name, None)
 
         try:
             for target in targets:
@@ -254,16 +327,11 @@ class Runner:
                 states: dict[UUID, Any] = {}
                 # Participants whose first event this generation sees now: no rows to replace.
                 fresh: set[UUID] = set()
-                failed_at: int | None = None
                 try:
                     for n, (pid, events) in enumerate(by_participant.items()):
                         if n % YIELD_EVERY == YIELD_EVERY - 1:
                             await asyncio.sleep(0)
-                        relevant = (
-                            events  # the usual case: the projection has seen none of them
-                            if events[0].position > target.position
-                            else [e for e in events if e.position > target.position]
-                        )
+                        relevant = target.unseen(events)
                         if not relevant:
                             continue
                         state = target.cache.get(pid)
@@ -274,13 +342,14 @@ class Runner:
                             else:
                                 await finish_writing()
                                 before = await history(pid, relevant[0].position - 1)
-                                state = projection.fold_history(pid, before)
+                                state = projection.fold_history(
+                                    pid, target.without_excluded(before)
+                                )
                         for event in relevant:
-                            failed_at = event.position
                             if event.type == "EntryCorrected" and projection.refolds_on(event):
                                 await finish_writing()
                                 upto = await history(pid, event.position)
-                                state = projection.fold_history(pid, upto)
+                                state = projection.fold_history(pid, target.without_excluded(upto))
                             else:
                                 identifiers = (
                                     event.opened(keys.get(pid))
@@ -289,41 +358,39 @@ class Runner:
                                 )
                                 state = projection.apply(state, event, identifiers)
                         states[pid] = state
-                    failed_at = None
                     rows = self._rows(target, states, crypto)
-                except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError):
-                    raise
                 except Exception as error:
-                    if failed_at is None:
+                    if not is_permanent(error) or isinstance(error, asyncpg.PostgresError):
+                        # A server error here came from a read outside any savepoint,
+                        # which the batch as a whole must repeat.
                         raise
-                    # The type and the position, never the message: it may quote data.
-                    description = (
-                        f"{type(error).__name__} while applying the event at position {failed_at}"
-                    )
-                    log.error("projection %s stopped: %s", projection.name, description)
-                    await finish_writing()
-                    await conn.execute(
-                        f"UPDATE {TRACKING} SET error = $1, error_position = $2, "
-                        "updated_at = now() WHERE name = $3 AND generation = $4",
-                        description,
-                        failed_at,
-                        projection.name,
-                        target.generation,
-                    )
+                    failed.append(target)
                     continue
                 await finish_writing()
-                writing = asyncio.create_task(
-                    self._store(conn, target, rows, fresh, records[-1].position)
+                writing = (
+                    target,
+                    asyncio.create_task(
+                        self._store(conn, target, rows, fresh, records[-1].position)
+                    ),
                 )
                 new_states[projection.name] = states
                 if projection.appends_rows:
                     new_rows[projection.name] = rows
             await finish_writing()
+            for target in failed:
+                await self._apply_one_by_one(conn, target, by_participant, keys, crypto, history)
+                await conn.execute(
+                    f"UPDATE {TRACKING} SET position = $1, error = NULL, error_position = NULL, "
+                    "updated_at = now() WHERE name = $2 AND generation = $3",
+                    records[-1].position,
+                    target.projection.name,
+                    target.generation,
+                )
         except BaseException:
             if writing is not None:
-                writing.cancel()
+                writing[1].cancel()
                 with contextlib.suppress(BaseException):
-                    await writing
+                    await writing[1]
             raise
         self.fault("before-commit")
         # Only after the caller commits do these states become the cache's truth.
@@ -331,6 +398,93 @@ class Runner:
         self._pending_rows = new_rows
         self._pending_versions = {pid: events[-1].version for pid, events in by_participant.items()}
         return len(records)
+
+    async def _apply_one_by_one(
+        self,
+        conn: asyncpg.Connection,
+        target: Target,
+        by_participant: OrderedDict[UUID, list[EventRecord]],
+        keys: dict[UUID, bytes | None],
+        crypto: BatchCrypto,
+        history: Callable[[UUID, int], Awaitable[list[tuple[EventRecord, Identifiers]]]],
+    ) -> None:
+        """Apply one projection's part of the batch again, to park only the event at fault.
+
+        Each participant's events go in a savepoint of their own; when they fail,
+        they go again one more event at a time, and the first prefix that fails
+        names the event, which is parked. States are folded from the stored
+        history, never taken from the cache: the failed attempt may have changed
+        cached states in place.
+        """
+        self._forget(target)
+        for pid, events in by_participant.items():
+            relevant = target.unseen(events)
+            if not relevant:
+                continue
+            try:
+                async with conn.transaction():
+                    await self._refold_and_store(conn, target, pid, relevant, keys, crypto, history)
+                continue
+            except Exception as error:
+                if not is_permanent(error):
+                    raise
+            for i, event in enumerate(relevant):
+                applied = [e for e in relevant[: i + 1] if e.position not in target.excluded]
+                try:
+                    async with conn.transaction():
+                        await self._refold_and_store(
+                            conn, target, pid, applied, keys, crypto, history
+                        )
+                except Exception as error:
+                    if not is_permanent(error):
+                        raise
+                    await self._park(conn, target, event, error)
+
+    async def _refold_and_store(
+        self,
+        conn: asyncpg.Connection,
+        target: Target,
+        pid: UUID,
+        events: list[EventRecord],
+        keys: dict[UUID, bytes | None],
+        crypto: BatchCrypto,
+        history: Callable[[UUID, int], Awaitable[list[tuple[EventRecord, Identifiers]]]],
+    ) -> None:
+        projection = target.projection
+        before = await history(pid, events[0].position - 1) if events else []
+        state = projection.fold_history(pid, target.without_excluded(before))
+        for event in events:
+            if event.type == "EntryCorrected" and projection.refolds_on(event):
+                upto = await history(pid, event.position)
+                state = projection.fold_history(pid, target.without_excluded(upto))
+            else:
+                identifiers = event.opened(keys.get(pid)) if projection.needs_identifiers else {}
+                state = projection.apply(state, event, identifiers)
+        rows = projection.rows(state, crypto)
+        await replace_rows(conn, projection, target.generation, pid, rows)
+
+    async def _park(
+        self, conn: asyncpg.Connection, target: Target, event: EventRecord, error: BaseException
+    ) -> None:
+        error_type, sqlstate = describe(error)
+        # The type, SQLSTATE and position, never the message: it may quote data.
+        log.error(
+            "projection %s parked the event at position %d: %s%s",
+            target.projection.name,
+            event.position,
+            error_type,
+            f" (SQLSTATE {sqlstate})" if sqlstate else "",
+        )
+        ref = EventRef(event.position, event.participant_id, event.version)
+        await park(conn, target.projection.name, target.generation, ref, error)
+        target.excluded.add(event.position)
+
+    @staticmethod
+    def _forget(target: Target) -> None:
+        target.cache.clear()
+        target.weights.clear()
+        target.weight = 0
+        target.written.clear()
 
     async def _read(self, reader: asyncpg.Connection, after: int) -> list[EventRecord]:
         # The read-ahead uses the connection that holds the advisory locks, which
@@ -412,8 +566,8 @@ class Runner:
                     )
             self.fault(f"after-write:{projection.name}")
             await conn.execute(
-                f"UPDATE {TRACKING} SET position = $1, updated_at = now() "
-                "WHERE name = $2 AND generation = $3",
+                f"UPDATE {TRACKING} SET position = $1, error = NULL, error_position = NULL, "
+                "updated_at = now() WHERE name = $2 AND generation = $3",
                 position,
                 projection.name,
                 target.generation,
@@ -502,22 +656,38 @@ class Runner:
         Waiting out the interval lets the events that arrive meanwhile go in the
         same batch; the lag it adds is bounded by the interval.
         """
-        await self.acquire()
-        listener = await self.pool.acquire()
+        listener: asyncpg.Connection | None = None
         loop = asyncio.get_running_loop()
+        delay = RETRY_FIRST_SECONDS
 
         def wake(*_: object) -> None:
             self._wake.set()
 
         try:
-            await listener.add_listener(EVENTS, wake)
             while not stop.is_set():
                 started = loop.time()
                 try:
+                    if listener is None or _lost(listener):
+                        if listener is not None:
+                            with contextlib.suppress(Exception):
+                                await self.pool.release(listener)
+                            listener = None
+                        listener = await self.pool.acquire()
+                        await listener.add_listener(EVENTS, wake)
+                    await self.acquire()  # at the start, and again if the session holding them died
                     await self.catch_up()
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                    log.warning("projection runner: %s; retrying", type(error).__name__)
-                    await asyncio.sleep(1)
+                except Exception as error:
+                    # Permanent errors never get here (the batch parks the event at
+                    # fault); this is the database or the network: wait and repeat,
+                    # longer each time, so an outage is not hammered.
+                    log.warning(
+                        "projection runner: %s; retrying in %.1f s", type(error).__name__, delay
+                    )
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=delay)
+                    delay = min(delay * 2, RETRY_MAX_SECONDS)
+                    continue
+                delay = RETRY_FIRST_SECONDS
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=idle_poll_seconds)
@@ -525,7 +695,9 @@ class Runner:
                 if rest > 0 and not stop.is_set():
                     await asyncio.sleep(rest)
         finally:
-            with contextlib.suppress(Exception):
-                await listener.remove_listener(EVENTS, wake)
-            await self.pool.release(listener)
+            if listener is not None:
+                with contextlib.suppress(Exception):
+                    await listener.remove_listener(EVENTS, wake)
+                with contextlib.suppress(Exception):
+                    await self.pool.release(listener)
             await self.release()

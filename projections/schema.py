@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from projections.model import Projection
+from projections.parking import ensure_parking, parked_events
 
 TRACKING = "lotse_projections"
 EVENTS = "lotse_events"
@@ -27,6 +28,7 @@ CREATE TABLE IF NOT EXISTS {TRACKING} (
     position bigint NOT NULL DEFAULT 0,
     error text,
     error_position bigint,
+    resets bigint NOT NULL DEFAULT 0,
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (name, generation)
 )
@@ -38,6 +40,12 @@ async def ensure_tracking(conn: asyncpg.Connection) -> None:
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('lotse-projection-schema'))")
         await conn.execute(TRACKING_DDL)
+        # ``resets`` tells a runner to drop its cached states (an operator retried
+        # or skipped a parked event); tables made before it get it here.
+        await conn.execute(
+            f"ALTER TABLE {TRACKING} ADD COLUMN IF NOT EXISTS resets bigint NOT NULL DEFAULT 0"
+        )
+        await ensure_parking(conn)
 
 
 async def create_generation(
@@ -97,10 +105,21 @@ async def ensure_projections(conn: asyncpg.Connection, projections: list[Project
 
 
 async def status(conn: asyncpg.Connection) -> tuple[int, list[dict[str, Any]]]:
-    """The log head and every live or building generation with its lag."""
+    """The log head and every live or building generation with its lag and the
+    positions of its parked events (``parked``)."""
     head = await conn.fetchval(f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS}")
     rows = await conn.fetch(
         f"SELECT name, generation, status, position, error, error_position, updated_at "
         f"FROM {TRACKING} WHERE status <> 'retired' ORDER BY name, generation"
     )
-    return head, [{**dict(r), "lag": head - r["position"]} for r in rows]
+    parked: dict[tuple[str, int], list[int]] = {}
+    for p in await parked_events(conn):
+        parked.setdefault((p["name"], p["generation"]), []).append(p["position"])
+    return head, [
+        {
+            **dict(r),
+            "lag": head - r["position"],
+            "parked": parked.get((r["name"], r["generation"]), []),
+        }
+        for r in rows
+    ]

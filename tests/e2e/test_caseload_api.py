@@ -176,11 +176,13 @@ def test_timeline_lists_every_event_with_who_and_a_summary(client: TestClient, a
     assert entries[0]["recorded_role"] == "caseworker"
 
 
-def test_health_reports_each_read_model_position_and_lag(client: TestClient, auth: Auth) -> None:
+def test_health_reports_each_read_model_position_and_lag_to_an_admin(
+    client: TestClient, auth: Auth
+) -> None:
     _, position = register(client, auth, "caritas-ahlen")
     listing(client, auth(), min_position=position)
 
-    health = client.get("/health").json()
+    health = client.get("/health", headers=auth("admin", "*")).json()
 
     assert health["database"] == "reachable"
     assert health["head"] == position
@@ -194,3 +196,17 @@ def test_health_reports_each_read_model_position_and_lag(client: TestClient, aut
         "transitions",
     }
     assert all(p["state"] == "active" for p in health["projections"])
+    assert health["parked"] == []
+
+
+def test_health_says_only_ok_without_an_admin_token(client: TestClient, auth: Auth) -> None:
+    _, position = register(client, auth, "caritas-ahlen")
+    listing(client, auth(), min_position=position)
+
+    anonymous = client.get("/health")
+    caseworker = client.get("/health", headers=auth())
+    forged = client.get("/health", headers={"Authorization": "Bearer not-a-token"})
+
+    for response in (anonymous, caseworker, forged):
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}

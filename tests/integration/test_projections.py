@@ -299,7 +299,7 @@ async def rebuild_all(runtime: Runtime, master: MasterKey, **options: Any) -> di
         await pool.close()
 
 
-def test_an_event_a_projection_cannot_handle_stops_only_that_projection(
+def test_an_event_a_projection_cannot_handle_is_parked_for_that_projection_only(
     runtime: Runtime, master: MasterKey
 ) -> None:
     journeys_with_twists(runtime, random.Random(3), 3)
@@ -317,23 +317,25 @@ def test_an_event_a_projection_cannot_handle_stops_only_that_projection(
     finally:
         broken.apply = original  # type: ignore[method-assign]
 
-    async def states() -> dict[str, Any]:
+    async def states() -> tuple[dict[str, Any], list[Any]]:
         conn = await asyncpg.connect(runtime.database.url)
         try:
             rows = await conn.fetch(
-                "SELECT name, position, error, error_position FROM lotse_projections "
-                "WHERE status = 'active'"
+                "SELECT name, position, error FROM lotse_projections WHERE status = 'active'"
             )
-            return {r["name"]: r for r in rows}
+            parked = await conn.fetch(
+                "SELECT name, position, error_type FROM lotse_projection_parked"
+            )
+            return {r["name"]: r for r in rows}, [tuple(p) for p in parked]
         finally:
             await conn.close()
 
-    found = run(states())
-    assert found["outcomes"]["error_position"] == 5
-    assert "KeyError" in found["outcomes"]["error"]
-    assert found["outcomes"]["position"] < 5
-    assert found["participants"]["error"] is None
-    assert found["participants"]["position"] == runtime.journeys.recorder.max_notification_id()
+    found, parked = run(states())
+    head = runtime.journeys.recorder.max_notification_id()
+    assert parked == [("outcomes", 5, "KeyError")]
+    assert found["outcomes"]["position"] == head
+    assert found["outcomes"]["error"] is None
+    assert found["participants"]["position"] == head
 
 
 def test_a_second_runner_for_the_same_projection_is_refused(
