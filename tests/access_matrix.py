@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the matrix is a table: one row per line reads best)
 """The access matrix: the status each role gets from each operation, per object.
 
 This table is the documented policy. ``tests/e2e/test_access_matrix.py`` calls every
