@@ -55,6 +55,8 @@ OBJECTS_DOC: dict[str, str] = {
     "statewide run": "a stored monitoring run for all municipalities",
     "statewide evidence run": "a stored financial run with evidence rows (participant ids)",
     "unknown run": "a run id that does not exist",
+    "provider run, xlsx export": "the provider run exported as XLSX (format=xlsx)",
+    "statewide evidence run, csv export": "the evidence run exported as CSV (format=csv)",
 }
 
 
@@ -112,6 +114,8 @@ MATRIX: list[Row] = [
     Row(f"GET {RUN}",                               "statewide run",           "401 404 404 404 404 404 200 404 404 200 200"),
     Row(f"GET {RUN}",                               "statewide evidence run",  "401 404 404 404 404 404 404 404 404 200 200"),
     Row(f"GET {RUN}",                               "unknown run",             "401 404 404 404 404 404 404 404 404 404 404"),
+    Row(f"GET {RUN}",                               "provider run, xlsx export", "401 200 404 404 200 404 200 200 404 200 200"),
+    Row(f"GET {RUN}",                               "statewide evidence run, csv export", "401 404 404 404 404 404 404 404 404 200 200"),
     Row(f"GET {RUN}/changes",                       "provider run",            "401 200 404 404 200 404 200 200 404 200 200"),
     Row(f"GET {RUN}/changes",                       "municipality run",        "401 404 404 404 200 404 200 200 404 200 200"),
     Row(f"GET {RUN}/changes",                       "statewide run",           "401 404 404 404 404 404 200 404 404 200 200"),
@@ -136,6 +140,8 @@ def markdown() -> str:
     for row in MATRIX:
         codes = " | ".join(str(c) for c in row.expected().values())
         lines.append(f"| `{row.operation}` | {row.object} | {codes} |")
+    lines.append("")
+    lines.append("Objects: " + "; ".join(f"*{k}*: {v}" for k, v in OBJECTS_DOC.items()) + ".")
     return "\n".join(lines)
 
 

@@ -64,6 +64,12 @@ OBJECTS: dict[str, Callable[[World], Params]] = {
     "statewide run": lambda w: Params(path={"run_id": w.runs["statewide"]}),
     "statewide evidence run": lambda w: Params(path={"run_id": w.runs["evidence"]}),
     "unknown run": lambda w: Params(path={"run_id": str(uuid.uuid4())}),
+    "provider run, xlsx export": lambda w: Params(
+        path={"run_id": w.runs["provider"]}, query={"format": "xlsx"}
+    ),
+    "statewide evidence run, csv export": lambda w: Params(
+        path={"run_id": w.runs["evidence"]}, query={"format": "csv"}
+    ),
 }
 #: Values for parameters no object names (a chart of a monitoring run, a period).
 DEFAULT_PATH = {"name": "flows", "extension": "svg"}

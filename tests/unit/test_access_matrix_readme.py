@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.access_matrix import MATRIX, ROLES, markdown
+from tests.access_matrix import MATRIX, OBJECTS_DOC, ROLES, markdown
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -17,6 +17,7 @@ def test_readme_prints_the_access_matrix_as_tested() -> None:
     assert text[start:end] == markdown(), "run: python -m tests.access_matrix"
 
 
-def test_every_row_has_one_status_per_role() -> None:
+def test_every_row_has_one_status_per_role_and_a_documented_object() -> None:
     for row in MATRIX:
         assert list(row.expected()) == list(ROLES)
+        assert row.object in OBJECTS_DOC, row
