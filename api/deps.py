@@ -102,17 +102,14 @@ def refusal_before_input(request: Request) -> Exception | None:
     tells a caller without the right more than a 401 or 403 would.
     """
     route: Any = request.scope.get("route")
-    dependant = getattr(route, "dependant", None)
-    checks = [
-        d.call.policy_check
-        for d in getattr(dependant, "dependencies", ())
-        if hasattr(d.call, "policy_check")
-    ]
+    dependencies = getattr(getattr(route, "dependant", None), "dependencies", ())
+    checks = [d.call.policy_check for d in dependencies if hasattr(d.call, "policy_check")]
     if not checks:
         return None
     runtime: Runtime = request.app.state.runtime
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
+    principal: Principal | None = None
     try:
         principal = authenticate(
             runtime, token.strip() if scheme.lower() == "bearer" and token.strip() else None
@@ -120,8 +117,29 @@ def refusal_before_input(request: Request) -> Exception | None:
         for check in checks:
             check(principal)
     except (HTTPException, AccessDeniedError) as e:
+        if any(d.call is log_refused_access for d in dependencies):
+            # As ``log_refused_access`` would have, had the input parsed.
+            _log_refusal(request, runtime, principal, 401 if principal is None else 403)
         return e
     return None
+
+
+def _log_refusal(
+    request: Request, runtime: Runtime, principal: Principal | None, status: int
+) -> None:
+    if runtime.access_log is None:
+        return
+    who = (
+        (principal.user, principal.role.value, principal.organisation)
+        if principal
+        else ("-", "-", "-")
+    )
+    raw = request.path_params.get("participant_id")
+    try:
+        participant_id = UUID(str(raw)) if raw is not None else None
+    except ValueError:
+        participant_id = None
+    runtime.access_log.record(access_entry(request, *who, participant_id, status))
 
 
 ReadsDep = Annotated[ReadModels, Depends(get_reads)]
