@@ -24,6 +24,7 @@ from api.readmodels import ReadModels
 from domain.access import (
     check_may_read_personal_data,
     check_not_restricted,
+    may_see,
     may_see_restricted,
     personal_data_scope,
 )
@@ -202,16 +203,13 @@ async def read_timeline(
     min_position: Annotated[int | None, Query(ge=0, description="Wait for your own write")] = None,
 ) -> TimelinePublic:
     """Read a participant's audit trail: every event, who recorded it, what changed."""
-    own_provider, own_municipality = personal_data_scope(access.principal)
+    check_may_read_personal_data(access.principal)
     await await_position(reads, ("timeline",), min_position)
     async with reads.pool.acquire() as conn:
         rows = await query_timeline(conn, participant_id)
         restricted = await query_restricted(conn, participant_id)
-    if (
-        not rows
-        or (own_provider and rows[-1]["provider"] != own_provider)
-        or (own_municipality and rows[-1]["municipality"] != own_municipality)
-    ):
+    # The participant's scope now: its latest row's provider and municipality.
+    if not rows or not may_see(access.principal, rows[-1]["provider"], rows[-1]["municipality"]):
         msg = "no participant with this id"
         raise ParticipantNotFoundError(msg)
     check_not_restricted(access.principal, restricted)
