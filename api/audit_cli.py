@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from api.progress import Progress
+from domain.access import ALL_ORGANISATIONS, Principal, Role
 
 if TYPE_CHECKING:
     from api.runtime import Runtime
@@ -223,6 +224,15 @@ def _reader(args: argparse.Namespace) -> str:
     return str(args.user or f"cli:{getpass.getuser()}")
 
 
+def _operator(args: argparse.Namespace) -> Principal:
+    """Who the command acts as: an auditor of every municipality.
+
+    The operator holds the database anyway; the commands still go through the
+    same policy functions as the API, so a narrower CLI role is one line away.
+    """
+    return Principal(_reader(args), Role.AUDITOR, ALL_ORGANISATIONS)
+
+
 def _log_reads(runtime: Runtime, args: argparse.Namespace, endpoint: str, ids: list[UUID]) -> None:
     from storage.access_log import AccessEntry
 
@@ -250,6 +260,8 @@ def _replay(runtime: Runtime, args: argparse.Namespace) -> int:
 
     journeys = runtime.journeys
     try:
+        # The same decision as GET /participants/{id}/history: scope, restriction.
+        journeys.participant_for_reading(_operator(args), args.participant)
         events = list(journeys.history(args.participant))
         if not events:
             return _error("no participant with this id")
@@ -274,11 +286,18 @@ def _replay(runtime: Runtime, args: argparse.Namespace) -> int:
 def _export(runtime: Runtime, args: argparse.Namespace) -> int:
     from eventsourcing.application import AggregateNotFoundError
 
+    from domain.access import check_may_export, may_see
+    from domain.errors import DomainError
     from domain.participant import Participant
     from storage.checkpoints import SigningKeyError
     from storage.export import Criteria, Exporter, ExportError
     from storage.recorder import LotseRecorder
 
+    operator = _operator(args)
+    try:
+        check_may_export(operator)
+    except DomainError as e:
+        return _error(e.message)
     journeys = runtime.journeys
     criteria = Criteria(
         participant=args.participant,
@@ -294,7 +313,7 @@ def _export(runtime: Runtime, args: argparse.Namespace) -> int:
             p: object = journeys.repository.get(pid)
         except AggregateNotFoundError:
             return None
-        if not isinstance(p, Participant):
+        if not isinstance(p, Participant) or not may_see(operator, p.provider, p.municipality):
             return None
         return p.provider, p.municipality
 

@@ -123,7 +123,10 @@ def install(app: FastAPI) -> None:
         return problem(status_for(exc), exc.message, rule=exc.rule, field=exc.field)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        refused = _refusal_before_input(request)
+        if refused is not None:
+            return refused
         # Drop pydantic's "input" and "ctx": they echo submitted (personal) data.
         errors = [_describe(e) for e in exc.errors()]
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
@@ -133,7 +136,11 @@ def install(app: FastAPI) -> None:
         return problem(422, detail, rule="invalid-input", field=first["field"], errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # a body FastAPI could not read
+            refused = _refusal_before_input(request)
+            if refused is not None:
+                return refused
         headers = dict(exc.headers) if exc.headers else None
         return problem(exc.status_code, str(exc.detail), headers=headers)
 
@@ -166,6 +173,23 @@ def install(app: FastAPI) -> None:
         return problem(
             500, "an unexpected error occurred; it has been logged", rule="internal-error"
         )
+
+
+def _refusal_before_input(request: Request) -> JSONResponse | None:
+    """401/403 first: a body that does not even parse must not outrank the role gate.
+
+    FastAPI reads the JSON body before it solves any dependency, so the route's
+    gate (``api.deps.allowed``) never ran; it is applied here instead.
+    """
+    from api.deps import refusal_before_input  # api.deps imports this module
+
+    refused = refusal_before_input(request)
+    if isinstance(refused, DomainError):
+        return problem(status_for(refused), refused.message, rule=refused.rule)
+    if isinstance(refused, StarletteHTTPException):
+        headers = dict(refused.headers) if refused.headers else None
+        return problem(refused.status_code, str(refused.detail), headers=headers)
+    return None
 
 
 def problem_responses(texts: dict[int, str]) -> dict[int | str, dict[str, Any]]:

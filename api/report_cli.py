@@ -17,11 +17,10 @@ import asyncpg
 import orjson
 
 from api.settings import load_settings
-from domain.access import ALL_ORGANISATIONS, Principal, Role
+from domain.access import ALL_ORGANISATIONS, Principal, Role, report_scope
 from domain.configuration import load_configuration
 from domain.errors import DomainError
 from reports import formats
-from reports.access import report_scope
 from reports.charts import CHARTS, render_chart
 from reports.definition import KINDS, ReportRequest
 from reports.periods import PERIOD_FORMS, parse_period

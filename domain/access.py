@@ -1,16 +1,26 @@
-"""Who may see and change which participant: the access policy in one place.
+"""Who may see and change what: the access policy, in this one module.
 
 Providers are separate data controllers: a case worker sees only the caseload of
 the own provider, a coordinator the participants of the own municipality, an
-auditor those in the token's scope, a funder no personal data at all.
+auditor those in the token's scope (a municipality, or ``*``), a funder no
+personal data at all. Every route, CLI command and stored object asks the named
+functions below; none decides on its own. A stored object carries its scope (a
+participant its provider and municipality, a report run the municipality or
+provider it was computed for), and that scope is compared with the caller's.
+
+The statuses each role gets from each operation are tabulated in the README
+(``tests/access_matrix.py`` holds the table, ``tests/e2e/test_access_matrix.py``
+checks every operation of ``/openapi.json`` against it).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import StrEnum
 
-from domain.errors import AccessDeniedError
+from domain.configuration import Configuration
+from domain.errors import AccessDeniedError, InvalidInputError
 
 ALL_ORGANISATIONS = "*"
 
@@ -32,17 +42,68 @@ class Principal:
     organisation: str
 
 
+# ------------------------------------------------------------ writing
+
+
 def check_may_record(principal: Principal) -> None:
-    """Only case workers (and admins) record milestones; everyone else reads."""
+    """Only case workers (and admins) record milestones and corrections; everyone else reads.
+
+    Decided from the role alone, so that routes can refuse before reading the body:
+    an auditor's malformed correction is a 403, never a 409 or 422.
+    """
     if principal.role not in (Role.CASEWORKER, Role.ADMIN):
-        msg = f"the role {principal.role.value} may not record milestones"
+        msg = f"the role {principal.role.value} may not record milestones or corrections"
         raise AccessDeniedError(msg)
+
+
+def may_write(principal: Principal, provider: str) -> bool:
+    """May the caller write for a participant of ``provider``?"""
+    return principal.role == Role.ADMIN or (
+        principal.role == Role.CASEWORKER and principal.organisation == provider
+    )
+
+
+def check_may_erase(principal: Principal) -> None:
+    if principal.role not in (Role.COORDINATOR, Role.ADMIN):
+        msg = "only the coordinator of the participant's municipality or an admin may erase"
+        raise AccessDeniedError(msg)
+
+
+def idempotency_scope(principal: Principal) -> str:
+    """The scope an Idempotency-Key is claimed in: user, role and organisation.
+
+    The same user id may exist at two providers (or act in two roles); keyed by
+    the user alone, one would be replayed the other's response, which names a
+    participant of another controller. JSON keeps the three parts unambiguous.
+    """
+    return json.dumps(
+        [principal.user, principal.role.value, principal.organisation], separators=(",", ":")
+    )
+
+
+# --------------------------------------------------- personal data
 
 
 def check_may_read_personal_data(principal: Principal) -> None:
     if principal.role == Role.FUNDER:
         msg = "funders receive aggregated reports only, never personal data"
         raise AccessDeniedError(msg)
+
+
+def personal_data_scope(principal: Principal) -> tuple[str | None, str | None]:
+    """(provider, municipality) the caller's reads of personal data are confined to.
+
+    ``None`` means unconfined in that dimension; funders are refused outright.
+    """
+    check_may_read_personal_data(principal)
+    match principal.role:
+        case Role.CASEWORKER:
+            return principal.organisation, None
+        case Role.COORDINATOR:
+            return None, principal.organisation
+        case Role.AUDITOR if principal.organisation != ALL_ORGANISATIONS:
+            return None, principal.organisation
+    return None, None
 
 
 def may_see(principal: Principal, provider: str, municipality: str) -> bool:
@@ -60,13 +121,158 @@ def may_see(principal: Principal, provider: str, municipality: str) -> bool:
             return False
 
 
-def may_write(principal: Principal, provider: str) -> bool:
-    return principal.role == Role.ADMIN or (
-        principal.role == Role.CASEWORKER and principal.organisation == provider
-    )
+def may_see_restricted(principal: Principal) -> bool:
+    """A participant under restriction (Art. 18 GDPR) is read by auditors only.
+
+    Restriction keeps the records for the funding audit and nothing else: not the
+    caseload, not the timeline, not name search, and not an admin's reads either.
+    """
+    return principal.role == Role.AUDITOR
 
 
-def check_may_erase(principal: Principal) -> None:
+def check_not_restricted(principal: Principal, restricted: bool) -> None:
+    if restricted and not may_see_restricted(principal):
+        msg = "processing of this participant's data is restricted: only auditors may read it"
+        raise AccessDeniedError(msg, rule="processing-restricted")
+
+
+def check_may_read_access_log(principal: Principal) -> None:
+    """Who read a participant's data (Art. 15): the coordinator in scope and admins."""
     if principal.role not in (Role.COORDINATOR, Role.ADMIN):
-        msg = "only the coordinator of the participant's municipality or an admin may erase"
+        msg = "only the participant's coordinator or an admin may read the access log"
         raise AccessDeniedError(msg)
+
+
+def check_may_export(principal: Principal) -> None:
+    """Verifiable bundles of participants' events: auditors and admins, in scope."""
+    if principal.role not in (Role.AUDITOR, Role.ADMIN):
+        msg = "only auditors and admins may export participants' records"
+        raise AccessDeniedError(msg)
+
+
+# ---------------------------------------------------- integrity
+
+
+def check_may_audit(principal: Principal) -> None:
+    """Verification, checkpoints and the checkpoint key: auditors and admins."""
+    if principal.role not in (Role.AUDITOR, Role.ADMIN):
+        msg = "only auditors and admins may verify the log"
+        raise AccessDeniedError(msg)
+
+
+# ------------------------------------------------------- reports
+
+
+def report_scope(
+    principal: Principal,
+    config: Configuration,
+    municipality: str | None,
+    provider: str | None,
+) -> tuple[str | None, str | None]:
+    """The (municipality, provider) a new report covers; refuses what the caller may not see.
+
+    - Funders: every municipality, aggregated (small cells always suppressed).
+    - Coordinators: their own municipality. Case workers: their own provider.
+      Auditors: their scope (a municipality, or ``*``). Admins: everything.
+
+    Without a filter the report narrows to the caller's scope.
+    """
+    if municipality is not None and municipality not in config.municipalities:
+        msg = "municipality is not a configured municipality"
+        raise InvalidInputError(msg, field="municipality", rule="unknown-municipality")
+    if provider is not None and provider not in config.providers:
+        msg = "provider is not a configured provider"
+        raise InvalidInputError(msg, field="provider", rule="unknown-provider")
+    if provider is not None:
+        own = config.providers[provider].municipality
+        if municipality is not None and municipality != own:
+            msg = "provider does not belong to municipality"
+            raise InvalidInputError(msg, field="provider")
+        municipality = None  # the provider fixes it
+    role, org = principal.role, principal.organisation
+    if role == Role.CASEWORKER:
+        if provider not in (None, org) or (
+            municipality is not None and municipality != config.municipality_of(org)
+        ):
+            msg = "case workers receive reports for their own provider only"
+            raise AccessDeniedError(msg)
+        return None, org
+    confined = _confined_municipality(principal)
+    if confined is not None:
+        if municipality not in (None, confined) or (
+            provider is not None and config.providers[provider].municipality != confined
+        ):
+            msg = f"the role {role.value} receives reports for its own municipality only"
+            raise AccessDeniedError(msg)
+        return (None, provider) if provider else (confined, None)
+    return municipality, provider
+
+
+def _confined_municipality(principal: Principal) -> str | None:
+    if principal.role == Role.COORDINATOR or (
+        principal.role == Role.AUDITOR and principal.organisation != ALL_ORGANISATIONS
+    ):
+        return principal.organisation
+    return None
+
+
+def run_within_scope(
+    principal: Principal,
+    config: Configuration,
+    municipality: str | None,
+    provider: str | None,
+) -> bool:
+    """Does a stored run's scope (``None`` = all) lie within the caller's report scope?
+
+    Unlike ``report_scope``, nothing narrows here: a statewide run is statewide,
+    and only callers whose scope is statewide may read it.
+    """
+    run_municipality = config.municipality_of(provider) if provider else municipality
+    match principal.role:
+        case Role.CASEWORKER:
+            return provider == principal.organisation
+        case Role.COORDINATOR | Role.AUDITOR:
+            confined = _confined_municipality(principal)
+            return confined is None or run_municipality == confined
+        case Role.FUNDER | Role.ADMIN:
+            return True
+    return False
+
+
+def may_see_unsuppressed(principal: Principal) -> bool:
+    """Unsuppressed figures and evidence rows: the roles that may read the records anyway."""
+    return principal.role != Role.FUNDER
+
+
+def check_unsuppressed(principal: Principal) -> None:
+    if not may_see_unsuppressed(principal):
+        msg = "funders receive published figures only: small counts are always suppressed"
+        raise AccessDeniedError(msg, field="unsuppressed")
+
+
+def may_read_run(
+    principal: Principal,
+    config: Configuration,
+    *,
+    municipality: str | None,
+    provider: str | None,
+    suppressed: bool,
+    evidence: bool,
+) -> bool:
+    """May the caller read a stored report run (its figures, charts and change list)?"""
+    if (not suppressed or evidence) and not may_see_unsuppressed(principal):
+        return False
+    return run_within_scope(principal, config, municipality, provider)
+
+
+def may_see_changed_participant(
+    principal: Principal, provider: str | None, municipality: str | None
+) -> bool:
+    """Is a participant named in a run's change list one the caller may see now?
+
+    The run is in scope, but a participant may have moved out of it since (or be
+    unknown to the read model): their id is then withheld.
+    """
+    if not may_see_unsuppressed(principal) or provider is None or municipality is None:
+        return False
+    return may_see(principal, provider, municipality)

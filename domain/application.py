@@ -24,6 +24,7 @@ from domain.access import (
     check_may_erase,
     check_may_read_personal_data,
     check_may_record,
+    check_not_restricted,
     may_see,
     may_write,
 )
@@ -73,7 +74,9 @@ class DateAsISO(Transcoding):
 class RequestKey:
     """An Idempotency-Key claim, stored in the same transaction as the events.
 
-    ``scope`` is the caller's user id, so keys of different users never collide;
+    ``scope`` is ``domain.access.idempotency_scope``: the caller's user id, role and
+    organisation, so keys of different callers never collide (the same user id at
+    another provider included);
     ``fingerprint`` identifies the request body, so a reused key with another body
     can be told apart from a retry.
     """
@@ -200,9 +203,7 @@ class Journeys(Application[UUID]):
         if not may_see(principal, participant.provider, participant.municipality):
             msg = "no participant with this id"
             raise ParticipantNotFoundError(msg)
-        if participant.restricted and principal.role != "auditor":
-            msg = "processing of this participant's data is restricted: only auditors may read it"
-            raise AccessDeniedError(msg, rule="processing-restricted")
+        check_not_restricted(principal, participant.restricted)
         return participant
 
     def _replayed(self, key: RequestKey | None, operation: str) -> Recorded | None:

@@ -288,6 +288,7 @@ async def query_page(
     name_terms: list[bytes] | None,
     after: tuple[date, UUID] | None,
     limit: int,
+    include_restricted: bool = True,
 ) -> Page:
     """One page of participants in intake order, by keyset (stable under inserts)."""
     where, args = [], []
@@ -306,6 +307,8 @@ async def query_page(
         where.append(f"open_modules @> ARRAY[{arg(module)}]::text[]")
     if name_terms is not None:
         where.append(f"name_index @> {arg(name_terms)}::bytea[]")
+    if not include_restricted:
+        where.append("NOT restricted")
     if after is not None:
         where.append(f"(intake_date, participant_id) > ({arg(after[0])}, {arg(after[1])})")
     clause = f"WHERE {' AND '.join(where)}" if where else ""
@@ -318,3 +321,21 @@ async def query_page(
     more = len(rows) > limit
     last = page[-1] if page else None
     return Page(page, (last["intake_date"], last["participant_id"]) if more and last else None)
+
+
+async def query_restricted(conn: Any, participant_id: UUID) -> bool:
+    """Whether processing of the participant's data is restricted (Art. 18 GDPR)."""
+    restricted = await conn.fetchval(
+        f"SELECT restricted FROM {TABLE.name} WHERE participant_id = $1", participant_id
+    )
+    return bool(restricted)
+
+
+async def query_placements(conn: Any, participant_ids: list[UUID]) -> dict[UUID, tuple[str, str]]:
+    """Each participant's current (provider, municipality), for scope checks."""
+    rows = await conn.fetch(
+        f"SELECT participant_id, provider, municipality FROM {TABLE.name} "
+        "WHERE participant_id = ANY($1::uuid[])",
+        participant_ids,
+    )
+    return {r["participant_id"]: (r["provider"], r["municipality"]) for r in rows}

@@ -18,11 +18,10 @@ from typing import Any
 
 import asyncpg
 
-from domain.access import Principal
+from domain.access import Principal, may_see_unsuppressed
 from domain.configuration import Configuration
 from domain.errors import InvalidInputError
 from reports import financial, monitoring, outcomes
-from reports.access import may_see_unsuppressed
 from reports.cells import (
     Figures,
     cells_from_json,

@@ -11,6 +11,12 @@ from storage.recorder import LotseRecorder
 
 
 class PostgresRequestLog:
+    """Claims are looked up by (scope, key); the scope is ``domain.access.idempotency_scope``.
+
+    That scope is the caller's user id, role and organisation: the same user id at
+    another provider (or in another role) never finds someone else's claim.
+    """
+
     def __init__(self, datastore: PostgresDatastore, recorder: LotseRecorder):
         self.datastore = datastore
         self.statement = (

@@ -6,15 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import CurrentUser, RuntimeDep
+from api.deps import CurrentUser, RuntimeDep, allowed
 from api.problems import problem_responses
 from api.schemas import CheckpointPublic, ProblemPublic, VerificationPublic
-from domain.access import Principal, Role
-from domain.errors import AccessDeniedError, InvalidInputError
+from domain.access import check_may_audit
+from domain.errors import InvalidInputError
 from storage.checkpoints import SigningKeyError, key_id, public_key_text
 from storage.verification import VerificationReport, run_verification
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+# Every route here is for auditors and admins; the gate runs before any parameter check.
+router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[allowed(check_may_audit)])
 
 RESPONSES = problem_responses(
     {
@@ -23,12 +24,6 @@ RESPONSES = problem_responses(
         422: "Invalid input: the body names the field",
     }
 )
-
-
-def check_may_audit(principal: Principal) -> None:
-    if principal.role not in (Role.AUDITOR, Role.ADMIN):
-        msg = "only auditors and admins may verify the log"
-        raise AccessDeniedError(msg)
 
 
 def verification_public(report: VerificationReport) -> VerificationPublic:

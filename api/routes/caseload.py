@@ -18,13 +18,19 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from api.deps import LogRefusedAccess, ReadAccessDep, ReadsDep
+from api.deps import LogRefusedAccess, ReadAccessDep, ReadsDep, allowed
 from api.problems import problem_responses
 from api.readmodels import ReadModels
-from domain.access import ALL_ORGANISATIONS, Principal, Role, check_may_read_personal_data
+from domain.access import (
+    check_may_read_personal_data,
+    check_not_restricted,
+    may_see,
+    may_see_restricted,
+    personal_data_scope,
+)
 from domain.errors import InvalidInputError, ParticipantNotFoundError
 from projections.crypto import fetch_keys, index_key, open_names, search_terms
-from projections.participants import query_page
+from projections.participants import query_page, query_restricted
 from projections.timeline import query_timeline
 
 router = APIRouter(prefix="/participants", tags=["caseload"], dependencies=[LogRefusedAccess])
@@ -89,19 +95,6 @@ class TimelinePublic(BaseModel):
     entries: list[TimelineEntry]
 
 
-def scope(principal: Principal) -> tuple[str | None, str | None]:
-    """(provider, municipality) the caller is confined to; None means unconfined."""
-    check_may_read_personal_data(principal)
-    match principal.role:
-        case Role.CASEWORKER:
-            return principal.organisation, None
-        case Role.COORDINATOR:
-            return None, principal.organisation
-        case Role.AUDITOR if principal.organisation != ALL_ORGANISATIONS:
-            return None, principal.organisation
-    return None, None
-
-
 def narrow(confined: str | None, asked: str | None) -> str | None:
     """Combine the caller's scope with a filter; a filter outside it matches nothing."""
     if confined is None:
@@ -137,7 +130,10 @@ async def await_position(reads: ReadModels, names: tuple[str, ...], position: in
         raise HTTPException(504, msg)
 
 
-@router.get("", response_model=ParticipantPage, responses=PROBLEMS)
+MAY_READ = [allowed(check_may_read_personal_data)]
+
+
+@router.get("", response_model=ParticipantPage, responses=PROBLEMS, dependencies=MAY_READ)
 async def list_participants(
     reads: ReadsDep,
     access: ReadAccessDep,
@@ -152,7 +148,7 @@ async def list_participants(
 ) -> ParticipantPage:
     """List the caller's caseload, filtered and searched by name, page by page."""
     principal = access.principal
-    own_provider, own_municipality = scope(principal)
+    own_provider, own_municipality = personal_data_scope(principal)
     await await_position(reads, ("participants",), min_position)
     terms = search_terms(index_key(reads.master), q) if q else None
     if q and not terms:
@@ -166,6 +162,8 @@ async def list_participants(
             status=status,
             module=module,
             name_terms=terms,
+            # Restricted participants are never found by name, except by auditors.
+            include_restricted=not terms or may_see_restricted(principal),
             after=decode_cursor(cursor) if cursor else None,
             limit=limit,
         )
@@ -175,7 +173,7 @@ async def list_participants(
     for row in page.rows:
         pid = row["participant_id"]
         names = open_names(keys.get(pid), pid, row["names_sealed"])
-        hidden = row["restricted"] and principal.role != Role.AUDITOR
+        hidden = row["restricted"] and not may_see_restricted(principal)
         items.append(
             ParticipantSummary(
                 id=pid,
@@ -192,7 +190,12 @@ async def list_participants(
     )
 
 
-@router.get("/{participant_id}/timeline", response_model=TimelinePublic, responses=PROBLEMS)
+@router.get(
+    "/{participant_id}/timeline",
+    response_model=TimelinePublic,
+    responses=PROBLEMS,
+    dependencies=MAY_READ,
+)
 async def read_timeline(
     participant_id: UUID,
     reads: ReadsDep,
@@ -200,17 +203,16 @@ async def read_timeline(
     min_position: Annotated[int | None, Query(ge=0, description="Wait for your own write")] = None,
 ) -> TimelinePublic:
     """Read a participant's audit trail: every event, who recorded it, what changed."""
-    own_provider, own_municipality = scope(access.principal)
+    check_may_read_personal_data(access.principal)
     await await_position(reads, ("timeline",), min_position)
     async with reads.pool.acquire() as conn:
         rows = await query_timeline(conn, participant_id)
-    if (
-        not rows
-        or (own_provider and rows[-1]["provider"] != own_provider)
-        or (own_municipality and rows[-1]["municipality"] != own_municipality)
-    ):
+        restricted = await query_restricted(conn, participant_id)
+    # The participant's scope now: its latest row's provider and municipality.
+    if not rows or not may_see(access.principal, rows[-1]["provider"], rows[-1]["municipality"]):
         msg = "no participant with this id"
         raise ParticipantNotFoundError(msg)
+    check_not_restricted(access.principal, restricted)
     access.record(participant_id)
     fields = TimelineEntry.model_fields
     return TimelinePublic(

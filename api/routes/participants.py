@@ -22,6 +22,7 @@ from api.deps import (
     ReadAccessDep,
     RequestId,
     RuntimeDep,
+    allowed,
 )
 from api.problems import problem_responses
 from api.schemas import (
@@ -40,10 +41,17 @@ from api.schemas import (
     ParticipantStatePublic,
 )
 from api.views import history_entries, participant_public
-from domain.access import Principal, Role, may_see
+from domain.access import (
+    Principal,
+    check_may_erase,
+    check_may_read_access_log,
+    check_may_read_personal_data,
+    check_may_record,
+    idempotency_scope,
+    may_see,
+)
 from domain.application import Journeys, RequestKey
 from domain.errors import (
-    AccessDeniedError,
     InvalidInputError,
     ParticipantNotFoundError,
     RuleViolationError,
@@ -129,7 +137,9 @@ def request_key(
         {"path": path, "body": body.model_dump(mode="json")}, sort_keys=True, separators=(",", ":")
     )
     fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
-    return RequestKey(scope=principal.user, key=key, fingerprint=fingerprint, operation=operation)
+    return RequestKey(
+        scope=idempotency_scope(principal), key=key, fingerprint=fingerprint, operation=operation
+    )
 
 
 def expected_version(if_match: str | None) -> int | None:
@@ -147,6 +157,7 @@ def expected_version(if_match: str | None) -> int | None:
     status_code=status.HTTP_201_CREATED,
     response_model=ParticipantCreated,
     responses=WRITE_RESPONSES,
+    dependencies=[allowed(check_may_record)],
 )
 def register_participant(
     body: ParticipantCreate,
@@ -182,7 +193,16 @@ def check_known_at(known_at: datetime | None) -> datetime | None:
     return known_at
 
 
-@router.get("/{participant_id}", response_model=ParticipantPublic, responses=PROBLEM_RESPONSES)
+# Each route's role gate runs before its parameters are validated (``api.deps.allowed``).
+MAY_READ = [allowed(check_may_read_personal_data)]
+
+
+@router.get(
+    "/{participant_id}",
+    response_model=ParticipantPublic,
+    responses=PROBLEM_RESPONSES,
+    dependencies=MAY_READ,
+)
 def read_participant(
     participant_id: UUID,
     journeys: JourneysDep,
@@ -198,7 +218,10 @@ def read_participant(
 
 
 @router.get(
-    "/{participant_id}/state", response_model=ParticipantStatePublic, responses=PROBLEM_RESPONSES
+    "/{participant_id}/state",
+    response_model=ParticipantStatePublic,
+    responses=PROBLEM_RESPONSES,
+    dependencies=MAY_READ,
 )
 def read_participant_state(
     participant_id: UUID,
@@ -223,7 +246,12 @@ def read_participant_state(
     )
 
 
-@router.get("/{participant_id}/history", response_model=HistoryPublic, responses=PROBLEM_RESPONSES)
+@router.get(
+    "/{participant_id}/history",
+    response_model=HistoryPublic,
+    responses=PROBLEM_RESPONSES,
+    dependencies=MAY_READ,
+)
 def read_history(
     participant_id: UUID,
     journeys: JourneysDep,
@@ -252,15 +280,16 @@ def read_history(
 
 
 @router.get(
-    "/{participant_id}/access-log", response_model=AccessLogPublic, responses=PROBLEM_RESPONSES
+    "/{participant_id}/access-log",
+    response_model=AccessLogPublic,
+    responses=PROBLEM_RESPONSES,
+    dependencies=[allowed(check_may_read_access_log)],
 )
 def read_access_log(
     participant_id: UUID, principal: CurrentUser, runtime: RuntimeDep
 ) -> AccessLogPublic:
     """Who read this participant's data, when, where and why (Art. 15 GDPR)."""
-    if principal.role not in (Role.COORDINATOR, Role.ADMIN):
-        msg = "only the participant's coordinator or an admin may read the access log"
-        raise AccessDeniedError(msg)
+    check_may_read_access_log(principal)
     participant: object = None
     with contextlib.suppress(AggregateNotFoundError):
         participant = runtime.journeys.repository.get(participant_id)
@@ -321,6 +350,7 @@ def coerce_changes(
     status_code=status.HTTP_201_CREATED,
     response_model=MilestoneRecorded,
     responses=WRITE_RESPONSES,
+    dependencies=[allowed(check_may_record)],
 )
 def record_milestone(
     participant_id: UUID,
@@ -335,7 +365,8 @@ def record_milestone(
     expected = expected_version(if_match)
     data = {k: plain(v) for k, v in body.model_dump(exclude={"type", "effective_date"}).items()}
     if isinstance(body, EntryCorrectedCreate):
-        journeys.participant_for_reading(principal, participant_id)  # scope before reading history
+        # The gate refused roles that may not correct; scope before reading history.
+        journeys.participant_for_reading(principal, participant_id)
         data["changes"] = coerce_changes(journeys, participant_id, body)
     result = journeys.record_milestone(
         principal,
@@ -372,6 +403,7 @@ def record_milestone(
     "/{participant_id}/erasure",
     response_model=ErasurePublic,
     responses=WRITE_RESPONSES,
+    dependencies=[allowed(check_may_erase)],
 )
 def erase_participant(
     participant_id: UUID,

@@ -7,7 +7,7 @@ version, figures); ``/reports/runs/{id}`` serves a run again unchanged and
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import orjson
@@ -16,10 +16,17 @@ from fastapi import APIRouter, Query, Response
 from api.deps import CurrentUser, ReadsDep, RuntimeDep
 from api.problems import problem_responses
 from api.routes.caseload import ORG_ID, await_position
-from domain.access import Principal
+from domain.access import (
+    Principal,
+    check_unsuppressed,
+    may_read_run,
+    may_see_changed_participant,
+    may_see_unsuppressed,
+    report_scope,
+)
 from domain.errors import InvalidInputError, ParticipantNotFoundError
+from projections.participants import query_placements
 from reports import formats
-from reports.access import check_unsuppressed, may_see_unsuppressed, report_scope
 from reports.charts import CHARTS, render_chart
 from reports.definition import ReportRequest
 from reports.periods import PERIOD_FORMS, parse_period
@@ -183,14 +190,15 @@ async def _run_for(reads: ReadsDep, runtime: RuntimeDep, principal: Principal, r
     """A stored run the caller may see; any other looks like an unknown id."""
     async with reads.pool.acquire() as conn:
         run = await load(conn, run_id)
-    msg = "no report run with this id"
-    if run is None:
-        raise RunNotFoundError(msg)
-    try:
-        report_scope(principal, runtime.configuration, run.scope_municipality, run.scope_provider)
-    except Exception:
-        raise RunNotFoundError(msg) from None
-    if (not run.suppressed or run.evidence) and not may_see_unsuppressed(principal):
+    if run is None or not may_read_run(
+        principal,
+        runtime.configuration,
+        municipality=run.scope_municipality,
+        provider=run.scope_provider,
+        suppressed=run.suppressed,
+        evidence=run.evidence,
+    ):
+        msg = "no report run with this id"
         raise RunNotFoundError(msg)
     return run
 
@@ -216,7 +224,25 @@ async def read_report_changes(
     run = await _run_for(reads, runtime, principal, run_id)
     async with reads.pool.acquire() as conn:
         result = await changes(conn, run, runtime.configuration, principal)
+        await withhold_unseen_participants(conn, principal, result)
     return Response(orjson.dumps(result), media_type="application/json")
+
+
+async def withhold_unseen_participants(
+    conn: Any, principal: Principal, result: dict[str, Any]
+) -> None:
+    """Name only participants the caller may see now, with their per-event cells.
+
+    The run lies within the caller's scope, but a late event may concern someone
+    who has moved to another provider or municipality since.
+    """
+    named = [e for e in result["events"] if e.get("participant_id")]
+    placements = await query_placements(conn, [UUID(e["participant_id"]) for e in named])
+    for entry in named:
+        provider, municipality = placements.get(UUID(entry["participant_id"]), (None, None))
+        if not may_see_changed_participant(principal, provider, municipality):
+            entry["participant_id"] = None
+            entry.pop("cells", None)
 
 
 @router.get("/runs/{run_id}/charts/{name}.{extension}", responses=PROBLEMS)

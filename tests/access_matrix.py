@@ -1,0 +1,149 @@
+# ruff: noqa: E501  (the matrix is a table: one row per line reads best)
+"""The access matrix: the status each role gets from each operation, per object.
+
+This table is the documented policy. ``tests/e2e/test_access_matrix.py`` calls every
+operation of ``/openapi.json`` as every role below, on the objects below, and compares
+each status with it; an operation without a row fails that test. README.md prints
+the table (``python -m tests.access_matrix`` renders it; a test checks they agree).
+
+Adding a route: add a ``Row`` (operation as ``METHOD /path`` exactly as in the
+OpenAPI document, an object, and eleven statuses in the column order of ``ROLES``).
+A route with a new kind of path parameter also needs an object in
+``tests/e2e/test_access_matrix.py`` (``OBJECTS``) that supplies it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Column -> (role, organisation) of the token, or None for no token. The objects
+#: live at provider caritas-ahlen in municipality warendorf: the plain roles are
+#: in scope, "other provider" / "other municipality" are not.
+ROLES: dict[str, tuple[str, str] | None] = {
+    "anon": None,
+    "cw": ("caseworker", "caritas-ahlen"),
+    "cw-op": ("caseworker", "vhs-warendorf"),
+    "cw-om": ("caseworker", "diakonie-duesseldorf"),
+    "co": ("coordinator", "warendorf"),
+    "co-om": ("coordinator", "duesseldorf"),
+    "fu": ("funder", "bezirksregierung-arnsberg"),
+    "au": ("auditor", "warendorf"),
+    "au-om": ("auditor", "duesseldorf"),
+    "au*": ("auditor", "*"),
+    "ad": ("admin", "lotse-operations"),
+}
+
+LEGEND = (
+    "anon: no token · cw: case worker of caritas-ahlen (provider of the objects) · "
+    "cw-op: case worker of another provider in the same municipality (vhs-warendorf) · "
+    "cw-om: case worker in another municipality (diakonie-duesseldorf) · "
+    "co / co-om: coordinator of warendorf / duesseldorf · fu: funder · "
+    "au / au-om / au*: auditor of warendorf / duesseldorf / all municipalities · ad: admin"
+)
+
+#: What the objects are (each created fresh by the test).
+OBJECTS_DOC: dict[str, str] = {
+    "-": "no object (or the caller's own scope)",
+    "participant": "an active participant of caritas-ahlen (warendorf)",
+    "restricted participant": "a participant of caritas-ahlen under restriction (Art. 18)",
+    "erasable participant": "a participant of caritas-ahlen to erase (mode restrict)",
+    "unknown participant": "a participant id that does not exist",
+    "own provider": "a registration for caritas-ahlen",
+    "municipality warendorf": "a report asked for municipality=warendorf",
+    "provider run": "a stored monitoring run for provider caritas-ahlen",
+    "municipality run": "a stored monitoring run for municipality warendorf",
+    "statewide run": "a stored monitoring run for all municipalities",
+    "statewide evidence run": "a stored financial run with evidence rows (participant ids)",
+    "unknown run": "a run id that does not exist",
+    "provider run, xlsx export": "the provider run exported as XLSX (format=xlsx)",
+    "statewide evidence run, csv export": "the evidence run exported as CSV (format=csv)",
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    operation: str
+    object: str
+    statuses: str
+
+    def expected(self) -> dict[str, int]:
+        codes = [int(s) for s in self.statuses.split()]
+        assert len(codes) == len(ROLES), f"{self.operation} {self.object}: one status per role"
+        return dict(zip(ROLES, codes, strict=True))
+
+
+P = "/participants/{participant_id}"
+RUN = "/reports/runs/{run_id}"
+CHART = "/reports/runs/{run_id}/charts/{name}.{extension}"
+
+# fmt: off
+#            operation                              object                     anon cw cw-op cw-om co co-om fu au au-om au* ad
+MATRIX: list[Row] = [
+    Row("GET /programmes",                          "-",                       "200 200 200 200 200 200 200 200 200 200 200"),
+    Row("GET /organisations",                       "-",                       "200 200 200 200 200 200 200 200 200 200 200"),
+    Row("GET /health",                              "-",                       "200 200 200 200 200 200 200 200 200 200 200"),
+    Row("POST /participants",                       "own provider",            "401 201 403 403 403 403 403 403 403 403 201"),
+    Row("GET /participants",                        "-",                       "401 200 200 200 200 200 403 200 200 200 200"),
+    Row(f"GET {P}",                                 "participant",             "401 200 404 404 200 404 403 200 404 200 200"),
+    Row(f"GET {P}",                                 "restricted participant",  "401 403 404 404 403 404 403 200 404 200 403"),
+    Row(f"GET {P}",                                 "unknown participant",     "401 404 404 404 404 404 403 404 404 404 404"),
+    Row(f"GET {P}/state",                           "participant",             "401 200 404 404 200 404 403 200 404 200 200"),
+    Row(f"GET {P}/state",                           "restricted participant",  "401 403 404 404 403 404 403 200 404 200 403"),
+    Row(f"GET {P}/state",                           "unknown participant",     "401 404 404 404 404 404 403 404 404 404 404"),
+    Row(f"GET {P}/history",                         "participant",             "401 200 404 404 200 404 403 200 404 200 200"),
+    Row(f"GET {P}/history",                         "restricted participant",  "401 403 404 404 403 404 403 200 404 200 403"),
+    Row(f"GET {P}/history",                         "unknown participant",     "401 404 404 404 404 404 403 404 404 404 404"),
+    Row(f"GET {P}/timeline",                        "participant",             "401 200 404 404 200 404 403 200 404 200 200"),
+    Row(f"GET {P}/timeline",                        "restricted participant",  "401 403 404 404 403 404 403 200 404 200 403"),
+    Row(f"GET {P}/timeline",                        "unknown participant",     "401 404 404 404 404 404 403 404 404 404 404"),
+    Row(f"GET {P}/access-log",                      "participant",             "401 403 403 403 200 404 403 403 403 403 200"),
+    Row(f"GET {P}/access-log",                      "restricted participant",  "401 403 403 403 200 404 403 403 403 403 200"),
+    Row(f"GET {P}/access-log",                      "unknown participant",     "401 403 403 403 404 404 403 403 403 403 404"),
+    Row(f"POST {P}/milestones",                     "participant",             "401 201 404 404 403 403 403 403 403 403 201"),
+    Row(f"POST {P}/milestones",                     "unknown participant",     "401 404 404 404 403 403 403 403 403 403 404"),
+    Row(f"POST {P}/erasure",                        "erasable participant",    "401 403 403 403 200 404 403 403 403 403 200"),
+    Row(f"POST {P}/erasure",                        "unknown participant",     "401 403 403 403 404 404 403 403 403 403 404"),
+    Row("GET /reports/monitoring",                  "-",                       "401 200 200 200 200 200 200 200 200 200 200"),
+    Row("GET /reports/monitoring",                  "municipality warendorf",  "401 200 200 403 200 403 200 200 403 200 200"),
+    Row("GET /reports/outcomes",                    "-",                       "401 200 200 200 200 200 200 200 200 200 200"),
+    Row("GET /reports/outcomes",                    "municipality warendorf",  "401 200 200 403 200 403 200 200 403 200 200"),
+    Row("GET /reports/financial",                   "-",                       "401 200 200 200 200 200 200 200 200 200 200"),
+    Row("GET /reports/financial",                   "municipality warendorf",  "401 200 200 403 200 403 200 200 403 200 200"),
+    Row(f"GET {RUN}",                               "provider run",            "401 200 404 404 200 404 200 200 404 200 200"),
+    Row(f"GET {RUN}",                               "municipality run",        "401 404 404 404 200 404 200 200 404 200 200"),
+    Row(f"GET {RUN}",                               "statewide run",           "401 404 404 404 404 404 200 404 404 200 200"),
+    Row(f"GET {RUN}",                               "statewide evidence run",  "401 404 404 404 404 404 404 404 404 200 200"),
+    Row(f"GET {RUN}",                               "unknown run",             "401 404 404 404 404 404 404 404 404 404 404"),
+    Row(f"GET {RUN}",                               "provider run, xlsx export", "401 200 404 404 200 404 200 200 404 200 200"),
+    Row(f"GET {RUN}",                               "statewide evidence run, csv export", "401 404 404 404 404 404 404 404 404 200 200"),
+    Row(f"GET {RUN}/changes",                       "provider run",            "401 200 404 404 200 404 200 200 404 200 200"),
+    Row(f"GET {RUN}/changes",                       "municipality run",        "401 404 404 404 200 404 200 200 404 200 200"),
+    Row(f"GET {RUN}/changes",                       "statewide run",           "401 404 404 404 404 404 200 404 404 200 200"),
+    Row(f"GET {RUN}/changes",                       "statewide evidence run",  "401 404 404 404 404 404 404 404 404 200 200"),
+    Row(f"GET {RUN}/changes",                       "unknown run",             "401 404 404 404 404 404 404 404 404 404 404"),
+    Row(f"GET {CHART}",                             "provider run",            "401 200 404 404 200 404 200 200 404 200 200"),
+    Row(f"GET {CHART}",                             "municipality run",        "401 404 404 404 200 404 200 200 404 200 200"),
+    Row(f"GET {CHART}",                             "statewide run",           "401 404 404 404 404 404 200 404 404 200 200"),
+    Row(f"GET {CHART}",                             "unknown run",             "401 404 404 404 404 404 404 404 404 404 404"),
+    Row("GET /audit/verify",                        "-",                       "401 403 403 403 403 403 403 200 200 200 200"),
+    Row("GET /audit/checkpoints",                   "-",                       "401 403 403 403 403 403 403 200 200 200 200"),
+    Row("GET /audit/public-key",                    "-",                       "401 403 403 403 403 403 403 200 200 200 200"),
+]
+# fmt: on
+
+
+def markdown() -> str:
+    """The table as README.md shows it."""
+    head = f"| operation | object | {' | '.join(ROLES)} |"
+    rule = "|---|---|" + "---|" * len(ROLES)
+    lines = [head, rule]
+    for row in MATRIX:
+        codes = " | ".join(str(c) for c in row.expected().values())
+        lines.append(f"| `{row.operation}` | {row.object} | {codes} |")
+    lines.append("")
+    lines.append("Objects: " + "; ".join(f"*{k}*: {v}" for k, v in OBJECTS_DOC.items()) + ".")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown())

@@ -1,0 +1,201 @@
+"""Every operation of /openapi.json, called as every role, against the access matrix.
+
+The expected statuses are in ``tests/access_matrix.py`` (printed in README.md). The
+requests are generated from the OpenAPI document: an operation that has no row there
+fails the test, so a new route cannot ship without a documented policy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from storage.checkpoints import new_signing_key_text
+from tests.access_matrix import MATRIX, ROLES, Row
+from tests.conftest import Auth, registration
+
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Checkpoints signed, as in production, so the audit routes answer."""
+    return dataclasses.replace(settings, audit_signing_key=new_signing_key_text())
+
+
+@dataclass
+class World:
+    """The objects the matrix is called on, created fresh through the API."""
+
+    participant: str
+    restricted: str
+    erasable: str
+    runs: dict[str, str]
+    position: int
+
+
+@dataclass(frozen=True)
+class Params:
+    path: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+
+
+#: Object name (as in the matrix) -> the parameters that point at it.
+OBJECTS: dict[str, Callable[[World], Params]] = {
+    "-": lambda w: Params(),
+    "participant": lambda w: Params(path={"participant_id": w.participant}),
+    "restricted participant": lambda w: Params(path={"participant_id": w.restricted}),
+    "erasable participant": lambda w: Params(path={"participant_id": w.erasable}),
+    "unknown participant": lambda w: Params(path={"participant_id": str(uuid.uuid4())}),
+    "own provider": lambda w: Params(),
+    "municipality warendorf": lambda w: Params(query={"municipality": "warendorf"}),
+    "provider run": lambda w: Params(path={"run_id": w.runs["provider"]}),
+    "municipality run": lambda w: Params(path={"run_id": w.runs["municipality"]}),
+    "statewide run": lambda w: Params(path={"run_id": w.runs["statewide"]}),
+    "statewide evidence run": lambda w: Params(path={"run_id": w.runs["evidence"]}),
+    "unknown run": lambda w: Params(path={"run_id": str(uuid.uuid4())}),
+    "provider run, xlsx export": lambda w: Params(
+        path={"run_id": w.runs["provider"]}, query={"format": "xlsx"}
+    ),
+    "statewide evidence run, csv export": lambda w: Params(
+        path={"run_id": w.runs["evidence"]}, query={"format": "csv"}
+    ),
+}
+#: Values for parameters no object names (a chart of a monitoring run, a period).
+DEFAULT_PATH = {"name": "flows", "extension": "svg"}
+DEFAULT_QUERY = {"period": "2021"}
+
+COACHING = {
+    "type": "CoachingContactLogged",
+    "effective_date": "2021-04-01",
+    "minutes": 30,
+    "mode": "phone",
+}
+#: Operation -> a valid body, so that only the policy decides the status.
+BODIES: dict[str, dict[str, Any]] = {
+    "POST /participants": registration(),
+    "POST /participants/{participant_id}/milestones": COACHING,
+    "POST /participants/{participant_id}/erasure": {
+        "mode": "restrict",
+        "reason": "participant_request",
+    },
+}
+
+
+def operations(openapi: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``METHOD /path`` -> its OpenAPI operation object."""
+    return {
+        f"{method.upper()} {path}": operation
+        for path, item in openapi["paths"].items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    }
+
+
+def unlisted(openapi: dict[str, Any], matrix: list[Row]) -> list[str]:
+    """Operations of the API without a row in the matrix."""
+    listed = {row.operation for row in matrix}
+    return sorted(set(operations(openapi)) - listed)
+
+
+def call(client: TestClient, auth: Auth, row: Row, spec: dict[str, Any], role: str, world: World):  # type: ignore[no-untyped-def]
+    method, template = row.operation.split(" ", 1)
+    params = OBJECTS[row.object](world)
+    path_values = {**DEFAULT_PATH, **params.path}
+    path = re.sub(r"\{(\w+)\}", lambda m: path_values[m.group(1)], template)
+    query = dict(params.query)
+    for parameter in spec.get("parameters", []):
+        if parameter["in"] == "query" and parameter.get("required"):
+            name = parameter["name"]
+            assert name in query or name in DEFAULT_QUERY, (
+                f"{row.operation}: no value for required query parameter {name}"
+            )
+            query.setdefault(name, DEFAULT_QUERY.get(name, ""))
+    token = ROLES[role]
+    headers = auth(*token) if token else {}
+    body = BODIES.get(row.operation)
+    if "requestBody" in spec:
+        assert body is not None, f"{row.operation}: add a valid body to BODIES"
+    return client.request(method, path, params=query, json=body, headers=headers)
+
+
+def build_world(client: TestClient, auth: Auth) -> World:
+    def register() -> str:
+        response = client.post("/participants", json=registration(), headers=auth())
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    participant, restricted, erasable = register(), register(), register()
+    restriction = {"mode": "restrict", "reason": "participant_request"}
+    response = client.post(
+        f"/participants/{restricted}/erasure",
+        json=restriction,
+        headers=auth("coordinator", "warendorf"),
+    )
+    assert response.status_code == 200, response.text
+    admin = auth("admin", "lotse-operations")
+    runs = {}
+    for name, kind, scope in (
+        ("provider", "monitoring", {"provider": "caritas-ahlen"}),
+        ("municipality", "monitoring", {"municipality": "warendorf"}),
+        ("statewide", "monitoring", {}),
+        ("evidence", "financial", {}),
+    ):
+        response = client.get(f"/reports/{kind}", params={"period": "2021", **scope}, headers=admin)
+        assert response.status_code == 200, response.text
+        runs[name] = response.headers["X-Report-Run"]
+    response = client.post(f"/participants/{participant}/milestones", json=COACHING, headers=auth())
+    assert response.status_code == 201, response.text
+    position = response.json()["position"]
+    # Read your writes: the timeline and the caseload must know the restriction.
+    for path in ("/participants", f"/participants/{participant}/timeline"):
+        waited = client.get(path, params={"min_position": position}, headers=admin)
+        assert waited.status_code == 200, waited.text
+    return World(participant, restricted, erasable, runs, position)
+
+
+def test_every_operation_answers_every_role_as_the_access_matrix_documents(
+    client: TestClient, auth: Auth
+) -> None:
+    openapi = client.get("/openapi.json").json()
+    specs = operations(openapi)
+    assert not unlisted(openapi, MATRIX), (
+        f"operations without a row in tests/access_matrix.py: {unlisted(openapi, MATRIX)}"
+    )
+    stale = sorted({row.operation for row in MATRIX} - set(specs))
+    assert not stale, f"rows for operations the API no longer has: {stale}"
+    world = build_world(client, auth)
+
+    mismatches = []
+    for row in MATRIX:
+        for role, expected in row.expected().items():
+            response: httpx.Response = call(client, auth, row, specs[row.operation], role, world)
+            if response.status_code != expected:
+                mismatches.append(
+                    f"{row.operation} [{row.object}] as {role}: "
+                    f"{response.status_code}, documented {expected}"
+                )
+
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_an_operation_without_a_row_in_the_matrix_is_reported() -> None:
+    app = create_app()
+
+    async def read_witness() -> dict[str, str]:
+        """A route added without a row."""
+        return {}
+
+    app.add_api_route("/audit/witnesses", read_witness, methods=["GET"])
+
+    assert unlisted(app.openapi(), MATRIX) == ["GET /audit/witnesses"]
