@@ -18,6 +18,7 @@ import dataclasses
 from enum import StrEnum
 from typing import Any
 
+from domain.course import Course
 from domain.participant import Participant
 
 
@@ -106,15 +107,40 @@ CLASSIFICATION: dict[str, dict[str, DataClass]] = {
     # ``changes`` is classified per changed field, by the corrected event's type.
     "EntryCorrected": {"corrects_version": T, "corrected_type": T, "reason": I, "changes": T},
     "PersonalDataErased": {"mode": T, "reason_code": T},
+    # Course events (domain/course.py): participants appear only by their
+    # pseudonymous id; the teacher is a staff user id; the receipt is a number.
+    "CourseScheduled": {
+        "programme": T,
+        "module": T,
+        "provider": T,
+        "municipality": T,
+        "title": T,
+        "course_type": T,
+        "planned_lesson_hours": T,
+        "start_date": T,
+        "end_date": T,
+    },
+    "ParticipantEnrolled": {"participant_id": T},
+    "ParticipantWithdrawn": {"participant_id": T, "reason": T},
+    "SessionHeld": {"session_id": T, "lesson_hours": T, "teacher": T},
+    "AttendanceRecorded": {"session_id": T, "entries": T},
+    "ExamFeeIncurred": {"amount_eur": T, "receipt_reference": T, "participant_id": T},
+    "CourseCancelled": {"reason": T},
+    "CourseCompleted": {},
 }
 
 
-def event_classes() -> dict[str, type[Participant.Event]]:
-    """Every persisted participant event class, by name."""
-    found: dict[str, type[Participant.Event]] = {}
-    for name, value in vars(Participant).items():
-        if isinstance(value, type) and issubclass(value, Participant.Event) and name != "Event":
-            found[name] = value
+def event_classes() -> dict[str, type[Participant.Event] | type[Course.Event]]:
+    """Every persisted event class (participants' and courses'), by name."""
+    found: dict[str, type[Participant.Event] | type[Course.Event]] = {}
+    for aggregate in (Participant, Course):
+        base = aggregate.Event
+        for name, value in vars(aggregate).items():
+            if isinstance(value, type) and issubclass(value, base) and name != "Event":
+                # Classified by name: names must not collide (the library's own
+                # ``Created`` carries only the envelope).
+                assert name not in found or name == "Created", f"{name} is defined twice"
+                found.setdefault(name, value)
     return found
 
 
