@@ -71,7 +71,7 @@ def _positive_decimal(field: str, value: Any) -> Decimal:
     if number != number.quantize(_CENT):
         msg = f"{field} must have at most two decimal places"
         raise InvalidInputError(msg, field=field)
-    return number
+    return number.quantize(_CENT)
 
 
 class Course(Aggregate):
@@ -197,7 +197,7 @@ class Course(Aggregate):
 
     @property
     def held_lesson_hours(self) -> Decimal:
-        return sum((hours for _day, hours in self.sessions.values()), Decimal(0))
+        return sum((hours for _day, hours in self.sessions.values()), Decimal(0)).quantize(_CENT)
 
     def hours_on(self, day: date) -> Decimal:
         return sum((h for d, h in self.sessions.values() if d == day), Decimal(0))

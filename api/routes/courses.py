@@ -233,7 +233,7 @@ def course_public(course: Course) -> CoursePublic:
         end_date=course.end_date,
         status=course.status.value,
         held_lesson_hours=course.held_lesson_hours,
-        exam_fees_eur=sum(course.exam_fees, Decimal(0)),
+        exam_fees_eur=sum(course.exam_fees, Decimal(0)).quantize(Decimal("0.01")),
         enrolments=[
             EnrolmentPublic(
                 participant_id=pid, enrolled_on=since, withdrawn_on=course.withdrawn.get(pid)
