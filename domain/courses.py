@@ -205,6 +205,8 @@ class Courses:
         def command(course: Course) -> None:
             participant = self._participant(participant_id, "participant_id")
             self.check_may_enrol(course, participant)
+            # Exited, consent withdrawn, restricted or erased: no new processing.
+            participant.check_processing_allowed("ModuleEntered")
             course.enrol(
                 envelope=envelope,
                 effective_date=effective_date,

@@ -43,6 +43,7 @@ READ_RESPONSES = problem_responses(
         403: "The role may not read courses (funders: aggregated reports only)",
         404: "Unknown course, or not in the caller's scope",
         422: "Invalid parameter: the body names it",
+        504: "The read model did not reach min_position in time",
     }
 )
 WRITE_RESPONSES = {

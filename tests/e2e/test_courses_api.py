@@ -434,3 +434,24 @@ def test_the_openapi_document_lists_the_course_routes(client: TestClient, runtim
         "/courses/{course_id}/sessions/{session_id}/attendance",
     ):
         assert path in paths
+
+
+def test_an_exited_participant_cannot_be_enrolled(client: TestClient, auth: Auth) -> None:
+    cid = new_course(client, auth)
+    a = participant_in_f4(client, auth)
+    exited = client.post(
+        f"/participants/{a}/milestones",
+        json={
+            "type": "Exited",
+            "effective_date": "2021-03-20",
+            "reason": "completed",
+            "destination": "school",
+        },
+        headers=auth(),
+    )
+    assert exited.status_code == 201, exited.text
+
+    response = enrol(client, auth, cid, a)
+
+    assert_problem(response, 409, rule="participant-exited")
+    assert version_of(client, auth, cid) == 1
