@@ -344,3 +344,24 @@ def test_participant_lesson_hours_pay_each_attending_participants_hour(
     # (4 h x 5 present + 3 h x 6 present) x 4.10 EUR = 38 x 4.10 = 155.80 EUR
     assert figures.value(("course_p", str(cid))) == Decimal("155.80")
     assert figures.value(("course_amount", TOTAL, TOTAL, TOTAL)) == Decimal("155.80")
+
+
+def test_the_demo_data_has_a_course_per_provider_billed_once_each(
+    client: TestClient, auth: Auth, runtime: Runtime
+) -> None:
+    from api.demo_courses import seed_courses
+
+    written = seed_courses(runtime.journeys)
+
+    assert written > 0
+    document = financial(client, auth, runtime)
+    courses = rows_of(document, "kurse")
+    assert len(courses) == len(runtime.journeys.configuration.providers)
+    assert {c["amount"] for c in courses} == {"1575.00"}
+    everyone = pick(
+        rows_of(document, "kurse_quartale"),
+        municipality="Alle Kommunen",
+        provider="Alle Träger",
+        quarter="Gesamtzeitraum",
+    )
+    assert everyone["amount"] == str(Decimal("1575.00") * len(courses))

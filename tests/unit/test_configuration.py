@@ -63,3 +63,37 @@ def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_every_event_field_is_classified() -> None:
     assert unclassified_fields() == []
+
+
+def test_a_daily_lesson_hour_maximum_that_is_not_positive_is_reported(tmp_path: Path) -> None:
+    config = copy_config(tmp_path)
+    programme = config / "programmes" / "durchstarten.toml"
+    programme.write_text(
+        programme.read_text().replace(
+            'max_lesson_hours_per_day = "8"', 'max_lesson_hours_per_day = "0"'
+        )
+    )
+
+    with pytest.raises(ConfigurationError) as e:
+        load_configuration(config)
+    assert any("courses.max_lesson_hours_per_day" in p for p in e.value.problems)
+
+
+def test_a_lesson_hour_rate_needs_a_module_held_in_courses(tmp_path: Path) -> None:
+    config = copy_config(tmp_path)
+    programme = config / "programmes" / "durchstarten.toml"
+    text = programme.read_text()
+    programme.write_text(
+        text.replace('module = "F4"\nunit = "lesson_hour"', 'module = "F1"\nunit = "lesson_hour"')
+    )
+
+    with pytest.raises(ConfigurationError) as e:
+        load_configuration(config)
+    assert any("held_in_courses" in p for p in e.value.problems)
+
+
+def test_the_programme_configures_its_course_modules_and_daily_maximum() -> None:
+    durchstarten = load_configuration().programmes["durchstarten"]
+
+    assert [m.code for m in durchstarten.modules if m.held_in_courses] == ["F2", "F3", "F4"]
+    assert durchstarten.max_lesson_hours_per_day == 8
