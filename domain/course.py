@@ -253,6 +253,8 @@ class Course(Aggregate):
         return cls._create(
             cls.CourseScheduled,
             id=course_id or uuid4(),
+            # Effective dates are never in the future: a course recorded after it
+            # began is effective from its start, one planned ahead from today.
             effective_date=min(start_date, today),
             recorded_by=envelope.user,
             recorded_role=envelope.role,

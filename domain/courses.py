@@ -88,6 +88,8 @@ class Courses:
         return course
 
     def _save(self, course: Course, key: RequestKey | None) -> Recorded:
+        # ``Recorded.participant_id`` holds the stream's id: here the course's. The
+        # request log stores it as such, so a retried request answers the same.
         recordings = self.journeys.save(course, request_key=key)
         position = max(r.notification.id for r in recordings) if recordings else 0
         return Recorded(course.id, course.version, position)

@@ -365,3 +365,18 @@ def test_the_demo_data_has_a_course_per_provider_billed_once_each(
         quarter="Gesamtzeitraum",
     )
     assert everyone["amount"] == str(Decimal("1575.00") * len(courses))
+
+
+def test_a_session_held_after_a_run_is_listed_among_its_changes(
+    client: TestClient, auth: Auth, runtime: Runtime, case: dict[str, Any]
+) -> None:
+    document = financial(client, auth, runtime, unsuppressed=True)
+    cid = case["course"]
+
+    post(client, auth, f"/courses/{cid}/sessions", {"date": "2021-05-04", "lesson_hours": 2})
+
+    changes = get(client, auth("admin", "*"), f"/reports/runs/{document['run']['id']}/changes")
+    assert [e["type"] for e in changes["events"]] == ["SessionHeld"]
+    cells = {c["cell"]: c["difference"] for c in changes["changed_cells"]}
+    assert cells["course_amount|_all|_all|_all"] == "75.00"
+    assert cells[f"course_held|{cid}"] == "2.00"
