@@ -225,6 +225,11 @@ def _read_programme(path: Path, problems: list[str]) -> Programme | None:
             )
         flat_rates.append(rate)
 
+    course_rated = [r.module for r in flat_rates if r.unit in UNITS]
+    for module in sorted({m for m in course_rated if course_rated.count(m) > 1}):
+        # One course is paid either per held or per attended hour, never both.
+        problems.append(f"{path}: module {module!r} has more than one lesson-hour flat rate")
+
     consent_versions = []
     for i, cv in enumerate(data.get("consent_versions", [])):
         where = f"consent_versions[{i}]."

@@ -28,7 +28,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from domain.configuration import FlatRate, Programme
-from reports.cells import TOTAL, Column, Figures, TableDef
+from reports.cells import TOTAL, Cell, Column, Figures, TableDef
 from reports.definition import Labels, ReportRequest
 from reports.labels import ALL_PROVIDERS
 
@@ -214,8 +214,6 @@ def _tables(
     labels: Labels,
     programme: Programme,
 ) -> list[TableDef]:
-    from reports.cells import Cell
-
     per_course = TableDef(
         "kurse",
         "Kurse: gehaltene Unterrichtsstunden (UE), Anwesenheiten und Pauschale je Kurs",

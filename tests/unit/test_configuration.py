@@ -97,3 +97,17 @@ def test_the_programme_configures_its_course_modules_and_daily_maximum() -> None
 
     assert [m.code for m in durchstarten.modules if m.held_in_courses] == ["F2", "F3", "F4"]
     assert durchstarten.max_lesson_hours_per_day == 8
+
+
+def test_a_course_module_is_paid_by_one_lesson_hour_rate_only(tmp_path: Path) -> None:
+    config = copy_config(tmp_path)
+    programme = config / "programmes" / "durchstarten.toml"
+    programme.write_text(
+        programme.read_text()
+        + '\n[[flat_rates]]\ncode = "P4b"\nmodule = "F4"\nunit = "participant_lesson_hour"\n'
+        'amount_eur = "4.10"\n'
+    )
+
+    with pytest.raises(ConfigurationError) as e:
+        load_configuration(config)
+    assert any("more than one lesson-hour flat rate" in p for p in e.value.problems)
