@@ -192,5 +192,6 @@ def test_health_reports_each_read_model_position_and_lag(client: TestClient, aut
         "outcomes",
         "units",
         "transitions",
+        "courses",
     }
     assert all(p["state"] == "active" for p in health["projections"])
