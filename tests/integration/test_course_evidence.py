@@ -374,6 +374,7 @@ def test_a_session_held_after_a_run_is_listed_among_its_changes(
     cid = case["course"]
 
     post(client, auth, f"/courses/{cid}/sessions", {"date": "2021-05-04", "lesson_hours": 2})
+    financial(client, auth, runtime)  # waits until the read models include the session
 
     changes = get(client, auth("admin", "*"), f"/reports/runs/{document['run']['id']}/changes")
     assert [e["type"] for e in changes["events"]] == ["SessionHeld"]
