@@ -51,6 +51,9 @@ def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | Non
             progress = Progress(demo_participants, "seeding demo participants")
             events = seed(runtime.journeys, demo_participants, on_progress=progress.advance)
             progress.close()
+            from api.demo_courses import seed_courses
+
+            events += seed_courses(runtime.journeys)
             print(f"demo data: {demo_participants} participants, {events} events")
         else:
             print(f"demo data: already present ({head} events), not seeded again")

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from domain.application import DuplicateRequestError
 from domain.errors import (
     AccessDeniedError,
+    CourseNotFoundError,
     DomainError,
     InvalidInputError,
     ParticipantNotFoundError,
@@ -36,6 +37,7 @@ STATUS_OF: list[tuple[type[DomainError], int]] = [
     (InvalidInputError, 422),
     (RuleViolationError, 409),
     (ParticipantNotFoundError, 404),
+    (CourseNotFoundError, 404),
     (VersionConflictError, 412),
     (AccessDeniedError, 403),
 ]

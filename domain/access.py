@@ -276,3 +276,32 @@ def may_see_changed_participant(
     if not may_see_unsuppressed(principal) or provider is None or municipality is None:
         return False
     return may_see(principal, provider, municipality)
+
+# ------------------------------------------------------------------- courses
+# Courses (domain/course.py) belong to the provider that holds them, in the
+# provider's municipality. Funders receive aggregated reports only.
+
+
+def may_manage_course(principal: Principal, provider: str) -> bool:
+    """Schedule a course, hold sessions, enrol, record attendance: the provider's staff."""
+    return principal.role == Role.ADMIN or (
+        principal.role == Role.CASEWORKER and principal.organisation == provider
+    )
+
+
+def may_read_course(principal: Principal, provider: str, municipality: str) -> bool:
+    """The provider's case workers, the municipality's coordinators, auditors in scope."""
+    return principal.role != Role.FUNDER and may_see(principal, provider, municipality)
+
+
+def check_may_read_courses(principal: Principal) -> None:
+    """Course lists name participants by pseudonym: never for funders."""
+    if principal.role == Role.FUNDER:
+        msg = "funders receive aggregated reports only, never course lists"
+        raise AccessDeniedError(msg)
+
+
+def check_may_manage_courses(principal: Principal) -> None:
+    if principal.role not in (Role.CASEWORKER, Role.ADMIN):
+        msg = f"the role {principal.role.value} may not record courses"
+        raise AccessDeniedError(msg)

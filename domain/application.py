@@ -185,7 +185,10 @@ class Journeys(Application[UUID]):
             msg = "no participant with this id"
             raise ParticipantNotFoundError(msg)
         participant = replay_participant(None, events)
-        assert isinstance(participant, Participant)
+        if not isinstance(participant, Participant):
+            # Another aggregate's stream (a course) shares the log: not a participant.
+            msg = "no participant with this id"
+            raise ParticipantNotFoundError(msg)
         with self._cache_lock:
             if participant.personal_data_erased or self.event_cache_size <= 0:
                 self._decoded.pop(participant_id, None)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from domain.course import Course
 from domain.errors import InvalidInputError
 from domain.participant import Participant
 
@@ -66,6 +67,18 @@ MILESTONES: tuple[Milestone, ...] = (
 OWN_COMMANDS: dict[type[Participant.Event], Callable[..., Any]] = {
     P.Registered: P.register,
     P.PersonalDataErased: P.erase_personal_data,
+}
+
+#: A course's events (its own stream, ``domain/course.py``) and their commands.
+COURSE_COMMANDS: dict[type[Course.Event], Callable[..., Any]] = {
+    Course.CourseScheduled: Course.schedule,
+    Course.ParticipantEnrolled: Course.enrol,
+    Course.ParticipantWithdrawn: Course.withdraw,
+    Course.SessionHeld: Course.hold_session,
+    Course.AttendanceRecorded: Course.record_attendance,
+    Course.ExamFeeIncurred: Course.incur_exam_fee,
+    Course.CourseCancelled: Course.cancel,
+    Course.CourseCompleted: Course.complete,
 }
 
 BY_EVENT: dict[type[Participant.Event], Milestone] = {m.event: m for m in MILESTONES}

@@ -18,6 +18,7 @@ import dataclasses
 from enum import StrEnum
 from typing import Any
 
+from domain.course import Course
 from domain.participant import Participant
 
 
@@ -106,23 +107,48 @@ CLASSIFICATION: dict[str, dict[str, DataClass]] = {
     # ``changes`` is classified per changed field, by the corrected event's type.
     "EntryCorrected": {"corrects_version": T, "corrected_type": T, "reason": I, "changes": T},
     "PersonalDataErased": {"mode": T, "reason_code": T},
+    # Course events (domain/course.py): participants appear only by their
+    # pseudonymous id; the teacher is a staff user id; the receipt is a number.
+    "CourseScheduled": {
+        "programme": T,
+        "module": T,
+        "provider": T,
+        "municipality": T,
+        "title": T,
+        "course_type": T,
+        "planned_lesson_hours": T,
+        "start_date": T,
+        "end_date": T,
+    },
+    "ParticipantEnrolled": {"participant_id": T},
+    "ParticipantWithdrawn": {"participant_id": T, "reason": T},
+    "SessionHeld": {"session_id": T, "lesson_hours": T, "teacher": T},
+    "AttendanceRecorded": {"session_id": T, "entries": T},
+    "ExamFeeIncurred": {"amount_eur": T, "receipt_reference": T, "participant_id": T},
+    "CourseCancelled": {"reason": T},
+    "CourseCompleted": {},
 }
 
 
-def event_classes() -> dict[str, type[Participant.Event]]:
-    """Every persisted participant event class, by name.
+def event_classes() -> dict[str, type[Participant.Event] | type[Course.Event]]:
+    """Every persisted event class (participants' and courses'), by name.
 
     ``Created`` is the library's default creation event, which its metaclass adds to
-    every aggregate; a participant is created by ``Registered``, so it is never stored.
+    every aggregate; participants and courses are created by events of their own
+    (``Registered``, ``CourseScheduled``), so it is never stored.
     """
-    found: dict[str, type[Participant.Event]] = {}
-    for name, value in vars(Participant).items():
-        if (
-            isinstance(value, type)
-            and issubclass(value, Participant.Event)
-            and name not in ("Event", "Created")
-        ):
-            found[name] = value
+    found: dict[str, type[Participant.Event] | type[Course.Event]] = {}
+    for aggregate in (Participant, Course):
+        base = aggregate.Event
+        for name, value in vars(aggregate).items():
+            if (
+                isinstance(value, type)
+                and issubclass(value, base)
+                and name not in ("Event", "Created")
+            ):
+                # Classified by name: names must not collide.
+                assert name not in found, f"{name} is defined twice"
+                found[name] = value
     return found
 
 

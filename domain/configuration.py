@@ -29,6 +29,13 @@ class Module:
     excludes_employment_ban: bool = False
     requires_no_regular_school_access: bool = False
     ends: date | None = None
+    held_in_courses: bool = False
+    """Delivered as courses (``domain.course``): sessions and attendance lists."""
+
+
+#: Flat-rate units: an hour a course held (P4), or an hour per attending participant.
+UNITS = ("lesson_hour", "participant_lesson_hour")
+DEFAULT_MAX_LESSON_HOURS_PER_DAY = Decimal(8)
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,8 @@ class Programme:
     modules: tuple[Module, ...]
     flat_rates: tuple[FlatRate, ...]
     consent_versions: tuple[ConsentVersion, ...]
+    max_lesson_hours_per_day: Decimal = DEFAULT_MAX_LESSON_HOURS_PER_DAY
+    """No course may hold more lesson hours on one day ([courses] in the file)."""
 
     def module(self, code: str) -> Module | None:
         return next((m for m in self.modules if m.code == code), None)
@@ -179,6 +188,7 @@ def _read_programme(path: Path, problems: list[str]) -> Programme | None:
                     m, "requires_no_regular_school_access", bool, where, False
                 ),
                 ends=r.get(m, "ends", date, where, None),
+                held_in_courses=r.get(m, "held_in_courses", bool, where, False),
             )
         )
     codes = [m.code for m in modules]
@@ -202,11 +212,23 @@ def _read_programme(path: Path, problems: list[str]) -> Programme | None:
             unit=r.get(fr, "unit", str, where),
             amount_eur=amount,
         )
+        if rate.unit in UNITS and not any(
+            m.code == rate.module and m.held_in_courses for m in modules
+        ):
+            problems.append(
+                f"{path}: {where}unit {rate.unit!r} needs module {rate.module!r} "
+                "with held_in_courses = true"
+            )
         if rate.module not in codes:
             problems.append(
                 f"{path}: {where}module {rate.module!r} is not a module of this programme"
             )
         flat_rates.append(rate)
+
+    course_rated = [r.module for r in flat_rates if r.unit in UNITS]
+    for module in sorted({m for m in course_rated if course_rated.count(m) > 1}):
+        # One course is paid either per held or per attended hour, never both.
+        problems.append(f"{path}: module {module!r} has more than one lesson-hour flat rate")
 
     consent_versions = []
     for i, cv in enumerate(data.get("consent_versions", [])):
@@ -221,6 +243,17 @@ def _read_programme(path: Path, problems: list[str]) -> Programme | None:
     if not consent_versions:
         problems.append(f"{path}: at least one [[consent_versions]] entry is required")
 
+    courses = data.get("courses", {})
+    max_text = r.get(courses, "max_lesson_hours_per_day", str, "courses.", None)
+    max_per_day = DEFAULT_MAX_LESSON_HOURS_PER_DAY
+    if max_text is not None:
+        try:
+            max_per_day = Decimal(max_text)
+        except InvalidOperation:
+            max_per_day = Decimal(0)
+        if not max_per_day.is_finite() or max_per_day <= 0:
+            problems.append(f"{path}: courses.max_lesson_hours_per_day must be a number above 0")
+
     programme = Programme(
         id=r.get(data, "id", str, ""),
         name=r.get(data, "name", str, ""),
@@ -232,6 +265,7 @@ def _read_programme(path: Path, problems: list[str]) -> Programme | None:
         modules=tuple(modules),
         flat_rates=tuple(flat_rates),
         consent_versions=tuple(consent_versions),
+        max_lesson_hours_per_day=max_per_day,
     )
     if programme.id is not None and programme.id != path.stem:
         problems.append(f"{path}: id {programme.id!r} must match the file name {path.stem!r}")

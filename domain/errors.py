@@ -39,6 +39,12 @@ class ParticipantNotFoundError(DomainError):
     rule = "participant-not-found"
 
 
+class CourseNotFoundError(DomainError):
+    """No such course (or session), or not one the caller may see (HTTP 404)."""
+
+    rule = "course-not-found"
+
+
 class VersionConflictError(DomainError):
     """The caller's expected version is stale (HTTP 412)."""
 

@@ -58,6 +58,15 @@ EVENT_TYPES: dict[str, str] = {
     "FollowUpRecorded": "Verbleib sechs Monate nach Austritt",
     "EntryCorrected": "Eintrag korrigiert",
     "PersonalDataErased": "Personenbezogene Daten gelöscht",
+    # A course's own stream (domain/course.py).
+    "CourseScheduled": "Kurs geplant",
+    "ParticipantEnrolled": "Teilnehmende Person angemeldet",
+    "ParticipantWithdrawn": "Teilnehmende Person abgemeldet",
+    "SessionHeld": "Kurstermin gehalten",
+    "AttendanceRecorded": "Anwesenheit erfasst (Teilnehmendenliste)",
+    "ExamFeeIncurred": "Prüfungsgebühr angefallen",
+    "CourseCancelled": "Kurs abgesagt",
+    "CourseCompleted": "Kurs abgeschlossen",
 }
 
 VOCABULARY: dict[type[StrEnum], dict[str, str]] = {
@@ -222,6 +231,25 @@ RULES: dict[str, str] = {
     "unknown-programme": "Dieses Programm ist unbekannt.",
     "unknown-provider": "Dieser Träger ist unbekannt.",
     "unknown-version": "Dieser frühere Eintrag ist unbekannt.",
+    "already-enrolled": "Die Person ist in diesem Kurs bereits angemeldet.",
+    "course-not-found": "Dieser Kurs wurde nicht gefunden.",
+    "daily-maximum-exceeded": "An diesem Tag würden mehr Unterrichtsstunden gehalten, als"
+    " das Programm erlaubt.",
+    "date-before-enrolment": "Das Datum liegt vor der Anmeldung zum Kurs.",
+    "date-before-last-session": "Das Datum liegt vor dem letzten Kurstermin.",
+    "duplicate": "Jede Person darf in der Liste nur einmal vorkommen.",
+    "end-before-start": "Das Ende liegt vor dem Beginn.",
+    "module-stay-not-open": "Die Person ist an diesem Tag nicht im Förderbaustein des"
+    " Kurses.",
+    "not-a-course-module": "Dieser Förderbaustein wird nicht in Kursen durchgeführt.",
+    "not-enrolled": "Die Person ist in diesem Kurs (an diesem Tag) nicht angemeldet.",
+    "not-own-participant": "Die Person wird nicht von diesem Träger begleitet.",
+    "not-positive": "Der Wert muss größer als 0 sein.",
+    "other-programme": "Die Person nimmt an einem anderen Programm teil.",
+    "outside-course-dates": "Das Datum liegt außerhalb der Kursdauer.",
+    "outside-funding-period": "Der Zeitraum liegt außerhalb der Förderlaufzeit.",
+    "session-not-found": "Dieser Kurstermin wurde nicht gefunden.",
+    "unknown-participant": "Diese Person ist unbekannt.",
     "version-conflict": "Inzwischen wurde etwas anderes erfasst: bitte neu laden und"
     " den Schritt dann wiederholen.",
 }

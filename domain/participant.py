@@ -425,6 +425,23 @@ class Participant(Aggregate):
         self.birth_date = None
         self.age_exception_reason = None
 
+    def module_open_on(self, module: str, day: date) -> bool:
+        """Whether a stay in ``module`` covers ``day`` (the entry and exit days included).
+
+        Read from the entries as corrected, in recording order, so a corrected
+        entry or exit date counts as corrected.
+        """
+        entered: date | None = None
+        for version in sorted(self._entries):
+            entry = self._entries[version]
+            if isinstance(entry, Participant.ModuleEntered) and entry.module == module:
+                entered = entry.effective_date
+            elif isinstance(entry, Participant.ModuleExited) and entry.module == module:
+                if entered is not None and entered <= day <= entry.effective_date:
+                    return True
+                entered = None
+        return entered is not None and entered <= day
+
     @property
     def status(self) -> str:
         return "exited" if self.exit_date is not None else "active"

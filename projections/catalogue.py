@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from projections.courses import CoursesProjection
 from projections.model import Projection
 from projections.module_spans import ModuleSpans
 from projections.outcomes import OutcomesProjection
@@ -21,5 +22,6 @@ PROJECTIONS: dict[str, Projection[Any]] = {
         OutcomesProjection(),
         UnitsProjection(),
         TransitionsProjection(),
+        CoursesProjection(),
     )
 }

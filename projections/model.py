@@ -34,6 +34,8 @@ class Table:
     primary_key: tuple[str, ...]
     indexes: tuple[str, ...] = ()
     """Index column lists, e.g. ``"municipality, provider, status"``."""
+    key: str = "participant_id"
+    """The column holding the id of the stream a row was folded from."""
 
     @property
     def column_names(self) -> list[str]:
@@ -82,6 +84,9 @@ class Projection(ABC, Generic[S]):
 
     name: ClassVar[str]
     tables: ClassVar[tuple[Table, ...]]
+    #: The aggregate whose streams this model folds: the log holds participants'
+    #: and courses' streams, and a model never sees the other kind.
+    aggregate: ClassVar[str] = "Participant"
     #: Whether the model shows the journey as corrected (every read model of state
     #: and the reports) or the entries as recorded (the audit trail, which lists each
     #: correction beside the entry it corrects).

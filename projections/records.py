@@ -70,6 +70,9 @@ class EventRecord:
     sealed_changes: tuple[str, ...] = field(default=())
     #: After an upcast that renamed identifying fields: current name -> stored name.
     sealed_names: dict[str, str] | None = None
+    #: The aggregate whose stream this is (``Participant``, ``Course``): read models
+    #: follow one kind of stream. ``participant_id`` is then the stream's id.
+    aggregate: str = "Participant"
 
     def opened(self, data_key: bytes | None) -> dict[str, Any]:
         """The identifying fields in clear; ``None`` for each when the key is gone."""
@@ -170,4 +173,10 @@ def decode(
         sealed_fields=sealed_fields,
         sealed_changes=sealed_changes,
         sealed_names=sealed_names,
+        aggregate=aggregate_of(topic),
     )
+
+
+def aggregate_of(topic: str) -> str:
+    """``domain.course:Course.SessionHeld`` -> ``Course``."""
+    return topic.partition(":")[2].partition(".")[0]

@@ -331,6 +331,8 @@ class Runner:
                     for n, (pid, events) in enumerate(by_participant.items()):
                         if n % YIELD_EVERY == YIELD_EVERY - 1:
                             await asyncio.sleep(0)
+                        if events[0].aggregate != projection.aggregate:
+                            continue  # another kind of stream (a course, a participant)
                         relevant = target.unseen(events)
                         if not relevant:
                             continue
@@ -557,7 +559,7 @@ class Runner:
                 physical = table.physical(target.generation)
                 if replaced[table.name]:
                     await conn.execute(
-                        f"DELETE FROM {physical} WHERE participant_id = ANY($1::uuid[])",
+                        f"DELETE FROM {physical} WHERE {table.key} = ANY($1::uuid[])",
                         replaced[table.name],
                     )
                 if inserted[table.name]:

@@ -16,7 +16,7 @@ KINDS = ("monitoring", "outcomes", "financial")
 DEFINITION_VERSIONS = {
     "monitoring": "monitoring/1",
     "outcomes": "outcomes/1",
-    "financial": "financial/1",
+    "financial": "financial/2",
 }
 
 

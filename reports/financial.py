@@ -25,7 +25,8 @@ from reports.cells import TOTAL, Cell, Column, Figures, TableDef
 from reports.definition import Labels, ReportRequest
 from reports.labels import ALL_MODULES, ALL_PROVIDERS
 
-TABLES = ("units",)
+#: ``courses``: the evidence per course (``reports.course_evidence``), added to these figures.
+TABLES = ("units", "courses")
 CENT = Decimal("0.01")
 HOURS = Decimal("0.01")
 UNIT_OF_KIND = {LESSONS: "lesson_hour"}
@@ -167,7 +168,10 @@ def _tables(
 ) -> list[TableDef]:
     lessons = TableDef(
         "unterrichtsstunden",
-        "Unterrichtsstunden (UE) und Pauschalen je Träger und Förderbaustein",
+        # Recorded per participant before courses existed: legacy evidence, billed
+        # apart from the courses' held hours (reports.course_evidence), never twice.
+        "Altnachweise: Unterrichtsstunden (UE) je Teilnehmende und Pauschalen je Träger "
+        "und Förderbaustein",
         [
             Column("municipality", "Kommune"),
             Column("provider", "Träger"),

@@ -21,7 +21,7 @@ import asyncpg
 from domain.access import Principal, may_see_unsuppressed
 from domain.configuration import Configuration
 from domain.errors import InvalidInputError
-from reports import financial, monitoring, outcomes
+from reports import course_evidence, financial, monitoring, outcomes
 from reports.cells import (
     Figures,
     cells_from_json,
@@ -62,7 +62,10 @@ def figures_from_rows(
         return outcomes.figures(outcomes.groups_from_rows(rows, request), request, labels)
     groups, trail = financial.groups_from_rows(rows, request)
     programme = config.programmes[request.programme]
-    return financial.figures(groups, trail if evidence else None, request, labels, programme)
+    result = financial.figures(groups, trail if evidence else None, request, labels, programme)
+    courses = course_evidence.from_replayed(rows, request, evidence=evidence)
+    course_evidence.add(result, courses, request, labels, programme)
+    return result
 
 
 async def _from_read_models(
@@ -95,6 +98,8 @@ async def _from_read_models(
             )
             programme = config.programmes[request.programme]
             result = financial.figures(fgroups, trail, request, labels, programme)
+            courses = await course_evidence.fetch(conn, request, evidence=evidence)
+            course_evidence.add(result, courses, request, labels, programme)
     return Computed(request, position, "read_models", result)
 
 

@@ -81,11 +81,24 @@ def _projections(names: Sequence[str]) -> list[Projection[Any]]:
     return [PROJECTIONS[n] for n in names]
 
 
+def _collect(rows: Rows, fold: Fold) -> None:
+    """A fold's rows under its model's name; a model of several tables by table."""
+    projection = fold.projection
+    for table_name, table_rows in fold.rows().items():
+        key = projection.name if len(projection.tables) == 1 else table_name
+        rows.setdefault(key, []).extend(table_rows)
+
+
+def _folds(projections: Sequence[Projection[Any]], events: list[EventRecord]) -> list[Fold]:
+    """A fold per model that follows this kind of stream (participant, course)."""
+    kind = events[0].aggregate
+    return [Fold(p, events[0].participant_id) for p in projections if p.aggregate == kind]
+
+
 def _rows_of(folds: Iterable[Fold], names: Sequence[str]) -> Rows:
     rows: Rows = {n: [] for n in names}
     for fold in folds:
-        for table_rows in fold.rows().values():
-            rows[fold.projection.name].extend(table_rows)
+        _collect(rows, fold)
     return rows
 
 
@@ -110,13 +123,10 @@ async def replay(conn: asyncpg.Connection, position: int, names: Sequence[str]) 
     projections = _projections(names)
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         async for events in _participants(conn, _HISTORIES, position):
-            pid = events[0].participant_id
-            for projection in projections:
-                fold = Fold(projection, pid)
+            for fold in _folds(projections, events):
                 for event in events:
                     fold.step(event)
-                for table_rows in fold.rows().values():
-                    rows[projection.name].extend(table_rows)
+                _collect(rows, fold)
     return rows
 
 
@@ -143,8 +153,8 @@ async def late_events(
     by_participant: dict[UUID, list[EventRecord]] = {}
     for event in histories:
         by_participant.setdefault(event.participant_id, []).append(event)
-    for pid, events in by_participant.items():
-        folds = [Fold(p, pid) for p in projections]
+    for events in by_participant.values():
+        folds = _folds(projections, events)
         for event in events:
             if event.position <= position:
                 for fold in folds:

@@ -57,6 +57,8 @@ OBJECTS_DOC: dict[str, str] = {
     "unknown run": "a run id that does not exist",
     "provider run, xlsx export": "the provider run exported as XLSX (format=xlsx)",
     "statewide evidence run, csv export": "the evidence run exported as CSV (format=csv)",
+    "course": "a course of caritas-ahlen (warendorf)",
+    "unknown course": "a course id (and session id) that does not exist",
 }
 
 
@@ -74,6 +76,7 @@ class Row:
 
 P = "/participants/{participant_id}"
 RUN = "/reports/runs/{run_id}"
+C = "/courses/{course_id}"
 CHART = "/reports/runs/{run_id}/charts/{name}.{extension}"
 
 # fmt: off
@@ -128,6 +131,18 @@ MATRIX: list[Row] = [
     Row("GET /audit/verify",                        "-",                       "401 403 403 403 403 403 403 200 200 200 200"),
     Row("GET /audit/checkpoints",                   "-",                       "401 403 403 403 403 403 403 200 200 200 200"),
     Row("GET /audit/public-key",                    "-",                       "401 403 403 403 403 403 403 200 200 200 200"),
+    Row("GET /courses",                             "-",                       "401 200 200 200 200 200 403 200 200 200 200"),
+    Row(f"GET {C}",                                 "course",                  "401 200 404 404 200 404 403 200 404 200 200"),
+    Row(f"GET {C}",                                 "unknown course",          "401 404 404 404 404 404 403 404 404 404 404"),
+    Row("POST /courses",                            "own provider",            "401 201 403 403 403 403 403 403 403 403 201"),
+    Row(f"POST {C}/sessions",                       "course",                  "401 201 404 404 403 403 403 403 403 403 201"),
+    Row(f"POST {C}/sessions",                       "unknown course",          "401 404 404 404 403 403 403 403 403 403 404"),
+    Row(f"POST {C}/enrolments",                     "unknown course",          "401 404 404 404 403 403 403 403 403 403 404"),
+    Row(f"POST {C}/withdrawals",                    "unknown course",          "401 404 404 404 403 403 403 403 403 403 404"),
+    Row(f"POST {C}/sessions/{{session_id}}/attendance", "unknown course",      "401 404 404 404 403 403 403 403 403 403 404"),
+    Row(f"POST {C}/exam-fees",                      "unknown course",          "401 404 404 404 403 403 403 403 403 403 404"),
+    Row(f"POST {C}/completion",                     "unknown course",          "401 404 404 404 403 403 403 403 403 403 404"),
+    Row(f"POST {C}/cancellation",                   "unknown course",          "401 404 404 404 403 403 403 403 403 403 404"),
 ]
 # fmt: on
 

@@ -42,6 +42,7 @@ class World:
     erasable: str
     runs: dict[str, str]
     position: int
+    course: str
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,25 @@ OBJECTS: dict[str, Callable[[World], Params]] = {
     "statewide evidence run, csv export": lambda w: Params(
         path={"run_id": w.runs["evidence"]}, query={"format": "csv"}
     ),
+    "course": lambda w: Params(path={"course_id": w.course}),
+    "unknown course": lambda w: Params(
+        path={"course_id": str(uuid.uuid4()), "session_id": str(uuid.uuid4())}
+    ),
 }
 #: Values for parameters no object names (a chart of a monitoring run, a period).
 DEFAULT_PATH = {"name": "flows", "extension": "svg"}
 DEFAULT_QUERY = {"period": "2021"}
 
+COURSE = {
+    "programme": "durchstarten",
+    "module": "F4",
+    "provider": "caritas-ahlen",
+    "title": "Jugendintegrationskurs Ahlen",
+    "course_type": "jugendintegrationskurs",
+    "planned_lesson_hours": "120",
+    "start_date": "2021-02-01",
+    "end_date": "2021-06-30",
+}
 COACHING = {
     "type": "CoachingContactLogged",
     "effective_date": "2021-04-01",
@@ -88,6 +103,30 @@ BODIES: dict[str, dict[str, Any]] = {
     "POST /participants/{participant_id}/erasure": {
         "mode": "restrict",
         "reason": "participant_request",
+    },
+    "POST /courses": COURSE,
+    "POST /courses/{course_id}/sessions": {"date": "2021-03-01", "lesson_hours": "2"},
+    "POST /courses/{course_id}/enrolments": {
+        "participant_id": str(uuid.UUID(int=1)),
+        "effective_date": "2021-03-01",
+    },
+    "POST /courses/{course_id}/withdrawals": {
+        "participant_id": str(uuid.UUID(int=1)),
+        "effective_date": "2021-03-01",
+        "reason": "participant_left",
+    },
+    "POST /courses/{course_id}/sessions/{session_id}/attendance": {
+        "entries": [{"participant_id": str(uuid.UUID(int=1)), "status": "present"}]
+    },
+    "POST /courses/{course_id}/exam-fees": {
+        "effective_date": "2021-03-01",
+        "amount_eur": "120.00",
+        "receipt_reference": "R-1",
+    },
+    "POST /courses/{course_id}/completion": {"effective_date": "2021-03-01"},
+    "POST /courses/{course_id}/cancellation": {
+        "effective_date": "2021-03-01",
+        "reason": "too_few_participants",
     },
 }
 
@@ -161,7 +200,10 @@ def build_world(client: TestClient, auth: Auth) -> World:
     for path in ("/participants", f"/participants/{participant}/timeline"):
         waited = client.get(path, params={"min_position": position}, headers=admin)
         assert waited.status_code == 200, waited.text
-    return World(participant, restricted, erasable, runs, position)
+    response = client.post("/courses", json=COURSE, headers=auth())
+    assert response.status_code == 201, response.text
+    course = str(response.json()["id"])
+    return World(participant, restricted, erasable, runs, position, course)
 
 
 def test_every_operation_answers_every_role_as_the_access_matrix_documents(

@@ -493,3 +493,21 @@ def test_cli_replay_prints_the_state_as_of_a_day_and_logs_the_read(
     assert cli_env.access_log is not None
     entries = cli_env.access_log.entries_for(UUID(participant))
     assert [(e["endpoint"], e["purpose"]) for e in entries] == [("lotse audit replay", "test")]
+
+
+def test_course_events_are_chained_and_verified_with_the_participants(
+    seeded: Runtime, database_url: str
+) -> None:
+    from api.demo_courses import seed_courses
+
+    seed_courses(seeded.journeys)
+    checkpoints(seeded).create()
+
+    report = verify(seeded)
+
+    assert report.ok, report.problems
+    assert report.verified == head(database_url)
+    topics = sql(
+        database_url, "SELECT count(*) FROM lotse_events WHERE topic LIKE 'domain.course:%'"
+    )
+    assert topics[0][0] > 0

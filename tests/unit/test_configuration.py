@@ -63,3 +63,51 @@ def test_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_every_event_field_is_classified() -> None:
     assert unclassified_fields() == []
+
+
+def test_a_daily_lesson_hour_maximum_that_is_not_positive_is_reported(tmp_path: Path) -> None:
+    config = copy_config(tmp_path)
+    programme = config / "programmes" / "durchstarten.toml"
+    programme.write_text(
+        programme.read_text().replace(
+            'max_lesson_hours_per_day = "8"', 'max_lesson_hours_per_day = "0"'
+        )
+    )
+
+    with pytest.raises(ConfigurationError) as e:
+        load_configuration(config)
+    assert any("courses.max_lesson_hours_per_day" in p for p in e.value.problems)
+
+
+def test_a_lesson_hour_rate_needs_a_module_held_in_courses(tmp_path: Path) -> None:
+    config = copy_config(tmp_path)
+    programme = config / "programmes" / "durchstarten.toml"
+    text = programme.read_text()
+    programme.write_text(
+        text.replace('module = "F4"\nunit = "lesson_hour"', 'module = "F1"\nunit = "lesson_hour"')
+    )
+
+    with pytest.raises(ConfigurationError) as e:
+        load_configuration(config)
+    assert any("held_in_courses" in p for p in e.value.problems)
+
+
+def test_the_programme_configures_its_course_modules_and_daily_maximum() -> None:
+    durchstarten = load_configuration().programmes["durchstarten"]
+
+    assert [m.code for m in durchstarten.modules if m.held_in_courses] == ["F2", "F3", "F4"]
+    assert durchstarten.max_lesson_hours_per_day == 8
+
+
+def test_a_course_module_is_paid_by_one_lesson_hour_rate_only(tmp_path: Path) -> None:
+    config = copy_config(tmp_path)
+    programme = config / "programmes" / "durchstarten.toml"
+    programme.write_text(
+        programme.read_text()
+        + '\n[[flat_rates]]\ncode = "P4b"\nmodule = "F4"\nunit = "participant_lesson_hour"\n'
+        'amount_eur = "4.10"\n'
+    )
+
+    with pytest.raises(ConfigurationError) as e:
+        load_configuration(config)
+    assert any("more than one lesson-hour flat rate" in p for p in e.value.problems)

@@ -1,0 +1,606 @@
+"""Courses: scheduling, enrolments, sessions held and their attendance lists.
+
+Writes go through ``domain.courses.Courses`` (rules, scope, Idempotency-Key and
+If-Match as for participants); ``GET /courses`` reads the ``courses`` read model,
+scoped in SQL; ``GET /courses/{id}`` rebuilds the course from its events.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import BaseModel, Field
+
+from api.deps import CurrentUser, JourneysDep, ReadsDep, RequestId, allowed
+from api.problems import problem_responses
+from api.routes.caseload import await_position, narrow
+from api.routes.participants import (
+    IdempotencyKey,
+    IfMatch,
+    etag,
+    expected_version,
+    request_key,
+)
+from api.schemas import Strict
+from domain.access import (
+    check_may_manage_courses,
+    check_may_read_courses,
+    personal_data_scope,
+)
+from domain.application import Recorded
+from domain.course import AttendanceStatus, Course, CourseType, ReasonCode
+from domain.courses import Courses
+from projections.courses import query_courses
+
+router = APIRouter(prefix="/courses", tags=["courses"])
+#: Gates that refuse a role before its input is looked at (403 before 422).
+MANAGE = allowed(check_may_manage_courses)
+READ = allowed(check_may_read_courses)
+
+ORG_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+Hours = Annotated[Decimal, Field(max_digits=8, decimal_places=2)]
+
+READ_RESPONSES = problem_responses(
+    {
+        401: "Missing or invalid token",
+        403: "The role may not read courses (funders: aggregated reports only)",
+        404: "Unknown course, or not in the caller's scope",
+        422: "Invalid parameter: the body names it",
+        504: "The read model did not reach min_position in time",
+    }
+)
+WRITE_RESPONSES = {
+    **READ_RESPONSES,
+    **problem_responses(
+        {
+            400: "The body cannot be parsed as JSON",
+            409: "A rule of the course forbids this: the body names it",
+            412: "If-Match is stale",
+        }
+    ),
+}
+
+
+async def get_courses(journeys: JourneysDep) -> Courses:
+    return Courses(journeys)
+
+
+CoursesDep = Annotated[Courses, Depends(get_courses)]
+
+
+# ------------------------------------------------------------------ models
+
+
+class CourseCreate(Strict):
+    programme: str = Field(min_length=1, max_length=64)
+    module: str = Field(min_length=1, max_length=16, examples=["F4"])
+    provider: str = Field(pattern=ORG_ID)
+    title: str = Field(min_length=1, max_length=200)
+    course_type: CourseType
+    planned_lesson_hours: Hours
+    start_date: date
+    end_date: date
+
+
+class CourseCreated(BaseModel):
+    id: UUID
+    version: int
+    position: int = Field(description="Notification log position, for read-your-writes")
+
+
+class CourseChanged(BaseModel):
+    version: int
+    position: int
+
+
+class EnrolmentCreate(Strict):
+    participant_id: UUID
+    effective_date: date
+
+
+class WithdrawalCreate(Strict):
+    participant_id: UUID
+    effective_date: date
+    reason: ReasonCode
+
+
+class SessionCreate(Strict):
+    date: date
+    lesson_hours: Hours
+
+
+class SessionCreated(BaseModel):
+    session_id: UUID
+    version: int
+    position: int
+
+
+class AttendanceEntry(Strict):
+    participant_id: UUID
+    status: AttendanceStatus
+
+
+class AttendanceCreate(Strict):
+    entries: list[AttendanceEntry] = Field(
+        min_length=1, max_length=500, description="The whole list of the session"
+    )
+
+
+class ExamFeeCreate(Strict):
+    effective_date: date
+    amount_eur: Annotated[Decimal, Field(max_digits=10, decimal_places=2)]
+    receipt_reference: str = Field(min_length=1, max_length=64)
+    participant_id: UUID | None = None
+
+
+class CompletionCreate(Strict):
+    effective_date: date
+
+
+class CancellationCreate(Strict):
+    effective_date: date
+    reason: ReasonCode
+
+
+#: The request schema of each course event (the event catalogue's check).
+COURSE_MODELS: dict[str, type[Strict]] = {
+    "CourseScheduled": CourseCreate,
+    "ParticipantEnrolled": EnrolmentCreate,
+    "ParticipantWithdrawn": WithdrawalCreate,
+    "SessionHeld": SessionCreate,
+    "AttendanceRecorded": AttendanceCreate,
+    "ExamFeeIncurred": ExamFeeCreate,
+    "CourseCancelled": CancellationCreate,
+    "CourseCompleted": CompletionCreate,
+}
+
+
+class CourseSummary(BaseModel):
+    id: UUID
+    version: int
+    programme: str
+    module: str
+    provider: str
+    municipality: str
+    title: str
+    course_type: str
+    planned_lesson_hours: Decimal
+    start_date: date
+    end_date: date
+    status: str
+    held_lesson_hours: Decimal
+    sessions: int
+    enrolled: int
+
+
+class CoursePage(BaseModel):
+    items: list[CourseSummary]
+    position: int = Field(description="The read model's position in the notification log")
+
+
+class AttendancePublic(BaseModel):
+    participant_id: UUID
+    status: str
+
+
+class SessionPublic(BaseModel):
+    id: UUID
+    date: date
+    lesson_hours: Decimal
+    present: int
+    absent: int
+    excused: int
+    attendance: list[AttendancePublic]
+
+
+class EnrolmentPublic(BaseModel):
+    participant_id: UUID
+    enrolled_on: date
+    withdrawn_on: date | None
+
+
+class CoursePublic(BaseModel):
+    id: UUID
+    version: int
+    programme: str
+    module: str
+    provider: str
+    municipality: str
+    title: str
+    course_type: str
+    planned_lesson_hours: Decimal
+    start_date: date
+    end_date: date
+    status: str
+    held_lesson_hours: Decimal
+    exam_fees_eur: Decimal
+    enrolments: list[EnrolmentPublic]
+    sessions: list[SessionPublic]
+
+
+def course_public(course: Course) -> CoursePublic:
+    sessions = []
+    for sid, (day, hours) in sorted(course.sessions.items(), key=lambda s: (s[1][0], str(s[0]))):
+        marks = course.attendance.get(sid, {})
+        statuses = list(marks.values())
+        sessions.append(
+            SessionPublic(
+                id=sid,
+                date=day,
+                lesson_hours=hours,
+                present=statuses.count("present"),
+                absent=statuses.count("absent"),
+                excused=statuses.count("excused"),
+                attendance=[
+                    AttendancePublic(participant_id=pid, status=s) for pid, s in marks.items()
+                ],
+            )
+        )
+    return CoursePublic(
+        id=course.id,
+        version=course.version,
+        programme=course.programme,
+        module=course.module,
+        provider=course.provider,
+        municipality=course.municipality,
+        title=course.title,
+        course_type=course.course_type,
+        planned_lesson_hours=course.planned_lesson_hours,
+        start_date=course.start_date,
+        end_date=course.end_date,
+        status=course.status.value,
+        held_lesson_hours=course.held_lesson_hours,
+        exam_fees_eur=sum(course.exam_fees, Decimal(0)).quantize(Decimal("0.01")),
+        enrolments=[
+            EnrolmentPublic(
+                participant_id=pid, enrolled_on=since, withdrawn_on=course.withdrawn.get(pid)
+            )
+            for pid, since in course.enrolled.items()
+        ],
+        sessions=sessions,
+    )
+
+
+def _changed(result: Recorded, response: Response) -> CourseChanged:
+    response.headers["ETag"] = etag(result.version)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return CourseChanged(version=result.version, position=result.position)
+
+
+# ------------------------------------------------------------------ routes
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CourseCreated,
+    responses=WRITE_RESPONSES,
+    dependencies=[MANAGE],
+)
+def schedule_course(
+    body: CourseCreate,
+    principal: CurrentUser,
+    courses: CoursesDep,
+    request_id: RequestId,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> CourseCreated:
+    """Schedule a course of a provider in a module held in courses (F2, F3, F4)."""
+    result = courses.schedule(
+        principal,
+        request_id,
+        programme=body.programme,
+        provider=body.provider,
+        module=body.module,
+        title=body.title,
+        course_type=body.course_type.value,
+        planned_lesson_hours=body.planned_lesson_hours,
+        start_date=body.start_date,
+        end_date=body.end_date,
+        request_key=request_key(principal, idempotency_key, "course", "/courses", body),
+    )
+    response.headers["Location"] = f"/courses/{result.participant_id}"
+    response.headers["ETag"] = etag(result.version)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return CourseCreated(id=result.participant_id, version=result.version, position=result.position)
+
+
+@router.get("", response_model=CoursePage, responses=READ_RESPONSES, dependencies=[READ])
+async def list_courses(
+    principal: CurrentUser,
+    reads: ReadsDep,
+    provider: Annotated[str | None, Query(pattern=ORG_ID)] = None,
+    municipality: Annotated[str | None, Query(pattern=ORG_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    min_position: Annotated[int | None, Query(ge=0, description="Wait for your own write")] = None,
+) -> CoursePage:
+    """The courses in the caller's scope: own provider, own municipality, or all."""
+    check_may_read_courses(principal)
+    own_provider, own_municipality = personal_data_scope(principal)
+    await await_position(reads, ("courses",), min_position)
+    async with reads.pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+        position = await conn.fetchval(
+            "SELECT position FROM lotse_projections WHERE name = 'courses' AND status = 'active'"
+        )
+        rows = await query_courses(
+            conn,
+            provider=narrow(own_provider, provider),
+            municipality=narrow(own_municipality, municipality),
+            limit=limit,
+        )
+    return CoursePage(
+        items=[CourseSummary(id=r["course_id"], **{k: r[k] for k in _SUMMARY}) for r in rows],
+        position=int(position or 0),
+    )
+
+
+_SUMMARY = [name for name in CourseSummary.model_fields if name != "id"]
+
+
+@router.get(
+    "/{course_id}", response_model=CoursePublic, responses=READ_RESPONSES, dependencies=[READ]
+)
+def read_course(
+    course_id: UUID, principal: CurrentUser, courses: CoursesDep, response: Response
+) -> CoursePublic:
+    """A course with its enrolments, sessions and attendance lists (participant ids only)."""
+    course = courses.course_for_reading(principal, course_id)
+    response.headers["ETag"] = etag(course.version)
+    return course_public(course)
+
+
+@router.post(
+    "/{course_id}/enrolments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CourseChanged,
+    responses=WRITE_RESPONSES,
+    dependencies=[MANAGE],
+)
+def enrol_participant(
+    course_id: UUID,
+    body: EnrolmentCreate,
+    principal: CurrentUser,
+    courses: CoursesDep,
+    request_id: RequestId,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> CourseChanged:
+    """Enrol a participant of the course's provider."""
+    path = f"/courses/{course_id}/enrolments"
+    result = courses.enrol(
+        principal,
+        request_id,
+        course_id,
+        participant_id=body.participant_id,
+        effective_date=body.effective_date,
+        expected_version=expected_version(if_match),
+        request_key=request_key(principal, idempotency_key, "course-enrolment", path, body),
+    )
+    return _changed(result, response)
+
+
+@router.post(
+    "/{course_id}/withdrawals",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CourseChanged,
+    responses=WRITE_RESPONSES,
+    dependencies=[MANAGE],
+)
+def withdraw_participant(
+    course_id: UUID,
+    body: WithdrawalCreate,
+    principal: CurrentUser,
+    courses: CoursesDep,
+    request_id: RequestId,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> CourseChanged:
+    """A participant leaves the course; later attendance lists cannot name them."""
+    path = f"/courses/{course_id}/withdrawals"
+    result = courses.withdraw(
+        principal,
+        request_id,
+        course_id,
+        participant_id=body.participant_id,
+        effective_date=body.effective_date,
+        reason=body.reason.value,
+        expected_version=expected_version(if_match),
+        request_key=request_key(principal, idempotency_key, "course-withdrawal", path, body),
+    )
+    return _changed(result, response)
+
+
+@router.post(
+    "/{course_id}/sessions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SessionCreated,
+    responses=WRITE_RESPONSES,
+    dependencies=[MANAGE],
+)
+def hold_session(
+    course_id: UUID,
+    body: SessionCreate,
+    principal: CurrentUser,
+    courses: CoursesDep,
+    request_id: RequestId,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> SessionCreated:
+    """Record a session held: its date and the lesson hours the course held."""
+    path = f"/courses/{course_id}/sessions"
+    held = courses.hold_session(
+        principal,
+        request_id,
+        course_id,
+        session_date=body.date,
+        lesson_hours=body.lesson_hours,
+        expected_version=expected_version(if_match),
+        request_key=request_key(principal, idempotency_key, "course-session", path, body),
+    )
+    changed = _changed(held.recorded, response)
+    response.headers["Location"] = f"/courses/{course_id}#session-{held.session_id}"
+    return SessionCreated(
+        session_id=held.session_id, version=changed.version, position=changed.position
+    )
+
+
+@router.post(
+    "/{course_id}/sessions/{session_id}/attendance",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CourseChanged,
+    responses=WRITE_RESPONSES,
+    dependencies=[MANAGE],
+)
+def record_attendance(
+    course_id: UUID,
+    session_id: UUID,
+    body: AttendanceCreate,
+    principal: CurrentUser,
+    courses: CoursesDep,
+    request_id: RequestId,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> CourseChanged:
+    """Record the whole attendance list of a session (a later list replaces it)."""
+    path = f"/courses/{course_id}/sessions/{session_id}/attendance"
+    result = courses.record_attendance(
+        principal,
+        request_id,
+        course_id,
+        session_id,
+        entries=[(e.participant_id, e.status.value) for e in body.entries],
+        expected_version=expected_version(if_match),
+        request_key=request_key(principal, idempotency_key, "course-attendance", path, body),
+    )
+    return _changed(result, response)
+
+
+@router.post(
+    "/{course_id}/exam-fees",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CourseChanged,
+    responses=WRITE_RESPONSES,
+    dependencies=[MANAGE],
+)
+def incur_exam_fee(
+    course_id: UUID,
+    body: ExamFeeCreate,
+    principal: CurrentUser,
+    courses: CoursesDep,
+    request_id: RequestId,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> CourseChanged:
+    """An exam fee paid at actual cost, with the receipt's number."""
+    path = f"/courses/{course_id}/exam-fees"
+    result = courses.incur_exam_fee(
+        principal,
+        request_id,
+        course_id,
+        effective_date=body.effective_date,
+        amount_eur=body.amount_eur,
+        receipt_reference=body.receipt_reference,
+        participant_id=body.participant_id,
+        expected_version=expected_version(if_match),
+        request_key=request_key(principal, idempotency_key, "course-exam-fee", path, body),
+    )
+    return _changed(result, response)
+
+
+def _close(
+    outcome: Literal["completed", "cancelled"],
+    course_id: UUID,
+    body: CompletionCreate | CancellationCreate,
+    principal: CurrentUser,
+    courses: Courses,
+    request_id: str,
+    response: Response,
+    idempotency_key: str | None,
+    if_match: str | None,
+) -> CourseChanged:
+    path = f"/courses/{course_id}/{'completion' if outcome == 'completed' else 'cancellation'}"
+    reason = body.reason.value if isinstance(body, CancellationCreate) else None
+    result = courses.close(
+        principal,
+        request_id,
+        course_id,
+        outcome=outcome,
+        effective_date=body.effective_date,
+        reason=reason,
+        expected_version=expected_version(if_match),
+        request_key=request_key(principal, idempotency_key, f"course-{outcome}", path, body),
+    )
+    return _changed(result, response)
+
+
+@router.post(
+    "/{course_id}/completion",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CourseChanged,
+    responses=WRITE_RESPONSES,
+    dependencies=[MANAGE],
+)
+def complete_course(
+    course_id: UUID,
+    body: CompletionCreate,
+    principal: CurrentUser,
+    courses: CoursesDep,
+    request_id: RequestId,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> CourseChanged:
+    """The course has ended; nothing more can be recorded on it."""
+    return _close(
+        "completed",
+        course_id,
+        body,
+        principal,
+        courses,
+        request_id,
+        response,
+        idempotency_key,
+        if_match,
+    )
+
+
+@router.post(
+    "/{course_id}/cancellation",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CourseChanged,
+    responses=WRITE_RESPONSES,
+    dependencies=[MANAGE],
+)
+def cancel_course(
+    course_id: UUID,
+    body: CancellationCreate,
+    principal: CurrentUser,
+    courses: CoursesDep,
+    request_id: RequestId,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> CourseChanged:
+    """The course is cancelled; sessions already held stay in the evidence."""
+    return _close(
+        "cancelled",
+        course_id,
+        body,
+        principal,
+        courses,
+        request_id,
+        response,
+        idempotency_key,
+        if_match,
+    )
