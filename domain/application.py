@@ -129,7 +129,7 @@ MILESTONE_COMMANDS: dict[str, tuple[str, bool]] = {
     "ApprenticeshipCompleted": ("complete_apprenticeship", False),
     "EmploymentStarted": ("start_employment", False),
     "EmploymentEnded": ("end_employment", False),
-    "ResidenceStatusChanged": ("change_residence_status", False),
+    "ResidenceStatusChanged": ("change_residence_status", True),
     "Exited": ("exit", False),
     "FollowUpRecorded": ("record_follow_up", False),
     "EntryCorrected": ("correct_entry", True),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from domain.classification import identifying_fields
 from projections.model import Crypto, Projection, Table
 from projections.records import EventRecord
 
@@ -95,8 +96,11 @@ def summarise(event: EventRecord) -> str:
             return f"employment started ({d['employment_type']}, {d['hours_per_week']} h/week)"
     # The remaining milestones read well from their name and statistical fields.
     words = "".join(f" {c.lower()}" if c.isupper() else c for c in event.type).strip()
+    # Identifying fields are left out by classification, not by being sealed: events
+    # recorded before a field became identifying hold it in clear.
+    hidden = identifying_fields(event.type)
     details = ", ".join(
-        f"{k} {v}" for k, v in sorted(d.items()) if k not in ("employer_name",) and v is not None
+        f"{k} {v}" for k, v in sorted(d.items()) if k not in hidden and v is not None
     )
     return f"{words} ({details})" if details else words
 
