@@ -122,7 +122,9 @@ def field_path(loc: Iterable[Any], known: Callable[[str], bool]) -> str:
             continue
         if isinstance(part, int):
             parts.append(str(part))
-        elif isinstance(part, str) and (part in _MARKERS or known(part)):
+        elif isinstance(part, str) and (
+            part in _MARKERS or known(part) or (not parts and part in MILESTONE_MODELS)
+        ):
             parts.append(part)
         else:
             parts.append(UNKNOWN_KEY)
