@@ -1177,6 +1177,14 @@ class Participant(Aggregate):
             if event_type == "Registered":
                 msg = "correct intake_date instead of the registration's effective_date"
                 raise InvalidInputError(msg, field="changes.effective_date")
+            if changes["effective_date"] < programme.earliest_intake_date:
+                msg = (
+                    "changes.effective_date must not be before "
+                    f"{programme.earliest_intake_date.isoformat()} (programme {programme.id})"
+                )
+                raise InvalidInputError(
+                    msg, field="changes.effective_date", rule="date-implausible"
+                )
             self.check_effective_date(changes["effective_date"], today)
         if event_type == "Registered":
             assert isinstance(original, Participant.Registered)

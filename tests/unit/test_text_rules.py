@@ -243,6 +243,22 @@ def test_a_correction_cannot_move_the_intake_to_year_one(programme: Programme) -
     assert e.value.rule == "date-implausible"
 
 
+def test_a_correction_cannot_move_a_milestone_to_year_one(programme: Programme) -> None:
+    p = ready_for_modules(programme)
+
+    with pytest.raises(InvalidInputError) as e:
+        p.correct_entry(
+            **on(3),
+            programme=programme,
+            corrects_version=2,
+            reason="typo",
+            changes={"effective_date": date(1, 1, 1)},
+        )
+
+    assert e.value.field == "changes.effective_date"
+    assert e.value.rule == "date-implausible"
+
+
 def test_residence_permit_valid_for_centuries_is_invalid(programme: Programme) -> None:
     p = register(programme)
 
