@@ -36,7 +36,7 @@ from domain.vocabulary import (
 # ------------------------------------------------------------------ value types
 #
 # Every string of a request is one of these types, so one rule (domain.text) decides
-# which characters are accepted; tests/unit/test_request_schemas.py fails on a
+# which characters are accepted; tests/unit/test_text_rules.py fails on a
 # request field typed plain ``str``. Numbers and booleans are strict: ``true`` is
 # not 1 and ``"10"`` is not 10. Dates are ISO strings (YYYY-MM-DD).
 
