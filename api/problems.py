@@ -7,6 +7,7 @@ the rule, never the submitted value: inputs may be personal data.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from eventsourcing.persistence import MapperDeserialisationError
@@ -15,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas import MILESTONE_MODELS
 from domain.application import DuplicateRequestError
 from domain.errors import (
     AccessDeniedError,
@@ -97,16 +99,80 @@ def status_for(error: DomainError) -> int:
     return 400
 
 
-def _field_path(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+#: pydantic messages that quote (part of) the submitted value, said without it.
+_QUOTING_MESSAGES = {
+    "uuid_parsing": "Input should be a valid UUID",
+    "uuid_type": "Input should be a valid UUID",
+    "uuid_version": "Input should be a UUID of another version",
+}
+#: Location markers pydantic adds itself (a dict key's error sits under "[key]").
+_MARKERS = frozenset({"[key]"})
+UNKNOWN_KEY = "*"
+
+
+def safe_message(error: Mapping[str, Any]) -> str:
+    """pydantic's message, unless it repeats what was submitted."""
+    kind = str(error.get("type", ""))
+    if kind in _QUOTING_MESSAGES:
+        return _QUOTING_MESSAGES[kind]
+    message = str(error.get("msg", "invalid"))
+    submitted = error.get("input")
+    if isinstance(submitted, str) and len(submitted) >= 3 and submitted in message:
+        return "invalid value"
+    return message
+
+
+def field_path(loc: Iterable[Any], known: Callable[[str], bool]) -> str:
+    """The location as a dotted field name; keys that are not field names become ``*``.
+
+    A location holds the keys of the submitted JSON, and an unknown key (an extra
+    field, a key of ``changes``) is submitted data: it is never repeated.
+    """
+    parts: list[str] = []
+    for i, part in enumerate(loc):
+        if i == 0 and part in ("body", "query", "path", "header", "cookie"):
+            continue
+        if isinstance(part, int):
+            parts.append(str(part))
+        elif isinstance(part, str) and (
+            part in _MARKERS or known(part) or (not parts and part in MILESTONE_MODELS)
+        ):
+            parts.append(part)
+        else:
+            parts.append(UNKNOWN_KEY)
     # Discriminated unions insert the tag ("ModuleEntered") into the location.
-    if parts and parts[0][:1].isupper() and not parts[0].isupper():
+    if parts and parts[0] in MILESTONE_MODELS:
         parts = parts[1:]
     return ".".join(parts) or "body"
 
 
-def _describe(error: Any) -> dict[str, str]:
-    field = _field_path(tuple(error.get("loc", ())))
+def known_names(openapi: Mapping[str, Any]) -> frozenset[str]:
+    """Every parameter and property name the API publishes: safe to repeat in an error."""
+    names: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key in ("properties", "patternProperties"):
+                if isinstance(node.get(key), dict):
+                    names.update(node[key])
+            if node.get("in") in ("query", "path", "header", "cookie") and "name" in node:
+                names.add(str(node["name"]))
+                names.add(str(node["name"]).lower())
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(openapi)
+    return frozenset(names)
+
+
+def _describe(error: Any, known: Callable[[str], bool]) -> dict[str, str]:
+    field = field_path(tuple(error.get("loc", ())), known)
+    if error.get("type") == "extra_forbidden":
+        parent = field.rpartition(".")[0] or "body"
+        return {"field": parent, "message": "holds a field that is not accepted"}
     if error.get("type") in ("union_tag_invalid", "union_tag_not_found"):
         # pydantic's message quotes the submitted tag; name the allowed ones instead.
         ctx = error.get("ctx") or {}
@@ -116,10 +182,17 @@ def _describe(error: Any) -> dict[str, str]:
             "field": prefix + discriminator,
             "message": f"must be one of: {ctx.get('expected_tags', 'the documented types')}",
         }
-    return {"field": field, "message": str(error.get("msg", "invalid"))}
+    return {"field": field, "message": safe_message(error)}
 
 
 def install(app: FastAPI) -> None:
+    names: set[str] = set()
+
+    def known(name: str) -> bool:
+        if not names:
+            names.update(known_names(app.openapi()))
+        return name in names
+
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
         return problem(status_for(exc), exc.message, rule=exc.rule, field=exc.field)
@@ -130,7 +203,7 @@ def install(app: FastAPI) -> None:
         if refused is not None:
             return refused
         # Drop pydantic's "input" and "ctx": they echo submitted (personal) data.
-        errors = [_describe(e) for e in exc.errors()]
+        errors = [_describe(e, known) for e in exc.errors()]
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
         detail = f"{first['field']}: {first['message']}"
         if len(errors) > 1:

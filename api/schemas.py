@@ -12,8 +12,11 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import Strict as StrictMode
+from pydantic_core import PydanticCustomError
 
+from domain.text import refusal
 from domain.vocabulary import (
     Certificate,
     ContactMode,
@@ -30,10 +33,86 @@ from domain.vocabulary import (
     TargetGroup,
 )
 
-Text = Annotated[str, Field(min_length=1, max_length=500)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Code = Annotated[str, Field(min_length=1, max_length=64)]
-CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
+# ------------------------------------------------------------------ value types
+#
+# Every string of a request is one of these types, so one rule (domain.text) decides
+# which characters are accepted; tests/unit/test_text_rules.py fails on a
+# request field typed plain ``str``. Numbers and booleans are strict: ``true`` is
+# not 1 and ``"10"`` is not 10. Dates are ISO strings (YYYY-MM-DD).
+
+
+def _line(value: str) -> str:
+    reason = refusal(value, free_text=False)
+    if reason is not None:
+        raise PydanticCustomError("invalid_characters", reason)
+    return value
+
+
+def _free_text(value: str) -> str:
+    reason = refusal(value, free_text=True)
+    if reason is not None:
+        raise PydanticCustomError("invalid_characters", reason)
+    return value
+
+
+def _number(value: Any) -> Any:
+    # JSON numbers only: a string or a boolean is not a number of hours.
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise PydanticCustomError("number_type", "Input should be a number")
+    return value
+
+
+def _iso_date(value: Any) -> Any:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or len(value) != 10 or value[4] != "-" or value[7] != "-":
+        raise PydanticCustomError("date_type", "Input should be a date as YYYY-MM-DD")
+    return value
+
+
+#: One line of text: no control characters, no line breaks, no bidi overrides.
+Line = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_line)]
+#: Free text (reasons, justifications): may also hold tab, newline and CR.
+FreeText = Annotated[
+    str,
+    Field(min_length=1, max_length=500, description="Free text; tab and line breaks allowed"),
+    AfterValidator(_free_text),
+]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_line)]
+Code = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_line)]
+CountryCode = Annotated[
+    str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2"), AfterValidator(_line)
+]
+Day = Annotated[date, BeforeValidator(_iso_date)]
+Whole = Annotated[int, StrictMode()]
+Flag = Annotated[bool, StrictMode()]
+_FROM_NUMBER = BeforeValidator(_number)
+
+
+def _number_schema(low: float, high: float) -> WithJsonSchema:
+    # Published as a number: the validator refuses the string form pydantic allows.
+    return WithJsonSchema({"type": "number", "minimum": low, "maximum": high})
+
+
+#: Hours of a lesson or of a working week: JSON numbers, two decimal places.
+LessonHours = Annotated[
+    Decimal,
+    Field(ge=Decimal("0.25"), le=16, max_digits=6, decimal_places=2),
+    _FROM_NUMBER,
+    _number_schema(0.25, 16),
+]
+AttendedHours = Annotated[
+    Decimal,
+    Field(ge=0, le=16, max_digits=6, decimal_places=2),
+    _FROM_NUMBER,
+    _number_schema(0, 16),
+]
+WeeklyHours = Annotated[
+    Decimal,
+    Field(ge=1, le=60, max_digits=5, decimal_places=2),
+    _FROM_NUMBER,
+    _number_schema(1, 60),
+]
 
 
 class Strict(BaseModel):
@@ -73,14 +152,14 @@ class OrganisationPublic(BaseModel):
 class ParticipantCreate(Strict):
     programme: Code
     provider: Code
-    intake_date: date
+    intake_date: Day
     given_name: Name
     family_name: Name
-    birth_date: date
+    birth_date: Day
     gender: Gender
     nationality: CountryCode
     residence_status: ResidenceStatus
-    age_exception_reason: Text | None = None
+    age_exception_reason: FreeText | None = None
 
 
 class ParticipantCreated(BaseModel):
@@ -188,28 +267,28 @@ class HistoryPublic(BaseModel):
 
 
 class Milestone(Strict):
-    effective_date: date = Field(
+    effective_date: Day = Field(
         description="When it happened; not in the future, not before intake"
     )
 
 
 class EligibilityAssessedCreate(Milestone):
     type: Literal["EligibilityAssessed"]
-    eligible: bool
+    eligible: Flag
     target_group: TargetGroup
-    lives_in_reception_centre: bool = False
-    excluded_by_security_check: bool = Field(
+    lives_in_reception_centre: Flag = False
+    excluded_by_security_check: Flag = Field(
         default=False, description="Only the outcome of the check: never offence details"
     )
-    employment_ban: bool = False
-    regular_school_access: bool = True
-    justification: Text | None = None
+    employment_ban: Flag = False
+    regular_school_access: Flag = True
+    justification: FreeText | None = None
 
 
 class ConsentGivenCreate(Milestone):
     type: Literal["ConsentGiven"]
     consent_version: Code
-    language: Annotated[str, Field(min_length=2, max_length=8)] | None = None
+    language: Annotated[Code, Field(min_length=2, max_length=8)] | None = None
 
 
 class ConsentWithdrawnCreate(Milestone):
@@ -224,7 +303,7 @@ class CaseTransferredCreate(Milestone):
 class LanguageLevelAssessedCreate(Milestone):
     type: Literal["LanguageLevelAssessed"]
     level: LanguageLevel
-    instrument: Text | None = None
+    instrument: Line | None = None
 
 
 class ModuleEnteredCreate(Milestone):
@@ -240,21 +319,16 @@ class ModuleExitedCreate(Milestone):
 
 class CoachingContactLoggedCreate(Milestone):
     type: Literal["CoachingContactLogged"]
-    minutes: Annotated[int, Field(ge=1, le=600)]
+    minutes: Annotated[Whole, Field(ge=1, le=600)]
     mode: ContactMode
-    confirmed_by_participant: bool = False
-
-
-Hours = Annotated[Decimal, Field(ge=0, le=16, max_digits=6, decimal_places=2)]
+    confirmed_by_participant: Flag = False
 
 
 class CourseAttendanceRecordedCreate(Milestone):
     type: Literal["CourseAttendanceRecorded"]
     module: Code
-    lesson_hours: Annotated[
-        Decimal, Field(ge=Decimal("0.25"), le=16, max_digits=6, decimal_places=2)
-    ]
-    lesson_hours_attended: Hours | None = Field(
+    lesson_hours: LessonHours
+    lesson_hours_attended: AttendedHours | None = Field(
         default=None, description="Defaults to lesson_hours (all held hours attended)"
     )
 
@@ -279,8 +353,8 @@ class CertificateObtainedCreate(Milestone):
 
 class InternshipStartedCreate(Milestone):
     type: Literal["InternshipStarted"]
-    occupation: Text | None = None
-    employer_name: Text | None = None
+    occupation: Line | None = None
+    employer_name: Line | None = None
 
 
 class InternshipEndedCreate(Milestone):
@@ -290,8 +364,8 @@ class InternshipEndedCreate(Milestone):
 
 class EntryQualificationStartedCreate(Milestone):
     type: Literal["EntryQualificationStarted"]
-    occupation: Text | None = None
-    employer_name: Text | None = None
+    occupation: Line | None = None
+    employer_name: Line | None = None
 
 
 class EntryQualificationEndedCreate(Milestone):
@@ -301,8 +375,8 @@ class EntryQualificationEndedCreate(Milestone):
 
 class ApprenticeshipStartedCreate(Milestone):
     type: Literal["ApprenticeshipStarted"]
-    occupation: Text
-    employer_name: Text | None = None
+    occupation: Line
+    employer_name: Line | None = None
 
 
 class ApprenticeshipAbortedCreate(Milestone):
@@ -312,15 +386,15 @@ class ApprenticeshipAbortedCreate(Milestone):
 
 class ApprenticeshipCompletedCreate(Milestone):
     type: Literal["ApprenticeshipCompleted"]
-    passed_exam: bool = True
+    passed_exam: Flag = True
 
 
 class EmploymentStartedCreate(Milestone):
     type: Literal["EmploymentStarted"]
     employment_type: EmploymentType
-    hours_per_week: Annotated[Decimal, Field(ge=1, le=60, max_digits=5, decimal_places=2)]
-    occupation: Text | None = None
-    employer_name: Text | None = None
+    hours_per_week: WeeklyHours
+    occupation: Line | None = None
+    employer_name: Line | None = None
 
 
 class EmploymentEndedCreate(Milestone):
@@ -331,7 +405,7 @@ class EmploymentEndedCreate(Milestone):
 class ResidenceStatusChangedCreate(Milestone):
     type: Literal["ResidenceStatusChanged"]
     status: ResidenceStatus
-    valid_until: date | None = Field(default=None, description="Expiry, e.g. of a Duldung")
+    valid_until: Day | None = Field(default=None, description="Expiry, e.g. of a Duldung")
 
 
 class ExitedCreate(Milestone):
@@ -343,13 +417,13 @@ class ExitedCreate(Milestone):
 class FollowUpRecordedCreate(Milestone):
     type: Literal["FollowUpRecorded"]
     destination: Destination
-    months_after_exit: Annotated[int, Field(ge=1, le=36)]
+    months_after_exit: Annotated[Whole, Field(ge=1, le=36)]
 
 
 class EntryCorrectedCreate(Milestone):
     type: Literal["EntryCorrected"]
-    corrects_version: Annotated[int, Field(ge=1)]
-    reason: Text
+    corrects_version: Annotated[Whole, Field(ge=1)]
+    reason: FreeText
     changes: dict[str, Any] = Field(
         description="Corrected fields of the earlier entry, validated like that entry's own fields",
         min_length=1,

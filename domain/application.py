@@ -305,8 +305,16 @@ class Journeys(Application[UUID]):
                 )
                 raise VersionConflictError(msg, field="If-Match")
             kwargs = dict(data)
+            programme = self.programme(participant.programme)
+            if effective_date < programme.earliest_intake_date:
+                # Before anything could have happened: a typo (year 0001), not a rule.
+                msg = (
+                    "effective_date must not be before "
+                    f"{programme.earliest_intake_date.isoformat()} (programme {programme.id})"
+                )
+                raise InvalidInputError(msg, field="effective_date", rule="date-implausible")
             if entry.needs_programme:
-                kwargs["programme"] = self.programme(participant.programme)
+                kwargs["programme"] = programme
             if entry.event is Participant.CaseTransferred:
                 kwargs["to_municipality"] = self._municipality_for_transfer(
                     kwargs.get("to_provider")

@@ -57,7 +57,7 @@ MILESTONES: tuple[Milestone, ...] = (
     Milestone(P.ApprenticeshipCompleted, P.complete_apprenticeship),
     Milestone(P.EmploymentStarted, P.start_employment),
     Milestone(P.EmploymentEnded, P.end_employment),
-    Milestone(P.ResidenceStatusChanged, P.change_residence_status),
+    Milestone(P.ResidenceStatusChanged, P.change_residence_status, needs_programme=True),
     Milestone(P.Exited, P.exit),
     Milestone(P.FollowUpRecorded, P.record_follow_up),
     Milestone(P.EntryCorrected, P.correct_entry, needs_programme=True),

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from domain.errors import InvalidInputError
+from domain.text import check_text
 from domain.vocabulary import (
     Certificate,
     ContactMode,
@@ -51,17 +52,28 @@ def optional(check: Callable[[str, Any], None]) -> Callable[[str, Any], None]:
     return optional_check
 
 
-def text(field: str, value: Any) -> None:
+def _text(field: str, value: Any, *, free_text: bool) -> None:
     if not isinstance(value, str) or not value.strip():
         msg = f"{field} must be a non-empty text"
         raise InvalidInputError(msg, field=field)
     if len(value) > MAX_TEXT:
         msg = f"{field} must be at most {MAX_TEXT} characters"
         raise InvalidInputError(msg, field=field)
+    check_text(field, value, free_text=free_text)
+
+
+def text(field: str, value: Any) -> None:
+    """One line: names, codes, occupations (see ``domain.text``)."""
+    _text(field, value, free_text=False)
+
+
+def free_text(field: str, value: Any) -> None:
+    """Several lines allowed: reasons and justifications."""
+    _text(field, value, free_text=True)
 
 
 def country(field: str, value: Any) -> None:
-    if not isinstance(value, str) or not _COUNTRY.match(value):
+    if not isinstance(value, str) or not _COUNTRY.fullmatch(value):
         msg = f"{field} must be an ISO 3166-1 alpha-2 country code such as SY or AF"
         raise InvalidInputError(msg, field=field)
 
@@ -118,14 +130,14 @@ FIELD_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "gender": one_of(Gender),
     "nationality": country,
     "residence_status": one_of(ResidenceStatus),
-    "age_exception_reason": optional(text),
+    "age_exception_reason": optional(free_text),
     "eligible": boolean,
     "target_group": one_of(TargetGroup),
     "lives_in_reception_centre": boolean,
     "excluded_by_security_check": boolean,
     "employment_ban": boolean,
     "regular_school_access": boolean,
-    "justification": optional(text),
+    "justification": optional(free_text),
     "consent_version": text,
     "language": optional(text),
     "level": one_of(LanguageLevel),
@@ -145,7 +157,7 @@ FIELD_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "reason": one_of(EndReason),
     "ModuleExited.reason": one_of(ModuleExitReason),
     "Exited.reason": one_of(ExitReason),
-    "EntryCorrected.reason": text,
+    "EntryCorrected.reason": free_text,
     "passed_exam": boolean,
     "employment_type": one_of(EmploymentType),
     "hours_per_week": number_between(Decimal(1), Decimal(60)),

@@ -1,8 +1,12 @@
 """Every event field classified once: identifying, sensitive or statistical.
 
-- ``identifying`` fields (names, exact birth date, free text, employer names) are
-  encrypted under the participant's own key before they reach the event table,
-  and become unreadable when that key is destroyed (crypto-shredding).
+- ``identifying`` fields (names, exact birth date, free text, employer names,
+  occupations, assessment instruments, the consent form's language) are encrypted
+  under the participant's own key before they reach the event table, and become
+  unreadable when that key is destroyed (crypto-shredding). Every field a client
+  types freely is identifying: a note can name anyone. Events recorded before a
+  field became identifying hold it in clear; they load as before (the mapper only
+  opens what it sealed), and erasure cannot shred those copies.
 - ``sensitive`` fields (residence status, nationality) stay readable because the
   funder's reports count them, but they are never shown to funders per person.
 - ``statistical`` fields (birth year, age, gender, modules, dates, reasons,
@@ -71,7 +75,9 @@ CLASSIFICATION: dict[str, dict[str, DataClass]] = {
         "regular_school_access": S,
         "justification": I,
     },
-    "ConsentGiven": {"consent_version": T, "language": T},
+    # The consent form's language hints at the person's origin: identifying since
+    # the catalogue was hardened; older events hold it in clear and still load.
+    "ConsentGiven": {"consent_version": T, "language": I},
     "ConsentWithdrawn": {},
     "CaseTransferred": {
         "from_provider": T,
@@ -79,7 +85,7 @@ CLASSIFICATION: dict[str, dict[str, DataClass]] = {
         "from_municipality": T,
         "to_municipality": T,
     },
-    "LanguageLevelAssessed": {"level": T, "instrument": T},
+    "LanguageLevelAssessed": {"level": T, "instrument": I},
     "ModuleEntered": {"module": T},
     "ModuleExited": {"module": T, "reason": T},
     "CoachingContactLogged": {"minutes": T, "mode": T, "confirmed_by_participant": T},
@@ -87,17 +93,17 @@ CLASSIFICATION: dict[str, dict[str, DataClass]] = {
     "LanguageCourseStarted": {"course_type": T, "target_level": T},
     "LanguageCourseCompleted": {"course_type": T, "achieved_level": T},
     "CertificateObtained": {"certificate": T, "level": T},
-    "InternshipStarted": {"occupation": T, "employer_name": I},
+    "InternshipStarted": {"occupation": I, "employer_name": I},
     "InternshipEnded": {"reason": T},
-    "EntryQualificationStarted": {"occupation": T, "employer_name": I},
+    "EntryQualificationStarted": {"occupation": I, "employer_name": I},
     "EntryQualificationEnded": {"reason": T},
-    "ApprenticeshipStarted": {"occupation": T, "employer_name": I},
+    "ApprenticeshipStarted": {"occupation": I, "employer_name": I},
     "ApprenticeshipAborted": {"reason": T},
     "ApprenticeshipCompleted": {"passed_exam": T},
     "EmploymentStarted": {
         "employment_type": T,
         "hours_per_week": T,
-        "occupation": T,
+        "occupation": I,
         "employer_name": I,
     },
     "EmploymentEnded": {"reason": T},

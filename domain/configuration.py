@@ -61,6 +61,24 @@ class EligibilityRules:
     target_groups: tuple[str, ...]
 
 
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+MAX_VALIDITY_YEARS = 10
+
+
+@dataclass(frozen=True)
+class PlausibleDates:
+    """The range a recorded date must lie in: a typo (year 0001, 20211) is an error.
+
+    From the programme file's ``[plausible_dates]`` table; every key is optional.
+    """
+
+    earliest_birth_date: date = EARLIEST_BIRTH_DATE
+    #: No intake (and so no milestone) before this day; default: ``funding_start``.
+    earliest_intake_date: date | None = None
+    #: A residence permit's ``valid_until`` at most this many years after it was recorded.
+    max_validity_years: int = MAX_VALIDITY_YEARS
+
+
 @dataclass(frozen=True)
 class Programme:
     id: str
@@ -75,6 +93,12 @@ class Programme:
     consent_versions: tuple[ConsentVersion, ...]
     max_lesson_hours_per_day: Decimal = DEFAULT_MAX_LESSON_HOURS_PER_DAY
     """No course may hold more lesson hours on one day ([courses] in the file)."""
+
+    plausible_dates: PlausibleDates = PlausibleDates()
+
+    @property
+    def earliest_intake_date(self) -> date:
+        return self.plausible_dates.earliest_intake_date or self.funding_start
 
     def module(self, code: str) -> Module | None:
         return next((m for m in self.modules if m.code == code), None)
@@ -254,11 +278,46 @@ def _read_programme(path: Path, problems: list[str]) -> Programme | None:
         if not max_per_day.is_finite() or max_per_day <= 0:
             problems.append(f"{path}: courses.max_lesson_hours_per_day must be a number above 0")
 
+    plausible = data.get("plausible_dates", {})
+    plausible_dates = PlausibleDates(
+        earliest_birth_date=r.get(
+            plausible, "earliest_birth_date", date, "plausible_dates.", EARLIEST_BIRTH_DATE
+        ),
+        earliest_intake_date=r.get(
+            plausible, "earliest_intake_date", date, "plausible_dates.", None
+        ),
+        max_validity_years=r.get(
+            plausible, "max_validity_years", int, "plausible_dates.", MAX_VALIDITY_YEARS
+        ),
+    )
+    if isinstance(plausible_dates.earliest_birth_date, date) and (
+        plausible_dates.earliest_birth_date < EARLIEST_BIRTH_DATE
+    ):
+        problems.append(
+            f"{path}: plausible_dates.earliest_birth_date must not be before "
+            f"{EARLIEST_BIRTH_DATE.isoformat()}"
+        )
+    funding_start = r.get(data, "funding_start", date, "")
+    earliest_intake = plausible_dates.earliest_intake_date or funding_start
+    if (
+        isinstance(earliest_intake, date)
+        and isinstance(plausible_dates.earliest_birth_date, date)
+        and earliest_intake <= plausible_dates.earliest_birth_date
+    ):
+        problems.append(
+            f"{path}: plausible_dates.earliest_intake_date (default funding_start) must be "
+            "after earliest_birth_date"
+        )
+    if isinstance(plausible_dates.max_validity_years, int) and not (
+        1 <= plausible_dates.max_validity_years <= 100
+    ):
+        problems.append(f"{path}: plausible_dates.max_validity_years must be between 1 and 100")
+
     programme = Programme(
         id=r.get(data, "id", str, ""),
         name=r.get(data, "name", str, ""),
         config_version=r.get(data, "config_version", str, ""),
-        funding_start=r.get(data, "funding_start", date, ""),
+        funding_start=funding_start,
         funding_end=r.get(data, "funding_end", date, ""),
         retention_years_after_funding_end=r.get(data, "retention_years_after_funding_end", int, ""),
         eligibility=eligibility,
@@ -266,6 +325,7 @@ def _read_programme(path: Path, problems: list[str]) -> Programme | None:
         flat_rates=tuple(flat_rates),
         consent_versions=tuple(consent_versions),
         max_lesson_hours_per_day=max_per_day,
+        plausible_dates=plausible_dates,
     )
     if programme.id is not None and programme.id != path.stem:
         problems.append(f"{path}: id {programme.id!r} must match the file name {path.stem!r}")

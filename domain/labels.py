@@ -196,6 +196,8 @@ RULES: dict[str, str] = {
     "date-before-module-entry": "Das Datum liegt vor dem Eintritt in den Förderbaustein.",
     "date-before-start": "Das Datum liegt vor dem Beginn.",
     "date-in-future": "Das Datum liegt in der Zukunft.",
+    "date-implausible": "Das Datum ist nicht plausibel (zum Beispiel ein Tippfehler im"
+    " Jahr).",
     "domain-error": "Der Schritt ist nicht möglich.",
     "eligibility-excluded": "Ein Ausschlussgrund liegt vor: keine Förderung möglich.",
     "employment-ban": "Bei einem Beschäftigungsverbot ist F2 nicht möglich.",
@@ -203,6 +205,8 @@ RULES: dict[str, str] = {
     "idempotency-key-reused": "Dieser Idempotency-Key gehört zu einer anderen Anfrage.",
     "internal-error": "Ein unerwarteter Fehler ist aufgetreten; er wurde protokolliert.",
     "invalid-input": "Die Eingabe ist ungültig.",
+    "invalid-characters": "Der Text enthält Steuerzeichen oder unsichtbare Zeichen, die"
+    " hier nicht erlaubt sind.",
     "module-already-open": "Dieser Förderbaustein ist bereits offen.",
     "module-ended": "Dieser Förderbaustein wurde vom Programm zu diesem Datum beendet.",
     "module-not-open": "Dieser Förderbaustein ist nicht offen.",

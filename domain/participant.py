@@ -14,6 +14,7 @@ current state shows the corrected one.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -22,9 +23,10 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 
 from domain.checks import check_field
-from domain.configuration import Programme
+from domain.configuration import MAX_VALIDITY_YEARS, Programme
 from domain.envelope import Envelope
 from domain.errors import InvalidInputError, RuleViolationError
+from domain.text import check_event_text
 from domain.vocabulary import ErasureMode, ExitReason, ModuleExitReason
 
 # Fields of the envelope and of the library: never the target of a correction.
@@ -64,6 +66,27 @@ _EXIT_TO_MODULE_EXIT = {
     ExitReason.LEFT_GERMANY: ModuleExitReason.LEFT_GERMANY,
     ExitReason.OTHER: ModuleExitReason.OTHER,
 }
+
+
+@functools.cache
+def known_field_names() -> frozenset[str]:
+    """Every field name of every event: names that may be repeated in an error."""
+    return frozenset(
+        f.name
+        for value in vars(Participant).values()
+        if isinstance(value, type) and issubclass(value, Participant.Event)
+        for f in dataclasses.fields(value)
+    )
+
+
+def envelope_fields(envelope: Envelope) -> dict[str, str]:
+    """The envelope as the event fields it becomes."""
+    return {
+        "recorded_by": envelope.user,
+        "recorded_role": envelope.role,
+        "organisation": envelope.organisation,
+        "request_id": envelope.request_id,
+    }
 
 
 def age_on(birth_date: date, day: date) -> int:
@@ -482,6 +505,15 @@ class Participant(Aggregate):
         cls.check_registration_dates(
             programme, intake_date, birth_date, age_exception_reason, today
         )
+        check_event_text(
+            "Registered",
+            {
+                **values,
+                "provider": provider,
+                "municipality": municipality,
+                **envelope_fields(envelope),
+            },
+        )
         return cls._create(
             cls.Registered,
             id=participant_id or uuid4(),
@@ -513,6 +545,16 @@ class Participant(Aggregate):
         age_exception_reason: str | None,
         today: date,
     ) -> None:
+        if intake_date < programme.earliest_intake_date:
+            msg = (
+                "intake_date must not be before "
+                f"{programme.earliest_intake_date.isoformat()} (programme {programme.id})"
+            )
+            raise InvalidInputError(msg, field="intake_date", rule="date-implausible")
+        if birth_date < programme.plausible_dates.earliest_birth_date:
+            earliest = programme.plausible_dates.earliest_birth_date.isoformat()
+            msg = f"birth_date must not be before {earliest}"
+            raise InvalidInputError(msg, field="birth_date", rule="date-implausible")
         if intake_date > today:
             msg = "intake_date must not be in the future"
             raise InvalidInputError(msg, field="intake_date", rule="date-in-future")
@@ -540,6 +582,9 @@ class Participant(Aggregate):
         effective_date: date,
         **data: Any,
     ) -> None:
+        # The last guard for every command (HTTP, CLI, demo): no string with a
+        # control character reaches the log, where it would stop the read side.
+        check_event_text(event_class.__name__, {**data, **envelope_fields(envelope)})
         self.trigger_event(
             event_class,
             effective_date=effective_date,
@@ -557,6 +602,22 @@ class Participant(Aggregate):
         if effective_date < self.intake_date:
             msg = "effective_date must not be before the intake date"
             raise RuleViolationError(msg, field="effective_date", rule="date-before-intake")
+
+    @staticmethod
+    def check_valid_until(
+        programme: Programme | None, effective_date: date, valid_until: date, *, field: str
+    ) -> None:
+        if valid_until < effective_date:
+            msg = "valid_until must not be before effective_date"
+            raise InvalidInputError(msg, field=field)
+        years = (
+            programme.plausible_dates.max_validity_years
+            if programme is not None
+            else MAX_VALIDITY_YEARS
+        )
+        if valid_until.year - effective_date.year > years:
+            msg = f"valid_until must not be more than {years} years after effective_date"
+            raise InvalidInputError(msg, field=field, rule="date-implausible")
 
     def check_processing_allowed(self, milestone: str) -> None:
         """Restriction (Art. 18 / 17(3)(b) GDPR) and erasure stop all further processing."""
@@ -1005,6 +1066,7 @@ class Participant(Aggregate):
         today: date,
         status: str,
         valid_until: date | None = None,
+        programme: Programme | None = None,
     ) -> None:
         self._prepare(
             self.ResidenceStatusChanged,
@@ -1013,9 +1075,8 @@ class Participant(Aggregate):
             status=status,
             valid_until=valid_until,
         )
-        if valid_until is not None and valid_until < effective_date:
-            msg = "valid_until must not be before effective_date"
-            raise InvalidInputError(msg, field="valid_until")
+        if valid_until is not None:
+            self.check_valid_until(programme, effective_date, valid_until, field="valid_until")
         self._trigger(
             self.ResidenceStatusChanged,
             envelope,
@@ -1114,8 +1175,13 @@ class Participant(Aggregate):
         changes = dict(changes)
         for name, value in changes.items():
             if name not in fields or name in _ENVELOPE_FIELDS:
-                msg = f"{name} is not a correctable field of {event_type}"
-                raise InvalidInputError(msg, field=f"changes.{name}")
+                # Name the key only when it is a field name of the catalogue: an
+                # unknown key is submitted data and is not echoed.
+                if name in known_field_names():
+                    msg = f"{name} is not a correctable field of {event_type}"
+                    raise InvalidInputError(msg, field=f"changes.{name}")
+                msg = f"changes names a field that {event_type} does not have"
+                raise InvalidInputError(msg, field="changes")
             if name in _NOT_CORRECTABLE:
                 msg = f"{name} cannot be corrected: record the matching milestone instead"
                 raise RuleViolationError(msg, field=f"changes.{name}", rule="not-correctable")
@@ -1125,10 +1191,25 @@ class Participant(Aggregate):
                 raise InvalidInputError(e.message, field=f"changes.{name}", rule=e.rule) from None
         if "module" in changes:
             self.check_module(programme, changes["module"])
+        if "valid_until" in changes and changes["valid_until"] is not None:
+            self.check_valid_until(
+                programme,
+                changes.get("effective_date", original.effective_date),
+                changes["valid_until"],
+                field="changes.valid_until",
+            )
         if "effective_date" in changes:
             if event_type == "Registered":
                 msg = "correct intake_date instead of the registration's effective_date"
                 raise InvalidInputError(msg, field="changes.effective_date")
+            if changes["effective_date"] < programme.earliest_intake_date:
+                msg = (
+                    "changes.effective_date must not be before "
+                    f"{programme.earliest_intake_date.isoformat()} (programme {programme.id})"
+                )
+                raise InvalidInputError(
+                    msg, field="changes.effective_date", rule="date-implausible"
+                )
             self.check_effective_date(changes["effective_date"], today)
         if event_type == "Registered":
             assert isinstance(original, Participant.Registered)

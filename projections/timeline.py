@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from domain.classification import identifying_fields
 from domain.labels import VOCABULARY, event_label
 from domain.vocabulary import (
     Certificate,
@@ -82,12 +83,6 @@ def _ended(d: dict[str, Any]) -> str:
     return f"Grund: {_value(EndReason, d['reason'])}"
 
 
-def _occupation(d: dict[str, Any]) -> str:
-    # Free text is identifying (sealed) in newer events: never shown from the read model.
-    occupation = d.get("occupation")
-    return f"Beruf: {occupation}" if occupation else ""
-
-
 def _correction(d: dict[str, Any]) -> str:
     fields = ", ".join(sorted(d["changes"]))
     corrected = event_label(d["corrected_type"])
@@ -133,11 +128,11 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "CertificateObtained": lambda d: (
         _value(Certificate, d["certificate"]) + (f" ({d['level']})" if d.get("level") else "")
     ),
-    "InternshipStarted": lambda d: "Praktikum begonnen " + _occupation(d),
+    "InternshipStarted": lambda d: "Praktikum begonnen",
     "InternshipEnded": lambda d: "Praktikum beendet, " + _ended(d),
-    "EntryQualificationStarted": lambda d: "EQ begonnen " + _occupation(d),
+    "EntryQualificationStarted": lambda d: "EQ begonnen",
     "EntryQualificationEnded": lambda d: "EQ beendet, " + _ended(d),
-    "ApprenticeshipStarted": lambda d: "Ausbildung begonnen " + _occupation(d),
+    "ApprenticeshipStarted": lambda d: "Ausbildung begonnen",
     "ApprenticeshipAborted": lambda d: "Ausbildung abgebrochen, " + _ended(d),
     "ApprenticeshipCompleted": lambda d: (
         "Ausbildung abgeschlossen"
@@ -145,7 +140,7 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
     "EmploymentStarted": lambda d: (
         f"Beschäftigung begonnen ({_value(EmploymentType, d['employment_type'])}, "
-        f"{_hours(d['hours_per_week'])} Std./Woche) " + _occupation(d)
+        f"{_hours(d['hours_per_week'])} Std./Woche)"
     ),
     "EmploymentEnded": lambda d: "Beschäftigung beendet, " + _ended(d),
     "ResidenceStatusChanged": lambda d: (
@@ -169,11 +164,17 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
 
 
 def summarise(event: EventRecord) -> str:
-    """The event in the timeline's words (German, no identifying values)."""
+    """The event in the timeline's words (German, no identifying values).
+
+    Identifying fields are left out by classification, not by being sealed: events
+    recorded before a field became identifying (``occupation``) hold it in clear.
+    """
     summary = SUMMARIES.get(event.type)
     if summary is None:
         return event_label(event.type)
-    return summary(event.data).strip()
+    hidden = identifying_fields(event.type)
+    shown = {k: v for k, v in event.data.items() if k not in hidden}
+    return summary(shown).strip()
 
 
 class TimelineProjection(Projection[Timeline]):

@@ -6,6 +6,11 @@ and the event version as associated data: ciphertext copied onto another row fai
 to decrypt instead of showing someone else's data. The names of the sealed fields
 stay readable (``_sealed_fields``) so that, once the key is destroyed, the event
 still loads and shows those fields as erased (``None``).
+
+Which fields are identifying has grown (occupations, instruments and the consent
+language were statistical at first). Events stored before hold such a field in
+clear: they load unchanged, and once the participant's key is destroyed the clear
+value is hidden as erased as well (it stays in the stored row: see the README).
 """
 
 from __future__ import annotations
@@ -45,6 +50,13 @@ class ProtectingMapper(Mapper[UUID]):
     def __init__(self, transcoder: Transcoder, keys: KeyRing, **kwargs: Any):
         super().__init__(transcoder=transcoder, **kwargs)
         self.keys = keys
+
+    def _key_exists(self, participant_id: UUID) -> bool:
+        try:
+            self.keys.key_for_reading(participant_id)
+        except KeyDestroyedError:
+            return False
+        return True
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         event_type = type(domain_event).__name__
@@ -114,29 +126,40 @@ class ProtectingMapper(Mapper[UUID]):
             originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id))
         )
         state["originator_version"] = stored_event.originator_version
-        self._open_sealed(state)
+        self._open_sealed(state, cls.__name__)
         upcast(cls, state, state.pop(CLASS_VERSION, 1))
         event: DomainEventProtocol[UUID] = object.__new__(cls)
         object.__setattr__(event, "__dict__", state)
         return event
 
-    def _open_sealed(self, state: dict[str, Any]) -> None:
+    def _open_sealed(self, state: dict[str, Any], event_type: str) -> None:
         sealed = state.pop(SEALED, None)
         field_names = state.pop(SEALED_FIELDS, [])
         change_names = state.pop(SEALED_CHANGES, [])
-        if sealed is None:
-            return
         originator_id = state["originator_id"]
+        # Identifying by today's classification but stored in clear (recorded before
+        # the field was classified so): shown while the key exists, hidden after.
+        in_clear = [name for name in identifying_fields(event_type) if state.get(name) is not None]
+        if sealed is None:
+            if in_clear and not self._key_exists(originator_id):
+                for name in in_clear:
+                    state[name] = None
+                state[ERASED] = in_clear
+            return
         version = state["originator_version"]
         try:
             key = self.keys.key_for_reading(originator_id)
         except KeyDestroyedError:
             # Erased: the event still loads, its identifying fields read as None.
-            for name in field_names:
+            for name in (*field_names, *in_clear):
                 state[name] = None
             if change_names:
                 state["changes"] = {**state["changes"], **dict.fromkeys(change_names)}
-            state[ERASED] = [*field_names, *(f"changes.{name}" for name in change_names)]
+            state[ERASED] = [
+                *field_names,
+                *in_clear,
+                *(f"changes.{name}" for name in change_names),
+            ]
             return
         blob = base64.b64decode(sealed)
         try:
@@ -152,6 +175,7 @@ class ProtectingMapper(Mapper[UUID]):
             )
             raise MapperDeserialisationError(msg) from None
         secret = self.transcoder.decode(plaintext)
+        # Sealed values always win over a clear value of the same name.
         state.update(secret["fields"])
         if secret["changes"]:
             state["changes"] = {**state["changes"], **secret["changes"]}

@@ -24,7 +24,7 @@ from api.deps import (
     RuntimeDep,
     allowed,
 )
-from api.problems import problem_responses
+from api.problems import problem_responses, safe_message
 from api.schemas import (
     MILESTONE_MODELS,
     AccessLogEntryPublic,
@@ -56,7 +56,7 @@ from domain.errors import (
     ParticipantNotFoundError,
     RuleViolationError,
 )
-from domain.participant import Participant
+from domain.participant import Participant, known_field_names
 from domain.timetravel import known_events, replay
 
 # Every refused attempt on a participant endpoint goes to the read-access log.
@@ -331,8 +331,12 @@ def coerce_changes(
     for name, value in body.changes.items():
         field = model.model_fields.get(name)
         if field is None or name == "type":
-            msg = f"{name} is not a correctable field of {entry_type}"
-            raise InvalidInputError(msg, field=f"changes.{name}")
+            # An unknown key is submitted data: named only when it is a catalogue field.
+            if name in known_field_names():
+                msg = f"{name} is not a correctable field of {entry_type}"
+                raise InvalidInputError(msg, field=f"changes.{name}")
+            msg = f"changes names a field that {entry_type} does not have"
+            raise InvalidInputError(msg, field="changes")
         annotation: Any = field.annotation
         if field.metadata:
             annotation = Annotated[(annotation, *field.metadata)]  # type: ignore[valid-type]
@@ -340,7 +344,7 @@ def coerce_changes(
         try:
             coerced[name] = plain(adapter.validate_python(value))
         except ValidationError as e:
-            message = e.errors()[0].get("msg", "invalid")
+            message = safe_message(e.errors()[0])
             raise InvalidInputError(f"changes.{name}: {message}", field=f"changes.{name}") from None
     return coerced
 

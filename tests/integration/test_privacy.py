@@ -257,7 +257,7 @@ def test_erasure_leaves_no_trace_and_keeps_the_statistics(
     erased = {e["type"]: e["erased_fields"] for e in history}
     assert set(erased["Registered"]) == {"given_name", "family_name", "birth_date"}
     assert erased["EligibilityAssessed"] == ["justification"]
-    assert erased["InternshipStarted"] == ["employer_name"]
+    assert erased["InternshipStarted"] == ["employer_name", "occupation"]
     assert erased["EntryCorrected"] == ["reason", "changes.family_name"]
     assert history[-1]["type"] == "PersonalDataErased"
     assert history[-1]["data"] == {"mode": "shred", "reason_code": "participant_request"}
