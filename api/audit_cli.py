@@ -112,7 +112,7 @@ def run_audit(args: argparse.Namespace) -> int:
     from api.runtime import build_runtime
     from api.settings import load_settings
 
-    runtime = build_runtime(load_settings())
+    runtime = build_runtime(load_settings(), checkpointing=False)
     try:
         if command == "checkpoint":
             return _checkpoint(runtime)
