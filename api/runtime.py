@@ -9,10 +9,9 @@ from typing import Any
 from api.settings import Settings
 from domain.application import Journeys
 from domain.configuration import Configuration, load_configuration
-from storage.access_log import AccessLog
-from storage.chain import backfill as backfill_chain
-from storage.access_log import ACCESS_LOG_TABLE
+from storage.access_log import ACCESS_LOG_TABLE, AccessLog
 from storage.chain import CHAIN_TABLE, append_only_statements
+from storage.chain import backfill as backfill_chain
 from storage.checkpoints import CHECKPOINTS_TABLE, Checkpointer, Checkpoints, signing_key_from_text
 from storage.database import Database, connect
 from storage.factory import MASTER_KEY

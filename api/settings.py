@@ -105,7 +105,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if env.get("LOTSE_CHECKPOINT_SECONDS"):
         checkpoint_seconds = _whole(env["LOTSE_CHECKPOINT_SECONDS"], "LOTSE_CHECKPOINT_SECONDS")
     elif env.get("LOTSE_CHECKPOINT_MINUTES"):  # the older, coarser setting
-        checkpoint_seconds = 60 * _whole(env["LOTSE_CHECKPOINT_MINUTES"], "LOTSE_CHECKPOINT_MINUTES")
+        checkpoint_seconds = 60 * _whole(
+            env["LOTSE_CHECKPOINT_MINUTES"], "LOTSE_CHECKPOINT_MINUTES"
+        )
     try:
         ttl = int(env.get("LOTSE_TOKEN_TTL_HOURS", "12"))
     except ValueError:

@@ -40,10 +40,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-import psycopg
 from eventsourcing.postgres import PostgresDatastore
 
 from storage.access_log import ACCESS_LOG_TABLE
@@ -145,7 +145,7 @@ class Coverage:
     keys_digest: bytes
 
 
-def keys_digest_sql(keys_table: str, events_table: str) -> str:
+def keys_digest_sql(keys_table: str, events_table: str, placeholder: str = "%s") -> str:
     """Count and digest of the key rows a checkpoint at ``position`` vouches for.
 
     A key row counts when its participant's first event is at or before the
@@ -154,14 +154,15 @@ def keys_digest_sql(keys_table: str, events_table: str) -> str:
     a key (the row stays, without key) and a master key rotation re-wraps every
     key, and both are legitimate; a row that vanishes changes the digest. Digest:
     SHA-256 over the 16-byte participant ids in ascending order (of nothing: the
-    SHA-256 of the empty string). The only parameter is the position.
+    SHA-256 of the empty string). The only parameter is the position
+    (``placeholder``: ``%s`` for psycopg, ``$1`` for asyncpg).
     """
     return (
         "SELECT count(*) AS n, sha256(coalesce(string_agg(uuid_send(k.participant_id),"
         " ''::bytea ORDER BY k.participant_id), ''::bytea)) AS digest"
         f" FROM {keys_table} k WHERE EXISTS (SELECT 1 FROM {events_table} e"
         " WHERE e.originator_id = k.participant_id AND e.originator_version = 1"
-        " AND e.notification_id <= %s)"
+        f" AND e.notification_id <= {placeholder})"
     )
 
 
@@ -368,9 +369,7 @@ class Checkpoints:
         position = int(head["notification_id"]) if head else 0
         if newest is None:
             return position > 0 or access_id > 0
-        return position != int(newest["position"]) or access_id != int(
-            newest["access_log_id"] or 0
-        )
+        return position != int(newest["position"]) or access_id != int(newest["access_log_id"] or 0)
 
     @staticmethod
     def public_key_error() -> str:
@@ -468,7 +467,10 @@ class Checkpointer:
                 return True
             except psycopg.Error:
                 self._release()
-        conn = psycopg.connect(self.checkpoints.datastore.pool.conninfo, autocommit=True)
+        conninfo = self.checkpoints.datastore.pool.conninfo
+        conn = psycopg.connect(
+            conninfo if isinstance(conninfo, str) else conninfo(), autocommit=True
+        )
         row = conn.execute(
             "SELECT pg_try_advisory_lock(hashtext(%s))", (CHECKPOINTER_LOCK,)
         ).fetchone()

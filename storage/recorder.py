@@ -25,6 +25,7 @@ from psycopg.rows import DictRow
 
 from storage.chain import GENESIS, ChainStatements, link_batch
 from storage.group_commit import GroupCommitter
+from storage.integrity import RecordIntegrity
 from storage.keys import KeyRing
 
 REQUESTS_TABLE = "lotse_request_keys"
@@ -44,6 +45,10 @@ class LotseRecorder(PostgresApplicationRecorder):
         self.chain = ChainStatements(schema)
         #: Only the write-path benchmark turns this off, to measure what chaining costs.
         self.chain_enabled = True
+        #: Loaded events are checked against the chain (None: not checked).
+        self.integrity: RecordIntegrity | None = RecordIntegrity(
+            self.datastore, self.events_table, self.chain.table
+        )
         self._chain_head: bytes | None = None
         #: Concurrent single-event saves of this process share a transaction.
         self.group_commit: GroupCommitter[tuple[StoredEvent, Any], int] = GroupCommitter(
@@ -166,6 +171,23 @@ class LotseRecorder(PostgresApplicationRecorder):
         # ("tuple concurrently updated"): one at a time.
         curs.execute("SELECT pg_advisory_xact_lock(hashtext('lotse-event-store-schema'))")
         super()._create_table(curs)
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """The library's select; rows that no longer match the chain are refused."""
+        events: Sequence[StoredEvent] = super().select_events(
+            originator_id, gt=gt, lte=lte, desc=desc, limit=limit
+        )
+        if self.integrity is not None and self.chain_enabled:
+            self.integrity.check(originator_id, events)
+        return events
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
