@@ -248,6 +248,13 @@ def _verify(runtime: Runtime, args: argparse.Namespace) -> int:
     if broken_at is not None:
         print(f"FAILED: the read-access log does not hold at entry {broken_at}")
         return 1
+    replaced = _keys_not_opening(runtime)
+    if replaced:
+        print(
+            f"FAILED: {replaced} participant key(s) do not open with the master key for their "
+            "participant: replaced or moved outside Lotse"
+        )
+        return 1
     print(
         f"OK: {report.verified} events verified after position {report.started_after} "
         f"(head {report.head}), {report.checkpoints_checked} signed checkpoint(s) hold, "
@@ -259,6 +266,31 @@ def _verify(runtime: Runtime, args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _keys_not_opening(runtime: Runtime) -> int:
+    """Live data keys that the master key does not open for their own participant.
+
+    Keys are wrapped with the participant id as associated data, so a key moved
+    to another participant, or replaced by anyone without the master key, fails.
+    (A key replaced by someone holding the master key opens, but then the
+    participant's sealed fields no longer decrypt: the API answers record-integrity.)
+    """
+    from storage.keys import MasterKey, MasterKeyError
+
+    keys = runtime.journeys.recorder.keys  # type: ignore[attr-defined]
+    master = MasterKey.from_text(runtime.settings.master_key)
+    failed = 0
+    with keys.datastore.transaction(commit=False) as curs:
+        curs.execute(
+            f"SELECT participant_id, wrapped_key FROM {keys.table} WHERE wrapped_key IS NOT NULL"
+        )
+        for row in curs:
+            try:
+                master.unwrap(UUID(str(row["participant_id"])), bytes(row["wrapped_key"]))
+            except MasterKeyError:
+                failed += 1
+    return failed
 
 
 def _witnessed(path: Path, pinned_text: str | None) -> list[Checkpoint]:

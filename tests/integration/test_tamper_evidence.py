@@ -423,3 +423,25 @@ def test_a_tampered_row_makes_the_api_answer_500_record_integrity(
     assert "record integrity" in caplog.text
     assert "Haidari" not in caplog.text
     assert "gestattung" not in caplog.text
+
+
+def test_a_key_moved_from_another_participant_fails_verification(
+    cli: Runtime, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from api.cli import main
+
+    victim, other = register(cli), register(cli)
+    checkpoints(cli).create()
+    assert main(["audit", "verify"]) == 0
+
+    insider(
+        database_url,
+        "UPDATE lotse_participant_keys SET wrapped_key = (SELECT wrapped_key"
+        " FROM lotse_participant_keys WHERE participant_id = %s) WHERE participant_id = %s",
+        other,
+        victim,
+    )
+    status = main(["audit", "verify"])
+
+    assert status == 1
+    assert "1 participant key(s) do not open" in capsys.readouterr().out
