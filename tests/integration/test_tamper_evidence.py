@@ -375,14 +375,9 @@ def test_a_witness_verifies_an_exported_bundle_against_its_witnessed_checkpoint(
     assert main(["audit", "export", "--municipality", "warendorf", "-o", str(bundle)]) == 0
     other_file.write_text("")
 
-    witnessed = main(
-        ["audit", "verify-bundle", str(bundle), "--public-key", public_key]
-        + ["--witness", str(witness_file)]
-    )
-    unwitnessed = main(
-        ["audit", "verify-bundle", str(bundle), "--public-key", public_key]
-        + ["--witness", str(other_file)]
-    )
+    verify_bundle = ["audit", "verify-bundle", str(bundle), "--public-key", public_key]
+    witnessed = main([*verify_bundle, "--witness", str(witness_file)])
+    unwitnessed = main([*verify_bundle, "--witness", str(other_file)])
 
     assert (witnessed, unwitnessed) == (0, 1)
 
