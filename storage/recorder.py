@@ -189,6 +189,11 @@ class LotseRecorder(PostgresApplicationRecorder):
             self.integrity.check(originator_id, events)
         return events
 
+    def _written(self, ids: Sequence[int] | None, stored_events: Sequence[StoredEvent]) -> None:
+        """Rows this process just wrote and chained need no check when loaded again."""
+        if self.integrity is not None and self.chain_enabled and ids:
+            self.integrity.remember(zip(ids, stored_events, strict=True))
+
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -202,6 +207,7 @@ class LotseRecorder(PostgresApplicationRecorder):
         """
         if len(stored_events) == 1 and not kwargs.get("shred"):
             appended = [self.group_commit.submit((stored_events[0], kwargs.get("request_key")))]
+            self._written(appended, stored_events)
             self.keys.committed(
                 {UUID(str(e.originator_id)) for e in stored_events if e.originator_version == 1}
             )
@@ -227,6 +233,7 @@ class LotseRecorder(PostgresApplicationRecorder):
         shredded = set(kwargs.get("shred") or ())
         if shredded:
             self.keys.forget(shredded)
+        self._written(ids, stored_events)
         return ids
 
     def _copy_stored_events(
