@@ -98,9 +98,14 @@ class RecordIntegrity:
         return encode_row(position, oid, e.originator_version, e.topic, e.state)
 
     def _check_against_chain(self, oid: UUID, events: Sequence[StoredEvent]) -> None:
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute(self._statement, (oid, [e.originator_version for e in events]))
-            rows = {int(r["version"]): r for r in curs.fetchall()}
+        # One prepared statement on an autocommit connection: one round trip.
+        with self.datastore.get_connection() as conn:
+            cursor = conn.execute(
+                self._statement,  # type: ignore[arg-type]
+                (oid, [e.originator_version for e in events]),
+                prepare=True,
+            )
+            rows = {int(r["version"]): r for r in cursor.fetchall()}
         verified: list[tuple[tuple[UUID, int], tuple[int, bytes]]] = []
         for e in events:
             row = rows.get(e.originator_version)
