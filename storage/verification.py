@@ -418,6 +418,28 @@ async def _stream_chunks(
             await c.close()
 
 
+async def link_range(
+    conn: asyncpg.Connection,
+    events: str,
+    chain: str,
+    after: tuple[int, bytes],
+    until: Checkpoint,
+) -> Problem | None:
+    """Link the rows after position ``after[0]`` (chain hash ``after[1]``) up to ``until``.
+
+    None when the recomputed chain reaches ``until``'s position with its hash;
+    else the first problem. Runs in the caller's transaction (its snapshot).
+    """
+    snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
+    linker = _Linker(after[1], {until.position: [until]}, None)
+    await _stream_chunks(conn, None, 1, snapshot, events, chain, after[0], until.position, linker)
+    if linker.problem is not None:
+        return linker.problem
+    if until.position in linker.checkpoints:
+        return Problem(until.position, "event-missing", "the position is not in the log", until.id)
+    return None
+
+
 async def run_verification(
     database_url: str,
     public_key: Ed25519PublicKey | None,

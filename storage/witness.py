@@ -47,7 +47,7 @@ from storage.checkpoints import (
     normalise_time,
     public_key_text,
 )
-from storage.verification import Problem, _Linker, _stream_chunks
+from storage.verification import Problem, link_range
 
 
 class WitnessError(Exception):
@@ -189,31 +189,14 @@ async def check_extends(
                     candidate.id,
                 )
             return None
-        snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
-        linker = _Linker(previous.chain_hash, {candidate.position: [candidate]}, None)
-        await _stream_chunks(
-            conn,
-            None,
-            1,
-            snapshot,
-            events,
-            chain,
-            previous.position,
-            candidate.position,
-            linker,
+        problem = await link_range(
+            conn, events, chain, (previous.position, previous.chain_hash), candidate
         )
-        if linker.problem is not None:
+        if problem is not None:
             return Problem(
-                linker.problem.position,
+                problem.position,
                 "not-extending",
-                f"between the witnessed head and the checkpoint: {linker.problem.detail}",
-                candidate.id,
-            )
-        if candidate.position in linker.checkpoints:
-            return Problem(
-                candidate.position,
-                "not-extending",
-                "the checkpoint's position is not in the log",
+                f"between the witnessed head and the checkpoint: {problem.detail}",
                 candidate.id,
             )
     return None

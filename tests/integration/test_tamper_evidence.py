@@ -440,3 +440,26 @@ def test_a_key_moved_from_another_participant_fails_verification(
 
     assert status == 1
     assert "1 participant key(s) do not open" in capsys.readouterr().out
+
+
+def test_a_witness_refuses_a_checkpoint_whose_chain_does_not_link_from_its_head(
+    cli: Runtime, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from api.cli import main
+
+    witness_key, witness_file = tmp_path / "witness.key", tmp_path / "witnessed.jsonl"
+    witness_key.write_text(new_signing_key_text())
+    witness = ["audit", "witness", "--key", str(witness_key), "--out", str(witness_file)]
+    seed(cli.journeys, 2, batch=2)
+    checkpoints(cli).create()
+    assert main(witness) == 0
+    participant = register(cli)  # after the witnessed head
+    seed(cli.journeys, 1, batch=2, seed_value=4)
+
+    rewrite_residence_status(database_url, participant, rechain=False)
+    checkpoints(cli).create()
+    capsys.readouterr()
+    status = main(witness)
+
+    assert status == 1
+    assert "between the witnessed head and the checkpoint" in capsys.readouterr().out
