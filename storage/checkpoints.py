@@ -418,8 +418,8 @@ CHECKPOINTER_LOCK = "lotse-checkpointer"
 class Checkpointer:
     """Signs a checkpoint at most ``interval`` seconds after anything was written.
 
-    Every Lotse process that runs one (the API, the projector) competes for a
-    session-level advisory lock on a connection of its own; the holder checks
+    Every API process runs one (``build_runtime``); they compete for a
+    session-level advisory lock, each on a connection of its own; the holder checks
     every ``interval`` seconds whether the chain or the read-access log moved
     since the newest checkpoint and signs one if so. Idle: nothing is signed.
     If the holder dies, its session ends, the lock is free and another process
@@ -433,6 +433,7 @@ class Checkpointer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock_conn: psycopg.Connection[Any] | None = None
+        self._owner = False
         self._mutex = threading.Lock()
 
     def start(self) -> None:
@@ -445,7 +446,7 @@ class Checkpointer:
             self._thread.join(timeout=10)
         with self._mutex:
             try:
-                if self._lock_conn is not None and not self._lock_conn.closed:
+                if self._owner:
                     self._tick()
             except Exception as e:
                 log.error("final checkpoint failed: %s", type(e).__name__)
@@ -463,24 +464,20 @@ class Checkpointer:
                     self._release()
 
     def _owns_lock(self) -> bool:
-        if self._lock_conn is not None:
-            try:
-                self._lock_conn.execute("SELECT 1")  # still our session, still our lock
-                return True
-            except psycopg.Error:
-                self._release()
-        conninfo = self.checkpoints.datastore.pool.conninfo
-        conn = psycopg.connect(
-            conninfo if isinstance(conninfo, str) else conninfo(), autocommit=True
-        )
-        row = conn.execute(
+        """Hold (or try to take) the signer's lock on this process's own connection."""
+        if self._lock_conn is None or self._lock_conn.closed:
+            conninfo = self.checkpoints.datastore.pool.conninfo
+            self._lock_conn = psycopg.connect(
+                conninfo if isinstance(conninfo, str) else conninfo(), autocommit=True
+            )
+        if self._owner:
+            self._lock_conn.execute("SELECT 1")  # still our session, so still our lock
+            return True
+        row = self._lock_conn.execute(
             "SELECT pg_try_advisory_lock(hashtext(%s))", (CHECKPOINTER_LOCK,)
         ).fetchone()
-        if row is None or not row[0]:
-            conn.close()
-            return False
-        self._lock_conn = conn
-        return True
+        self._owner = bool(row and row[0])
+        return self._owner
 
     def _tick(self) -> None:
         if self.checkpoints.signing_key is None or not self.checkpoints.unsigned_changes():
@@ -489,6 +486,7 @@ class Checkpointer:
         log.info("checkpoint %d signed at position %d", checkpoint.id, checkpoint.position)
 
     def _release(self) -> None:
+        self._owner = False
         if self._lock_conn is not None:
             with contextlib.suppress(Exception):
                 self._lock_conn.close()  # ends the session: the lock is free

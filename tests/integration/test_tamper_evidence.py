@@ -463,3 +463,28 @@ def test_a_witness_refuses_a_checkpoint_whose_chain_does_not_link_from_its_head(
 
     assert status == 1
     assert "between the witnessed head and the checkpoint" in capsys.readouterr().out
+
+
+def test_another_process_takes_over_signing_when_the_signer_stops(
+    runtime: Runtime, database_url: str
+) -> None:
+    assert runtime.checkpointer is not None
+    runtime.checkpointer.stop()
+    signers = [Checkpointer(checkpoints(runtime), 0.2) for _ in range(2)]
+    for signer in signers:
+        signer.start()
+    try:
+        seed(runtime.journeys, 1, batch=2)
+        wait_for_checkpoint_at(runtime, head(database_url))
+        owner = next(s for s in signers if s._owner)
+        owner.stop()  # as if that worker shut down (a killed one's session ends too)
+
+        seed(runtime.journeys, 1, batch=2, seed_value=3)
+        taken_over = wait_for_checkpoint_at(runtime, head(database_url))
+        other_signs = next(s for s in signers if s is not owner)._owner
+    finally:
+        for signer in signers:
+            signer.stop()
+
+    assert taken_over.position == head(database_url)
+    assert other_signs
