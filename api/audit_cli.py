@@ -108,6 +108,12 @@ def add_audit_parser(sub: Any) -> None:
     export.add_argument(
         "--without-identifiers", action="store_true", help="leave names and free text out"
     )
+    export.add_argument(
+        "--witnessed",
+        type=Path,
+        metavar="FILE",
+        help="link to the newest checkpoint in this witness file (for verify-bundle --witness)",
+    )
     _who(export)
 
     bundle = commands.add_parser("verify-bundle", help="verify a bundle offline, no database")
@@ -444,8 +450,21 @@ def _export(runtime: Runtime, args: argparse.Namespace) -> int:
     if not participants:
         return _error("no participant matches")
     progress = Progress(0, "linking to the signed checkpoint")
+    link_to = None
+    if args.witnessed is not None:
+        from storage.witness import WitnessError, newest, read_witness_file
+
+        try:
+            head = newest(read_witness_file(args.witnessed))
+        except WitnessError as e:
+            return _error(f"witness file: {e}")
+        if head is None:
+            return _error("the witness file holds no witnessed checkpoint")
+        link_to = head.checkpoint
     try:
-        summary = exporter.export(criteria, participants, args.output, on_progress=progress.advance)
+        summary = exporter.export(
+            criteria, participants, args.output, on_progress=progress.advance, link_to=link_to
+        )
     except (ExportError, SigningKeyError) as e:
         return _error(str(e))
     progress.close()

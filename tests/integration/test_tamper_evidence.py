@@ -358,28 +358,32 @@ def test_a_witnessed_line_that_was_edited_is_refused(
     assert "witness signature on line 1 does not hold" in capsys.readouterr().err
 
 
-def test_a_witness_verifies_an_exported_bundle_against_its_witnessed_checkpoint(
+def test_a_witness_verifies_a_bundle_linked_to_a_witnessed_checkpoint(
     cli: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from api.cli import main
 
     witness_key, witness_file = tmp_path / "witness.key", tmp_path / "witnessed.jsonl"
     witness_key.write_text(new_signing_key_text())
-    bundle, other_file = tmp_path / "bundle.zip", tmp_path / "other.jsonl"
+    linked, unlinked = tmp_path / "linked.zip", tmp_path / "unlinked.zip"
     seed(cli.journeys, 3, batch=2)
+    checkpoints(cli).create()  # an automatic checkpoint nobody witnessed
+    seed(cli.journeys, 1, batch=2, seed_value=8)
     checkpoints(cli).create()
     assert main(["audit", "witness", "--key", str(witness_key), "--out", str(witness_file)]) == 0
     capsys.readouterr()
     assert main(["audit", "public-key"]) == 0
     public_key = capsys.readouterr().out.strip()
-    assert main(["audit", "export", "--municipality", "warendorf", "-o", str(bundle)]) == 0
-    other_file.write_text("")
+    export = ["audit", "export", "--municipality", "warendorf", "--without-identifiers"]
+    assert main([*export, "-o", str(unlinked)]) == 0
+    assert main([*export, "-o", str(linked), "--witnessed", str(witness_file)]) == 0
 
-    verify_bundle = ["audit", "verify-bundle", str(bundle), "--public-key", public_key]
-    witnessed = main([*verify_bundle, "--witness", str(witness_file)])
-    unwitnessed = main([*verify_bundle, "--witness", str(other_file)])
+    verify_bundle = ["audit", "verify-bundle", "--public-key", public_key]
+    witnessed = main([*verify_bundle, str(linked), "--witness", str(witness_file)])
+    not_witnessed = main([*verify_bundle, str(unlinked), "--witness", str(witness_file)])
 
-    assert (witnessed, unwitnessed) == (0, 1)
+    assert (witnessed, not_witnessed) == (0, 1)
+    assert "is not in the witness file" in capsys.readouterr().out
 
 
 # --------------------------------------------------------------- the read path
