@@ -24,7 +24,7 @@ from domain.access import ALL_ORGANISATIONS, Principal, Role
 if TYPE_CHECKING:
     from api.runtime import Runtime
     from storage.access_log import AccessLog
-    from storage.checkpoints import Checkpoints
+    from storage.checkpoints import Checkpoint, Checkpoints
 
 
 def _date(text: str) -> date:
@@ -71,6 +71,28 @@ def add_audit_parser(sub: Any) -> None:
     verify.add_argument(
         "--public-key", help="check checkpoints against this key (default: the configured one)"
     )
+    verify.add_argument(
+        "--witness",
+        type=Path,
+        metavar="FILE",
+        help="also check every head in this witness file (catches cut-off and recent rewrites)",
+    )
+    verify.add_argument(
+        "--witness-public-key", help="require the witness file to be signed by this key"
+    )
+
+    witness = commands.add_parser(
+        "witness", help="countersign the newest checkpoint if it extends the witnessed head"
+    )
+    witness.add_argument(
+        "--key", required=True, type=Path, help="the witness's Ed25519 key file (new-signing-key)"
+    )
+    witness.add_argument(
+        "--out", required=True, type=Path, metavar="FILE", help="the witness file (appended to)"
+    )
+    witness.add_argument(
+        "--public-key", help="Lotse's checkpoint public key (default: the configured one)"
+    )
 
     commands.add_parser("checkpoint", help="sign the chain's head and store a checkpoint")
     commands.add_parser("public-key", help="print the checkpoint public key (ed25519:base64url)")
@@ -87,12 +109,21 @@ def add_audit_parser(sub: Any) -> None:
     export.add_argument(
         "--without-identifiers", action="store_true", help="leave names and free text out"
     )
+    export.add_argument(
+        "--witnessed",
+        type=Path,
+        metavar="FILE",
+        help="link to the newest checkpoint in this witness file (for verify-bundle --witness)",
+    )
     _who(export)
 
     bundle = commands.add_parser("verify-bundle", help="verify a bundle offline, no database")
     bundle.add_argument("bundle", type=Path)
     bundle.add_argument(
         "--public-key", required=True, help="the public key (ed25519:...), or a file holding it"
+    )
+    bundle.add_argument(
+        "--witness", type=Path, metavar="FILE", help="also require the checkpoint to be witnessed"
     )
 
 
@@ -113,7 +144,7 @@ def run_audit(args: argparse.Namespace) -> int:
     from api.runtime import build_runtime
     from api.settings import load_settings
 
-    runtime = build_runtime(load_settings())
+    runtime = build_runtime(load_settings(), checkpointing=False)
     try:
         if command == "checkpoint":
             return _checkpoint(runtime)
@@ -121,6 +152,8 @@ def run_audit(args: argparse.Namespace) -> int:
             return _public_key(runtime)
         if command == "verify":
             return _verify(runtime, args)
+        if command == "witness":
+            return _witness(runtime, args)
         if command == "replay":
             return _replay(runtime, args)
         if command == "export":
@@ -171,6 +204,7 @@ def _public_key(runtime: Runtime) -> int:
 def _verify(runtime: Runtime, args: argparse.Namespace) -> int:
     from storage.checkpoints import SigningKeyError, load_public_key
     from storage.verification import run_verification
+    from storage.witness import WitnessError
 
     try:
         public_key = (
@@ -180,6 +214,14 @@ def _verify(runtime: Runtime, args: argparse.Namespace) -> int:
         )
     except (SigningKeyError, ValueError) as e:
         return _error(str(e))
+    witnessed: list[Checkpoint] = []
+    if args.witness is not None:
+        try:
+            witnessed = _witnessed(args.witness, args.witness_public_key)
+        except (WitnessError, SigningKeyError, ValueError) as e:
+            return _error(f"witness file: {e}")
+        if not witnessed:
+            return _error("the witness file holds no witnessed checkpoint")
     progress: Progress | None = None
 
     def total(n: int) -> None:
@@ -197,6 +239,7 @@ def _verify(runtime: Runtime, args: argparse.Namespace) -> int:
             from_checkpoint=args.from_checkpoint,
             on_progress=advance,
             on_total=total,
+            witnessed=witnessed,
         )
     )
     if progress is not None:
@@ -212,10 +255,112 @@ def _verify(runtime: Runtime, args: argparse.Namespace) -> int:
     if broken_at is not None:
         print(f"FAILED: the read-access log does not hold at entry {broken_at}")
         return 1
+    replaced = _keys_not_opening(runtime)
+    if replaced:
+        print(
+            f"FAILED: {replaced} participant key(s) do not open with the master key for their "
+            "participant: replaced or moved outside Lotse"
+        )
+        return 1
     print(
         f"OK: {report.verified} events verified after position {report.started_after} "
         f"(head {report.head}), {report.checkpoints_checked} signed checkpoint(s) hold, "
         f"read-access log: {logged} entries hold"
+        + (
+            f", newest witnessed head (position {max(c.position for c in witnessed)}) holds"
+            if witnessed
+            else ""
+        )
+    )
+    return 0
+
+
+def _keys_not_opening(runtime: Runtime) -> int:
+    """Live data keys that the master key does not open for their own participant.
+
+    Keys are wrapped with the participant id as associated data, so a key moved
+    to another participant, or replaced by anyone without the master key, fails.
+    (A key replaced by someone holding the master key opens, but then the
+    participant's sealed fields no longer decrypt: the API answers record-integrity.)
+    """
+    from storage.keys import MasterKey, MasterKeyError
+
+    keys = runtime.journeys.recorder.keys  # type: ignore[attr-defined]
+    master = MasterKey.from_text(runtime.settings.master_key)
+    failed = 0
+    with keys.datastore.transaction(commit=False) as curs:
+        curs.execute(
+            f"SELECT participant_id, wrapped_key FROM {keys.table}"  # noqa: S608 - our table name
+            " WHERE wrapped_key IS NOT NULL"
+        )
+        for row in curs:
+            try:
+                master.unwrap(UUID(str(row["participant_id"])), bytes(row["wrapped_key"]))
+            except MasterKeyError:
+                failed += 1
+    return failed
+
+
+def _witnessed(path: Path, pinned_text: str | None) -> list[Checkpoint]:
+    from storage.checkpoints import load_public_key
+    from storage.witness import read_witness_file
+
+    pinned = load_public_key(pinned_text) if pinned_text else None
+    return [w.checkpoint for w in read_witness_file(path, pinned)]
+
+
+def _witness(runtime: Runtime, args: argparse.Namespace) -> int:
+    import asyncpg
+
+    from storage.checkpoints import SigningKeyError, load_public_key, signing_key_from_text
+    from storage.witness import (
+        WitnessError,
+        append,
+        check_extends,
+        countersign,
+        newest,
+        read_witness_file,
+    )
+
+    try:
+        lotse_key = (
+            load_public_key(args.public_key)
+            if args.public_key
+            else _checkpoints(runtime).public_key
+        )
+        witness_key = signing_key_from_text(args.key.read_text())
+        previous = newest(read_witness_file(args.out, witness_key.public_key()))
+    except (SigningKeyError, WitnessError, ValueError, OSError) as e:
+        return _error(str(e))
+    candidate = _checkpoints(runtime).newest()
+    if candidate is None:
+        return _error("no checkpoint has been signed yet")
+    if not candidate.signature_holds(lotse_key):
+        print(f"REFUSED checkpoint {candidate.id}: Lotse's signature does not hold")
+        return 1
+    if previous is not None:
+        if previous.checkpoint.message == candidate.message:
+            print(f"checkpoint {candidate.id} is already witnessed (position {candidate.position})")
+            return 0
+
+        async def extends() -> Any:
+            conn = await asyncpg.connect(runtime.database.url)
+            try:
+                return await check_extends(conn, previous.checkpoint, candidate)
+            finally:
+                await conn.close()
+
+        problem = asyncio.run(extends())
+        if problem is not None:
+            print(
+                f"REFUSED checkpoint {candidate.id}: it does not extend the witnessed head at "
+                f"position {previous.checkpoint.position}: {problem.detail}"
+            )
+            return 1
+    append(args.out, countersign(candidate, witness_key))
+    print(
+        f"witnessed checkpoint {candidate.id}: position {candidate.position}, "
+        f"chain hash {candidate.chain_hash.hex()}"
     )
     return 0
 
@@ -324,8 +469,21 @@ def _export(runtime: Runtime, args: argparse.Namespace) -> int:
     if not participants:
         return _error("no participant matches")
     progress = Progress(0, "linking to the signed checkpoint")
+    link_to = None
+    if args.witnessed is not None:
+        from storage.witness import WitnessError, newest, read_witness_file
+
+        try:
+            head = newest(read_witness_file(args.witnessed))
+        except WitnessError as e:
+            return _error(f"witness file: {e}")
+        if head is None:
+            return _error("the witness file holds no witnessed checkpoint")
+        link_to = head.checkpoint
     try:
-        summary = exporter.export(criteria, participants, args.output, on_progress=progress.advance)
+        summary = exporter.export(
+            criteria, participants, args.output, on_progress=progress.advance, link_to=link_to
+        )
     except (ExportError, SigningKeyError) as e:
         return _error(str(e))
     progress.close()
@@ -350,6 +508,24 @@ def _verify_bundle(args: argparse.Namespace) -> int:
     if not report.ok:
         print(f"FAILED: {report.reason}")
         return 1
+    if args.witness is not None:
+        import zipfile
+
+        from storage.checkpoints import Checkpoint
+        from storage.witness import WitnessError, read_witness_file
+
+        with zipfile.ZipFile(args.bundle) as zf:
+            signed = Checkpoint.from_json(json.loads(zf.read("checkpoint.json")))
+        try:
+            heads = read_witness_file(args.witness)
+        except WitnessError as e:
+            return _error(f"witness file: {e}")
+        if not any(w.checkpoint.message == signed.message for w in heads):
+            print(
+                f"FAILED: the bundle's checkpoint (position {signed.position}) is not in the "
+                "witness file: export against a witnessed checkpoint, or witness it first"
+            )
+            return 1
     print(
         f"OK: {report.events} events, each linked to the signed checkpoint "
         f"at position {report.checkpoint_position}"

@@ -137,7 +137,7 @@ def _retention(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             file=err,
         )
         return 2
-    runtime = build_runtime(load_settings())
+    runtime = build_runtime(load_settings(), checkpointing=False)
     try:
         plan = plan_retention(runtime, today)
         print_plan(plan, out)

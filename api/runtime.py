@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 from api.settings import Settings
 from domain.application import Journeys
 from domain.configuration import Configuration, load_configuration
-from storage.access_log import AccessLog
+from storage.access_log import ACCESS_LOG_TABLE, AccessLog
+from storage.chain import CHAIN_TABLE, append_only_statements
 from storage.chain import backfill as backfill_chain
-from storage.checkpoints import Checkpoints, signing_key_from_text
+from storage.checkpoints import CHECKPOINTS_TABLE, Checkpointer, Checkpoints, signing_key_from_text
 from storage.database import Database, connect
 from storage.factory import MASTER_KEY
 from storage.recorder import LotseRecorder
@@ -29,13 +29,13 @@ class Runtime:
     journeys: Journeys
     access_log: AccessLog | None = None
     checkpoints: Checkpoints | None = None
-    _stop_checkpoints: threading.Event | None = None
+    checkpointer: Checkpointer | None = None
 
     def close(self) -> None:
-        if self._stop_checkpoints is not None:
-            self._stop_checkpoints.set()
         if self.access_log is not None:
             self.access_log.close()  # writes what is queued: no read goes unlogged
+        if self.checkpointer is not None:
+            self.checkpointer.stop()  # after the log's last entries: they are signed too
         recorder = self.journeys.recorder
         if isinstance(recorder, LotseRecorder) and recorder.group_commit.batches:
             # How much group commit shared: operators size workers and pools by it.
@@ -48,26 +48,17 @@ class Runtime:
             )
         self.journeys.close()
 
-    def start_checkpointing(self, minutes: int) -> None:
-        """Sign a checkpoint every ``minutes`` in the background (API only)."""
-        checkpoints = self.checkpoints
-        assert checkpoints is not None
-        stop = self._stop_checkpoints = threading.Event()
-
-        def run() -> None:
-            while not stop.wait(minutes * 60):
-                try:
-                    checkpoint = checkpoints.create()
-                    log.info(
-                        "checkpoint %d signed at position %d", checkpoint.id, checkpoint.position
-                    )
-                except Exception as e:
-                    log.error("checkpoint failed: %s", type(e).__name__)
-
-        threading.Thread(target=run, name="lotse-checkpoints", daemon=True).start()
+    def start_checkpointing(self, seconds: float) -> None:
+        """Sign a checkpoint at most ``seconds`` after a write (one process at a time)."""
+        assert self.checkpoints is not None
+        self.checkpointer = Checkpointer(self.checkpoints, seconds)
+        self.checkpointer.start()
 
 
-def build_runtime(settings: Settings, **journeys_options: Any) -> Runtime:
+def build_runtime(
+    settings: Settings, *, checkpointing: bool = True, **journeys_options: Any
+) -> Runtime:
+    """Wire everything; ``checkpointing=False`` for short commands (no background signer)."""
     configuration = load_configuration(settings.config_dir)
     database = connect(settings.database_url, settings.data_dir)
     env = database.eventsourcing_env()
@@ -84,6 +75,7 @@ def build_runtime(settings: Settings, **journeys_options: Any) -> Runtime:
     checkpoints.create_tables()
     access_log = AccessLog(recorder.datastore, schema)
     access_log.create_tables()
+    _guard_append_only(recorder, schema)
     # A log from before the chain is chained once; never once checkpoints exist,
     # because then a missing chain is evidence for verification to report.
     chained = 0
@@ -93,6 +85,20 @@ def build_runtime(settings: Settings, **journeys_options: Any) -> Runtime:
         log.warning("chained %d events recorded before the hash chain existed", chained)
     log.info("lotse ready (%s PostgreSQL)", "embedded" if database.embedded else "server")
     runtime = Runtime(settings, configuration, database, journeys, access_log, checkpoints)
-    if settings.checkpoint_minutes:
-        runtime.start_checkpointing(settings.checkpoint_minutes)
+    if checkpointing and settings.checkpoint_seconds and signing_key is not None:
+        runtime.start_checkpointing(settings.checkpoint_seconds)
     return runtime
+
+
+def _guard_append_only(recorder: LotseRecorder, schema: str) -> None:
+    """Install the append-only triggers (storage.chain.append_only_statements)."""
+    statements = append_only_statements(
+        schema,
+        (recorder.events_table_name, CHAIN_TABLE, CHECKPOINTS_TABLE),
+        truncate_only=(ACCESS_LOG_TABLE,),
+    )
+    with recorder.datastore.transaction(commit=True) as curs:
+        # Processes starting together would race on CREATE OR REPLACE: one at a time.
+        curs.execute("SELECT pg_advisory_xact_lock(hashtext('lotse-append-only-guard'))")
+        for statement in statements:
+            curs.execute(statement)  # type: ignore[arg-type]

@@ -517,6 +517,12 @@ class CheckpointPublic(BaseModel):
     signed_at: datetime
     signature: str
     public_key_id: str
+    access_log_id: int | None = None
+    """Version 2: the newest read-access-log entry the checkpoint signs (absent: version 1)."""
+    access_log_hash: str | None = None
+    keys_count: int | None = None
+    """Version 2: participants with a key (row) registered up to ``position``."""
+    keys_digest: str | None = None
 
 
 class ProblemPublic(BaseModel):

@@ -29,8 +29,8 @@ class Settings:
     token_ttl_hours: int
     audit_signing_key: str = ""
     """Ed25519 key that signs checkpoints (base64url); empty: checkpoints cannot be signed."""
-    checkpoint_minutes: int | None = None
-    """When set, the API signs a checkpoint this often."""
+    checkpoint_seconds: int = 60
+    """A checkpoint is signed at most this long after a write (0: never automatically)."""
 
     @property
     def embedded(self) -> bool:
@@ -45,6 +45,17 @@ def _read_or_create_secret(path: Path, make: str) -> str:
     with os.fdopen(fd, "w") as f:
         f.write(make)
     return make
+
+
+def _whole(text: str, name: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        msg = f"{name} must be a whole number, 0 or more (0: no automatic checkpoints)"
+        raise SettingsError(msg)
+    return value
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -90,15 +101,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         signing_key_from_text(audit_key)
     except (SigningKeyError, ValueError) as e:
         raise SettingsError(f"LOTSE_AUDIT_SIGNING_KEY: {e}") from None
-    checkpoint_minutes: int | None = None
-    if env.get("LOTSE_CHECKPOINT_MINUTES"):
-        try:
-            checkpoint_minutes = int(env["LOTSE_CHECKPOINT_MINUTES"])
-        except ValueError:
-            checkpoint_minutes = 0
-        if checkpoint_minutes < 1:
-            msg = "LOTSE_CHECKPOINT_MINUTES must be a whole number of minutes, at least 1"
-            raise SettingsError(msg)
+    checkpoint_seconds = 60
+    if env.get("LOTSE_CHECKPOINT_SECONDS"):
+        checkpoint_seconds = _whole(env["LOTSE_CHECKPOINT_SECONDS"], "LOTSE_CHECKPOINT_SECONDS")
+    elif env.get("LOTSE_CHECKPOINT_MINUTES"):  # the older, coarser setting
+        checkpoint_seconds = 60 * _whole(
+            env["LOTSE_CHECKPOINT_MINUTES"], "LOTSE_CHECKPOINT_MINUTES"
+        )
     try:
         ttl = int(env.get("LOTSE_TOKEN_TTL_HOURS", "12"))
     except ValueError:
@@ -112,5 +121,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         master_key=master,
         token_ttl_hours=ttl,
         audit_signing_key=audit_key,
-        checkpoint_minutes=checkpoint_minutes,
+        checkpoint_seconds=checkpoint_seconds,
     )

@@ -251,3 +251,41 @@ def backfill(datastore: Any, events_table: str, schema: str = "public") -> int:
                 chained += len(linked)
                 curs.execute(statements.insert, ([i for i, _ in linked], [h for _, h in linked]))
     return chained
+
+
+APPEND_ONLY_FUNCTION = "lotse_append_only"
+
+
+def append_only_statements(
+    schema: str, tables: Sequence[str], truncate_only: Sequence[str] = ()
+) -> list[str]:
+    """Triggers that refuse UPDATE, DELETE and TRUNCATE on the append-only tables.
+
+    They stop mistakes and anyone who reaches the database through Lotse's own
+    role without owning the tables. They do not stop a superuser or the tables'
+    owner, who can drop or disable a trigger (``session_replication_role =
+    replica`` skips it): that is what the signed checkpoints and the witnesses
+    outside the database are for. Nothing in Lotse updates or deletes these rows;
+    maintenance that must (the test suite emptying tables) runs as superuser
+    with the triggers skipped.
+
+    ``truncate_only`` tables have a row guard of their own (the read-access log).
+    """
+    function = f'"{schema}"."{APPEND_ONLY_FUNCTION}"'
+    statements = [
+        f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP"
+        " USING ERRCODE = 'insufficient_privilege'; END $$"
+    ]
+    for table in (*tables, *truncate_only):
+        qualified = f'"{schema}"."{table}"'
+        if table in tables:
+            statements.append(
+                f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE"
+                f" ON {qualified} FOR EACH ROW EXECUTE FUNCTION {function}()"
+            )
+        statements.append(
+            f"CREATE OR REPLACE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {qualified}"
+            f" FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+        )
+    return statements

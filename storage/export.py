@@ -218,7 +218,10 @@ class Exporter:
         target: Path,
         *,
         on_progress: Callable[[int], None] | None = None,
+        link_to: Checkpoint | None = None,
     ) -> ExportSummary:
+        """Write the bundle; ``link_to`` a given checkpoint (one a witness holds), else the
+        earliest that covers the exported events."""
         if self.checkpoints.signing_key is None:
             msg = "the signing key is not configured: the bundle could not be signed"
             raise ExportError(msg)
@@ -253,7 +256,7 @@ class Exporter:
             raise ExportError(msg)
         first = selected[0][1]["position"]
         last = selected[-1][1]["position"]
-        checkpoint = self.checkpoints.covering(last) or self.checkpoints.create()
+        checkpoint = link_to or self.checkpoints.covering(last) or self.checkpoints.create()
         if checkpoint.position < last:
             msg = "no signed checkpoint covers the exported events"
             raise ExportError(msg)

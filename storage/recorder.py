@@ -25,6 +25,7 @@ from psycopg.rows import DictRow
 
 from storage.chain import GENESIS, ChainStatements, link_batch
 from storage.group_commit import GroupCommitter
+from storage.integrity import RecordIntegrity
 from storage.keys import KeyRing
 
 REQUESTS_TABLE = "lotse_request_keys"
@@ -44,6 +45,10 @@ class LotseRecorder(PostgresApplicationRecorder):
         self.chain = ChainStatements(schema)
         #: Only the write-path benchmark turns this off, to measure what chaining costs.
         self.chain_enabled = True
+        #: Loaded events are checked against the chain (None: not checked).
+        self.integrity: RecordIntegrity | None = RecordIntegrity(
+            self.datastore, self.events_table, self.chain.table
+        )
         self._chain_head: bytes | None = None
         #: Concurrent single-event saves of this process share a transaction.
         self.group_commit: GroupCommitter[tuple[StoredEvent, Any], int] = GroupCommitter(
@@ -167,6 +172,28 @@ class LotseRecorder(PostgresApplicationRecorder):
         curs.execute("SELECT pg_advisory_xact_lock(hashtext('lotse-event-store-schema'))")
         super()._create_table(curs)
 
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """The library's select; rows that no longer match the chain are refused."""
+        events: Sequence[StoredEvent] = super().select_events(
+            originator_id, gt=gt, lte=lte, desc=desc, limit=limit
+        )
+        if self.integrity is not None and self.chain_enabled:
+            self.integrity.check(originator_id, events)
+        return events
+
+    def _written(self, ids: Sequence[int] | None, stored_events: Sequence[StoredEvent]) -> None:
+        """Rows this process just wrote and chained need no check when loaded again."""
+        if self.integrity is not None and self.chain_enabled and ids:
+            self.integrity.remember(zip(ids, stored_events, strict=True))
+
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -180,6 +207,7 @@ class LotseRecorder(PostgresApplicationRecorder):
         """
         if len(stored_events) == 1 and not kwargs.get("shred"):
             appended = [self.group_commit.submit((stored_events[0], kwargs.get("request_key")))]
+            self._written(appended, stored_events)
             self.keys.committed(
                 {UUID(str(e.originator_id)) for e in stored_events if e.originator_version == 1}
             )
@@ -205,6 +233,7 @@ class LotseRecorder(PostgresApplicationRecorder):
         shredded = set(kwargs.get("shred") or ())
         if shredded:
             self.keys.forget(shredded)
+        self._written(ids, stored_events)
         return ids
 
     def _copy_stored_events(

@@ -10,7 +10,13 @@ and compares. It finds, at the position where it happens:
 - reordered events: the first of them hashes differently;
 - a rewritten chain (rows changed and hashes recomputed): a signed checkpoint no
   longer matches the recomputed hash;
-- an edited checkpoint: its signature fails.
+- an edited checkpoint: its signature fails;
+- read-access-log entries removed up to a checkpoint: the signed head is gone;
+- a key-table row removed (a participant's key deleted rather than destroyed by a
+  recorded erasure), and a key destroyed without a recorded erasure;
+- with witnessed heads (kept outside the database, ``storage.witness``): events
+  removed from the end, or rewritten since, up to the newest witnessed head, even
+  when the checkpoints in the database were removed or replaced too.
 
 PostgreSQL builds and digests the canonical row encoding
 (``chain.row_digest_sql``), so the client links 32-byte digests with one SHA-256
@@ -24,14 +30,18 @@ import asyncio
 import hashlib
 import itertools
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from eventsourcing.utils import get_topic
 
+from domain.participant import Participant
+from storage.access_log import ACCESS_LOG_TABLE
 from storage.chain import CHAIN_TABLE, GENESIS, row_digest_sql
-from storage.checkpoints import CHECKPOINTS_TABLE, Checkpoint
+from storage.checkpoints import CHECKPOINTS_TABLE, Checkpoint, keys_digest_sql
+from storage.keys import KEYS_TABLE
 
 #: Log positions per chunk: one COPY each, linked in order as they arrive.
 CHUNK = 100_000
@@ -85,8 +95,12 @@ async def verify_log(
     on_total: Callable[[int], None] | None = None,
     connect: Callable[[], Awaitable[asyncpg.Connection]] | None = None,
     workers: int = 2,
+    witnessed: Sequence[Checkpoint] = (),
 ) -> VerificationReport:
     """Recompute the chain and check the checkpoints; see the module docstring.
+
+    ``witnessed`` are checkpoints held by witnesses outside the database; they
+    are checked like the stored ones, so removing stored checkpoints hides nothing.
 
     With ``connect``, ``workers`` extra connections (sharing this transaction's
     snapshot) stream the log in chunks at once, so PostgreSQL digests rows on
@@ -96,7 +110,7 @@ async def verify_log(
     events = f'"{schema}"."{events_table}"'
     chain = f'"{schema}"."{CHAIN_TABLE}"'
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        checkpoints = await _checkpoints(conn, schema)
+        checkpoints = await _checkpoints(conn, schema) + list(witnessed)
         start_after = 0
         previous = GENESIS
         if from_checkpoint is not None:
@@ -185,7 +199,70 @@ async def verify_log(
                     )
                     for c in pending
                 )
+        valid = [c for c in checkpoints if public_key is not None and c.signature_holds(public_key)]
+        report.problems.extend(await _coverage_problems(conn, schema, events, valid))
     return report
+
+
+async def _coverage_problems(
+    conn: asyncpg.Connection, schema: str, events: str, checkpoints: Sequence[Checkpoint]
+) -> list[Problem]:
+    """The read-access log and the key table against the signed checkpoints (version 2)."""
+    problems: list[Problem] = []
+    access_log = f'"{schema}"."{ACCESS_LOG_TABLE}"'
+    keys = f'"{schema}"."{KEYS_TABLE}"'
+    covering = [c for c in checkpoints if c.covers is not None]
+    for c in covering:
+        assert c.covers is not None
+        if c.covers.access_log_id == 0:
+            continue
+        stored = await conn.fetchval(
+            f"SELECT entry_hash FROM {access_log} WHERE id = $1", c.covers.access_log_id
+        )
+        if stored is None or bytes(stored) != c.covers.access_log_hash:
+            problems.append(
+                Problem(
+                    c.position,
+                    "access-log-mismatch",
+                    f"read-access-log entry {c.covers.access_log_id}, signed in this checkpoint, "
+                    "is missing or differs: entries were removed or rewritten",
+                    c.id,
+                )
+            )
+            break
+    if covering:
+        newest = max(covering, key=lambda c: (c.position, c.signed_at))
+        assert newest.covers is not None
+        row = await conn.fetchrow(keys_digest_sql(keys, events, "$1"), newest.position)
+        if row is None or (int(row["n"]), bytes(row["digest"])) != (
+            newest.covers.keys_count,
+            newest.covers.keys_digest,
+        ):
+            problems.append(
+                Problem(
+                    newest.position,
+                    "keys-mismatch",
+                    "the key table no longer holds a row for every participant whose key this "
+                    "checkpoint signed: a key was deleted or replaced outside Lotse",
+                    newest.id,
+                )
+            )
+    erased = get_topic(Participant.PersonalDataErased)
+    unexplained = await conn.fetchval(
+        f"SELECT count(*) FROM {keys} k WHERE k.wrapped_key IS NULL AND NOT EXISTS ("
+        f"SELECT 1 FROM {events} x WHERE x.originator_id = k.participant_id AND x.topic = $1"
+        " AND convert_from(x.state, 'UTF8')::jsonb ->> 'mode' = 'shred')",
+        erased,
+    )
+    if unexplained:
+        problems.append(
+            Problem(
+                0,
+                "key-destroyed-unrecorded",
+                f"{unexplained} participant key(s) destroyed without a recorded erasure",
+            )
+        )
+    return problems
 
 
 class _Linker:
@@ -341,6 +418,28 @@ async def _stream_chunks(
             await c.close()
 
 
+async def link_range(
+    conn: asyncpg.Connection,
+    events: str,
+    chain: str,
+    after: tuple[int, bytes],
+    until: Checkpoint,
+) -> Problem | None:
+    """Link the rows after position ``after[0]`` (chain hash ``after[1]``) up to ``until``.
+
+    None when the recomputed chain reaches ``until``'s position with its hash;
+    else the first problem. Runs in the caller's transaction (its snapshot).
+    """
+    snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
+    linker = _Linker(after[1], {until.position: [until]}, None)
+    await _stream_chunks(conn, None, 1, snapshot, events, chain, after[0], until.position, linker)
+    if linker.problem is not None:
+        return linker.problem
+    if until.position in linker.checkpoints:
+        return Problem(until.position, "event-missing", "the position is not in the log", until.id)
+    return None
+
+
 async def run_verification(
     database_url: str,
     public_key: Ed25519PublicKey | None,
@@ -348,6 +447,7 @@ async def run_verification(
     from_checkpoint: int | None = None,
     on_progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    witnessed: Sequence[Checkpoint] = (),
 ) -> VerificationReport:
     """Open a connection of its own and verify (for the CLI and the API)."""
     conn = await asyncpg.connect(database_url)
@@ -359,6 +459,7 @@ async def run_verification(
             on_progress=on_progress,
             on_total=on_total,
             connect=lambda: asyncpg.connect(database_url),
+            witnessed=witnessed,
         )
     finally:
         await conn.close()

@@ -84,6 +84,9 @@ def _truncate(database_url: str) -> None:
         }
         tables = [t for t in existing if t.startswith("lotse_")]
         if tables:
+            # The append-only guard refuses TRUNCATE; the suite runs as superuser
+            # and skips triggers for this session, as only an admin could.
+            conn.execute("SET session_replication_role = replica")
             conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import CurrentUser, RuntimeDep, allowed
 from api.problems import problem_responses
@@ -75,6 +75,18 @@ def list_checkpoints(principal: CurrentUser, runtime: RuntimeDep) -> list[Checkp
     check_may_audit(principal)
     assert runtime.checkpoints is not None
     return [CheckpointPublic(**c.as_json()) for c in runtime.checkpoints.all()]
+
+
+@router.get("/checkpoints/newest", response_model=CheckpointPublic, responses=RESPONSES)
+def read_newest_checkpoint(principal: CurrentUser, runtime: RuntimeDep) -> CheckpointPublic:
+    """The newest signed checkpoint: what a witness countersigns (see the README, Auditors)."""
+    check_may_audit(principal)
+    assert runtime.checkpoints is not None
+    newest = runtime.checkpoints.newest()
+    if newest is None:
+        msg = "no checkpoint has been signed yet"
+        raise HTTPException(404, detail=msg)
+    return CheckpointPublic(**newest.as_json())
 
 
 @router.get("/public-key", responses=RESPONSES)

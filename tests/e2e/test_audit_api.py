@@ -367,3 +367,25 @@ def test_checkpoints_and_public_key_are_published_to_auditors(
 
     assert [c["position"] for c in listed] == [checkpoint.position] == [1]
     assert checkpoint.signature_holds(load_public_key(key["public_key"]))
+
+
+def test_the_newest_checkpoint_is_published_for_witnesses_with_what_it_covers(
+    client: TestClient, auth: Auth, runtime: Runtime
+) -> None:
+    from storage.checkpoints import Checkpoint, load_public_key
+
+    none_yet = client.get("/audit/checkpoints/newest", headers=auth("auditor", "*"))
+    register(client, auth)
+    assert runtime.checkpoints is not None
+    runtime.checkpoints.create()
+    signed = runtime.checkpoints.create()
+
+    newest = client.get("/audit/checkpoints/newest", headers=auth("auditor", "*"))
+    refused = client.get("/audit/checkpoints/newest", headers=auth("funder", "*"))
+
+    assert none_yet.status_code == 404
+    assert refused.status_code == 403
+    body = newest.json()
+    assert (body["id"], body["position"], body["keys_count"]) == (signed.id, 1, 1)
+    key = client.get("/audit/public-key", headers=auth("auditor", "*")).json()["public_key"]
+    assert Checkpoint.from_json(body).signature_holds(load_public_key(key))

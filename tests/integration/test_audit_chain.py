@@ -55,7 +55,9 @@ def verify(runtime: Runtime, **kwargs: Any) -> VerificationReport:
 
 
 def sql(database_url: str, statement: str, *params: Any) -> list[Any]:
+    """Run SQL as an insider with superuser rights, who skips the append-only guard."""
     with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SET session_replication_role = replica")
         cursor = conn.execute(statement, params or None)
         return cursor.fetchall() if cursor.description else []
 
