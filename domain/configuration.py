@@ -66,6 +66,9 @@ class Programme:
     modules: tuple[Module, ...]
     flat_rates: tuple[FlatRate, ...]
     consent_versions: tuple[ConsentVersion, ...]
+    release_delay_days: int = 30
+    """Days after a period's reporting date until its published release's cut-off:
+    late entries recorded within them still count in the release."""
 
     def module(self, code: str) -> Module | None:
         return next((m for m in self.modules if m.code == code), None)
@@ -232,7 +235,10 @@ def _read_programme(path: Path, problems: list[str]) -> Programme | None:
         modules=tuple(modules),
         flat_rates=tuple(flat_rates),
         consent_versions=tuple(consent_versions),
+        release_delay_days=r.get(data, "release_delay_days", int, "", 30),
     )
+    if not 0 <= (programme.release_delay_days or 0) <= 366:
+        problems.append(f"{path}: release_delay_days must lie between 0 and 366")
     if programme.id is not None and programme.id != path.stem:
         problems.append(f"{path}: id {programme.id!r} must match the file name {path.stem!r}")
     return programme if len(problems) == before else None

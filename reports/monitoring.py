@@ -29,6 +29,8 @@ from reports.periods import Period
 
 TABLES = ("module_spans",)
 DIMS = ("gender", "age_band", "residence_status", "nationality")
+OPENING = "opening"
+"""The key part of the stock and cumulative entries on the day before the period."""
 
 # municipality, provider, module, entry bucket, exit bucket, exit reason, gender,
 # age band, residence status, nationality: the characteristics only where they
@@ -131,6 +133,7 @@ def figures(groups: Counter[Any], request: ReportRequest, labels: Labels) -> Fig
             keys += [("cumulative", m, mod, q)]
             keys += [("exits_reason", m, mod, q, r) for r in reasons]
         keys.append(("entries", m, mod, "period"))
+        keys += [("stock", m, mod, OPENING), ("cumulative", m, mod, OPENING)]
         for basis in ("entries", "stock"):
             for dim in DIMS:
                 keys += [("char", m, mod, basis, dim, v) for v in values[dim]]
@@ -139,7 +142,12 @@ def figures(groups: Counter[Any], request: ReportRequest, labels: Labels) -> Fig
     for m in ms:
         for mod in mods:
             for key in series(m, mod):
-                f.add(key, 0)
+                f.add(key, 0, sensitive=key[-1] != OPENING)
+                if key[-1] == OPENING:
+                    # The stock and cumulative entries before the period: an earlier
+                    # release published them (or the programme had just begun), so
+                    # a reader knows them and they can hide nothing.
+                    f.known.add(key)
 
     # Count per (municipality, module, cell) first, then add each count to its
     # cell and the totals it belongs to: tens of thousands of groups become a few
@@ -160,6 +168,10 @@ def figures(groups: Counter[Any], request: ReportRequest, labels: Labels) -> Fig
                 counted[(m, mod, "stock", q)] += count
             if eb <= k:
                 counted[(m, mod, "cumulative", q)] += count
+        if eb == 0:
+            counted[(m, mod, "cumulative", OPENING)] += count
+            if xb is None or xb >= 1:
+                counted[(m, mod, "stock", OPENING)] += count
         if 1 <= eb <= n:
             counted[(m, mod, "entries", "period")] += count
             for dim, value in zip(DIMS, dims, strict=True):
@@ -172,7 +184,7 @@ def figures(groups: Counter[Any], request: ReportRequest, labels: Labels) -> Fig
     for (m, mod, *rest), count in sorted(counted.items(), key=lambda item: str(item[0])):
         for mm in (m, TOTAL) if multi else (m,):
             for mmod in (mod, TOTAL):
-                f.add((rest[0], mm, mmod, *rest[1:]), count)
+                f.add((rest[0], mm, mmod, *rest[1:]), count, sensitive=rest[-1] != OPENING)
 
     _relations(f, ms, mods, quarters, reasons, values, multi)
     f.tables = _tables(ms, mods, quarters, reasons, values, period, labels)
@@ -202,18 +214,18 @@ def _relations(
         for mod in mods:
             for i, q in enumerate(quarters):
                 f.relate(("exits", m, mod, q), [("exits_reason", m, mod, q, r) for r in reasons])
-                if i:
-                    prev = quarters[i - 1]
-                    # stock(q) = stock(q-1) + entries(q) - exits(q)
-                    f.relate(
-                        ("stock", m, mod, q),
-                        [("stock", m, mod, prev), ("entries", m, mod, q), ("exits", m, mod, q)],
-                    )
-                    # cumulative(q) = cumulative(q-1) + entries(q)
-                    f.relate(
-                        ("cumulative", m, mod, q),
-                        [("cumulative", m, mod, prev), ("entries", m, mod, q)],
-                    )
+                prev = quarters[i - 1] if i else OPENING
+                # stock(q) = stock(q-1) + entries(q) - exits(q); before the first
+                # quarter, the opening stock (known to a reader: see above)
+                f.relate(
+                    ("stock", m, mod, q),
+                    [("stock", m, mod, prev), ("entries", m, mod, q), ("exits", m, mod, q)],
+                )
+                # cumulative(q) = cumulative(q-1) + entries(q)
+                f.relate(
+                    ("cumulative", m, mod, q),
+                    [("cumulative", m, mod, prev), ("entries", m, mod, q)],
+                )
             f.relate(("entries", m, mod, "period"), [("entries", m, mod, q) for q in quarters])
             for dim in DIMS:
                 f.relate(

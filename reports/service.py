@@ -33,6 +33,7 @@ from reports.cells import (
     text_key,
 )
 from reports.definition import DEFINITION_VERSIONS, Labels, ReportRequest
+from reports.integrity import ChainCheck
 from reports.runs import Run, store
 from reports.sources import Rows, head, late_events, read_model_position, replay
 from reports.suppression import DEFAULT_THRESHOLD, suppress
@@ -146,6 +147,7 @@ def provenance(run: Run) -> dict[str, Any]:
         "suppressed": run.suppressed,
         "threshold": run.threshold,
         "evidence": run.evidence,
+        "chain_verified_to": run.chain,
     }
 
 
@@ -158,11 +160,14 @@ async def publish_run(
     suppressed: bool = True,
     threshold: int = DEFAULT_THRESHOLD,
     evidence: bool = False,
+    chain_check: ChainCheck | None = None,
+    full_chain: bool = False,
 ) -> Run:
-    """Apply small-cell protection, store the run, return it with its document."""
+    """Apply small-cell protection, record the chain's state, store the run, return it."""
     request = computed.request
     hidden = suppress(computed.figures, threshold) if suppressed else set()
     version, digest = config_provenance(config, request.programme)
+    chain = None if chain_check is None else await chain_check(computed.position, full_chain)
     run = Run(
         id=uuid.uuid4(),
         kind=request.kind,
@@ -182,6 +187,8 @@ async def publish_run(
         created_role=principal.role.value,
         cells=cells_json(computed.figures.cells),
         document={},
+        chain=chain,
+        chain_verified_to=None if chain is None else int(chain["verified_to"]),
     )
     document = {
         "run": provenance(run),
