@@ -66,6 +66,8 @@ class Programme:
     modules: tuple[Module, ...]
     flat_rates: tuple[FlatRate, ...]
     consent_versions: tuple[ConsentVersion, ...]
+    report_nationalities: tuple[str, ...] = ()
+    """Nationalities the reports show as rows of their own; the others pool as "other"."""
     release_delay_days: int = 30
     """Days after a period's reporting date until its published release's cut-off:
     late entries recorded within them still count in the release."""
@@ -236,6 +238,7 @@ def _read_programme(path: Path, problems: list[str]) -> Programme | None:
         flat_rates=tuple(flat_rates),
         consent_versions=tuple(consent_versions),
         release_delay_days=r.get(data, "release_delay_days", int, "", 30),
+        report_nationalities=tuple(r.get(data, "report_nationalities", list, "", [])),
     )
     if not 0 <= (programme.release_delay_days or 0) <= 366:
         problems.append(f"{path}: release_delay_days must lie between 0 and 366")

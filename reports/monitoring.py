@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from domain.vocabulary import ResidenceStatus
 from reports.cells import TOTAL, Cell, Column, Figures, Key, Share, TableDef
 from reports.definition import Labels, ReportRequest
 from reports.labels import AGE_BANDS, ALL_MODULES, DIMENSIONS, EXIT_REASONS, GENDERS
@@ -30,6 +31,7 @@ from reports.periods import Period
 TABLES = ("module_spans",)
 DIMS = ("gender", "age_band", "residence_status", "nationality")
 OPENING = "opening"
+OTHER_NATIONALITY = "other"
 """The key part of the stock and cumulative entries on the day before the period."""
 
 # municipality, provider, module, entry bucket, exit bucket, exit reason, gender,
@@ -105,6 +107,17 @@ def groups_from_rows(
     return groups
 
 
+def _pool_nationalities(groups: Counter[Any], listed: tuple[str, ...]) -> Counter[Any]:
+    """Nationalities the programme does not list count as one group (``other``)."""
+    pooled: Counter[Any] = Counter()
+    for group, count in groups.items():
+        nationality = group[9]
+        if nationality is not None and nationality not in listed:
+            group = (*group[:9], OTHER_NATIONALITY)
+        pooled[group] += count
+    return pooled
+
+
 def figures(groups: Counter[Any], request: ReportRequest, labels: Labels) -> Figures:
     period = request.period
     quarters = [b.label for b in period.buckets]
@@ -113,11 +126,22 @@ def figures(groups: Counter[Any], request: ReportRequest, labels: Labels) -> Fig
     municipalities = labels.municipalities_in(request, observed_m)
     modules = labels.modules + sorted({g[2] for g in groups} - set(labels.modules))
     reasons = list(EXIT_REASONS)
+    if labels.nationalities:
+        groups = _pool_nationalities(groups, labels.nationalities)
+    # Rows for every value of the vocabulary, not only the observed ones: a row that
+    # appears between two reports would say that someone with that value arrived.
+    statuses = [s.value for s in ResidenceStatus]
+    nationalities = (
+        [*labels.nationalities, OTHER_NATIONALITY]
+        if labels.nationalities
+        else sorted({g[9] for g in groups if g[9] is not None})
+    )
     values: dict[str, list[str]] = {
         "gender": list(GENDERS),
         "age_band": list(AGE_BANDS),
-        "residence_status": sorted({g[8] for g in groups if g[8] is not None}),
-        "nationality": sorted({g[9] for g in groups if g[9] is not None}),
+        "residence_status": statuses
+        + sorted({g[8] for g in groups if g[8] is not None} - set(statuses)),
+        "nationality": nationalities,
     }
     multi = len(municipalities) > 1
     ms = [*municipalities, TOTAL] if multi else list(municipalities)

@@ -289,9 +289,9 @@ async def publish_release(
         # One publisher at a time: each release anchors on all earlier ones.
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('lotse-report-releases'))")
         anchors = await _anchors(conn, kind, programme)
-        published = protect(figures, period.text, secret, anchors)
+        published = protect(figures, secret, anchors)
         mine = {
-            release_key(k, period.text): [int(figures.value(k)), int(v)]
+            release_key(k): [int(figures.value(k)), int(v)]
             for k, v in published.items()
         }
         document = _document(

@@ -15,10 +15,13 @@ cut-offs gives a person away. Releases therefore publish no exact person count:
   keeps that published value while its true count stays within 4 of the count then:
   a late entry or a correction of one to four people changes no published cell at
   all. Only a drift of 5 or more rounds afresh.
-- **Keys name the period where the figure depends on it.** Quarter cells
-  (``entries|koeln|F4|2021-Q1``) are the same figure in every release containing the
-  quarter; figures over the whole period (characteristics, outcomes) are keyed with
-  the period as well, so anchoring never mixes two periods.
+- **Anchored by the cell's key alone.** ``entries|koeln|F4|2021-Q1`` is the same
+  figure in every release that contains the quarter, and a characteristic of the
+  entries (``char|koeln|F4|entries|nationality|SY``) follows the same anchor from
+  one period's release to the next: one person more or less between two releases
+  moves no published cell, whichever two releases are compared. The price: a
+  published count may differ from the true one by up to 8 (4 of drift, 4 of
+  rounding), where fresh rounding would be off by at most 4.
 
 Money, lesson hours and other non-person figures are published exactly. Shares
 are computed from the published counts. See the README (Reports) for what an
@@ -29,20 +32,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reports.cells import Figures, Key, Number, key_text
 
 BASE = 5
-_QUARTER = re.compile(r"^\d{4}-Q[1-4]$")
 
 
-def release_key(key: Key, period: str) -> str:
-    """The key under which a cell is anchored across releases."""
-    text = key_text(key)
-    return text if any(_QUARTER.match(part) for part in key) else f"{period}#{text}"
+def release_key(key: Key) -> str:
+    """The key under which a cell is rounded and anchored across releases."""
+    return key_text(key)
 
 
 def threshold(secret: bytes, key: str, block: int) -> int:
@@ -66,14 +66,12 @@ class Anchor:
     published: int
 
 
-def protect(
-    figures: Figures, period: str, secret: bytes, anchors: Mapping[str, Anchor]
-) -> dict[Key, Number]:
+def protect(figures: Figures, secret: bytes, anchors: Mapping[str, Anchor]) -> dict[Key, Number]:
     """The published values of every person count (other cells are left out)."""
     published: dict[Key, Number] = {}
     for key in figures.sensitive:
         value = int(figures.value(key))
-        rkey = release_key(key, period)
+        rkey = release_key(key)
         anchor = anchors.get(rkey)
         if anchor is not None and abs(value - anchor.true) < BASE:
             published[key] = anchor.published
