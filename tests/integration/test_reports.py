@@ -570,7 +570,9 @@ def test_funders_get_no_unsuppressed_figures_and_no_evidence(
     financial = report(client, auth, runtime, "financial", role="auditor")
     admin_run = report(client, auth, runtime, "monitoring", unsuppressed=True)
     hidden_run = client.get(f"/reports/runs/{admin_run['run']['id']}", headers=funder)
-    auditor_run = client.get(f"/reports/runs/{admin_run['run']['id']}", headers=auth("auditor", "*"))
+    auditor_run = client.get(
+        f"/reports/runs/{admin_run['run']['id']}", headers=auth("auditor", "*")
+    )
 
     assert refused.status_code == 403
     assert "nachweise" in financial["tables"]
