@@ -290,10 +290,7 @@ async def publish_release(
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('lotse-report-releases'))")
         anchors = await _anchors(conn, kind, programme)
         published = protect(figures, secret, anchors)
-        mine = {
-            release_key(k): [int(figures.value(k)), int(v)]
-            for k, v in published.items()
-        }
+        mine = {release_key(k): [int(figures.value(k)), int(v)] for k, v in published.items()}
         document = _document(
             release_id,
             request,

@@ -20,7 +20,7 @@ import asyncpg
 
 from domain.access import Principal
 from domain.configuration import Configuration
-from domain.errors import InvalidInputError
+from domain.errors import DomainError, InvalidInputError
 from reports import financial, monitoring, outcomes
 from reports.access import may_see_unsuppressed
 from reports.cells import (
@@ -43,6 +43,12 @@ TABLES = {
     "outcomes": outcomes.TABLES,
     "financial": financial.TABLES,
 }
+
+
+class ReadModelsUnavailableError(DomainError):
+    """The read models a report needs are not at one position (HTTP 503)."""
+
+    retry_after = 5
 
 
 @dataclass
@@ -107,12 +113,22 @@ async def compute(
     *,
     position: int | None = None,
     evidence: bool = False,
+    replay_fallback: bool = True,
 ) -> Computed:
-    """At the read models' position, or by replay at ``position`` (or when they disagree)."""
+    """At the read models' position, or by replay at ``position`` (or when they disagree).
+
+    Without ``replay_fallback`` (requests of the API), read models that are not
+    available raise ``ReadModelsUnavailableError`` instead of replaying the whole
+    log inside the request: a parked read model must not turn every report into
+    seconds of work.
+    """
     if position is None:
         computed = await _from_read_models(conn, request, config, evidence=evidence)
         if computed is not None:
             return computed
+        if not replay_fallback:
+            msg = "the report's read models are catching up or stopped: try again later"
+            raise ReadModelsUnavailableError(msg, rule="read-models-unavailable")
         position = await head(conn)
     elif position > await head(conn):
         msg = "position is beyond the last recorded event"

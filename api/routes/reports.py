@@ -37,7 +37,13 @@ from reports.integrity import ChainVerifier
 from reports.periods import PERIOD_FORMS, parse_period
 from reports.rounding import rounding_secret
 from reports.runs import Run, load
-from reports.service import TABLES, changes, compute, publish_run
+from reports.service import (
+    TABLES,
+    ReadModelsUnavailableError,
+    changes,
+    compute,
+    publish_run,
+)
 from reports.sources import head
 from reports.suppression import DEFAULT_THRESHOLD
 from storage.checkpoints import SigningKeyError
@@ -52,6 +58,7 @@ PROBLEMS = problem_responses(
         404: "Unknown run, or not in the caller's scope",
         409: "The release is not due yet, or already published",
         422: "Invalid parameter: the body names it",
+        503: "The report's read models are catching up or stopped (see Retry-After)",
         429: "Too many report replays queued or running for this user (see Retry-After)",
     }
 )
@@ -169,7 +176,12 @@ async def _report(
     await await_position(reads, TABLES[kind], min_position)
     evidence = kind == "financial" and may_see_unsuppressed(principal)
     async with reads.pool.acquire() as conn:
-        computed = await compute(conn, request, config, evidence=evidence)
+        try:
+            computed = await compute(
+                conn, request, config, evidence=evidence, replay_fallback=False
+            )
+        except ReadModelsUnavailableError as e:
+            return problem(503, e.message, rule=e.rule, headers={"Retry-After": str(e.retry_after)})
         run = await publish_run(
             conn,
             computed,

@@ -406,3 +406,29 @@ def test_runs_and_releases_record_whether_the_chain_verified_to_their_position(
     rows = dict(provenance_rows(tampered.json()))
     assert rows["Hash-Kette geprüft"].startswith("NICHT bestätigt: chain-mismatch")
     assert xlsx.status_code == 200
+
+
+def test_an_ad_hoc_report_does_not_replay_the_log_when_its_read_model_is_stopped(
+    client: TestClient, auth: Auth, runtime: Runtime, database_url: str
+) -> None:
+    enrol(runtime, 3, intake="2021-02-01", entered="2021-02-02")
+    client.get(
+        "/reports/monitoring",
+        params={"period": "2021-Q1", "min_position": head(runtime)},
+        headers=auth("admin", "*"),
+    )
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE lotse_projections SET error = 'stopped by the test' "
+            "WHERE name = 'module_spans' AND status = 'active'"
+        )
+
+    response = client.get(
+        "/reports/monitoring",
+        params={"period": "2021-Q1"},
+        headers=auth("caseworker", "caritas-ahlen"),
+    )
+
+    assert response.status_code == 503
+    assert response.json()["rule"] == "read-models-unavailable"
+    assert int(response.headers["Retry-After"]) > 0
