@@ -53,8 +53,19 @@ CREATE TABLE IF NOT EXISTS {RELEASES} (
     document json NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS {RELEASES}_one
-    ON {RELEASES} (kind, programme, period, coalesce(scope_municipality, '*'))
+    ON {RELEASES} (kind, programme, period, coalesce(scope_municipality, '*'));
+CREATE TABLE IF NOT EXISTS {RELEASES}_anchors (
+    kind text NOT NULL,
+    programme text NOT NULL,
+    cell text NOT NULL,
+    true_count bigint NOT NULL,
+    published bigint NOT NULL,
+    release_id uuid NOT NULL,
+    PRIMARY KEY (kind, programme, cell)
+)
 """
+ANCHORS = f"{RELEASES}_anchors"
+"""The newest published value of every cell key (each release also keeps its own)."""
 #: Standard periods only: a date range would be an ad-hoc cut-off by another name.
 _RELEASE_PERIOD = re.compile(r"^\d{4}(-Q[1-4]|-H[12])?$")
 PROTECTION = f"Personenzahlen zufällig auf Vielfache von {BASE} gerundet (Zellschlüssel-Verfahren)"
@@ -137,7 +148,7 @@ async def cutoff_position(conn: asyncpg.Connection, instant: datetime) -> int:
 
 
 async def ensure_table(conn: asyncpg.Connection) -> None:
-    if await conn.fetchval("SELECT to_regclass($1)", RELEASES) is not None:
+    if await conn.fetchval("SELECT to_regclass($1)", ANCHORS) is not None:
         return
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('lotse-report-releases'))")
@@ -180,17 +191,29 @@ async def list_releases(
 
 
 async def _anchors(conn: asyncpg.Connection, kind: str, programme: str) -> dict[str, Anchor]:
-    """What earlier releases published per cell; the newest release wins."""
-    anchors: dict[str, Anchor] = {}
-    async for row in conn.cursor(
-        f"SELECT anchors FROM {RELEASES} WHERE kind = $1 AND programme = $2 "
-        "ORDER BY created_at, id",
+    """What the newest earlier release published per cell, with the true count then."""
+    rows = await conn.fetch(
+        f"SELECT cell, true_count, published FROM {ANCHORS} WHERE kind = $1 AND programme = $2",
         kind,
         programme,
-    ):
-        for key, (true, published) in orjson.loads(row[0]).items():
-            anchors[key] = Anchor(int(true), int(published))
-    return anchors
+    )
+    return {r["cell"]: Anchor(int(r["true_count"]), int(r["published"])) for r in rows}
+
+
+async def _store_anchors(
+    conn: asyncpg.Connection,
+    kind: str,
+    programme: str,
+    release_id: UUID,
+    anchors: dict[str, list[int]],
+) -> None:
+    await conn.executemany(
+        f"INSERT INTO {ANCHORS} (kind, programme, cell, true_count, published, release_id) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind, programme, cell) DO UPDATE SET "
+        "true_count = excluded.true_count, published = excluded.published, "
+        "release_id = excluded.release_id",
+        [(kind, programme, cell, t, p, release_id) for cell, (t, p) in anchors.items()],
+    )
 
 
 def _document(
@@ -327,6 +350,7 @@ async def publish_release(
         except asyncpg.UniqueViolationError:
             msg = "this release is already published (a release never changes)"
             raise RuleViolationError(msg, rule="release-exists") from None
+        await _store_anchors(conn, kind, programme, release_id, mine)
     return Release(
         release_id,
         kind,

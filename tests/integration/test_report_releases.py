@@ -7,9 +7,11 @@ event was *recorded*, so these tests set the library's recording clock
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -17,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.runtime import Runtime
+from api.settings import Settings
 from domain.participant import Participant
 from reports.formats import provenance_rows
 from tests.conftest import Auth
@@ -432,3 +435,36 @@ def test_an_ad_hoc_report_does_not_replay_the_log_when_its_read_model_is_stopped
     assert response.status_code == 503
     assert response.json()["rule"] == "read-models-unavailable"
     assert int(response.headers["Retry-After"]) > 0
+
+
+def test_the_cli_publishes_a_release_once_and_lists_it(
+    runtime: Runtime,
+    settings: Settings,
+    recorded_on: RecordedOn,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from api.cli import main
+    from storage.checkpoints import new_signing_key_text
+
+    recorded_on("2021-04-10")
+    enrol(runtime, 3, intake="2021-02-01", entered="2021-02-02")
+    monkeypatch.setenv("DATABASE_URL", runtime.database.url)
+    monkeypatch.setenv("LOTSE_SECRET_KEY", settings.secret_key)
+    monkeypatch.setenv("LOTSE_MASTER_KEY", settings.master_key)
+    monkeypatch.setenv("LOTSE_AUDIT_SIGNING_KEY", new_signing_key_text())
+    out = tmp_path / "q1.json"
+
+    published = main(["report", "publish", "monitoring", "--period", "2021-Q1", "-o", str(out)])
+    assert published == 0, capsys.readouterr().err
+    again = main(["report", "publish", "monitoring", "--period", "2021-Q1"])
+    capsys.readouterr()
+    listed = main(["report", "releases"])
+    lines = capsys.readouterr().out.splitlines()
+
+    assert (published, again, listed) == (0, 2, 0)
+    document = json.loads(out.read_text())
+    assert document["release"]["cutoff_date"] == "2021-04-30"
+    assert document["run"]["chain_verified_to"]["verified"] is True
+    assert [json.loads(line)["id"] for line in lines] == [document["release"]["id"]]
