@@ -53,6 +53,7 @@ router = APIRouter(prefix="/reports", tags=["reports"])
 Format = Literal["json", "csv", "xlsx"]
 PROBLEMS = problem_responses(
     {
+        400: "The body cannot be parsed as JSON",
         401: "Missing or invalid token",
         403: "The role may not receive this report or these figures",
         404: "Unknown run, or not in the caller's scope",
