@@ -53,8 +53,9 @@ def to_csv(document: dict[str, Any], table_name: str) -> bytes:
 
 def chain_text(chain: dict[str, Any] | None) -> str:
     """The chain's verification as one line of the provenance sheet."""
-    if chain is None:
-        return "nicht geprüft"
+    if chain is None or chain["verified"] is None:
+        reason = chain.get("skipped") if chain else None
+        return f"nicht geprüft ({reason})" if reason else "nicht geprüft"
     start = (
         f" ab signiertem Prüfpunkt {chain['from_checkpoint']}"
         if chain.get("from_checkpoint")

@@ -28,7 +28,7 @@ from domain.errors import InvalidInputError, RuleViolationError
 from projections.schema import EVENTS
 from reports.cells import Figures, publish
 from reports.definition import DEFINITION_VERSIONS, KINDS, ReportRequest
-from reports.integrity import ChainCheck
+from reports.integrity import ChainCheck, verified_to
 from reports.periods import Period, parse_period
 from reports.rounding import BASE, Anchor, protect, release_key
 from reports.service import TABLES, config_provenance, figures_from_rows
@@ -343,7 +343,7 @@ async def publish_release(
                 principal.user,
                 principal.role.value,
                 orjson.dumps(mine).decode(),
-                None if chain is None else int(chain["verified_to"]),
+                verified_to(chain),
                 None if chain is None else orjson.dumps(chain).decode(),
                 orjson.dumps(document).decode(),
             )

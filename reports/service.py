@@ -33,7 +33,7 @@ from reports.cells import (
     text_key,
 )
 from reports.definition import DEFINITION_VERSIONS, Labels, ReportRequest
-from reports.integrity import ChainCheck
+from reports.integrity import ChainCheck, verified_to
 from reports.runs import Run, store
 from reports.sources import Rows, head, late_events, read_model_position, replay
 from reports.suppression import DEFAULT_THRESHOLD, suppress
@@ -204,7 +204,7 @@ async def publish_run(
         cells=cells_json(computed.figures.cells),
         document={},
         chain=chain,
-        chain_verified_to=None if chain is None else int(chain["verified_to"]),
+        chain_verified_to=verified_to(chain),
     )
     document = {
         "run": provenance(run),

@@ -104,6 +104,8 @@ def _chain_header(chain: dict[str, Any] | None) -> dict[str, str]:
     """The chain's verification, also on CSV downloads (which carry no provenance)."""
     if chain is None:
         return {}
+    if chain["verified"] is None:
+        return {"X-Chain-Verified-To": "none;not-checked"}
     state = "verified" if chain["verified"] else f"failed;problem={chain['problem']['kind']}"
     return {"X-Chain-Verified-To": f"{chain['verified_to']};{state}"}
 

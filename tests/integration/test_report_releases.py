@@ -468,3 +468,22 @@ def test_the_cli_publishes_a_release_once_and_lists_it(
     assert document["release"]["cutoff_date"] == "2021-04-30"
     assert document["run"]["chain_verified_to"]["verified"] is True
     assert [json.loads(line)["id"] for line in lines] == [document["release"]["id"]]
+
+
+def test_an_ad_hoc_run_records_a_long_unverified_tail_as_not_checked_instead_of_waiting(
+    client: TestClient, auth: Auth, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enrol(runtime, 3, intake="2021-02-01", entered="2021-02-02")
+    monkeypatch.setattr("reports.integrity.AD_HOC_LIMIT", 5)
+
+    response = client.get(
+        "/reports/monitoring",
+        params={"period": "2021-Q1", "min_position": head(runtime)},
+        headers=auth("admin", "*"),
+    )
+
+    chain = response.json()["run"]["chain_verified_to"]
+    assert chain["verified"] is None
+    assert "since the last signed checkpoint" in chain["skipped"]
+    assert response.headers["X-Chain-Verified-To"] == "none;not-checked"
+    assert dict(provenance_rows(response.json()))["Hash-Kette geprüft"].startswith("nicht geprüft")
