@@ -1,7 +1,8 @@
 """Who may run which report for which scope, and who sees unsuppressed figures.
 
-- Funders: every municipality, aggregated, always with small-cell protection and
-  never with participant ids (no evidence rows, no ids in change lists).
+- Funders (and any role without the right to personal data): published releases
+  only (``reports.releases``; ``domain.access.may_read_ad_hoc_reports``), never an
+  ad-hoc report, a stored run or a change list.
 - Coordinators: their own municipality. Case workers: their own provider's figures.
   Auditors: their scope (a municipality, or ``*``). Admins: everything.
 - Unsuppressed figures, evidence rows and participant ids in change lists: the roles

@@ -16,7 +16,7 @@ from uuid import UUID
 
 import asyncpg
 import orjson
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CurrentUser, ReadsDep, RuntimeDep
@@ -337,7 +337,21 @@ def _release_headers(release: releases.Release) -> dict[str, str]:
     }
 
 
-@router.post("/releases", status_code=201, responses=PROBLEMS)
+def _may_publish_some_release(principal: CurrentUser) -> None:
+    """Before the body is read: a role that publishes nothing gets 403, not 422."""
+    check_may_publish_release(principal, principal.organisation)
+
+
+def _may_replay(principal: CurrentUser) -> None:
+    check_may_replay_reports(principal)
+
+
+@router.post(
+    "/releases",
+    status_code=201,
+    responses=PROBLEMS,
+    dependencies=[Depends(_may_publish_some_release)],
+)
 async def publish_release(
     body: ReleaseCreate, runtime: RuntimeDep, reads: ReadsDep, principal: CurrentUser
 ) -> Response:
@@ -434,7 +448,7 @@ class ReplayCreate(BaseModel):
     unsuppressed: bool = False
 
 
-@router.post("/replays", status_code=202, responses=PROBLEMS)
+@router.post("/replays", status_code=202, responses=PROBLEMS, dependencies=[Depends(_may_replay)])
 async def start_replay(
     body: ReplayCreate, runtime: RuntimeDep, reads: ReadsDep, principal: CurrentUser
 ) -> Response:

@@ -123,6 +123,10 @@ def test_funders_get_403_on_ad_hoc_reports_positions_runs_and_change_lists(
         "publish": client.post(
             "/reports/releases", json={"report": "monitoring", "period": "2021-Q1"}, headers=funder
         ),
+        "publish-invalid": client.post(
+            "/reports/releases", json={"report": "nonsense"}, headers=funder
+        ),
+        "replay-invalid": client.post("/reports/replays", json={"period": 7}, headers=funder),
     }
 
     statuses = {name: r.status_code for name, r in responses.items()}
