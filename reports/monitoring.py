@@ -31,8 +31,9 @@ from reports.periods import Period
 TABLES = ("module_spans",)
 DIMS = ("gender", "age_band", "residence_status", "nationality")
 OPENING = "opening"
-OTHER_NATIONALITY = "other"
 """The key part of the stock and cumulative entries on the day before the period."""
+OTHER_NATIONALITY = "other"
+"""The row of every nationality the programme's ``report_nationalities`` does not list."""
 
 # municipality, provider, module, entry bucket, exit bucket, exit reason, gender,
 # age band, residence status, nationality: the characteristics only where they
