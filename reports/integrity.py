@@ -47,7 +47,8 @@ class ChainVerifier:
                 self.public_key,
                 position,
                 full=full,
-                connect=lambda: asyncpg.connect(self.database_url),
+                # Extra connections pay off for a whole log, not for a short tail.
+                connect=(lambda: asyncpg.connect(self.database_url)) if full else None,
             )
         finally:
             await conn.close()

@@ -59,8 +59,8 @@ PROBLEMS = problem_responses(
         404: "Unknown run, or not in the caller's scope",
         409: "The release is not due yet, or already published",
         422: "Invalid parameter: the body names it",
-        503: "The report's read models are catching up or stopped (see Retry-After)",
         429: "Too many report replays queued or running for this user (see Retry-After)",
+        503: "The report's read models are catching up or stopped (see Retry-After)",
     }
 )
 PeriodQuery = Annotated[str, Query(max_length=40, description=f"{PERIOD_FORMS}")]

@@ -491,3 +491,22 @@ def test_an_ad_hoc_run_records_a_long_unverified_tail_as_not_checked_instead_of_
     assert "since the last signed checkpoint" in chain["skipped"]
     assert response.headers["X-Chain-Verified-To"] == "none;not-checked"
     assert dict(provenance_rows(response.json()))["Hash-Kette geprüft"].startswith("nicht geprüft")
+
+
+def test_a_municipal_and_the_statewide_release_show_a_municipality_the_same_way(
+    client: TestClient, auth: Auth, runtime: Runtime, recorded_on: RecordedOn
+) -> None:
+    recorded_on("2021-04-10")
+    enrol(runtime, 7, intake="2021-02-01", entered="2021-02-02")
+    enrol(runtime, 3, intake="2021-02-01", entered="2021-02-02", exit_on="2021-03-20")
+
+    statewide = publish(client, auth("admin", "*"), "2021-Q1")
+    municipal = publish(
+        client, auth("coordinator", "warendorf"), "2021-Q1", municipality="warendorf"
+    )
+
+    def warendorf(document: dict[str, Any]) -> list[dict[str, Any]]:
+        return [r for r in rows_of(document, "quartale") if r["municipality"] == W]
+
+    assert warendorf(statewide) == warendorf(municipal)
+    assert statewide["run"]["position"] == municipal["run"]["position"]
