@@ -305,3 +305,43 @@ def check_may_manage_courses(principal: Principal) -> None:
     if principal.role not in (Role.CASEWORKER, Role.ADMIN):
         msg = f"the role {principal.role.value} may not record courses"
         raise AccessDeniedError(msg)
+
+
+def may_read_ad_hoc_reports(principal: Principal) -> bool:
+    """Reports at any moment, stored runs and their change lists.
+
+    Two ad-hoc cut-offs one event apart single out that event's person, so only the
+    roles that may read the participants' records anyway get them; the others
+    (funders) read published releases at fixed cut-offs.
+    """
+    return principal.role != Role.FUNDER
+
+
+def check_may_read_ad_hoc_reports(principal: Principal) -> None:
+    if not may_read_ad_hoc_reports(principal):
+        msg = "this role receives published releases only: GET /reports/releases"
+        raise AccessDeniedError(msg, rule="published-releases-only")
+
+
+def may_replay_reports(principal: Principal) -> bool:
+    """Reports recomputed by replaying the whole log (seconds each): audit work only."""
+    return principal.role in (Role.AUDITOR, Role.ADMIN)
+
+
+def check_may_replay_reports(principal: Principal) -> None:
+    if not may_replay_reports(principal):
+        msg = "only auditors and admins may replay reports over the log"
+        raise AccessDeniedError(msg, rule="replay-auditors-only")
+
+
+def may_publish_release(principal: Principal, municipality: str | None) -> bool:
+    """Admins publish any release; a coordinator those of the own municipality only."""
+    if principal.role == Role.ADMIN:
+        return True
+    return principal.role == Role.COORDINATOR and municipality == principal.organisation
+
+
+def check_may_publish_release(principal: Principal, municipality: str | None) -> None:
+    if not may_publish_release(principal, municipality):
+        msg = "only admins, and coordinators for their own municipality, publish releases"
+        raise AccessDeniedError(msg, rule="release-publishers-only")

@@ -100,6 +100,12 @@ class Programme:
     def earliest_intake_date(self) -> date:
         return self.plausible_dates.earliest_intake_date or self.funding_start
 
+    report_nationalities: tuple[str, ...] = ()
+    """Nationalities the reports show as rows of their own; the others pool as "other"."""
+    release_delay_days: int = 30
+    """Days after a period's reporting date until its published release's cut-off:
+    late entries recorded within them still count in the release."""
+
     def module(self, code: str) -> Module | None:
         return next((m for m in self.modules if m.code == code), None)
 
@@ -326,7 +332,12 @@ def _read_programme(path: Path, problems: list[str]) -> Programme | None:
         consent_versions=tuple(consent_versions),
         max_lesson_hours_per_day=max_per_day,
         plausible_dates=plausible_dates,
+
+        release_delay_days=r.get(data, "release_delay_days", int, "", 30),
+        report_nationalities=tuple(r.get(data, "report_nationalities", list, "", [])),
     )
+    if not 0 <= (programme.release_delay_days or 0) <= 366:
+        problems.append(f"{path}: release_delay_days must lie between 0 and 366")
     if programme.id is not None and programme.id != path.stem:
         problems.append(f"{path}: id {programme.id!r} must match the file name {path.stem!r}")
     return programme if len(problems) == before else None

@@ -254,6 +254,24 @@ RULES: dict[str, str] = {
     "outside-funding-period": "Der Zeitraum liegt außerhalb der Förderlaufzeit.",
     "session-not-found": "Dieser Kurstermin wurde nicht gefunden.",
     "unknown-participant": "Diese Person ist unbekannt.",
+    "job-not-found": "Dieser Auftrag wurde nicht gefunden.",
+    "published-releases-only": "Ihre Rolle erhält nur veröffentlichte Berichtsstände.",
+    "read-models-unavailable": "Die Auswertungsdaten werden gerade aktualisiert: bitte"
+    " später erneut versuchen.",
+    "release-exists": "Dieser Berichtsstand ist bereits veröffentlicht und ändert sich"
+    " nicht mehr.",
+    "release-not-due": "Dieser Berichtsstand kann erst nach seinem Stichtag"
+    " veröffentlicht werden.",
+    "release-not-found": "Dieser Berichtsstand wurde nicht gefunden.",
+    "release-period": "Veröffentlicht werden nur Quartale, Halbjahre und Jahre.",
+    "release-publishers-only": "Veröffentlichen dürfen nur die Koordination (für die eigene"
+    " Kommune) und die Administration.",
+    "replay-as-job": "Ein Bericht zu einem früheren Stand wird als Auftrag berechnet"
+    " (POST /reports/replays).",
+    "replay-auditors-only": "Berichte aus dem vollständigen Protokoll berechnen nur"
+    " Prüfung und Administration.",
+    "too-many-jobs": "Sie haben schon zu viele Aufträge laufen: bitte später erneut"
+    " versuchen.",
     "version-conflict": "Inzwischen wurde etwas anderes erfasst: bitte neu laden und"
     " den Schritt dann wiederholen.",
 }

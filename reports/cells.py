@@ -69,6 +69,9 @@ class Figures:
     sensitive: set[Key] = field(default_factory=set)
     """Cells that count people (stays, exits, outcomes): subject to small-cell protection."""
     tables: list[TableDef] = field(default_factory=list)
+    known: set[Key] = field(default_factory=set)
+    """Cells a reader knows from elsewhere (an earlier release, the programme's start):
+    never hidden, and never the cell whose hiding protects another."""
 
     def add(self, key: Key, value: Number = 0, *, sensitive: bool = True) -> None:
         self.cells[key] = self.cells.get(key, 0) + value

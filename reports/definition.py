@@ -14,7 +14,8 @@ KINDS = ("monitoring", "outcomes", "financial")
 #: Bump a kind's version whenever its figures would be computed differently:
 #: stored runs record the version they were computed with.
 DEFINITION_VERSIONS = {
-    "monitoring": "monitoring/1",
+    # 2: opening stock in the stock identity, every residence status, pooled nationalities
+    "monitoring": "monitoring/2",
     "outcomes": "outcomes/1",
     "financial": "financial/2",
 }
@@ -77,6 +78,8 @@ class Labels:
     provider_municipality: dict[str, str]
     modules: list[str]
     """Per-participant module codes of the programme, in order."""
+    nationalities: tuple[str, ...] = ()
+    """Nationalities shown on their own; the others pool as ``other`` (none: as observed)."""
 
     @classmethod
     def of(cls, config: Configuration, programme: str) -> Labels:
@@ -86,6 +89,7 @@ class Labels:
             providers={p.id: p.name for p in config.providers.values()},
             provider_municipality={p.id: p.municipality for p in config.providers.values()},
             modules=[m.code for m in prog.modules if m.per_participant],
+            nationalities=prog.report_nationalities,
         )
 
     def municipalities_in(self, request: ReportRequest, observed: set[str]) -> list[str]:

@@ -51,6 +51,25 @@ def to_csv(document: dict[str, Any], table_name: str) -> bytes:
     return ("\ufeff" + out.getvalue()).encode()
 
 
+def chain_text(chain: dict[str, Any] | None) -> str:
+    """The chain's verification as one line of the provenance sheet."""
+    if chain is None or chain["verified"] is None:
+        reason = chain.get("skipped") if chain else None
+        return f"nicht geprüft ({reason})" if reason else "nicht geprüft"
+    start = (
+        f" ab signiertem Prüfpunkt {chain['from_checkpoint']}"
+        if chain.get("from_checkpoint")
+        else " ab dem ersten Ereignis"
+    )
+    if chain["verified"]:
+        return f"bestätigt bis Position {chain['verified_to']}{start} ({chain['checked_at']})"
+    problem = chain["problem"]
+    return (
+        f"NICHT bestätigt: {problem['kind']} an Position {problem['position']}; "
+        f"bestätigt bis Position {chain['verified_to']}{start} ({chain['checked_at']})"
+    )
+
+
 def provenance_rows(document: dict[str, Any]) -> list[tuple[str, Any]]:
     run = document["run"]
     p = run["parameters"]
@@ -68,6 +87,7 @@ def provenance_rows(document: dict[str, Any]) -> list[tuple[str, Any]]:
         ("SHA-256 der Programmdatei", run["config_sha256"]),
         ("Erstellt am (UTC)", run["created_at"]),
         ("Erstellt von", f"{run['created_by']} ({run['created_role']})"),
+        ("Hash-Kette geprüft", chain_text(run.get("chain_verified_to"))),
         (
             "Geheimhaltung",
             f"Werte unter {run['threshold']} und Rückrechnungen gesperrt ('.')"

@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from domain.vocabulary import ResidenceStatus
 from reports.cells import TOTAL, Cell, Column, Figures, Key, Share, TableDef
 from reports.definition import Labels, ReportRequest
 from reports.labels import AGE_BANDS, ALL_MODULES, DIMENSIONS, EXIT_REASONS, GENDERS
@@ -29,6 +30,10 @@ from reports.periods import Period
 
 TABLES = ("module_spans",)
 DIMS = ("gender", "age_band", "residence_status", "nationality")
+OPENING = "opening"
+"""The key part of the stock and cumulative entries on the day before the period."""
+OTHER_NATIONALITY = "other"
+"""The row of every nationality the programme's ``report_nationalities`` does not list."""
 
 # municipality, provider, module, entry bucket, exit bucket, exit reason, gender,
 # age band, residence status, nationality: the characteristics only where they
@@ -103,6 +108,17 @@ def groups_from_rows(
     return groups
 
 
+def _pool_nationalities(groups: Counter[Any], listed: tuple[str, ...]) -> Counter[Any]:
+    """Nationalities the programme does not list count as one group (``other``)."""
+    pooled: Counter[Any] = Counter()
+    for group, count in groups.items():
+        nationality = group[9]
+        if nationality is not None and nationality not in listed:
+            group = (*group[:9], OTHER_NATIONALITY)
+        pooled[group] += count
+    return pooled
+
+
 def figures(groups: Counter[Any], request: ReportRequest, labels: Labels) -> Figures:
     period = request.period
     quarters = [b.label for b in period.buckets]
@@ -111,11 +127,22 @@ def figures(groups: Counter[Any], request: ReportRequest, labels: Labels) -> Fig
     municipalities = labels.municipalities_in(request, observed_m)
     modules = labels.modules + sorted({g[2] for g in groups} - set(labels.modules))
     reasons = list(EXIT_REASONS)
+    if labels.nationalities:
+        groups = _pool_nationalities(groups, labels.nationalities)
+    # Rows for every value of the vocabulary, not only the observed ones: a row that
+    # appears between two reports would say that someone with that value arrived.
+    statuses = [s.value for s in ResidenceStatus]
+    nationalities = (
+        [*labels.nationalities, OTHER_NATIONALITY]
+        if labels.nationalities
+        else sorted({g[9] for g in groups if g[9] is not None})
+    )
     values: dict[str, list[str]] = {
         "gender": list(GENDERS),
         "age_band": list(AGE_BANDS),
-        "residence_status": sorted({g[8] for g in groups if g[8] is not None}),
-        "nationality": sorted({g[9] for g in groups if g[9] is not None}),
+        "residence_status": statuses
+        + sorted({g[8] for g in groups if g[8] is not None} - set(statuses)),
+        "nationality": nationalities,
     }
     multi = len(municipalities) > 1
     ms = [*municipalities, TOTAL] if multi else list(municipalities)
@@ -131,6 +158,7 @@ def figures(groups: Counter[Any], request: ReportRequest, labels: Labels) -> Fig
             keys += [("cumulative", m, mod, q)]
             keys += [("exits_reason", m, mod, q, r) for r in reasons]
         keys.append(("entries", m, mod, "period"))
+        keys += [("stock", m, mod, OPENING), ("cumulative", m, mod, OPENING)]
         for basis in ("entries", "stock"):
             for dim in DIMS:
                 keys += [("char", m, mod, basis, dim, v) for v in values[dim]]
@@ -139,7 +167,12 @@ def figures(groups: Counter[Any], request: ReportRequest, labels: Labels) -> Fig
     for m in ms:
         for mod in mods:
             for key in series(m, mod):
-                f.add(key, 0)
+                f.add(key, 0, sensitive=key[-1] != OPENING)
+                if key[-1] == OPENING:
+                    # The stock and cumulative entries before the period: an earlier
+                    # release published them (or the programme had just begun), so
+                    # a reader knows them and they can hide nothing.
+                    f.known.add(key)
 
     # Count per (municipality, module, cell) first, then add each count to its
     # cell and the totals it belongs to: tens of thousands of groups become a few
@@ -160,6 +193,10 @@ def figures(groups: Counter[Any], request: ReportRequest, labels: Labels) -> Fig
                 counted[(m, mod, "stock", q)] += count
             if eb <= k:
                 counted[(m, mod, "cumulative", q)] += count
+        if eb == 0:
+            counted[(m, mod, "cumulative", OPENING)] += count
+            if xb is None or xb >= 1:
+                counted[(m, mod, "stock", OPENING)] += count
         if 1 <= eb <= n:
             counted[(m, mod, "entries", "period")] += count
             for dim, value in zip(DIMS, dims, strict=True):
@@ -172,7 +209,7 @@ def figures(groups: Counter[Any], request: ReportRequest, labels: Labels) -> Fig
     for (m, mod, *rest), count in sorted(counted.items(), key=lambda item: str(item[0])):
         for mm in (m, TOTAL) if multi else (m,):
             for mmod in (mod, TOTAL):
-                f.add((rest[0], mm, mmod, *rest[1:]), count)
+                f.add((rest[0], mm, mmod, *rest[1:]), count, sensitive=rest[-1] != OPENING)
 
     _relations(f, ms, mods, quarters, reasons, values, multi)
     f.tables = _tables(ms, mods, quarters, reasons, values, period, labels)
@@ -202,18 +239,18 @@ def _relations(
         for mod in mods:
             for i, q in enumerate(quarters):
                 f.relate(("exits", m, mod, q), [("exits_reason", m, mod, q, r) for r in reasons])
-                if i:
-                    prev = quarters[i - 1]
-                    # stock(q) = stock(q-1) + entries(q) - exits(q)
-                    f.relate(
-                        ("stock", m, mod, q),
-                        [("stock", m, mod, prev), ("entries", m, mod, q), ("exits", m, mod, q)],
-                    )
-                    # cumulative(q) = cumulative(q-1) + entries(q)
-                    f.relate(
-                        ("cumulative", m, mod, q),
-                        [("cumulative", m, mod, prev), ("entries", m, mod, q)],
-                    )
+                prev = quarters[i - 1] if i else OPENING
+                # stock(q) = stock(q-1) + entries(q) - exits(q); before the first
+                # quarter, the opening stock (known to a reader: see above)
+                f.relate(
+                    ("stock", m, mod, q),
+                    [("stock", m, mod, prev), ("entries", m, mod, q), ("exits", m, mod, q)],
+                )
+                # cumulative(q) = cumulative(q-1) + entries(q)
+                f.relate(
+                    ("cumulative", m, mod, q),
+                    [("cumulative", m, mod, prev), ("entries", m, mod, q)],
+                )
             f.relate(("entries", m, mod, "period"), [("entries", m, mod, q) for q in quarters])
             for dim in DIMS:
                 f.relate(

@@ -36,9 +36,16 @@ CREATE TABLE IF NOT EXISTS {RUNS} (
     created_by text NOT NULL,
     created_role text NOT NULL,
     cells jsonb NOT NULL,
-    document json NOT NULL
+    document json NOT NULL,
+    chain_verified_to bigint,
+    chain jsonb
 )
 """
+#: Tables made before runs recorded the chain's verification get the columns.
+UPGRADE = (
+    f"ALTER TABLE {RUNS} ADD COLUMN IF NOT EXISTS chain_verified_to bigint, "
+    "ADD COLUMN IF NOT EXISTS chain jsonb"
+)
 
 
 @dataclass(frozen=True)
@@ -61,14 +68,20 @@ class Run:
     created_role: str
     cells: dict[str, Any]
     document: dict[str, Any]
+    chain: dict[str, Any] | None = None
+    """Whether the hash chain verified up to ``position`` when the run was made."""
+    chain_verified_to: int | None = None
 
 
 async def ensure_table(conn: asyncpg.Connection) -> None:
-    if await conn.fetchval("SELECT to_regclass($1)", RUNS) is not None:
+    if await conn.fetchval(
+        "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'chain'", RUNS
+    ):
         return
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('lotse-report-runs'))")
         await conn.execute(DDL)
+        await conn.execute(UPGRADE)
 
 
 async def store(conn: asyncpg.Connection, run: Run) -> None:
@@ -76,9 +89,10 @@ async def store(conn: asyncpg.Connection, run: Run) -> None:
     await conn.execute(
         f"INSERT INTO {RUNS} (id, kind, parameters, scope_municipality, scope_provider, "
         "suppressed, threshold, evidence, position, source, definition_version, config_version, "
-        "config_sha256, created_at, created_by, created_role, cells, document) VALUES "
+        "config_sha256, created_at, created_by, created_role, cells, document, "
+        "chain_verified_to, chain) VALUES "
         "($1, $2, $3::jsonb, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, "
-        "$17::jsonb, $18::json)",
+        "$17::jsonb, $18::json, $19, $20::jsonb)",
         run.id,
         run.kind,
         orjson.dumps(run.parameters).decode(),
@@ -97,6 +111,8 @@ async def store(conn: asyncpg.Connection, run: Run) -> None:
         run.created_role,
         orjson.dumps(run.cells).decode(),
         orjson.dumps(run.document).decode(),
+        run.chain_verified_to,
+        None if run.chain is None else orjson.dumps(run.chain).decode(),
     )
 
 
@@ -106,7 +122,8 @@ async def load(conn: asyncpg.Connection, run_id: UUID) -> Run | None:
     if row is None:
         return None
     values = dict(row)
-    for name in ("parameters", "cells", "document"):
-        values[name] = orjson.loads(values[name])
+    for name in ("parameters", "cells", "document", "chain"):
+        if values[name] is not None:
+            values[name] = orjson.loads(values[name])
     values["position"] = int(values["position"])
     return Run(**values)

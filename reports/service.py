@@ -20,7 +20,7 @@ import asyncpg
 
 from domain.access import Principal, may_see_unsuppressed
 from domain.configuration import Configuration
-from domain.errors import InvalidInputError
+from domain.errors import DomainError, InvalidInputError
 from reports import course_evidence, financial, monitoring, outcomes
 from reports.cells import (
     Figures,
@@ -32,6 +32,7 @@ from reports.cells import (
     text_key,
 )
 from reports.definition import DEFINITION_VERSIONS, Labels, ReportRequest
+from reports.integrity import ChainCheck, verified_to
 from reports.runs import Run, store
 from reports.sources import Rows, head, late_events, read_model_position, replay
 from reports.suppression import DEFAULT_THRESHOLD, suppress
@@ -41,6 +42,12 @@ TABLES = {
     "outcomes": outcomes.TABLES,
     "financial": financial.TABLES,
 }
+
+
+class ReadModelsUnavailableError(DomainError):
+    """The read models a report needs are not at one position (HTTP 503)."""
+
+    retry_after = 5
 
 
 @dataclass
@@ -110,12 +117,22 @@ async def compute(
     *,
     position: int | None = None,
     evidence: bool = False,
+    replay_fallback: bool = True,
 ) -> Computed:
-    """At the read models' position, or by replay at ``position`` (or when they disagree)."""
+    """At the read models' position, or by replay at ``position`` (or when they disagree).
+
+    Without ``replay_fallback`` (requests of the API), read models that are not
+    available raise ``ReadModelsUnavailableError`` instead of replaying the whole
+    log inside the request: a parked read model must not turn every report into
+    seconds of work.
+    """
     if position is None:
         computed = await _from_read_models(conn, request, config, evidence=evidence)
         if computed is not None:
             return computed
+        if not replay_fallback:
+            msg = "the report's read models are catching up or stopped: try again later"
+            raise ReadModelsUnavailableError(msg, rule="read-models-unavailable")
         position = await head(conn)
     elif position > await head(conn):
         msg = "position is beyond the last recorded event"
@@ -150,6 +167,7 @@ def provenance(run: Run) -> dict[str, Any]:
         "suppressed": run.suppressed,
         "threshold": run.threshold,
         "evidence": run.evidence,
+        "chain_verified_to": run.chain,
     }
 
 
@@ -162,11 +180,14 @@ async def publish_run(
     suppressed: bool = True,
     threshold: int = DEFAULT_THRESHOLD,
     evidence: bool = False,
+    chain_check: ChainCheck | None = None,
+    full_chain: bool = False,
 ) -> Run:
-    """Apply small-cell protection, store the run, return it with its document."""
+    """Apply small-cell protection, record the chain's state, store the run, return it."""
     request = computed.request
     hidden = suppress(computed.figures, threshold) if suppressed else set()
     version, digest = config_provenance(config, request.programme)
+    chain = None if chain_check is None else await chain_check(computed.position, full_chain)
     run = Run(
         id=uuid.uuid4(),
         kind=request.kind,
@@ -186,6 +207,8 @@ async def publish_run(
         created_role=principal.role.value,
         cells=cells_json(computed.figures.cells),
         document={},
+        chain=chain,
+        chain_verified_to=verified_to(chain),
     )
     document = {
         "run": provenance(run),

@@ -5,7 +5,9 @@ Published tables must not show how many people are in a small group (fewer than
 suppression hides every sensitive cell with ``0 < value < threshold``. *Secondary*
 suppression then looks at every linear relation between cells (a row and its total,
 the municipalities and the state, last quarter's stock, this quarter's entries and
-exits and this quarter's stock): a relation with exactly one hidden cell gives it
+exits and this quarter's stock; before the first quarter of a report, the opening
+stock, which a reader knows from the previous release or because the programme had
+just begun): a relation with exactly one hidden cell gives it
 away, so another cell of that relation is hidden as well, the smallest non-zero one
 first (least information lost; hiding a zero beside a small count protects little).
 This repeats until no relation has exactly one hidden cell, the rule statistical
@@ -26,7 +28,7 @@ DEFAULT_THRESHOLD = 3
 
 
 def primary(figures: Figures, threshold: int) -> set[Key]:
-    return {k for k in figures.sensitive if 0 < figures.cells.get(k, 0) < threshold}
+    return {k for k in figures.sensitive - figures.known if 0 < figures.cells.get(k, 0) < threshold}
 
 
 def suppress(figures: Figures, threshold: int = DEFAULT_THRESHOLD) -> set[Key]:
@@ -44,7 +46,7 @@ def suppress(figures: Figures, threshold: int = DEFAULT_THRESHOLD) -> set[Key]:
         relation = figures.relations[i]
         if sum(1 for k in relation if k in hidden) != 1:
             continue
-        candidates = [k for k in relation if k not in hidden]
+        candidates = [k for k in relation if k not in hidden and k not in figures.known]
         if not candidates:
             continue
         chosen = min(
@@ -62,7 +64,7 @@ def recoverable(figures: Figures, hidden: set[Key]) -> list[Key]:
     """Hidden cells that a single relation gives away (must be empty): for tests."""
     found = []
     for relation in figures.relations:
-        unknown = [k for k in relation if k in hidden]
+        unknown = [k for k in relation if k in hidden and k not in figures.known]
         if len(unknown) == 1:
             found.append(unknown[0])
     return found

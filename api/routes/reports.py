@@ -1,8 +1,12 @@
-"""Funding reports: monitoring, outcomes and financial evidence, and their stored runs.
+"""Funding reports: monitoring, outcomes and financial evidence, runs, releases, replays.
 
-Every report request is stored as a run (position, definition and configuration
-version, figures); ``/reports/runs/{id}`` serves a run again unchanged and
-``/reports/runs/{id}/changes`` says what late entries and corrections changed since.
+Every ad-hoc report request is stored as a run (position, definition and
+configuration version, figures, the chain's verification); ``/reports/runs/{id}``
+serves a run again unchanged and ``/reports/runs/{id}/changes`` says what late
+entries and corrections changed since. Ad-hoc reports are for the roles that may
+read the participants' records anyway; the others (funders) read only published
+releases at fixed cut-offs (``/reports/releases``). Recomputing at an older position
+replays the log: audit work, run as a job (``/reports/replays``).
 """
 
 from __future__ import annotations
@@ -10,14 +14,19 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+import asyncpg
 import orjson
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CurrentUser, ReadsDep, RuntimeDep
-from api.problems import problem_responses
+from api.problems import problem, problem_responses
 from api.routes.caseload import ORG_ID, await_position
 from domain.access import (
     Principal,
+    check_may_publish_release,
+    check_may_read_ad_hoc_reports,
+    check_may_replay_reports,
     check_unsuppressed,
     may_read_run,
     may_see_changed_participant,
@@ -26,23 +35,37 @@ from domain.access import (
 )
 from domain.errors import InvalidInputError, ParticipantNotFoundError
 from projections.participants import query_placements
-from reports import formats
+from reports import formats, jobs, releases
 from reports.charts import CHARTS, render_chart
 from reports.definition import ReportRequest
+from reports.integrity import ChainVerifier
 from reports.periods import PERIOD_FORMS, parse_period
+from reports.rounding import rounding_secret
 from reports.runs import Run, load
-from reports.service import TABLES, changes, compute, publish_run
+from reports.service import (
+    TABLES,
+    ReadModelsUnavailableError,
+    changes,
+    compute,
+    publish_run,
+)
+from reports.sources import head
 from reports.suppression import DEFAULT_THRESHOLD
+from storage.checkpoints import SigningKeyError
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
 Format = Literal["json", "csv", "xlsx"]
 PROBLEMS = problem_responses(
     {
+        400: "The body cannot be parsed as JSON",
         401: "Missing or invalid token",
         403: "The role may not receive this report or these figures",
         404: "Unknown run, or not in the caller's scope",
+        409: "The release is not due yet, or already published",
         422: "Invalid parameter: the body names it",
+        429: "Too many report replays queued or running for this user (see Retry-After)",
+        503: "The report's read models are catching up or stopped (see Retry-After)",
     }
 )
 PeriodQuery = Annotated[str, Query(max_length=40, description=f"{PERIOD_FORMS}")]
@@ -51,6 +74,25 @@ OrgQuery = Annotated[str | None, Query(pattern=ORG_ID)]
 
 class RunNotFoundError(ParticipantNotFoundError):
     rule = "run-not-found"
+
+
+class ReleaseNotFoundError(ParticipantNotFoundError):
+    rule = "release-not-found"
+
+
+class JobNotFoundError(ParticipantNotFoundError):
+    rule = "job-not-found"
+
+
+def chain_verifier(runtime: RuntimeDep) -> ChainVerifier:
+    """Verifies the hash chain for a run; without a signing key, checkpoints cannot count."""
+    public_key = None
+    if runtime.checkpoints is not None:
+        try:
+            public_key = runtime.checkpoints.public_key
+        except SigningKeyError:
+            public_key = None
+    return ChainVerifier(runtime.database.url, public_key)
 
 
 def _programme(runtime: RuntimeDep, programme: str | None) -> str:
@@ -63,26 +105,46 @@ def _programme(runtime: RuntimeDep, programme: str | None) -> str:
     return programme
 
 
+def _chain_header(chain: dict[str, Any] | None) -> dict[str, str]:
+    """The chain's verification, also on CSV downloads (which carry no provenance)."""
+    if chain is None:
+        return {}
+    if chain["verified"] is None:
+        return {"X-Chain-Verified-To": "none;not-checked"}
+    state = "verified" if chain["verified"] else f"failed;problem={chain['problem']['kind']}"
+    return {"X-Chain-Verified-To": f"{chain['verified_to']};{state}"}
+
+
 def _respond(run: Run, fmt: Format, table: str | None) -> Response:
-    headers = {"Content-Location": f"/reports/runs/{run.id}", "X-Report-Run": str(run.id)}
+    headers = {
+        "Content-Location": f"/reports/runs/{run.id}",
+        "X-Report-Run": str(run.id),
+        **_chain_header(run.chain),
+    }
+    return _render(run.document, f"{run.kind}-{{}}{run.id}", fmt, table, headers)
+
+
+def _render(
+    document: dict[str, Any], name: str, fmt: Format, table: str | None, headers: dict[str, str]
+) -> Response:
     if fmt == "json":
-        return Response(orjson.dumps(run.document), media_type="application/json", headers=headers)
+        return Response(orjson.dumps(document), media_type="application/json", headers=headers)
     if fmt == "csv":
-        tables = run.document["tables"]
-        name = table or next(iter(tables))
-        if name not in tables:
+        tables = document["tables"]
+        chosen = table or next(iter(tables))
+        if chosen not in tables:
             msg = f"table must be one of: {', '.join(tables)}"
             raise InvalidInputError(msg, field="table")
-        body = formats.to_csv(run.document, name)
-        disposition = f'attachment; filename="{run.kind}-{name}-{run.id}.csv"'
+        body = formats.to_csv(document, chosen)
+        disposition = f'attachment; filename="{name.format(chosen + "-")}.csv"'
         return Response(
             body,
             media_type="text/csv; charset=utf-8",
             headers={**headers, "Content-Disposition": disposition},
         )
-    disposition = f'attachment; filename="{run.kind}-{run.id}.xlsx"'
+    disposition = f'attachment; filename="{name.format("")}.xlsx"'
     return Response(
-        formats.to_xlsx(run.document),
+        formats.to_xlsx(document),
         media_type=formats.XLSX_MEDIA_TYPE,
         headers={**headers, "Content-Disposition": disposition},
     )
@@ -104,6 +166,11 @@ async def _report(
     table: str | None,
 ) -> Response:
     config = runtime.configuration
+    check_may_read_ad_hoc_reports(principal)
+    if position is not None:
+        check_may_replay_reports(principal)
+        msg = "position: a report at an older position replays the log: POST /reports/replays"
+        raise InvalidInputError(msg, field="position", rule="replay-as-job")
     scope_municipality, scope_provider = report_scope(principal, config, municipality, provider)
     if unsuppressed:
         check_unsuppressed(principal)
@@ -117,7 +184,12 @@ async def _report(
     await await_position(reads, TABLES[kind], min_position)
     evidence = kind == "financial" and may_see_unsuppressed(principal)
     async with reads.pool.acquire() as conn:
-        computed = await compute(conn, request, config, position=position, evidence=evidence)
+        try:
+            computed = await compute(
+                conn, request, config, evidence=evidence, replay_fallback=False
+            )
+        except ReadModelsUnavailableError as e:
+            return problem(503, e.message, rule=e.rule, headers={"Retry-After": str(e.retry_after)})
         run = await publish_run(
             conn,
             computed,
@@ -126,6 +198,7 @@ async def _report(
             suppressed=not unsuppressed,
             threshold=DEFAULT_THRESHOLD,
             evidence=evidence,
+            chain_check=chain_verifier(runtime),
         )
     return _respond(run, fmt, table)
 
@@ -143,7 +216,8 @@ def _report_route(kind: str, summary: str) -> None:
             bool, Query(description="Unsuppressed figures (not for funders)")
         ] = False,
         position: Annotated[
-            int | None, Query(ge=0, description="Recompute at this log position (replay)")
+            int | None,
+            Query(ge=0, description="Not here: replays run as jobs (POST /reports/replays)"),
         ] = None,
         min_position: Annotated[int | None, Query(ge=0, description="Wait for your write")] = None,
         format: Format = "json",
@@ -188,6 +262,7 @@ _report_route("financial", "Financial evidence: lesson hours, flat-rate amounts,
 
 async def _run_for(reads: ReadsDep, runtime: RuntimeDep, principal: Principal, run_id: UUID) -> Run:
     """A stored run the caller may see; any other looks like an unknown id."""
+    check_may_read_ad_hoc_reports(principal)
     async with reads.pool.acquire() as conn:
         run = await load(conn, run_id)
     if run is None or not may_read_run(
@@ -262,3 +337,217 @@ async def read_report_chart(
     body = render_chart(run.document, name, extension)
     media = "image/png" if extension == "png" else "image/svg+xml"
     return Response(body, media_type=media)
+
+
+# ------------------------------------------------------------------ releases
+
+ReportKind = Literal["monitoring", "outcomes", "financial"]
+
+
+class ReleaseCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    report: ReportKind
+    period: str = Field(max_length=10, description="YYYY-Qn, YYYY-Hn or YYYY")
+    municipality: str | None = Field(default=None, pattern=ORG_ID)
+    """Only this municipality's figures; none: every municipality (admins only)."""
+    programme: str | None = Field(default=None, pattern=ORG_ID)
+
+
+def _release_headers(release: releases.Release) -> dict[str, str]:
+    return {
+        "Content-Location": f"/reports/releases/{release.id}",
+        "X-Report-Release": str(release.id),
+        **_chain_header(release.chain),
+    }
+
+
+def _may_publish_some_release(principal: CurrentUser) -> None:
+    """Before the body is read: a role that publishes nothing gets 403, not 422."""
+    check_may_publish_release(principal, principal.organisation)
+
+
+def _may_replay(principal: CurrentUser) -> None:
+    check_may_replay_reports(principal)
+
+
+@router.post(
+    "/releases",
+    status_code=201,
+    responses=PROBLEMS,
+    dependencies=[Depends(_may_publish_some_release)],
+)
+async def publish_release(
+    body: ReleaseCreate, runtime: RuntimeDep, reads: ReadsDep, principal: CurrentUser
+) -> Response:
+    """Publish a report at its period's fixed cut-off (reporting date plus delay), once."""
+    check_may_publish_release(principal, body.municipality)
+    config = runtime.configuration
+    if body.municipality is not None and body.municipality not in config.municipalities:
+        msg = "municipality is not a configured municipality"
+        raise InvalidInputError(msg, field="municipality", rule="unknown-municipality")
+    async with reads.pool.acquire() as conn:
+        release = await releases.publish_release(
+            conn,
+            config,
+            principal,
+            kind=body.report,
+            programme=_programme(runtime, body.programme),
+            period_text=body.period,
+            municipality=body.municipality,
+            secret=rounding_secret(runtime.settings.secret_key),
+            chain_check=chain_verifier(runtime),
+        )
+    return Response(
+        orjson.dumps(release.document),
+        status_code=201,
+        media_type="application/json",
+        headers={**_release_headers(release), "Location": f"/reports/releases/{release.id}"},
+    )
+
+
+@router.get("/releases", responses=PROBLEMS)
+async def list_releases(
+    reads: ReadsDep,
+    principal: CurrentUser,
+    report: ReportKind | None = None,
+    period: Annotated[
+        str | None,
+        Query(pattern=r"^\d{4}(-(Q[1-4]|H[12]))?$", description="YYYY-Qn, YYYY-Hn or YYYY"),
+    ] = None,
+) -> Response:
+    """The published releases (every role may read them: their counts are protected)."""
+    async with reads.pool.acquire() as conn:
+        found = await releases.list_releases(conn, report, period)
+    return Response(orjson.dumps([r.summary() for r in found]), media_type="application/json")
+
+
+async def _release(reads: ReadsDep, release_id: UUID) -> releases.Release:
+    async with reads.pool.acquire() as conn:
+        release = await releases.load(conn, release_id)
+    if release is None:
+        msg = "no release with this id"
+        raise ReleaseNotFoundError(msg)
+    return release
+
+
+@router.get("/releases/{release_id}", responses=PROBLEMS)
+async def read_release(
+    release_id: UUID,
+    reads: ReadsDep,
+    principal: CurrentUser,
+    format: Format = "json",
+    table: Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$")] = None,
+) -> Response:
+    """A published release, unchanged (JSON, CSV of one table, or XLSX)."""
+    release = await _release(reads, release_id)
+    name = f"{release.kind}-{release.period}-{{}}{release.id}"
+    return _render(release.document, name, format, table, _release_headers(release))
+
+
+@router.get("/releases/{release_id}/charts/{name}.{extension}", responses=PROBLEMS)
+async def read_release_chart(
+    release_id: UUID,
+    name: str,
+    extension: Literal["png", "svg"],
+    reads: ReadsDep,
+    principal: CurrentUser,
+) -> Response:
+    """A chart of a published release (PNG or SVG)."""
+    release = await _release(reads, release_id)
+    if name not in CHARTS.get(release.kind, ()):
+        msg = f"chart must be one of: {', '.join(CHARTS.get(release.kind, ())) or 'none'}"
+        raise InvalidInputError(msg, field="name")
+    body = render_chart(release.document, name, extension)
+    return Response(body, media_type="image/png" if extension == "png" else "image/svg+xml")
+
+
+# ------------------------------------------------------------------ replays
+
+
+class ReplayCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    report: ReportKind
+    period: str = Field(max_length=40, description=PERIOD_FORMS)
+    position: int | None = Field(default=None, ge=0, description="Default: the last event")
+    municipality: str | None = Field(default=None, pattern=ORG_ID)
+    provider: str | None = Field(default=None, pattern=ORG_ID)
+    programme: str | None = Field(default=None, pattern=ORG_ID)
+    unsuppressed: bool = False
+
+
+@router.post("/replays", status_code=202, responses=PROBLEMS, dependencies=[Depends(_may_replay)])
+async def start_replay(
+    body: ReplayCreate, runtime: RuntimeDep, reads: ReadsDep, principal: CurrentUser
+) -> Response:
+    """Recompute a report by replaying the log up to a position, as a job (auditors, admins)."""
+    check_may_replay_reports(principal)
+    config = runtime.configuration
+    municipality, provider = report_scope(principal, config, body.municipality, body.provider)
+    if body.unsuppressed:
+        check_unsuppressed(principal)
+    request = ReportRequest(
+        kind=body.report,
+        programme=_programme(runtime, body.programme),
+        period=parse_period(body.period),
+        municipality=municipality,
+        provider=provider,
+    )
+    async with reads.pool.acquire() as conn:
+        position = body.position
+        if position is not None and position > await head(conn):
+            msg = "position is beyond the last recorded event"
+            raise InvalidInputError(msg, field="position")
+        try:
+            job = await jobs.create(
+                conn,
+                principal,
+                {**request.parameters(), "position": position, "unsuppressed": body.unsuppressed},
+            )
+        except jobs.TooManyJobsError as e:
+            return problem(
+                429,
+                e.message,
+                rule=e.rule,
+                headers={"Retry-After": str(jobs.RETRY_AFTER_SECONDS)},
+            )
+    evidence = request.kind == "financial"
+    verifier = chain_verifier(runtime)
+
+    async def work(conn: asyncpg.Connection) -> UUID:
+        at = position if position is not None else await head(conn)
+        computed = await compute(conn, request, config, position=at, evidence=evidence)
+        run = await publish_run(
+            conn,
+            computed,
+            config,
+            principal,
+            suppressed=not body.unsuppressed,
+            evidence=evidence,
+            chain_check=verifier,
+            full_chain=True,
+        )
+        return run.id
+
+    jobs.start(reads.pool, job, work)
+    location = f"/reports/replays/{job.id}"
+    return Response(
+        orjson.dumps(job.public()),
+        status_code=202,
+        media_type="application/json",
+        headers={"Location": location, "Retry-After": "1"},
+    )
+
+
+@router.get("/replays/{job_id}", responses=PROBLEMS)
+async def read_replay(job_id: UUID, reads: ReadsDep, principal: CurrentUser) -> Response:
+    """A replay job's state; when done, ``run`` links the stored run."""
+    check_may_replay_reports(principal)
+    async with reads.pool.acquire() as conn:
+        job = await jobs.load(conn, job_id)
+    if job is None or job.created_by != principal.user:
+        msg = "no replay job with this id"
+        raise JobNotFoundError(msg)
+    headers = {} if job.status in ("done", "failed") else {"Retry-After": "1"}
+    if job.run_id is not None:
+        headers["Content-Location"] = f"/reports/runs/{job.run_id}"
+    return Response(orjson.dumps(job.public()), media_type="application/json", headers=headers)

@@ -43,6 +43,8 @@ class World:
     runs: dict[str, str]
     position: int
     course: str
+    release: str
+    job: str
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,9 @@ OBJECTS: dict[str, Callable[[World], Params]] = {
         path={"run_id": w.runs["evidence"]}, query={"format": "csv"}
     ),
     "course": lambda w: Params(path={"course_id": w.course}),
+    "municipality release": lambda w: Params(path={"release_id": w.release}),
+    "unknown release": lambda w: Params(path={"release_id": str(uuid.uuid4())}),
+    "replay job": lambda w: Params(path={"job_id": w.job}),
     "unknown course": lambda w: Params(
         path={"course_id": str(uuid.uuid4()), "session_id": str(uuid.uuid4())}
     ),
@@ -105,6 +110,8 @@ BODIES: dict[str, dict[str, Any]] = {
         "reason": "participant_request",
     },
     "POST /courses": COURSE,
+    "POST /reports/releases": {"report": "monitoring", "period": "2021-Q2"},
+    "POST /reports/replays": {"report": "monitoring", "period": "2021"},
     "POST /courses/{course_id}/sessions": {"date": "2021-03-01", "lesson_hours": "2"},
     "POST /courses/{course_id}/enrolments": {
         "participant_id": str(uuid.UUID(int=1)),
@@ -203,7 +210,30 @@ def build_world(client: TestClient, auth: Auth) -> World:
     response = client.post("/courses", json=COURSE, headers=auth())
     assert response.status_code == 201, response.text
     course = str(response.json()["id"])
-    return World(participant, restricted, erasable, runs, position, course)
+    # The newest signed checkpoint, as the automatic signer would have made it.
+    client.app.state.runtime.checkpoints.create()  # type: ignore[attr-defined]
+    release = client.post(
+        "/reports/releases",
+        json={"report": "monitoring", "period": "2021-Q1", "municipality": "warendorf"},
+        headers=admin,
+    )
+    assert release.status_code == 201, release.text
+    job = client.post(
+        "/reports/replays",
+        json={"report": "monitoring", "period": "2021"},
+        headers=auth("auditor", "*"),
+    )
+    assert job.status_code == 202, job.text
+    return World(
+        participant,
+        restricted,
+        erasable,
+        runs,
+        position,
+        course,
+        release.headers["Location"].rsplit("/", 1)[1],
+        job.headers["Location"].rsplit("/", 1)[1],
+    )
 
 
 def test_every_operation_answers_every_role_as_the_access_matrix_documents(

@@ -9,6 +9,7 @@ import pytest
 from domain.errors import InvalidInputError
 from reports.cells import Figures
 from reports.periods import parse_period
+from reports.rounding import Anchor, protect, round_count
 from reports.suppression import recoverable, suppress
 
 
@@ -94,3 +95,61 @@ def test_zeros_and_counts_at_the_threshold_are_published() -> None:
     f = table({"a": 0, "b": 3, "total": 3}, "total")
 
     assert suppress(f, 3) == set()
+
+
+# ------------------------------------------------------------ release rounding
+
+SECRET = b"s" * 32
+
+
+def test_rounding_publishes_multiples_of_five_within_four_of_the_truth_the_same_way_each_time() -> (
+    None
+):
+    values = range(0, 60)
+
+    rounded = [round_count(SECRET, "entries|koeln|F4|2021-Q1", v) for v in values]
+    again = [round_count(SECRET, "entries|koeln|F4|2021-Q1", v) for v in values]
+
+    assert rounded == again
+    assert all(r % 5 == 0 and abs(r - v) < 5 for r, v in zip(rounded, values, strict=True))
+    assert [rounded[v] for v in (0, 5, 10, 55)] == [0, 5, 10, 55]
+
+
+def test_rounding_is_unbiased_over_cells() -> None:
+    keys = [f"char|koeln|F4|entries|nationality|{i}" for i in range(4000)]
+
+    up = sum(round_count(SECRET, k, 2) == 5 for k in keys) / len(keys)
+
+    assert 0.35 < up < 0.45  # 2 rounds up with probability 2/5
+
+
+def test_an_anchored_cell_keeps_its_published_value_until_it_drifts_by_five() -> None:
+    figures = Figures()
+    figures.add(("entries", "koeln", "F4", "2021-Q1"), 11)
+    figures.add(("held", "koeln"), 7, sensitive=False)
+    anchors = {"entries|koeln|F4|2021-Q1": Anchor(true=7, published=5)}
+
+    kept = protect(figures, SECRET, anchors)
+    figures.add(("entries", "koeln", "F4", "2021-Q1"), 1)  # now 12: drifted by 5
+    fresh = protect(figures, SECRET, anchors)
+
+    assert kept == {("entries", "koeln", "F4", "2021-Q1"): 5}
+    assert fresh[("entries", "koeln", "F4", "2021-Q1")] in (10, 15)
+
+
+def test_a_known_opening_stock_never_protects_a_hidden_exit() -> None:
+    # stock = opening + entries - exits with entries 5, exits 1, stock 4, opening 0
+    f = Figures()
+    f.add(("entries", "q1"), 5)
+    f.add(("exits", "q1"), 1)
+    f.add(("stock", "q1"), 4)
+    f.add(("stock", "opening"), 0, sensitive=False)
+    f.known.add(("stock", "opening"))
+    f.relate(("stock", "q1"), [("stock", "opening"), ("entries", "q1"), ("exits", "q1")])
+
+    hidden = suppress(f)
+
+    assert ("exits", "q1") in hidden
+    assert ("stock", "opening") not in hidden
+    assert hidden & {("entries", "q1"), ("stock", "q1")}
+    assert recoverable(f, hidden) == []
