@@ -109,7 +109,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.runtime = runtime or build_runtime(settings or load_settings())
         current: Runtime = app.state.runtime
         master = MasterKey.from_text(current.settings.master_key)
-        reads = await ReadModels.open(current.database.url, master)
+        reads = await ReadModels.open(
+            current.database.url,
+            master,
+            timeout=current.settings.db_timeout_seconds,
+            command_timeout=current.settings.db_command_timeout_seconds,
+        )
         app.state.reads = reads
         if runs_projector_in_process():
             reads.start_runner()

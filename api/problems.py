@@ -30,6 +30,7 @@ from domain.errors import (
     VersionConflictError,
 )
 from domain.labels import rule_label, status_title
+from storage.database import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ TITLES = {
 #: and the socket (``OSError``; ``TimeoutError`` is one). They answer 503 with
 #: ``Retry-After``, and are logged as one line with their type only.
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    DatabaseUnavailableError,
     StoreOperationalError,
     StoreInterfaceError,
     psycopg.OperationalError,

@@ -70,7 +70,10 @@ class Runtime:
 def build_runtime(settings: Settings, **journeys_options: Any) -> Runtime:
     configuration = load_configuration(settings.config_dir)
     database = connect(settings.database_url, settings.data_dir)
-    env = database.eventsourcing_env()
+    env = database.eventsourcing_env(
+        timeout_seconds=settings.db_timeout_seconds,
+        statement_timeout_seconds=settings.db_command_timeout_seconds,
+    )
     env[MASTER_KEY] = settings.master_key
     journeys = Journeys(configuration, env=env, **journeys_options)
     recorder = journeys.recorder
