@@ -64,19 +64,19 @@ def check_strict_json(body: bytes) -> None:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         msg = "the body must be JSON encoded as UTF-8"
-        raise BodyRefusedError(422, msg, "invalid-encoding") from None
+        raise BodyRefusedError(422, msg, rule="invalid-encoding") from None
     try:
         json.loads(text, object_pairs_hook=_unique_keys)
     except DuplicateKeyError:
         # The key is not named: it came from the client and may be anything.
         msg = "an object in the JSON body repeats a key; each key may appear once"
-        raise BodyRefusedError(422, msg, "duplicate-key") from None
+        raise BodyRefusedError(422, msg, rule="duplicate-key") from None
     except (ValueError, RecursionError):
         return  # malformed: FastAPI reports it (422 json_invalid / 400)
 
 
 class BodyRefusedError(Exception):
-    def __init__(self, status: int, detail: str, rule: str) -> None:
+    def __init__(self, status: int, detail: str, *, rule: str) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
@@ -231,7 +231,8 @@ class BodyGuard:
 
 
 def _too_large(limit: int) -> tuple[int, str, str, None]:
-    return 413, f"the request body is larger than {limit} bytes", "body-too-large", None
+    error = problems.BodyTooLargeError(f"the request body is larger than {limit} bytes")
+    return 413, str(error.detail), error.rule, None
 
 
 async def _read_at_most(receive: Receive, limit: int) -> bytes | None:

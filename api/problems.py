@@ -85,6 +85,8 @@ RETRY_AFTER_SECONDS = 5
 class BodyTooLargeError(StarletteHTTPException):
     """A streamed request body grew beyond the configured limit (see ``api.limits``)."""
 
+    rule = "body-too-large"
+
     def __init__(self, detail: str) -> None:
         super().__init__(413, detail)
 
@@ -189,7 +191,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(BodyTooLargeError)
     async def body_too_large(_: Request, exc: BodyTooLargeError) -> JSONResponse:
-        return problem(413, str(exc.detail), rule="body-too-large", headers={"Connection": "close"})
+        return problem(413, str(exc.detail), rule=exc.rule, headers={"Connection": "close"})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

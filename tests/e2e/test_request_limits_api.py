@@ -281,3 +281,17 @@ def test_a_newline_in_the_url_cannot_forge_an_access_log_line(
     assert "forged" in line  # kept, but escaped inside one field
     assert json.loads(line)["path"].startswith("/participants/x")
     assert "Haidari" not in line
+
+
+def test_a_role_that_may_not_write_gets_403_before_the_body_is_checked(
+    client: TestClient, auth: Auth
+) -> None:
+    text = json.dumps(registration())[:-1] + ', "given_name": "Other"}'
+
+    response = client.post(
+        "/participants",
+        content=text.encode(),
+        headers={**auth("funder", "*"), "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 403
