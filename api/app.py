@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
-        app.state.runtime = runtime or build_runtime(settings or load_settings())
+        app.state.runtime = runtime or build_runtime(settings or load_settings(), serving=True)
         current: Runtime = app.state.runtime
         master = MasterKey.from_text(current.settings.master_key)
         reads = await ReadModels.open(

@@ -67,12 +67,17 @@ class Runtime:
         threading.Thread(target=run, name="lotse-checkpoints", daemon=True).start()
 
 
-def build_runtime(settings: Settings, **journeys_options: Any) -> Runtime:
+def build_runtime(settings: Settings, *, serving: bool = False, **journeys_options: Any) -> Runtime:
+    """Wire the runtime; ``serving`` (the API) also bounds each statement's time.
+
+    Command-line work (a rebuild, a retention run, verifying a long log) may
+    rightly run statements longer than a client would wait for an answer.
+    """
     configuration = load_configuration(settings.config_dir)
     database = connect(settings.database_url, settings.data_dir)
     env = database.eventsourcing_env(
         timeout_seconds=settings.db_timeout_seconds,
-        statement_timeout_seconds=settings.db_command_timeout_seconds,
+        statement_timeout_seconds=settings.db_command_timeout_seconds if serving else None,
     )
     env[MASTER_KEY] = settings.master_key
     journeys = Journeys(configuration, env=env, **journeys_options)

