@@ -24,6 +24,7 @@ A plain ASGI middleware, like ``api.app.RequestContext``: Starlette's
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -106,10 +107,12 @@ def _needs_principal(dependant: Dependant | None) -> bool:
 class _Route:
     """A route as the guard needs it: how to match it, and what it asks of a body."""
 
-    __slots__ = ("checks", "context", "protected", "takes_body")
+    __slots__ = ("checks", "context", "pattern", "protected", "takes_body")
 
     def __init__(self, context: RouteContext) -> None:
         self.context = context
+        pattern = getattr(context, "path_regex", None) if context.methods else None
+        self.pattern: re.Pattern[str] | None = pattern
         dependant: Dependant | None = getattr(context, "dependant", None)
         self.protected = _needs_principal(dependant)
         self.takes_body = getattr(context, "body_field", None) is not None
@@ -132,20 +135,43 @@ class _Route:
 class BodyGuard:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._routes: list[_Route] = []
+        self._by_method: dict[str, list[_Route]] = {}
+        self._any_method: list[_Route] = []
         self._known: int = -1
 
     def _route_for(self, scope: Scope) -> _Route | None:
         routes: list[BaseRoute] = scope["app"].routes
         if len(routes) != self._known:  # built once, after every router is included
-            # Flattened through included routers, in FastAPI's order of matching.
-            self._routes = [_Route(c) for c in iter_route_contexts(routes)]
-            self._known = len(routes)
-        for entry in self._routes:
-            match, _ = entry.context.matches(scope)
-            if match == Match.FULL:
+            self._index(routes)
+        # Only the routes of this method are tried (three for a POST, not thirty),
+        # by their path pattern alone: this runs before every write.
+        path: str = scope["path"]
+        root: str = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        for entry in self._by_method.get(scope["method"], self._any_method):
+            if entry.pattern is not None:
+                if entry.pattern.match(path):
+                    return entry
+            elif entry.context.matches(scope)[0] == Match.FULL:
                 return entry
         return None
+
+    def _index(self, routes: list[BaseRoute]) -> None:
+        # Flattened through included routers, in FastAPI's order of matching.
+        entries = [_Route(c) for c in iter_route_contexts(routes)]
+        methods = {m for e in entries for m in (getattr(e.context, "methods", None) or ())}
+        self._any_method = [e for e in entries if not getattr(e.context, "methods", None)]
+        self._by_method = {
+            method: [
+                e
+                for e in entries
+                if method in (getattr(e.context, "methods", None) or ())
+                or not getattr(e.context, "methods", None)
+            ]
+            for method in methods
+        }
+        self._known = len(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
