@@ -138,12 +138,12 @@ def refusal_before_input(request: Request) -> Exception | None:
     except (HTTPException, AccessDeniedError) as e:
         if any(d.call is log_refused_access for d in dependencies):
             # As ``log_refused_access`` would have, had the input parsed.
-            _log_refusal(request, runtime, principal, 401 if principal is None else 403)
+            log_refusal(request, runtime, principal, 401 if principal is None else 403)
         return e
     return None
 
 
-def _log_refusal(
+def log_refusal(
     request: Request, runtime: Runtime, principal: Principal | None, status: int
 ) -> None:
     if runtime.access_log is None:

@@ -26,16 +26,25 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from types import SimpleNamespace
 from typing import Any
 
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import RouteContext, iter_route_contexts
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
-from api.deps import PRINCIPAL, authenticate, bearer_token, get_principal
+from api.deps import (
+    PRINCIPAL,
+    authenticate,
+    bearer_token,
+    get_principal,
+    log_refusal,
+    log_refused_access,
+)
 from domain.access import Principal
 from domain.errors import AccessDeniedError
 
@@ -107,7 +116,7 @@ def _needs_principal(dependant: Dependant | None) -> bool:
 class _Route:
     """A route as the guard needs it: how to match it, and what it asks of a body."""
 
-    __slots__ = ("checks", "context", "pattern", "protected", "takes_body")
+    __slots__ = ("checks", "context", "logs_refusals", "pattern", "protected", "takes_body")
 
     def __init__(self, context: RouteContext) -> None:
         self.context = context
@@ -116,6 +125,9 @@ class _Route:
         dependant: Dependant | None = getattr(context, "dependant", None)
         self.protected = _needs_principal(dependant)
         self.takes_body = getattr(context, "body_field", None) is not None
+        self.logs_refusals = dependant is not None and any(
+            d.call is log_refused_access for d in dependant.dependencies
+        )
         # The role gate of ``api.deps.allowed``: its policy checks need only the principal.
         self.checks: list[Callable[[Principal], None]] = [
             d.call.policy_check  # type: ignore[union-attr]
@@ -145,10 +157,7 @@ class BodyGuard:
             self._index(routes)
         # Only the routes of this method are tried (three for a POST, not thirty),
         # by their path pattern alone: this runs before every write.
-        path: str = scope["path"]
-        root: str = scope.get("root_path", "")
-        if root and path.startswith(root):
-            path = path[len(root) :]
+        path = _route_path(scope)
         for entry in self._by_method.get(scope["method"], self._any_method):
             if entry.pattern is not None:
                 if entry.pattern.match(path):
@@ -206,6 +215,8 @@ class BodyGuard:
             try:
                 principal = authenticate(runtime, bearer_token(header))
             except HTTPException as e:
+                if route.logs_refusals:
+                    _record_refusal(scope, route, runtime, e.status_code)
                 await _refuse(scope, receive, send, e.status_code, str(e.detail), None, e.headers)
                 return
             scope.setdefault("state", {})[PRINCIPAL] = principal
@@ -254,6 +265,23 @@ class BodyGuard:
             if started:
                 raise
             await _refuse(scope, receive, send, *_too_large(limit))
+
+
+def _route_path(scope: Scope) -> str:
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def _record_refusal(scope: Scope, route: _Route, runtime: Any, status: int) -> None:
+    """Log a refusal in the read-access log, as ``log_refused_access`` does on the route."""
+    found = route.pattern.match(_route_path(scope)) if route.pattern is not None else None
+    as_routed = {
+        **scope,
+        "path_params": found.groupdict() if found else {},
+        "route": SimpleNamespace(path=route.context.path),
+    }
+    log_refusal(Request(as_routed), runtime, None, status)
 
 
 def _too_large(limit: int) -> tuple[int, str, str, None]:

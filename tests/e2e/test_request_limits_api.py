@@ -7,6 +7,7 @@ import json
 import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
@@ -295,3 +296,23 @@ def test_a_role_that_may_not_write_gets_403_before_the_body_is_checked(
     )
 
     assert response.status_code == 403
+
+
+def test_a_refused_body_request_is_in_the_read_access_log(
+    client: TestClient, auth: Auth, runtime: Runtime
+) -> None:
+    pid = client.post("/participants", json=registration(), headers=auth()).json()["id"]
+
+    response = client.post(
+        f"/participants/{pid}/milestones",
+        content=b'{"type": ',
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 401
+    assert runtime.access_log is not None
+    runtime.access_log.flush()
+    entries = runtime.access_log.entries_for(UUID(pid))
+    assert [(e["outcome"], e["endpoint"]) for e in entries] == [
+        (401, "POST /participants/{participant_id}/milestones")
+    ]
