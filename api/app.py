@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import re
 import time
@@ -15,6 +16,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
+from api.limits import BodyGuard
 from api.readmodels import ReadModels, runs_projector_in_process
 from api.routes import audit, caseload, catalogue, courses, participants, reports, system
 from api.runtime import Runtime, build_runtime
@@ -23,6 +25,7 @@ from storage.keys import MasterKey
 
 log = logging.getLogger("lotse.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+PATH_LOGGED = 300  # characters of a path kept in the access log
 
 DESCRIPTION = """
 Lotse records every step of a participant's path through a publicly funded
@@ -67,15 +70,34 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            # The path only: query strings may carry search terms (names).
-            log.info(
-                "%s %s %d %.1fms %s",
-                scope.get("method", "-"),
-                scope.get("path", "-"),
-                status,
-                (time.perf_counter() - started) * 1000,
-                request_id,
-            )
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "%s",
+                    access_line(
+                        scope.get("method", "-"),
+                        scope.get("path", "-"),
+                        status,
+                        (time.perf_counter() - started) * 1000,
+                        request_id,
+                    ),
+                )
+
+
+def access_line(method: str, path: str, status: int, ms: float, request_id: str) -> str:
+    """One access-log line as JSON, so nothing a client sent can start another line.
+
+    The path is the decoded one (``%0A`` is a newline by then); JSON escapes every
+    control character and, ASCII only, the Unicode line separators too. The path
+    only, never the query string: it may carry search terms (names).
+    """
+    entry = {
+        "method": method[:16],
+        "path": path[:PATH_LOGGED],
+        "status": status,
+        "ms": round(ms, 1),
+        "request_id": request_id,
+    }
+    return json.dumps(entry, ensure_ascii=True, separators=(",", ":"))
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
@@ -84,10 +106,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
-        app.state.runtime = runtime or build_runtime(settings or load_settings())
+        app.state.runtime = runtime or build_runtime(settings or load_settings(), serving=True)
         current: Runtime = app.state.runtime
         master = MasterKey.from_text(current.settings.master_key)
-        reads = await ReadModels.open(current.database.url, master)
+        reads = await ReadModels.open(
+            current.database.url,
+            master,
+            timeout=current.settings.db_timeout_seconds,
+            command_timeout=current.settings.db_command_timeout_seconds,
+        )
         app.state.reads = reads
         if runs_projector_in_process():
             reads.start_runner()
@@ -108,6 +135,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.state.runtime = runtime
     problems.install(app)
 
+    # Added first, so it runs inside RequestContext: refusals carry a request id and are logged.
+    app.add_middleware(BodyGuard)
     app.add_middleware(RequestContext)
 
     app.include_router(catalogue.router)

@@ -10,6 +10,7 @@ from uuid import UUID
 from fastapi import Depends, Request
 from fastapi.params import Depends as DependsParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from starlette.exceptions import HTTPException
 
 from api.problems import status_for
@@ -43,23 +44,41 @@ async def get_journeys(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Jou
     return runtime.journeys
 
 
+#: Where ``api.limits.BodyGuard`` leaves the principal it authenticated (scope state).
+PRINCIPAL = "principal"
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
 async def get_principal(
+    request: Request,
     runtime: Annotated[Runtime, Depends(get_runtime)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
+    # A request with a body was authenticated before its body was read.
+    state = request.scope.get("state")
+    known = state.get(PRINCIPAL) if state else None
+    if isinstance(known, Principal):
+        return known
     return authenticate(runtime, credentials.credentials if credentials else None)
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer ...`` header, as ``HTTPBearer`` reads it."""
+    scheme, token = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and token) or scheme.lower() != "bearer":
+        return None
+    return token
+
+
 def authenticate(runtime: Runtime, token: str | None) -> Principal:
-    challenge = {"WWW-Authenticate": "Bearer"}
+    """The principal of a bearer token, or 401: the one check every request passes."""
     if token is None:
-        raise HTTPException(
-            401, "a bearer token is required (Authorization: Bearer ...)", challenge
-        )
+        msg = "a bearer token is required (Authorization: Bearer ...)"
+        raise HTTPException(401, msg, CHALLENGE)
     try:
         return read_token(runtime.settings.secret_key, token)
     except TokenError as e:
-        raise HTTPException(401, str(e), challenge) from None
+        raise HTTPException(401, str(e), CHALLENGE) from None
 
 
 async def get_request_id(request: Request) -> str:
@@ -119,12 +138,12 @@ def refusal_before_input(request: Request) -> Exception | None:
     except (HTTPException, AccessDeniedError) as e:
         if any(d.call is log_refused_access for d in dependencies):
             # As ``log_refused_access`` would have, had the input parsed.
-            _log_refusal(request, runtime, principal, 401 if principal is None else 403)
+            log_refusal(request, runtime, principal, 401 if principal is None else 403)
         return e
     return None
 
 
-def _log_refusal(
+def log_refusal(
     request: Request, runtime: Runtime, principal: Principal | None, status: int
 ) -> None:
     if runtime.access_log is None:

@@ -10,7 +10,11 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import asyncpg
+import psycopg
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 from eventsourcing.persistence import MapperDeserialisationError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -28,6 +32,7 @@ from domain.errors import (
     VersionConflictError,
 )
 from domain.labels import rule_label, status_title
+from storage.database import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +57,40 @@ TITLES = {
     405: "Method not allowed",
     409: "Rule violated",
     412: "Precondition failed",
+    413: "Content too large",
     422: "Invalid input",
     428: "Precondition required",
     500: "Internal error",
+    503: "Service unavailable",
     504: "Timeout",
 }
+
+#: Errors that mean "the database cannot be reached now", on either side: the
+#: write side's psycopg (as itself, or as the eventsourcing library wraps it;
+#: ``PoolTimeout`` is a ``psycopg.OperationalError``), the read side's asyncpg,
+#: and the socket (``OSError``; ``TimeoutError`` is one). They answer 503 with
+#: ``Retry-After``, and are logged as one line with their type only.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    DatabaseUnavailableError,
+    StoreOperationalError,
+    StoreInterfaceError,
+    psycopg.OperationalError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    OSError,
+)
+#: Seconds a client should wait before retrying after a 503.
+RETRY_AFTER_SECONDS = 5
+
+
+class BodyTooLargeError(StarletteHTTPException):
+    """A streamed request body grew beyond the configured limit (see ``api.limits``)."""
+
+    rule = "body-too-large"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(413, detail)
 
 
 def problem(
@@ -209,6 +243,28 @@ def install(app: FastAPI) -> None:
         if len(errors) > 1:
             detail += f" (and {len(errors) - 1} more)"
         return problem(422, detail, rule="invalid-input", field=first["field"], errors=errors)
+
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # A handler of its own, not the 500 one: Starlette re-raises what reaches
+        # the 500 handler, and the server then logs a full traceback per request.
+        log.warning(
+            "database unavailable (%s): answered 503 (request %s)",
+            type(exc).__name__,
+            getattr(request.state, "request_id", "-"),
+        )
+        return problem(
+            503,
+            "the database cannot be reached just now; retry later",
+            rule="database-unavailable",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    for error_class in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(error_class, database_unavailable)
+
+    @app.exception_handler(BodyTooLargeError)
+    async def body_too_large(_: Request, exc: BodyTooLargeError) -> JSONResponse:
+        return problem(413, str(exc.detail), rule=exc.rule, headers={"Connection": "close"})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -24,6 +24,42 @@ from storage.keys import MasterKey
 log = logging.getLogger(__name__)
 
 
+class _TypeOnly(logging.Filter):
+    """Keep a library's warning to one line: the error's type instead of its traceback.
+
+    asyncpg's pool logs each failed attempt to restore its minimum of connections
+    with the full traceback; during an outage that is one traceback per attempt.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = f"{record.msg} ({type(record.exc_info[1]).__name__})"
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+logging.getLogger("asyncpg.pool").addFilter(_TypeOnly())
+
+
+class BoundedPool(asyncpg.Pool):
+    """An asyncpg pool whose ``acquire`` waits at most ``acquire_timeout`` by default.
+
+    asyncpg's own default is to wait forever, also inside ``pool.fetch`` and the
+    like, so a request could hang on a pool that a database outage left without
+    connections. ``acquire_timeout=None`` keeps that default.
+    """
+
+    __slots__ = ("_acquire_timeout",)
+
+    def __init__(self, *args: Any, acquire_timeout: float | None = None, **kwargs: Any) -> None:
+        self._acquire_timeout = acquire_timeout
+        super().__init__(*args, **kwargs)
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self._acquire_timeout if timeout is None else timeout)
+
+
 class ReadModels:
     def __init__(self, pool: asyncpg.Pool, master: MasterKey):
         self.pool = pool
@@ -32,8 +68,32 @@ class ReadModels:
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
-    async def open(cls, url: str, master: MasterKey, *, max_size: int = 10) -> ReadModels:
-        pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size)
+    async def open(
+        cls,
+        url: str,
+        master: MasterKey,
+        *,
+        max_size: int = 10,
+        timeout: float | None = None,
+        command_timeout: float | None = None,
+    ) -> ReadModels:
+        """Open the pool; ``timeout`` bounds connecting and waiting for a free
+        connection, ``command_timeout`` each statement (client side, so it holds
+        when the server stops answering, too)."""
+        pool = BoundedPool(
+            url,
+            min_size=1,
+            max_size=max_size,
+            max_queries=50000,
+            max_inactive_connection_lifetime=300.0,
+            loop=None,
+            connection_class=asyncpg.Connection,
+            record_class=asyncpg.Record,
+            acquire_timeout=timeout,
+            timeout=timeout if timeout is not None else 60,
+            command_timeout=command_timeout,
+        )
+        await pool
         async with pool.acquire() as conn:
             await ensure_projections(conn, list(PROJECTIONS.values()))
         return cls(pool, master)

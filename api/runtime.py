@@ -56,12 +56,25 @@ class Runtime:
 
 
 def build_runtime(
-    settings: Settings, *, checkpointing: bool = True, **journeys_options: Any
+    settings: Settings,
+    *,
+    checkpointing: bool = True,
+    serving: bool = False,
+    **journeys_options: Any,
 ) -> Runtime:
-    """Wire everything; ``checkpointing=False`` for short commands (no background signer)."""
+    """Wire everything.
+
+    ``checkpointing=False`` for short commands (no background signer). ``serving``
+    (the API) also bounds each statement's time: command-line work (a rebuild, a
+    retention run, verifying a long log) may rightly run statements longer than a
+    client would wait for an answer.
+    """
     configuration = load_configuration(settings.config_dir)
     database = connect(settings.database_url, settings.data_dir)
-    env = database.eventsourcing_env()
+    env = database.eventsourcing_env(
+        timeout_seconds=settings.db_timeout_seconds,
+        statement_timeout_seconds=settings.db_command_timeout_seconds if serving else None,
+    )
     env[MASTER_KEY] = settings.master_key
     journeys = Journeys(configuration, env=env, **journeys_options)
     recorder = journeys.recorder

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from storage.checkpoints import SigningKeyError, new_signing_key_text, signing_key_from_text
 from storage.keys import MasterKey
@@ -31,6 +33,12 @@ class Settings:
     """Ed25519 key that signs checkpoints (base64url); empty: checkpoints cannot be signed."""
     checkpoint_seconds: int = 60
     """A checkpoint is signed at most this long after a write (0: never automatically)."""
+    max_body_bytes: int = 1024 * 1024
+    """Largest request body accepted (bytes); larger ones get 413 before they are read."""
+    db_timeout_seconds: float = 2.0
+    """Longest wait for a database connection (connect, or a free one from a pool)."""
+    db_command_timeout_seconds: float = 60.0
+    """Longest a single database statement of the API may run."""
 
     @property
     def embedded(self) -> bool:
@@ -108,6 +116,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         checkpoint_seconds = 60 * _whole(
             env["LOTSE_CHECKPOINT_MINUTES"], "LOTSE_CHECKPOINT_MINUTES"
         )
+    max_body_bytes = _number(env, "LOTSE_MAX_BODY_BYTES", 1024 * 1024, int, minimum=1)
+    db_timeout = _number(env, "LOTSE_DB_TIMEOUT_SECONDS", 2.0, float, minimum=0.1)
+    db_command_timeout = _number(env, "LOTSE_DB_COMMAND_TIMEOUT_SECONDS", 60.0, float, minimum=1)
     try:
         ttl = int(env.get("LOTSE_TOKEN_TTL_HOURS", "12"))
     except ValueError:
@@ -122,4 +133,26 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         token_ttl_hours=ttl,
         audit_signing_key=audit_key,
         checkpoint_seconds=checkpoint_seconds,
+        max_body_bytes=max_body_bytes,
+        db_timeout_seconds=db_timeout,
+        db_command_timeout_seconds=db_command_timeout,
     )
+
+
+N = TypeVar("N", int, float)
+
+
+def _number(env: dict[str, str], name: str, default: N, kind: type[N], *, minimum: N) -> N:
+    """A numeric setting, or its default when unset; a clear error when it is not one."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value < minimum:
+        what = "a whole number" if kind is int else "a number"
+        msg = f"{name} must be {what}, at least {minimum}"
+        raise SettingsError(msg)
+    return value

@@ -128,6 +128,15 @@ def replay_participant(
     return participant
 
 
+@dataclass(frozen=True)
+class _Decoded:
+    """A participant's decoded events, kept in memory, and the placement they give."""
+
+    events: tuple[Participant.Event, ...]
+    provider: str
+    municipality: str
+
+
 class Journeys(Application[UUID]):
     """Records participants' journeys and answers questions about single participants."""
 
@@ -147,7 +156,7 @@ class Journeys(Application[UUID]):
         self.request_log = request_log
         #: Participants whose decoded events are kept in memory (see ``_load``).
         self.event_cache_size = int(self.env.get(EVENT_CACHE_SIZE) or DEFAULT_EVENT_CACHE_SIZE)
-        self._decoded: OrderedDict[UUID, tuple[Participant.Event, ...]] = OrderedDict()
+        self._decoded: OrderedDict[UUID, _Decoded] = OrderedDict()
         self._cache_lock = threading.Lock()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
@@ -163,7 +172,9 @@ class Journeys(Application[UUID]):
             raise InvalidInputError(msg, field="programme", rule="unknown-programme")
         return programme
 
-    def _load(self, participant_id: UUID) -> Participant:
+    def _load(
+        self, participant_id: UUID, visible: Callable[[str, str], bool] | None = None
+    ) -> Participant:
         """The participant, from its decoded events kept in memory plus any newer ones.
 
         Every command replays the whole history, and decoding it (JSON, AES-GCM)
@@ -172,18 +183,34 @@ class Journeys(Application[UUID]):
         used) and only events newer than the last one kept are read: one query, as
         before, that returns nothing or a few rows. A participant whose data was
         erased is never kept: its cleartext must not outlive the key in memory.
+
+        ``visible(provider, municipality)`` is the caller's scope. When nothing
+        newer than the kept events was recorded, it is decided from the placement
+        kept with them, before any replay: a participant out of scope then costs
+        one query and no replay, as an unknown id does, so the time a 404 takes
+        does not tell the two apart.
         """
         with self._cache_lock:
             cached = self._decoded.get(participant_id)
             if cached is not None:
                 self._decoded.move_to_end(participant_id)
-        events: list[Participant.Event] = list(cached or ())
+        events: list[Participant.Event] = list(cached.events) if cached else []
         after = events[-1].originator_version if events else None
         # Only participants' events are stored in this application's log.
-        events.extend(self._stored_events(participant_id, gt=after))
-        if not events:
+        newer = self._stored_events(participant_id, gt=after)
+        if not events and not newer:
             msg = "no participant with this id"
             raise ParticipantNotFoundError(msg)
+        out_of_scope = (
+            visible is not None
+            and cached is not None
+            and not newer
+            and not visible(cached.provider, cached.municipality)
+        )
+        if out_of_scope:
+            msg = "no participant with this id"
+            raise ParticipantNotFoundError(msg)
+        events.extend(newer)
         participant = replay_participant(None, events)
         if not isinstance(participant, Participant):
             # Another aggregate's stream (a course) shares the log: not a participant.
@@ -193,7 +220,9 @@ class Journeys(Application[UUID]):
             if participant.personal_data_erased or self.event_cache_size <= 0:
                 self._decoded.pop(participant_id, None)
             else:
-                self._decoded[participant_id] = tuple(events)
+                self._decoded[participant_id] = _Decoded(
+                    tuple(events), participant.provider, participant.municipality
+                )
                 self._decoded.move_to_end(participant_id)
                 while len(self._decoded) > self.event_cache_size:
                     self._decoded.popitem(last=False)
@@ -202,7 +231,9 @@ class Journeys(Application[UUID]):
     def participant_for_reading(self, principal: Principal, participant_id: UUID) -> Participant:
         """Load a participant the caller may see; out of scope looks like not found."""
         check_may_read_personal_data(principal)
-        participant = self._load(participant_id)
+        participant = self._load(
+            participant_id, visible=lambda provider, m: may_see(principal, provider, m)
+        )
         if not may_see(principal, participant.provider, participant.municipality):
             msg = "no participant with this id"
             raise ParticipantNotFoundError(msg)

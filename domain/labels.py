@@ -188,9 +188,12 @@ RULES: dict[str, str] = {
     "age-exception-required": "Außerhalb des Alters von 18 bis 27 Jahren ist eine"
     " schriftliche Begründung der Ausnahme nötig.",
     "already-ongoing": "Dieser Schritt läuft bereits; erfassen Sie zuerst sein Ende.",
+    "body-too-large": "Die Anfrage ist zu groß.",
     "consent-version-not-valid": "Diese Fassung der Einwilligung gilt an diesem Datum nicht.",
     "consent-withdrawn": "Die Einwilligung wurde widerrufen: möglich sind nur eine neue"
     " Einwilligung, Austritte und Korrekturen.",
+    "database-unavailable": "Die Datenbank ist gerade nicht erreichbar; bitte später"
+    " erneut versuchen.",
     "date-before-exit": "Das Datum liegt vor dem Austritt.",
     "date-before-intake": "Das Datum liegt vor der Aufnahme.",
     "date-before-module-entry": "Das Datum liegt vor dem Eintritt in den Förderbaustein.",
@@ -199,11 +202,13 @@ RULES: dict[str, str] = {
     "date-implausible": "Das Datum ist nicht plausibel (zum Beispiel ein Tippfehler im"
     " Jahr).",
     "domain-error": "Der Schritt ist nicht möglich.",
+    "duplicate-key": "Ein Feld steht mehrfach in einem Objekt der Anfrage.",
     "eligibility-excluded": "Ein Ausschlussgrund liegt vor: keine Förderung möglich.",
     "employment-ban": "Bei einem Beschäftigungsverbot ist F2 nicht möglich.",
     "forbidden": "Ihre Rolle darf diesen Schritt nicht ausführen.",
     "idempotency-key-reused": "Dieser Idempotency-Key gehört zu einer anderen Anfrage.",
     "internal-error": "Ein unerwarteter Fehler ist aufgetreten; er wurde protokolliert.",
+    "invalid-encoding": "Die Anfrage muss JSON in UTF-8-Kodierung sein.",
     "invalid-input": "Die Eingabe ist ungültig.",
     "invalid-characters": "Der Text enthält Steuerzeichen oder unsichtbare Zeichen, die"
     " hier nicht erlaubt sind.",

@@ -242,3 +242,17 @@ async def query_timeline(conn: Any, participant_id: UUID) -> list[dict[str, Any]
         f"SELECT * FROM {TABLE.name} WHERE participant_id = $1 ORDER BY version", participant_id
     )
     return [dict(r) for r in rows]
+
+
+async def query_placement(conn: Any, participant_id: UUID) -> tuple[str, str] | None:
+    """The participant's current (provider, municipality): its latest row's, for the scope check.
+
+    One row by the primary key, whatever the length of the history, so that the
+    scope check costs the same for a participant out of scope as for an unknown id.
+    """
+    row = await conn.fetchrow(
+        f"SELECT provider, municipality FROM {TABLE.name} "
+        "WHERE participant_id = $1 ORDER BY version DESC LIMIT 1",
+        participant_id,
+    )
+    return (row["provider"], row["municipality"]) if row is not None else None

@@ -8,12 +8,17 @@ Python runs the same code path as production: there is no SQLite fallback.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 log = logging.getLogger(__name__)
+
+#: Environment keys the factory reads (seconds; see ``Database.eventsourcing_env``).
+DB_TIMEOUT = "LOTSE_DB_TIMEOUT_SECONDS"
+DB_STATEMENT_TIMEOUT = "LOTSE_DB_COMMAND_TIMEOUT_SECONDS"
 
 
 @dataclass(frozen=True)
@@ -24,12 +29,21 @@ class Database:
     embedded: bool
     server: Any = None
 
-    def eventsourcing_env(self) -> dict[str, str]:
-        """The eventsourcing library's POSTGRES_* settings for this URL."""
+    def eventsourcing_env(
+        self,
+        *,
+        timeout_seconds: float | None = None,
+        statement_timeout_seconds: float | None = None,
+    ) -> dict[str, str]:
+        """The eventsourcing library's POSTGRES_* settings for this URL.
+
+        ``timeout_seconds`` bounds connecting and waiting for a pooled connection,
+        ``statement_timeout_seconds`` each statement (see ``storage.factory``).
+        """
         parts = urlparse(self.url)
         query = parse_qs(parts.query)
         host = query.get("host", [parts.hostname or "localhost"])[0]
-        return {
+        env = {
             "PERSISTENCE_MODULE": "storage.factory:LotseFactory",
             "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": host,
@@ -43,6 +57,13 @@ class Database:
             "POSTGRES_MAX_OVERFLOW": "10",
             "POSTGRES_LOCK_TIMEOUT": "10",
         }
+        if timeout_seconds is not None:
+            # The library reads whole seconds; storage.factory sets the exact value.
+            env["POSTGRES_CONNECT_TIMEOUT"] = str(max(1, math.ceil(timeout_seconds)))
+            env[DB_TIMEOUT] = repr(float(timeout_seconds))
+        if statement_timeout_seconds is not None:
+            env[DB_STATEMENT_TIMEOUT] = repr(float(statement_timeout_seconds))
+        return env
 
 
 def start_embedded(data_dir: Path) -> Database:
@@ -65,3 +86,12 @@ def connect(database_url: str | None, data_dir: Path) -> Database:
     if database_url:
         return Database(url=database_url, embedded=False)
     return start_embedded(data_dir)
+
+
+class DatabaseUnavailableError(Exception):
+    """No connection to the database could be had within the configured wait.
+
+    Deliberately not one of the eventsourcing library's ``OperationalError``s:
+    its recorder retries those ten times, which turned a two-second wait for a
+    pooled connection into twenty seconds during an outage.
+    """
