@@ -1,0 +1,73 @@
+"""Read PostgreSQL's files from disk: where does a byte string still lie?
+
+A row that SQL no longer returns may still lie in a table file (a dead row
+version, a freed but not zeroed part of a page), in an index, or in the
+planner's statistics (``pg_statistic`` keeps sample values). These helpers look
+at the bytes themselves: after a ``CHECKPOINT`` every changed page of shared
+buffers is on disk, so the files hold what an attacker with a copy of the data
+directory would read. They need the data directory on this machine (the
+embedded server, or a local server run as root).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+
+
+def database_directory(database_url: str) -> Path | None:
+    """The current database's directory, after a CHECKPOINT; None if not readable here."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+        row = conn.execute(
+            "SELECT current_setting('data_directory'), oid FROM pg_database"
+            " WHERE datname = current_database()"
+        ).fetchone()
+    assert row is not None
+    directory = Path(row[0]) / "base" / str(row[1])
+    try:
+        next(directory.iterdir())
+    except (OSError, StopIteration):
+        return None
+    return directory
+
+
+def relation_files(database_url: str, table: str) -> list[Path]:
+    """Every file of ``table``: heap, free space map, visibility map, TOAST and indexes."""
+    directory = database_directory(database_url)
+    assert directory is not None
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_relation_filepath(c.oid) FROM pg_class c"
+            " WHERE c.oid = %s::regclass"
+            " OR c.oid = (SELECT reltoastrelid FROM pg_class WHERE oid = %s::regclass)"
+            " OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = %s::regclass"
+            "   OR indrelid = (SELECT reltoastrelid FROM pg_class WHERE oid = %s::regclass))",
+            (table, table, table, table),
+        ).fetchall()
+        data_directory = Path(
+            conn.execute("SELECT current_setting('data_directory')").fetchone()[0]  # type: ignore[index]
+        )
+    files: list[Path] = []
+    for (relative,) in rows:
+        if relative is None:
+            continue
+        base = data_directory / relative
+        files.extend(p for p in base.parent.glob(base.name + "*") if _same_relation(p, base))
+    return files
+
+
+def _same_relation(path: Path, base: Path) -> bool:
+    # 16384, 16384.1 (segments), 16384_fsm, 16384_vm, 16384_init; not 163840.
+    rest = path.name[len(base.name) :]
+    return rest == "" or rest[0] in "._"
+
+
+def files_holding(directory: Path, needle: bytes) -> list[str]:
+    """Names of the files under ``directory`` whose bytes contain ``needle``."""
+    found = []
+    for path in sorted(directory.iterdir()):
+        if path.is_file() and needle in path.read_bytes():
+            found.append(path.name)
+    return found
