@@ -33,37 +33,6 @@ def database_directory(database_url: str) -> Path | None:
     return directory
 
 
-def relation_files(database_url: str, table: str) -> list[Path]:
-    """Every file of ``table``: heap, free space map, visibility map, TOAST and indexes."""
-    directory = database_directory(database_url)
-    assert directory is not None
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT pg_relation_filepath(c.oid) FROM pg_class c"
-            " WHERE c.oid = %s::regclass"
-            " OR c.oid = (SELECT reltoastrelid FROM pg_class WHERE oid = %s::regclass)"
-            " OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = %s::regclass"
-            "   OR indrelid = (SELECT reltoastrelid FROM pg_class WHERE oid = %s::regclass))",
-            (table, table, table, table),
-        ).fetchall()
-        data_directory = Path(
-            conn.execute("SELECT current_setting('data_directory')").fetchone()[0]  # type: ignore[index]
-        )
-    files: list[Path] = []
-    for (relative,) in rows:
-        if relative is None:
-            continue
-        base = data_directory / relative
-        files.extend(p for p in base.parent.glob(base.name + "*") if _same_relation(p, base))
-    return files
-
-
-def _same_relation(path: Path, base: Path) -> bool:
-    # 16384, 16384.1 (segments), 16384_fsm, 16384_vm, 16384_init; not 163840.
-    rest = path.name[len(base.name) :]
-    return rest == "" or rest[0] in "._"
-
-
 def files_holding(directory: Path, needle: bytes) -> list[str]:
     """Names of the files under ``directory`` whose bytes contain ``needle``."""
     found = []

@@ -9,12 +9,28 @@ before the erasure, so they see what a copy of the data directory would show.
 
 from __future__ import annotations
 
+import io
+
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from api.cli import main
+from api.privacy_cli import rotate
+from api.runtime import Runtime
+from api.settings import Settings
+from storage.keys import MasterKey
 from tests.conftest import Auth
-from tests.integration.test_privacy import coordinator, erase, register, wrapped_key
+from tests.integration.test_privacy import (
+    FAR_FUTURE,
+    cli_env,
+    coordinator,
+    erase,
+    register,
+    wrapped_key,
+)
+
+__all__ = ["cli_env"]  # a fixture, used by name
 from tests.raw_pages import database_directory, files_holding
 
 KEYS = "lotse_participant_keys"
@@ -47,3 +63,112 @@ def test_erasure_leaves_no_copy_of_the_key_in_the_database_files(
     # The others' keys are untouched and still open their data.
     assert all(wrapped_key(database_url, other) is not None for other in others)
     assert client.get(f"/participants/{others[0]}", headers=auth()).status_code == 200
+
+
+def test_erasure_answers_503_while_an_older_transaction_may_see_the_key_and_a_repeat_finishes(
+    client: TestClient, auth: Auth, database_url: str
+) -> None:
+    pid = register(client, auth)
+    old_key = wrapped_key(database_url, pid)
+    assert old_key is not None
+    directory = database_directory(database_url)
+    if directory is None:
+        pytest.skip("the server's data directory is not readable from here")
+    # A report or backup job that began before the erasure: its snapshot still sees the key.
+    older = psycopg.connect(database_url)
+    older.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    older.execute("SELECT count(*) FROM lotse_events").fetchone()
+
+    try:
+        first = erase(client, coordinator(auth), pid)
+        still_there = files_holding(directory, old_key)
+    finally:
+        older.rollback()
+        older.close()
+    second = erase(client, coordinator(auth), pid)
+
+    assert first.status_code == 503
+    assert first.headers["content-type"].startswith("application/problem+json")
+    assert first.json()["rule"] == "erasure-not-final"
+    assert int(first.headers["Retry-After"]) > 0
+    assert wrapped_key(database_url, pid) is None  # the erasure itself is recorded
+    assert still_there  # and the 503 was honest
+    assert second.status_code == 200, second.text
+    assert files_holding(directory, old_key) == []
+
+
+def test_restriction_needs_no_scrub_and_keeps_the_key(
+    client: TestClient, auth: Auth, database_url: str
+) -> None:
+    pid = register(client, auth)
+
+    response = erase(client, coordinator(auth), pid, mode="restrict")
+
+    assert response.status_code == 200, response.text
+    assert wrapped_key(database_url, pid) is not None
+
+
+def test_retention_shredding_leaves_no_copy_of_the_keys_in_the_database_files(
+    client: TestClient, auth: Auth, cli_env: None, database_url: str
+) -> None:
+    pids = [register(client, auth) for _ in range(6)]
+    old_keys = [wrapped_key(database_url, pid) for pid in pids]
+    directory = database_directory(database_url)
+    if directory is None:
+        pytest.skip("the server's data directory is not readable from here")
+    assert all(key is not None and files_holding(directory, key) for key in old_keys)
+
+    code = main(["privacy", "retention", "--apply", "--today", FAR_FUTURE, "--allow-future-date"])
+
+    assert code == 0
+    assert all(wrapped_key(database_url, pid) is None for pid in pids)
+    for key in old_keys:
+        assert key is not None
+        assert files_holding(directory, key) == []
+
+
+def test_rotation_leaves_no_wrapping_under_the_old_master_key_in_the_database_files(
+    client: TestClient, auth: Auth, runtime: Runtime, settings: Settings, database_url: str
+) -> None:
+    pids = [register(client, auth) for _ in range(6)]
+    old_wrappings = [wrapped_key(database_url, pid) for pid in pids]
+    directory = database_directory(database_url)
+    if directory is None:
+        pytest.skip("the server's data directory is not readable from here")
+    out = io.StringIO()
+
+    summary = rotate(settings, runtime, MasterKey.generate(), out)
+
+    assert (summary.rewrapped, summary.scrubbed) == (6, True), out.getvalue()
+    for wrapping in old_wrappings:
+        assert wrapping is not None
+        assert files_holding(directory, wrapping) == []
+    new_wrappings = [wrapped_key(database_url, pid) for pid in pids]
+    assert all(w is not None and files_holding(directory, w) for w in new_wrappings)
+
+
+def test_scrub_command_scrubs_and_drops_key_statistics_gathered_earlier(
+    client: TestClient,
+    auth: Auth,
+    cli_env: None,
+    database_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    register(client, auth)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        # As an older version left it: statistics on, and gathered.
+        conn.execute(f"ALTER TABLE {KEYS} ALTER COLUMN wrapped_key SET STATISTICS -1")
+        conn.execute(f"ANALYZE {KEYS}")
+
+    code = main(["privacy", "scrub", "--wait", "5"])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "dropped planner statistics" in out
+    assert "key table scrubbed" in out
+    with psycopg.connect(database_url) as conn:
+        stats = conn.execute(
+            "SELECT count(*) FROM pg_stats WHERE tablename = %s AND attname = 'wrapped_key'",
+            (KEYS,),
+        ).fetchone()
+    assert stats == (0,)
