@@ -12,20 +12,28 @@ questions, so it must be complete and trustworthy:
   UTF-8 JSON array (no spaces) ``[id, at, user, role, organisation,
   participant_id, endpoint, purpose, outcome, request_id]``, ``at`` in UTC ISO 8601
   with microseconds, ``participant_id`` and ``purpose`` possibly ``null``.
-- **Cheap for readers**: requests only queue their entries; one writer thread
-  stores them in batches, each batch in its own transaction (under an EXCLUSIVE
-  lock on the log, so concurrent processes cannot fork the chain). ``close()``
-  writes what is queued, so a normal shutdown loses nothing.
+- **Durable before disclosure**: a read of personal data is answered only once
+  its entries are committed (``synchronous_commit = on``); if they cannot be
+  stored, ``record_many`` raises ``AccessLogUnavailableError`` and the read fails
+  (503), so a crash, kill -9 or outage can never leave a disclosed read unlogged.
+  An earlier version queued entries in memory and lost the queue on kill -9.
+- **Cheap for readers** (group commit): requests hand their entries to one writer
+  thread and wait; the writer stores everything handed over while its previous
+  transaction was committing in one transaction (under an EXCLUSIVE lock on the
+  log, so concurrent processes cannot fork the chain). Under load many reads
+  share one commit; alone, a read waits for one commit.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -79,16 +87,27 @@ def entry_hash(previous: bytes, entry_id: int, entry: AccessEntry) -> bytes:
     return hashlib.sha256(previous + canonical(entry_id, entry)).digest()
 
 
+class AccessLogUnavailableError(Exception):
+    """The entries could not be stored: the read that needs them must not be answered."""
+
+
+@dataclass
+class _Pending:
+    entries: list[AccessEntry]
+    done: Future[None]
+
+
 class AccessLog:
     def __init__(
-        self, datastore: PostgresDatastore, schema: str = "public", *, linger: float = 0.05
+        self, datastore: PostgresDatastore, schema: str = "public", *, timeout: float = 5.0
     ) -> None:
         self.datastore = datastore
         self.table = f'"{schema}"."{ACCESS_LOG_TABLE}"'
         self.schema = schema
-        self.linger = linger
+        self.timeout = timeout
+        """Seconds a read waits for its entries to be stored before it fails."""
         self._cond = threading.Condition()
-        self._queue: list[AccessEntry] = []
+        self._queue: list[_Pending] = []
         self._in_flight = 0
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -127,26 +146,58 @@ class AccessLog:
     # ---------------------------------------------------------------- writes
 
     def record(self, entry: AccessEntry) -> None:
-        """Queue one entry; it is stored within about ``linger`` seconds."""
+        """Store one entry; returns once it is committed (see ``record_many``)."""
         self.record_many([entry])
 
     def record_many(self, entries: Iterable[AccessEntry]) -> None:
+        """Store these entries; returns once they are committed.
+
+        Raises ``AccessLogUnavailableError`` if they could not be stored within
+        ``timeout``: the caller must then not disclose what they log. Blocks, so
+        an ``async`` caller uses ``record_many_async`` instead.
+        """
+        done = self.submit(entries)
+        try:
+            done.result(self.timeout)
+        except AccessLogUnavailableError:
+            raise
+        except Exception as e:
+            msg = "the read-access log could not store the entries"
+            raise AccessLogUnavailableError(msg) from e
+
+    async def record_many_async(self, entries: Iterable[AccessEntry]) -> None:
+        """``record_many`` for the event loop: waits without blocking it."""
+        done = self.submit(entries)
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(done), self.timeout)
+        except AccessLogUnavailableError:
+            raise
+        except Exception as e:
+            msg = "the read-access log could not store the entries"
+            raise AccessLogUnavailableError(msg) from e
+
+    def submit(self, entries: Iterable[AccessEntry]) -> Future[None]:
+        """Hand entries to the writer; the future completes when they are committed."""
+        pending = _Pending(list(entries), Future())
+        if not pending.entries:
+            pending.done.set_result(None)
+            return pending.done
         with self._cond:
             if self._closed:
-                # After close nobody writes in the background: write it now.
-                batch = list(entries)
-                self._write(batch)
-                return
-            self._queue.extend(entries)
+                msg = "the read-access log is closed"
+                pending.done.set_exception(AccessLogUnavailableError(msg))
+                return pending.done
+            self._queue.append(pending)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="lotse-access-log", daemon=True
                 )
                 self._thread.start()
             self._cond.notify_all()
+        return pending.done
 
     def flush(self, timeout: float = 30.0) -> None:
-        """Block until everything queued so far is stored."""
+        """Block until everything handed over so far is stored (or failed)."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while self._queue or self._in_flight:
@@ -157,12 +208,11 @@ class AccessLog:
                 self._cond.wait(remaining)
 
     def close(self) -> None:
-        self.flush()
         with self._cond:
             self._closed = True
             self._cond.notify_all()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=self.timeout + 5)
 
     def _run(self) -> None:
         while True:
@@ -171,18 +221,25 @@ class AccessLog:
                     self._cond.wait()
                 if not self._queue and self._closed:
                     return
-            time.sleep(self.linger)  # let a burst of reads share one transaction
-            with self._cond:
+                # Everything handed over while the previous commit ran: one transaction.
                 batch, self._queue = self._queue, []
                 self._in_flight = len(batch)
             try:
-                self._write(batch)
+                self._write([e for pending in batch for e in pending.entries])
             except Exception as e:
-                # Never drop entries: put them back and try again shortly.
-                log.error("read-access log write failed (%s); retrying", type(e).__name__)
-                with self._cond:
-                    self._queue[:0] = batch
-                time.sleep(1.0)
+                # The waiting reads fail (503); nothing is retried behind their backs.
+                log.error("read-access log write failed: %s", type(e).__name__)
+                failure = AccessLogUnavailableError("the read-access log could not be written")
+                failure.__cause__ = e
+                for pending in batch:
+                    if pending.done.set_running_or_notify_cancel():
+                        pending.done.set_exception(failure)
+            else:
+                for pending in batch:
+                    # A reader that gave up (timeout) cancelled its future; its entry
+                    # is stored anyway: logging a read that was refused is harmless.
+                    if pending.done.set_running_or_notify_cancel():
+                        pending.done.set_result(None)
             finally:
                 with self._cond:
                     self._in_flight = 0
@@ -192,6 +249,8 @@ class AccessLog:
         if not batch:
             return
         with self.datastore.transaction(commit=True) as curs:
+            # Durable on commit whatever the server's default: a read is answered after it.
+            curs.execute("SET LOCAL synchronous_commit = on")
             curs.execute(f"LOCK TABLE {self.table} IN EXCLUSIVE MODE")
             curs.execute(f"SELECT id, entry_hash FROM {self.table} ORDER BY id DESC LIMIT 1")
             head = curs.fetchone()
