@@ -43,6 +43,8 @@ from eventsourcing.postgres import PostgresDatastore
 
 ACCESS_LOG_TABLE = "lotse_access_log"
 GENESIS = bytes(32)
+#: Tries to append a batch when other processes keep appending in between.
+APPEND_ATTEMPTS = 20
 PURPOSE_MAX = 200
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,9 @@ class AccessLog:
         self._in_flight = 0
         self._closed = False
         self._thread: threading.Thread | None = None
+        self.append_function = f'"{schema}"."lotse_access_log_append"'
+        self._head: tuple[int, bytes] | None = None
+        """(id, entry_hash) of the newest entry as this process last knew it."""
 
     # ---------------------------------------------------------------- schema
 
@@ -136,10 +141,43 @@ class AccessLog:
             f"CREATE OR REPLACE TRIGGER lotse_access_log_append_only "
             f"BEFORE UPDATE OR DELETE ON {self.table} "
             f"FOR EACH ROW EXECUTE FUNCTION {function}()",
+            self._append_function_statement(),
         ]
+
+    def _append_function_statement(self) -> str:
+        # Appends a batch whose hashes were chained onto head ``p_after``, or, if
+        # the head moved meanwhile (another process), appends nothing and returns
+        # the head. Durable at commit: the read that waits for it is answered after.
+        return (
+            f"CREATE OR REPLACE FUNCTION {self.append_function}("
+            " p_after bigint, p_rows bytea, p_hashes bytea[])"
+            " RETURNS TABLE (head_id bigint, head_hash bytea) LANGUAGE plpgsql AS $body$"
+            " DECLARE last_id bigint; last_hash bytea;"
+            " BEGIN"
+            "  PERFORM set_config('synchronous_commit', 'on', true);"
+            f"  LOCK TABLE {self.table} IN EXCLUSIVE MODE;"
+            f"  SELECT t.id, t.entry_hash INTO last_id, last_hash FROM {self.table} t"
+            "   ORDER BY t.id DESC LIMIT 1;"
+            "  IF COALESCE(last_id, 0) <> p_after THEN"
+            "   RETURN QUERY SELECT COALESCE(last_id, 0),"
+            "    COALESCE(last_hash, decode(repeat('00', 32), 'hex'));"
+            "   RETURN;"
+            "  END IF;"
+            # p_rows: a JSON array of canonical entries (see ``canonical``).
+            f"  INSERT INTO {self.table} (id, at, user_id, role, organisation, participant_id,"
+            "   endpoint, purpose, outcome, request_id, entry_hash)"
+            "   SELECT (r.e ->> 0)::bigint, (r.e ->> 1)::timestamptz, r.e ->> 2, r.e ->> 3,"
+            "    r.e ->> 4, (r.e ->> 5)::uuid, r.e ->> 6, r.e ->> 7, (r.e ->> 8)::int,"
+            "    r.e ->> 9, p_hashes[r.n]"
+            "   FROM json_array_elements(convert_from(p_rows, 'UTF8')::json)"
+            "    WITH ORDINALITY AS r(e, n);"
+            " END $body$"
+        )
 
     def create_tables(self) -> None:
         with self.datastore.transaction(commit=True) as curs:
+            # Processes starting together would race on CREATE OR REPLACE FUNCTION.
+            curs.execute("SELECT pg_advisory_xact_lock(hashtext('lotse_access_log_schema'))")
             for statement in self.create_table_statements():
                 curs.execute(statement)
 
@@ -246,43 +284,50 @@ class AccessLog:
                     self._cond.notify_all()
 
     def _write(self, batch: list[AccessEntry]) -> None:
+        """Append ``batch`` to the chain in one statement (one round trip, one commit).
+
+        The hashes are computed here from the head this process last wrote or
+        saw; the append function checks, under the table lock, that the head is
+        still that one, and otherwise returns the actual head to chain onto.
+        """
         if not batch:
             return
-        with self.datastore.transaction(commit=True) as curs:
-            # Durable on commit whatever the server's default: a read is answered after it.
-            curs.execute("SET LOCAL synchronous_commit = on")
-            curs.execute(f"LOCK TABLE {self.table} IN EXCLUSIVE MODE")
-            curs.execute(f"SELECT id, entry_hash FROM {self.table} ORDER BY id DESC LIMIT 1")
+        try:
+            for _ in range(APPEND_ATTEMPTS):
+                if self._head is None:
+                    self._head = self._read_head()
+                last_id, previous = self._head
+                rows: list[bytes] = []
+                hashes: list[bytes] = []
+                for offset, e in enumerate(batch, start=1):
+                    row = canonical(last_id + offset, e)
+                    previous = hashlib.sha256(previous + row).digest()
+                    rows.append(row)
+                    hashes.append(previous)
+                # The rows travel as the very canonical JSON that was hashed: one
+                # parameter to encode instead of eleven arrays, and nothing to drift.
+                with self.datastore.get_connection() as conn:
+                    # An autocommit connection: the call is its own transaction.
+                    moved = conn.execute(
+                        f"SELECT * FROM {self.append_function}(%s, %s, %s::bytea[])",  # type: ignore[arg-type]
+                        (last_id, b"[" + b",".join(rows) + b"]", hashes),
+                    ).fetchone()
+                if moved is None:
+                    self._head = (last_id + len(batch), previous)
+                    return
+                # Another process appended meanwhile: chain onto its head.
+                self._head = (int(moved["head_id"]), bytes(moved["head_hash"]))
+        except BaseException:
+            self._head = None
+            raise
+        msg = "the read-access log head kept moving"
+        raise RuntimeError(msg)
+
+    def _read_head(self) -> tuple[int, bytes]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(f"SELECT id, entry_hash FROM {self.table} ORDER BY id DESC LIMIT 1")  # type: ignore[arg-type]
             head = curs.fetchone()
-            last_id = int(head["id"]) if head else 0
-            previous = bytes(head["entry_hash"]) if head else GENESIS
-            columns: list[list[Any]] = [[] for _ in range(11)]
-            for offset, e in enumerate(batch, start=1):
-                entry_id = last_id + offset
-                previous = entry_hash(previous, entry_id, e)
-                values = (
-                    entry_id,
-                    e.at,
-                    e.user,
-                    e.role,
-                    e.organisation,
-                    e.participant_id,
-                    e.endpoint,
-                    e.purpose,
-                    e.outcome,
-                    e.request_id,
-                    previous,
-                )
-                for column, value in zip(columns, values, strict=True):
-                    column.append(value)
-            curs.execute(
-                f"INSERT INTO {self.table} (id, at, user_id, role, organisation, participant_id,"
-                " endpoint, purpose, outcome, request_id, entry_hash)"
-                " SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[], %s::text[],"
-                " %s::text[], %s::uuid[], %s::text[], %s::text[], %s::int[], %s::text[],"
-                " %s::bytea[])",
-                columns,
-            )
+        return (int(head["id"]), bytes(head["entry_hash"])) if head else (0, GENESIS)
 
     # ----------------------------------------------------------------- reads
 

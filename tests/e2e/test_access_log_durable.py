@@ -210,3 +210,22 @@ def test_no_answered_read_is_missing_from_the_log_after_kill_9(
         }
     assert len(answered) > 50
     assert [r for r in answered if r not in stored] == []
+
+
+def test_two_processes_appending_in_turn_keep_one_unbroken_chain(runtime: Any) -> None:
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from storage.access_log import AccessEntry, AccessLog
+
+    first = runtime.access_log
+    second = AccessLog(first.datastore, first.schema)  # another process's writer
+    entry = AccessEntry(
+        "u", "caseworker", "caritas-ahlen", uuid4(), "GET /x", None, 200, "r", at=datetime.now(UTC)
+    )
+
+    for log in (first, second, second, first, second, first, first):
+        log.record_many([entry, entry])
+    second.close()
+
+    assert first.verify() == (14, None)
