@@ -84,8 +84,13 @@ def add_audit_parser(sub: Any) -> None:
     export.add_argument("--to", dest="effective_to", type=_date, metavar="YYYY-MM-DD")
     export.add_argument("-o", "--output", required=True, type=Path)
     export.add_argument(
-        "--without-identifiers", action="store_true", help="leave names and free text out"
+        "--with-personal-data",
+        action="store_true",
+        help="include names, birth dates and free text (default: pseudonymised); needs "
+        "--purpose, and is kept as such in the read-access log",
     )
+    # The default since bundles became pseudonymised; still accepted from scripts.
+    export.add_argument("--without-identifiers", action="store_true", help=argparse.SUPPRESS)
     _who(export)
 
     bundle = commands.add_parser("verify-bundle", help="verify a bundle offline, no database")
@@ -280,13 +285,19 @@ def _export(runtime: Runtime, args: argparse.Namespace) -> int:
     from storage.recorder import LotseRecorder
 
     journeys = runtime.journeys
+    with_personal_data = bool(args.with_personal_data)
+    if with_personal_data and args.without_identifiers:
+        return _error("--with-personal-data and --without-identifiers exclude each other")
+    if with_personal_data and not args.purpose:
+        # A bundle with names outlives every later erasure: say why it is needed.
+        return _error("--with-personal-data needs --purpose (kept in the read-access log)")
     criteria = Criteria(
         participant=args.participant,
         provider=args.provider,
         municipality=args.municipality,
         effective_from=args.effective_from,
         effective_to=args.effective_to,
-        with_identifiers=not args.without_identifiers,
+        with_identifiers=with_personal_data,
     )
 
     def current(pid: UUID) -> tuple[str, str] | None:
@@ -310,11 +321,17 @@ def _export(runtime: Runtime, args: argparse.Namespace) -> int:
     except (ExportError, SigningKeyError) as e:
         return _error(str(e))
     progress.close()
-    _log_reads(runtime, args, "lotse audit export", participants)
+    endpoint = (
+        "lotse audit export --with-personal-data"
+        if with_personal_data
+        else "lotse audit export (pseudonymised)"
+    )
+    _log_reads(runtime, args, endpoint, participants)
     print(
         f"wrote {args.output}: {summary.events} events of {len(summary.participants)} "
         f"participant(s), linked to checkpoint {summary.checkpoint.id} "
         f"at position {summary.checkpoint.position}"
+        + ("" if with_personal_data else "; pseudonymised (no names, birth dates or free text)")
     )
     return 0
 
