@@ -280,6 +280,7 @@ def _export(runtime: Runtime, args: argparse.Namespace) -> int:
     from eventsourcing.application import AggregateNotFoundError
 
     from domain.participant import Participant
+    from storage.access_log import AccessLogUnavailableError
     from storage.checkpoints import SigningKeyError
     from storage.export import Criteria, Exporter, ExportError
     from storage.recorder import LotseRecorder
@@ -315,18 +316,22 @@ def _export(runtime: Runtime, args: argparse.Namespace) -> int:
     participants = exporter.participants(criteria, current)
     if not participants:
         return _error("no participant matches")
+    endpoint = (
+        "lotse audit export --with-personal-data"
+        if with_personal_data
+        else "lotse audit export (pseudonymised)"
+    )
+    # Logged (durably) before the bundle exists: once written, it is disclosed.
+    try:
+        _log_reads(runtime, args, endpoint, participants)
+    except AccessLogUnavailableError:
+        return _error("the read-access log cannot be written: nothing was exported")
     progress = Progress(0, "linking to the signed checkpoint")
     try:
         summary = exporter.export(criteria, participants, args.output, on_progress=progress.advance)
     except (ExportError, SigningKeyError) as e:
         return _error(str(e))
     progress.close()
-    endpoint = (
-        "lotse audit export --with-personal-data"
-        if with_personal_data
-        else "lotse audit export (pseudonymised)"
-    )
-    _log_reads(runtime, args, endpoint, participants)
     print(
         f"wrote {args.output}: {summary.events} events of {len(summary.participants)} "
         f"participant(s), linked to checkpoint {summary.checkpoint.id} "
