@@ -252,6 +252,7 @@ def _replay(runtime: Runtime, args: argparse.Namespace) -> int:
     from api.views import history_entries, participant_public
     from domain.errors import DomainError
     from domain.timetravel import known_events, replay
+    from storage.access_log import AccessLogUnavailableError
 
     journeys = runtime.journeys
     try:
@@ -261,7 +262,10 @@ def _replay(runtime: Runtime, args: argparse.Namespace) -> int:
         replayed = replay(events, as_of=args.as_of, known_at=args.known_at)
     except DomainError as e:
         return _error(e.message)
-    _log_reads(runtime, args, "lotse audit replay", [args.participant])
+    try:
+        _log_reads(runtime, args, "lotse audit replay", [args.participant])
+    except AccessLogUnavailableError:
+        return _error("the read-access log cannot be written: nothing is shown")
     out: dict[str, Any] = {
         "as_of": args.as_of,
         "known_at": args.known_at,

@@ -35,22 +35,29 @@ from storage.keys import KEYS_TABLE
 
 log = logging.getLogger(__name__)
 
-#: Transactions, standbys, slots or prepared transactions whose snapshot (xmin)
-#: or own transaction id is older than ``%(threshold)s`` (an xid taken after the
-#: change committed); their snapshots may still see the old row versions.
+#: What can keep a row version deleted before ``%(threshold)s`` (an xid8 taken after
+#: the change committed) alive through VACUUM FULL:
+#: - a running transaction with an older xid in *any* database of the server: every
+#:   snapshot taken meanwhile, VACUUM FULL's own included, has an xmin no newer than
+#:   the oldest running xid of the whole server (measured: a transaction open in
+#:   another database kept the old version through VACUUM FULL);
+#: - a snapshot older than that in this database, or a standby's feedback;
+#: - a replication slot's xmin; a prepared transaction (of any database).
+#: ``age()`` compares 32-bit xids across wraparound: older means a greater age.
 OLDER_SNAPSHOTS = (
-    "SELECT"
-    " (SELECT count(*) FROM pg_stat_activity"
+    "WITH t AS (SELECT (%(threshold)s::numeric %% 4294967296)::text::xid AS xid)"
+    " SELECT"
+    " (SELECT count(*) FROM pg_stat_activity, t"
     "   WHERE pid <> pg_backend_pid()"
-    "   AND (datname = current_database() OR backend_type = 'walsender')"
-    "   AND (age(backend_xmin) > age(%(threshold)s::text::xid)"
-    "        OR age(backend_xid) > age(%(threshold)s::text::xid)))"
-    " + (SELECT count(*) FROM pg_replication_slots"
+    "   AND (age(backend_xid) > age(t.xid)"
+    "        OR ((datname = current_database() OR backend_type = 'walsender')"
+    "            AND age(backend_xmin) > age(t.xid))))"
+    " + (SELECT count(*) FROM pg_replication_slots, t"
     "   WHERE (database IS NULL OR database = current_database())"
-    "   AND age(xmin) > age(%(threshold)s::text::xid))"
-    " + (SELECT count(*) FROM pg_prepared_xacts"
-    "   WHERE database = current_database()"
-    "   AND age(transaction) > age(%(threshold)s::text::xid)) AS n"
+    "   AND age(xmin) > age(t.xid))"
+    " + (SELECT count(*) FROM pg_prepared_xacts, t WHERE age(transaction) > age(t.xid))"
+    # Whatever the views do not show (a backend not yet listed): the snapshot says.
+    " + (pg_snapshot_xmin(pg_current_snapshot()) < %(threshold)s::text::xid8)::int AS n"
 )
 
 
@@ -97,8 +104,7 @@ class KeyScrubber:
         with self.datastore.get_connection() as conn:
             # The next transaction id to be assigned: the change's id is below it.
             row = conn.execute(
-                "SELECT (pg_snapshot_xmax(pg_current_snapshot())::text::numeric"
-                " % 4294967296)::text AS threshold"
+                "SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS threshold"
             ).fetchone()
             assert row is not None
             threshold = str(row["threshold"])

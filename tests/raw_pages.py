@@ -40,3 +40,14 @@ def files_holding(directory: Path, needle: bytes) -> list[str]:
         if path.is_file() and needle in path.read_bytes():
             found.append(path.name)
     return found
+
+
+def relations_of(database_url: str, file_names: list[str]) -> list[str]:
+    """The relations behind file names such as ``16401``, ``16401_fsm`` or ``16401.1``."""
+    named = []
+    with psycopg.connect(database_url) as conn:
+        for name in file_names:
+            node = int(name.split("_")[0].split(".")[0])
+            row = conn.execute("SELECT pg_filenode_relation(0, %s)::text", (node,)).fetchone()
+            named.append(f"{name} ({row[0] if row and row[0] else 'no relation: dropped'})")
+    return named

@@ -10,6 +10,9 @@ before the erasure, so they see what a copy of the data directory would show.
 from __future__ import annotations
 
 import io
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlparse, urlunparse
 
 import psycopg
 import pytest
@@ -31,7 +34,7 @@ from tests.integration.test_privacy import (
 )
 
 __all__ = ["cli_env"]  # a fixture, used by name
-from tests.raw_pages import database_directory, files_holding
+from tests.raw_pages import database_directory, files_holding, relations_of
 
 KEYS = "lotse_participant_keys"
 
@@ -59,7 +62,8 @@ def test_erasure_leaves_no_copy_of_the_key_in_the_database_files(
     _analyze_keys(database_url)
 
     assert response.status_code == 200, response.text
-    assert files_holding(directory, old_key) == []
+    found = files_holding(directory, old_key)
+    assert found == [], relations_of(database_url, found)
     # The others' keys are untouched and still open their data.
     assert all(wrapped_key(database_url, other) is not None for other in others)
     assert client.get(f"/participants/{others[0]}", headers=auth()).status_code == 200
@@ -94,7 +98,46 @@ def test_erasure_answers_503_while_an_older_transaction_may_see_the_key_and_a_re
     assert wrapped_key(database_url, pid) is None  # the erasure itself is recorded
     assert still_there  # and the 503 was honest
     assert second.status_code == 200, second.text
-    assert files_holding(directory, old_key) == []
+    found = files_holding(directory, old_key)
+    assert found == [], relations_of(database_url, found)
+
+
+@pytest.fixture
+def other_database(database_url: str) -> Iterator[str]:
+    """Another database on the same server (another application's, say)."""
+    name = f"lotse_other_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield urlunparse(urlparse(database_url)._replace(path="/" + name))
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_transaction_open_in_another_database_also_holds_the_erasure_back(
+    client: TestClient, auth: Auth, database_url: str, other_database: str
+) -> None:
+    # Every snapshot, VACUUM FULL's own included, is bounded by the oldest running
+    # transaction of the whole server: one in another database keeps the old version.
+    pid = register(client, auth)
+    old_key = wrapped_key(database_url, pid)
+    assert old_key is not None
+    directory = database_directory(database_url)
+    if directory is None:
+        pytest.skip("the server's data directory is not readable from here")
+    elsewhere = psycopg.connect(other_database)
+    elsewhere.execute("SELECT pg_current_xact_id()")  # a transaction with an id, left open
+
+    try:
+        first = erase(client, coordinator(auth), pid)
+    finally:
+        elsewhere.rollback()
+        elsewhere.close()
+    second = erase(client, coordinator(auth), pid)
+
+    assert first.status_code == 503
+    assert second.status_code == 200, second.text
+    found = files_holding(directory, old_key)
+    assert found == [], relations_of(database_url, found)
 
 
 def test_restriction_needs_no_scrub_and_keeps_the_key(
@@ -124,7 +167,8 @@ def test_retention_shredding_leaves_no_copy_of_the_keys_in_the_database_files(
     assert all(wrapped_key(database_url, pid) is None for pid in pids)
     for key in old_keys:
         assert key is not None
-        assert files_holding(directory, key) == []
+        found = files_holding(directory, key)
+        assert found == [], relations_of(database_url, found)
 
 
 def test_rotation_leaves_no_wrapping_under_the_old_master_key_in_the_database_files(
@@ -142,7 +186,8 @@ def test_rotation_leaves_no_wrapping_under_the_old_master_key_in_the_database_fi
     assert (summary.rewrapped, summary.scrubbed) == (6, True), out.getvalue()
     for wrapping in old_wrappings:
         assert wrapping is not None
-        assert files_holding(directory, wrapping) == []
+        found = files_holding(directory, wrapping)
+        assert found == [], relations_of(database_url, found)
     new_wrappings = [wrapped_key(database_url, pid) for pid in pids]
     assert all(w is not None and files_holding(directory, w) for w in new_wrappings)
 
