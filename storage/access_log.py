@@ -27,6 +27,7 @@ questions, so it must be complete and trustworthy:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -39,12 +40,16 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.postgres import PostgresDatastore
+from psycopg import pq
 
 ACCESS_LOG_TABLE = "lotse_access_log"
 GENESIS = bytes(32)
 #: Tries to append a batch when other processes keep appending in between.
 APPEND_ATTEMPTS = 20
+#: The name of the append call, prepared on the writer's connection.
+APPEND_STATEMENT = b"lotse_access_log_append"
 PURPOSE_MAX = 200
 
 log = logging.getLogger(__name__)
@@ -89,6 +94,10 @@ def entry_hash(previous: bytes, entry_id: int, entry: AccessEntry) -> bytes:
     return hashlib.sha256(previous + canonical(entry_id, entry)).digest()
 
 
+class AccessLogWriteError(Exception):
+    """The database refused or failed an append (the reason is logged by type only)."""
+
+
 class AccessLogUnavailableError(Exception):
     """The entries could not be stored: the read that needs them must not be answered."""
 
@@ -115,6 +124,8 @@ class AccessLog:
         self._thread: threading.Thread | None = None
         self.append_function = f'"{schema}"."lotse_access_log_append"'
         self._head: tuple[int, bytes] | None = None
+        self._conn: psycopg.Connection[Any] | None = None
+        """The writer thread's own connection (see ``_append``)."""
         """(id, entry_hash) of the newest entry as this process last knew it."""
 
     # ---------------------------------------------------------------- schema
@@ -193,15 +204,36 @@ class AccessLog:
         Raises ``AccessLogUnavailableError`` if they could not be stored within
         ``timeout``: the caller must then not disclose what they log. Blocks, so
         an ``async`` caller uses ``record_many_async`` instead.
+
+        The calling thread writes itself when no write is under way (and takes
+        along whatever others queued); otherwise it waits for the writer of the
+        next batch. No hand-over to another thread on the way: that cost as much
+        CPU as the write itself.
         """
-        done = self.submit(entries)
-        try:
-            done.result(self.timeout)
-        except AccessLogUnavailableError:
-            raise
-        except Exception as e:
-            msg = "the read-access log could not store the entries"
-            raise AccessLogUnavailableError(msg) from e
+        pending = _Pending(list(entries), Future())
+        if not pending.entries:
+            return
+        deadline = time.monotonic() + self.timeout
+        batch: list[_Pending] = []
+        with self._cond:
+            if self._closed:
+                msg = "the read-access log is closed"
+                raise AccessLogUnavailableError(msg)
+            self._queue.append(pending)
+            while not pending.done.done():
+                if not self._in_flight:
+                    batch = self._take()
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    msg = "the read-access log could not store the entries in time"
+                    raise AccessLogUnavailableError(msg)
+                self._cond.wait(remaining)
+        if batch:
+            self._complete(batch)
+        error = pending.done.exception()
+        if error is not None:
+            raise error
 
     async def record_many_async(self, entries: Iterable[AccessEntry]) -> None:
         """``record_many`` for the event loop: waits without blocking it."""
@@ -251,37 +283,55 @@ class AccessLog:
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=self.timeout + 5)
+        with contextlib.suppress(TimeoutError):
+            self.flush(self.timeout)
+        with self._cond:
+            if not self._in_flight:
+                self._disconnect()
 
     def _run(self) -> None:
+        """The writer for ``submit`` (async callers): it must not block the event loop."""
         while True:
             with self._cond:
-                while not self._queue and not self._closed:
+                while (not self._queue or self._in_flight) and not self._closed:
                     self._cond.wait()
                 if not self._queue and self._closed:
+                    if not self._in_flight:
+                        self._disconnect()
                     return
-                # Everything handed over while the previous commit ran: one transaction.
-                batch, self._queue = self._queue, []
-                self._in_flight = len(batch)
-            try:
-                self._write([e for pending in batch for e in pending.entries])
-            except Exception as e:
-                # The waiting reads fail (503); nothing is retried behind their backs.
-                log.error("read-access log write failed: %s", type(e).__name__)
-                failure = AccessLogUnavailableError("the read-access log could not be written")
-                failure.__cause__ = e
-                for pending in batch:
-                    if pending.done.set_running_or_notify_cancel():
-                        pending.done.set_exception(failure)
-            else:
-                for pending in batch:
-                    # A reader that gave up (timeout) cancelled its future; its entry
-                    # is stored anyway: logging a read that was refused is harmless.
-                    if pending.done.set_running_or_notify_cancel():
-                        pending.done.set_result(None)
-            finally:
-                with self._cond:
-                    self._in_flight = 0
-                    self._cond.notify_all()
+                if self._in_flight:
+                    self._cond.wait()
+                    continue
+                batch = self._take()
+            self._complete(batch)
+
+    def _take(self) -> list[_Pending]:
+        """Everything queued while the previous commit ran: one transaction (hold _cond)."""
+        batch, self._queue = self._queue, []
+        self._in_flight = len(batch)
+        return batch
+
+    def _complete(self, batch: list[_Pending]) -> None:
+        try:
+            self._write([e for pending in batch for e in pending.entries])
+        except Exception as e:
+            # The waiting reads fail (503); nothing is retried behind their backs.
+            log.error("read-access log write failed: %s", type(e).__name__)
+            failure = AccessLogUnavailableError("the read-access log could not be written")
+            failure.__cause__ = e
+            for pending in batch:
+                if pending.done.set_running_or_notify_cancel():
+                    pending.done.set_exception(failure)
+        else:
+            for pending in batch:
+                # A reader that gave up (timeout) cancelled its future; its entry
+                # is stored anyway: logging a read that was refused is harmless.
+                if pending.done.set_running_or_notify_cancel():
+                    pending.done.set_result(None)
+        finally:
+            with self._cond:
+                self._in_flight = 0
+                self._cond.notify_all()
 
     def _write(self, batch: list[AccessEntry]) -> None:
         """Append ``batch`` to the chain in one statement (one round trip, one commit).
@@ -306,22 +356,72 @@ class AccessLog:
                     hashes.append(previous)
                 # The rows travel as the very canonical JSON that was hashed: one
                 # parameter to encode instead of eleven arrays, and nothing to drift.
-                with self.datastore.get_connection() as conn:
-                    # An autocommit connection: the call is its own transaction.
-                    moved = conn.execute(
-                        f"SELECT * FROM {self.append_function}(%s, %s, %s::bytea[])",  # type: ignore[arg-type]
-                        (last_id, b"[" + b",".join(rows) + b"]", hashes),
-                    ).fetchone()
+                moved = self._append(last_id, b"[" + b",".join(rows) + b"]", hashes)
                 if moved is None:
                     self._head = (last_id + len(batch), previous)
                     return
                 # Another process appended meanwhile: chain onto its head.
-                self._head = (int(moved["head_id"]), bytes(moved["head_hash"]))
+                self._head = moved
         except BaseException:
             self._head = None
             raise
         msg = "the read-access log head kept moving"
         raise RuntimeError(msg)
+
+    def _append(self, after: int, rows: bytes, hashes: list[bytes]) -> tuple[int, bytes] | None:
+        """Call the append function; None when appended, else the head it found.
+
+        Every read waits for this call, so it goes straight to libpq on a
+        connection of the writer's own, as a prepared statement: about a quarter
+        of the CPU of the same call through the pool and psycopg's cursor layer
+        (measured 0.06 against 0.23 ms per call).
+        """
+        conn = self._connection()
+        array = b"{" + b",".join(b'"\\\\x' + h.hex().encode() + b'"' for h in hashes) + b"}"
+        try:
+            result = conn.pgconn.exec_prepared(
+                APPEND_STATEMENT, [str(after).encode(), rows, array], param_formats=[0, 1, 0]
+            )
+        except BaseException:
+            self._disconnect()
+            raise
+        if result.status != pq.ExecStatus.TUPLES_OK:
+            self._disconnect()
+            # The SQLSTATE only: the server's message may quote the values.
+            state = result.error_field(pq.DiagnosticField.SQLSTATE)
+            msg = f"appending to the read-access log failed (SQLSTATE {state!r})"
+            raise AccessLogWriteError(msg)
+        if result.ntuples == 0:
+            return None
+        head_id, head_hash = result.get_value(0, 0), result.get_value(0, 1)
+        assert head_id is not None
+        assert head_hash is not None
+        return int(head_id), bytes.fromhex(head_hash.decode()[2:])  # bytea out: \x...
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            # The same server and credentials as the pool's connections.
+            pool = self.datastore.pool
+            conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
+            kwargs = pool.kwargs() if callable(pool.kwargs) else pool.kwargs
+            conn: psycopg.Connection[Any] = psycopg.connect(
+                conninfo, **{**(kwargs or {}), "autocommit": True}
+            )
+            # A stuck lock must not hold the writer (and every read) for ever.
+            conn.execute(f"SET statement_timeout = '{int(self.timeout * 1000)}ms'")  # type: ignore[arg-type]
+            call = f"SELECT * FROM {self.append_function}($1::bigint, $2::bytea, $3::bytea[])"
+            prepared = conn.pgconn.prepare(APPEND_STATEMENT, call.encode())
+            if prepared.status != pq.ExecStatus.COMMAND_OK:
+                conn.close()
+                msg = "the read-access log's append statement could not be prepared"
+                raise AccessLogWriteError(msg)
+            self._conn = conn
+        return self._conn
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def _read_head(self) -> tuple[int, bytes]:
         with self.datastore.transaction(commit=False) as curs:
