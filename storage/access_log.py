@@ -17,11 +17,13 @@ questions, so it must be complete and trustworthy:
   stored, ``record_many`` raises ``AccessLogUnavailableError`` and the read fails
   (503), so a crash, kill -9 or outage can never leave a disclosed read unlogged.
   An earlier version queued entries in memory and lost the queue on kill -9.
-- **Cheap for readers** (group commit): requests hand their entries to one writer
-  thread and wait; the writer stores everything handed over while its previous
-  transaction was committing in one transaction (under an EXCLUSIVE lock on the
-  log, so concurrent processes cannot fork the chain). Under load many reads
-  share one commit; alone, a read waits for one commit.
+- **Cheap for readers** (group commit): a reading thread that finds no write
+  under way writes at once, taking along every entry queued meanwhile; others
+  wait for that write or lead the next one (``async`` callers hand theirs to a
+  writer thread). Each write is one call of an append function (under an
+  EXCLUSIVE lock on the log, so concurrent processes cannot fork the chain),
+  sent to libpq as a prepared statement. Under load many reads share one
+  commit; alone, a read waits for one commit.
 """
 
 from __future__ import annotations
