@@ -217,3 +217,17 @@ def test_scrub_command_scrubs_and_drops_key_statistics_gathered_earlier(
             (KEYS,),
         ).fetchone()
     assert stats == (0,)
+
+
+def test_scrub_command_can_also_end_the_wal_window(
+    client: TestClient, auth: Auth, cli_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pid = register(client, auth)
+    assert erase(client, coordinator(auth), pid).status_code == 200
+
+    code = main(["privacy", "scrub", "--wait", "5", "--wal"])
+
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "key table scrubbed" in out
+    assert "WAL switched" in out
