@@ -107,7 +107,10 @@ def add_audit_parser(sub: Any) -> None:
     export.add_argument("--to", dest="effective_to", type=_date, metavar="YYYY-MM-DD")
     export.add_argument("-o", "--output", required=True, type=Path)
     export.add_argument(
-        "--without-identifiers", action="store_true", help="leave names and free text out"
+        "--with-personal-data",
+        action="store_true",
+        help="include names, birth dates and free text (default: pseudonymised); needs "
+        "--purpose, and is kept as such in the read-access log",
     )
     export.add_argument(
         "--witnessed",
@@ -115,6 +118,8 @@ def add_audit_parser(sub: Any) -> None:
         metavar="FILE",
         help="link to the newest checkpoint in this witness file (for verify-bundle --witness)",
     )
+    # The default since bundles became pseudonymised; still accepted from scripts.
+    export.add_argument("--without-identifiers", action="store_true", help=argparse.SUPPRESS)
     _who(export)
 
     bundle = commands.add_parser("verify-bundle", help="verify a bundle offline, no database")
@@ -402,6 +407,7 @@ def _replay(runtime: Runtime, args: argparse.Namespace) -> int:
     from api.views import history_entries, participant_public
     from domain.errors import DomainError
     from domain.timetravel import known_events, replay
+    from storage.access_log import AccessLogUnavailableError
 
     journeys = runtime.journeys
     try:
@@ -413,7 +419,10 @@ def _replay(runtime: Runtime, args: argparse.Namespace) -> int:
         replayed = replay(events, as_of=args.as_of, known_at=args.known_at)
     except DomainError as e:
         return _error(e.message)
-    _log_reads(runtime, args, "lotse audit replay", [args.participant])
+    try:
+        _log_reads(runtime, args, "lotse audit replay", [args.participant])
+    except AccessLogUnavailableError:
+        return _error("the read-access log cannot be written: nothing is shown")
     out: dict[str, Any] = {
         "as_of": args.as_of,
         "known_at": args.known_at,
@@ -434,6 +443,7 @@ def _export(runtime: Runtime, args: argparse.Namespace) -> int:
     from domain.access import check_may_export, may_see
     from domain.errors import DomainError
     from domain.participant import Participant
+    from storage.access_log import AccessLogUnavailableError
     from storage.checkpoints import SigningKeyError
     from storage.export import Criteria, Exporter, ExportError
     from storage.recorder import LotseRecorder
@@ -444,13 +454,19 @@ def _export(runtime: Runtime, args: argparse.Namespace) -> int:
     except DomainError as e:
         return _error(e.message)
     journeys = runtime.journeys
+    with_personal_data = bool(args.with_personal_data)
+    if with_personal_data and args.without_identifiers:
+        return _error("--with-personal-data and --without-identifiers exclude each other")
+    if with_personal_data and not args.purpose:
+        # A bundle with names outlives every later erasure: say why it is needed.
+        return _error("--with-personal-data needs --purpose (kept in the read-access log)")
     criteria = Criteria(
         participant=args.participant,
         provider=args.provider,
         municipality=args.municipality,
         effective_from=args.effective_from,
         effective_to=args.effective_to,
-        with_identifiers=not args.without_identifiers,
+        with_identifiers=with_personal_data,
     )
 
     def current(pid: UUID) -> tuple[str, str] | None:
@@ -468,6 +484,16 @@ def _export(runtime: Runtime, args: argparse.Namespace) -> int:
     participants = exporter.participants(criteria, current)
     if not participants:
         return _error("no participant matches")
+    endpoint = (
+        "lotse audit export --with-personal-data"
+        if with_personal_data
+        else "lotse audit export (pseudonymised)"
+    )
+    # Logged (durably) before the bundle exists: once written, it is disclosed.
+    try:
+        _log_reads(runtime, args, endpoint, participants)
+    except AccessLogUnavailableError:
+        return _error("the read-access log cannot be written: nothing was exported")
     progress = Progress(0, "linking to the signed checkpoint")
     link_to = None
     if args.witnessed is not None:
@@ -487,11 +513,11 @@ def _export(runtime: Runtime, args: argparse.Namespace) -> int:
     except (ExportError, SigningKeyError) as e:
         return _error(str(e))
     progress.close()
-    _log_reads(runtime, args, "lotse audit export", participants)
     print(
         f"wrote {args.output}: {summary.events} events of {len(summary.participants)} "
         f"participant(s), linked to checkpoint {summary.checkpoint.id} "
         f"at position {summary.checkpoint.position}"
+        + ("" if with_personal_data else "; pseudonymised (no names, birth dates or free text)")
     )
     return 0
 

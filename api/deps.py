@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -20,7 +22,9 @@ from api.tokens import TokenError, read_token
 from domain.access import Principal
 from domain.application import Journeys
 from domain.errors import AccessDeniedError, DomainError, ParticipantNotFoundError
-from storage.access_log import PURPOSE_MAX, AccessEntry
+from storage.access_log import PURPOSE_MAX, AccessEntry, AccessLogUnavailableError
+
+log = logging.getLogger(__name__)
 
 bearer = HTTPBearer(auto_error=False, description="A token from `lotse token create`")
 
@@ -171,12 +175,16 @@ RequestId = Annotated[str, Depends(get_request_id)]
 
 
 class ReadAccess:
-    """Records this request's reads of personal data in the read-access log.
+    """Records this request's reads of personal data in the read-access log, durably.
 
     Routes that return a participant's personal data call ``record(participant_id)``
-    once per participant they return (``record_many`` for lists and search
-    results), after the read succeeded. Refused attempts (401/403/404) are recorded
-    by ``LogRefusedAccess`` on the router, so routes need not handle them.
+    (``record_many`` for lists and search results) after the read succeeded and
+    before they return: it returns once the entries are committed. If they cannot
+    be stored it raises ``AccessLogUnavailableError``, answered as 503, and the
+    data read is never sent. ``async`` routes await ``record_async`` /
+    ``record_many_async`` instead, which wait without blocking the event loop.
+    Refused attempts (401/403/404) are recorded by ``LogRefusedAccess`` on the
+    router, so routes need not handle them.
     """
 
     def __init__(self, runtime: Runtime, request: Request, principal: Principal) -> None:
@@ -190,11 +198,33 @@ class ReadAccess:
     def record_many(self, participant_ids: Iterable[UUID], outcome: int = 200) -> None:
         if self.log is None:
             return
+        if _in_event_loop():
+            msg = "an async route must await record_many_async: this call would block the loop"
+            raise RuntimeError(msg)
+        self.log.record_many(self._entries(participant_ids, outcome))
+
+    async def record_async(self, participant_id: UUID, outcome: int = 200) -> None:
+        await self.record_many_async([participant_id], outcome)
+
+    async def record_many_async(self, participant_ids: Iterable[UUID], outcome: int = 200) -> None:
+        if self.log is None:
+            return
+        await self.log.record_many_async(self._entries(participant_ids, outcome))
+
+    def _entries(self, participant_ids: Iterable[UUID], outcome: int) -> list[AccessEntry]:
         p = self.principal
-        self.log.record_many(
+        return [
             access_entry(self.request, p.user, p.role.value, p.organisation, pid, outcome)
             for pid in participant_ids
-        )
+        ]
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def access_entry(
@@ -248,9 +278,12 @@ async def log_refused_access(
                 participant_id = UUID(str(raw)) if raw is not None else None
             except ValueError:
                 participant_id = None
-            runtime.access_log.record(
-                access_entry(request, user, role, organisation, participant_id, status)
-            )
+            entry = access_entry(request, user, role, organisation, participant_id, status)
+            try:
+                await runtime.access_log.record_many_async([entry])
+            except AccessLogUnavailableError:
+                # A refusal discloses nothing: it is still answered, and the failure logged.
+                log.error("a refused attempt could not be stored in the read-access log")
         raise
 
 

@@ -27,9 +27,10 @@ from domain.access import ALL_ORGANISATIONS, Principal, Role
 from domain.application import programme_today
 from domain.configuration import Programme
 from domain.vocabulary import ErasureMode
+from storage.key_scrub import KeyScrubber, ScrubOutcome
 from storage.keys import MasterKey, MasterKeyError
 from storage.recorder import LotseRecorder
-from storage.retention import RetentionCandidate, due_for_shredding, vacuum_keys
+from storage.retention import RetentionCandidate, due_for_shredding
 from storage.rotation import RotationSummary, keys_not_under, rotate_master_key
 
 #: The system principal that records shredding at retention end.
@@ -153,22 +154,37 @@ def _retention(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"failed {len(outcome.failed)}",
             file=out,
         )
-        if outcome.erased:
-            _vacuum(runtime, out)
-        return 1 if outcome.failed else 0
+        scrubbed = _scrub(runtime, out) if outcome.erased else True
+        return 1 if outcome.failed or not scrubbed else 0
     finally:
         runtime.close()
 
 
-def _vacuum(runtime: Runtime, out: TextIO) -> None:
-    if vacuum_keys(_recorder(runtime)):
-        print("VACUUM of the key table done: the old row versions with the keys are gone", file=out)
-    else:
+#: How long the CLI waits for older transactions before the key table scrub gives up.
+SCRUB_WAIT_SECONDS = 60.0
+
+
+def scrub_key_table(runtime: Runtime, wait_seconds: float = SCRUB_WAIT_SECONDS) -> ScrubOutcome:
+    recorder = _recorder(runtime)
+    return KeyScrubber(recorder.datastore, recorder.datastore.schema).scrub(wait_seconds)
+
+
+def _scrub(runtime: Runtime, out: TextIO, wait_seconds: float = SCRUB_WAIT_SECONDS) -> bool:
+    """Rewrite the key table (VACUUM FULL) so old row versions with keys are gone."""
+    outcome = scrub_key_table(runtime, wait_seconds)
+    if outcome.done:
         print(
-            "VACUUM of the key table ran, but transactions older than the change were still "
-            "running, so old row versions may remain: run VACUUM lotse_participant_keys later",
+            "key table scrubbed (VACUUM FULL): no old row version with a destroyed or "
+            "re-wrapped key is left in its files",
             file=out,
         )
+    else:
+        print(
+            f"key table NOT scrubbed yet ({outcome.why_not}): old row versions with keys may "
+            "remain in its files; run lotse privacy scrub once those transactions ended",
+            file=out,
+        )
+    return outcome.done
 
 
 # ------------------------------------------------------------------- rotation
@@ -250,9 +266,10 @@ def rotate(settings: Settings, runtime: Runtime, new: MasterKey, out: TextIO) ->
         "rebuild it (lotse projections rebuild participants)",
         file=out,
     )
-    # The old wrappings survive in dead row versions until VACUUM reclaims them.
-    _vacuum(runtime, out)
-    return dataclasses.replace(summary, stragglers=stragglers)
+    # The old wrappings survive in dead row versions until the table is rewritten.
+    # They open only with the old master key; retire that key (and its copies) too.
+    scrubbed = _scrub(runtime, out)
+    return dataclasses.replace(summary, stragglers=stragglers, scrubbed=scrubbed)
 
 
 def _read_new_key(args: argparse.Namespace) -> MasterKey:
@@ -284,7 +301,59 @@ def _rotate_master_key(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
         return 1
     finally:
         runtime.close()
-    return 1 if summary.stragglers else 0
+    return 1 if summary.stragglers or not summary.scrubbed else 0
+
+
+# ---------------------------------------------------------------------- scrub
+
+
+def _scrub_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Scrub the key table now; with ``--wal`` also end the WAL's window (see the README)."""
+    runtime = build_runtime(load_settings())
+    try:
+        recorder = _recorder(runtime)
+        scrubber = KeyScrubber(recorder.datastore, recorder.datastore.schema)
+        if scrubber.drop_key_statistics():
+            print(
+                "dropped planner statistics of the key column gathered before this version "
+                "(a superuser should now run VACUUM (FULL) pg_catalog.pg_statistic)",
+                file=out,
+            )
+        done = _scrub(runtime, out, args.wait)
+        if done and args.wal:
+            done = _end_wal_window(recorder, out, err)
+        return 0 if done else 1
+    finally:
+        runtime.close()
+
+
+def _end_wal_window(recorder: LotseRecorder, out: TextIO, err: TextIO) -> bool:
+    """Checkpoint and switch to a new WAL segment, so the old segments can go.
+
+    WAL segments hold the pages as they were before the erasure (full-page images)
+    until they are removed or recycled at a checkpoint after them. Needs a
+    superuser (or pg_checkpoint and EXECUTE on pg_switch_wal).
+    """
+    import psycopg
+
+    try:
+        with recorder.datastore.get_connection() as conn:
+            conn.execute("CHECKPOINT")
+            conn.execute("SELECT pg_switch_wal()")
+            conn.execute("CHECKPOINT")
+    except psycopg.errors.InsufficientPrivilege:
+        print(
+            "error: CHECKPOINT / pg_switch_wal() need a superuser (or pg_checkpoint and "
+            "EXECUTE on pg_switch_wal): ask the database administrator to run them",
+            file=err,
+        )
+        return False
+    print(
+        "checkpoint done and WAL switched: segments from before are removed or recycled "
+        "unless kept by wal_keep_size, a replication slot or archiving (see the README)",
+        file=out,
+    )
+    return True
 
 
 # ----------------------------------------------------------------------- keys
@@ -340,6 +409,21 @@ def add_privacy_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     )
     source.add_argument("--new-key-file", help="file holding the new key, or - for stdin")
 
+    scrub = commands.add_parser(
+        "scrub", help="remove old row versions holding destroyed or re-wrapped keys"
+    )
+    scrub.add_argument(
+        "--wait",
+        type=float,
+        default=SCRUB_WAIT_SECONDS,
+        help="seconds to wait for older transactions (default %(default)s)",
+    )
+    scrub.add_argument(
+        "--wal",
+        action="store_true",
+        help="then CHECKPOINT and switch the WAL segment (needs a superuser)",
+    )
+
 
 def run_privacy(
     args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
@@ -352,4 +436,6 @@ def run_privacy(
         return _retention(args, out, err)
     if args.privacy_command == "rotate-master-key":
         return _rotate_master_key(args, out, err)
+    if args.privacy_command == "scrub":
+        return _scrub_command(args, out, err)
     return 2

@@ -32,9 +32,13 @@ from domain.errors import (
     VersionConflictError,
 )
 from domain.labels import rule_label, status_title
+from storage.access_log import AccessLogUnavailableError
 from storage.database import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
+
+#: Seconds a client should wait before retrying a read the access log could not record.
+ACCESS_LOG_RETRY_AFTER = 5
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://lotse.readthedocs.io/problems/"
@@ -274,6 +278,25 @@ def install(app: FastAPI) -> None:
                 return refused
         headers = dict(exc.headers) if exc.headers else None
         return problem(exc.status_code, str(exc.detail), headers=headers)
+
+    @app.exception_handler(AccessLogUnavailableError)
+    async def access_log_unavailable(
+        request: Request, _: AccessLogUnavailableError
+    ) -> JSONResponse:
+        # The read succeeded but could not be logged: it is not answered (Art. 15 log).
+        log.error(
+            "read-access log unavailable in %s %s (request %s)",
+            request.method,
+            request.url.path,
+            getattr(request.state, "request_id", "-"),
+        )
+        return problem(
+            503,
+            "the read could not be recorded in the read-access log, so it is not answered; "
+            "retry shortly",
+            rule="access-log-unavailable",
+            headers={"Retry-After": str(ACCESS_LOG_RETRY_AFTER)},
+        )
 
     @app.exception_handler(MapperDeserialisationError)
     async def record_integrity(request: Request, _: MapperDeserialisationError) -> JSONResponse:

@@ -185,6 +185,10 @@ VOCABULARY: dict[type[StrEnum], dict[str, str]] = {
 
 #: Each rule code of a refusal, as a case worker should read it (``detail_de``).
 RULES: dict[str, str] = {
+    "access-log-unavailable": "Der Lesezugriff konnte nicht protokolliert werden; deshalb"
+    " werden keine Daten angezeigt. Bitte später erneut versuchen.",
+    "erasure-not-final": "Die Löschung ist erfasst, aber noch nicht endgültig: bitte die"
+    " Anfrage später wiederholen.",
     "age-exception-required": "Außerhalb des Alters von 18 bis 27 Jahren ist eine"
     " schriftliche Begründung der Ausnahme nötig.",
     "already-ongoing": "Dieser Schritt läuft bereits; erfassen Sie zuerst sein Ende.",

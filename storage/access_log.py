@@ -12,29 +12,46 @@ questions, so it must be complete and trustworthy:
   UTF-8 JSON array (no spaces) ``[id, at, user, role, organisation,
   participant_id, endpoint, purpose, outcome, request_id]``, ``at`` in UTC ISO 8601
   with microseconds, ``participant_id`` and ``purpose`` possibly ``null``.
-- **Cheap for readers**: requests only queue their entries; one writer thread
-  stores them in batches, each batch in its own transaction (under an EXCLUSIVE
-  lock on the log, so concurrent processes cannot fork the chain). ``close()``
-  writes what is queued, so a normal shutdown loses nothing.
+- **Durable before disclosure**: a read of personal data is answered only once
+  its entries are committed (``synchronous_commit = on``); if they cannot be
+  stored, ``record_many`` raises ``AccessLogUnavailableError`` and the read fails
+  (503), so a crash, kill -9 or outage can never leave a disclosed read unlogged.
+  An earlier version queued entries in memory and lost the queue on kill -9.
+- **Cheap for readers** (group commit): a reading thread that finds no write
+  under way writes at once, taking along every entry queued meanwhile; others
+  wait for that write or lead the next one (``async`` callers hand theirs to a
+  writer thread). Each write is one call of an append function (under an
+  EXCLUSIVE lock on the log, so concurrent processes cannot fork the chain),
+  sent to libpq as a prepared statement. Under load many reads share one
+  commit; alone, a read waits for one commit.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import threading
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.postgres import PostgresDatastore
+from psycopg import pq
 
 ACCESS_LOG_TABLE = "lotse_access_log"
 GENESIS = bytes(32)
+#: Tries to append a batch when other processes keep appending in between.
+APPEND_ATTEMPTS = 20
+#: The name of the append call, prepared on the writer's connection.
+APPEND_STATEMENT = b"lotse_access_log_append"
 PURPOSE_MAX = 200
 
 log = logging.getLogger(__name__)
@@ -79,19 +96,39 @@ def entry_hash(previous: bytes, entry_id: int, entry: AccessEntry) -> bytes:
     return hashlib.sha256(previous + canonical(entry_id, entry)).digest()
 
 
+class AccessLogWriteError(Exception):
+    """The database refused or failed an append (the reason is logged by type only)."""
+
+
+class AccessLogUnavailableError(Exception):
+    """The entries could not be stored: the read that needs them must not be answered."""
+
+
+@dataclass
+class _Pending:
+    entries: list[AccessEntry]
+    done: Future[None]
+
+
 class AccessLog:
     def __init__(
-        self, datastore: PostgresDatastore, schema: str = "public", *, linger: float = 0.05
+        self, datastore: PostgresDatastore, schema: str = "public", *, timeout: float = 5.0
     ) -> None:
         self.datastore = datastore
         self.table = f'"{schema}"."{ACCESS_LOG_TABLE}"'
         self.schema = schema
-        self.linger = linger
+        self.timeout = timeout
+        """Seconds a read waits for its entries to be stored before it fails."""
         self._cond = threading.Condition()
-        self._queue: list[AccessEntry] = []
+        self._queue: list[_Pending] = []
         self._in_flight = 0
         self._closed = False
         self._thread: threading.Thread | None = None
+        self.append_function = f'"{schema}"."lotse_access_log_append"'
+        self._head: tuple[int, bytes] | None = None
+        self._conn: psycopg.Connection[Any] | None = None
+        """The writer thread's own connection (see ``_append``)."""
+        """(id, entry_hash) of the newest entry as this process last knew it."""
 
     # ---------------------------------------------------------------- schema
 
@@ -117,36 +154,122 @@ class AccessLog:
             f"CREATE OR REPLACE TRIGGER lotse_access_log_append_only "
             f"BEFORE UPDATE OR DELETE ON {self.table} "
             f"FOR EACH ROW EXECUTE FUNCTION {function}()",
+            self._append_function_statement(),
         ]
+
+    def _append_function_statement(self) -> str:
+        # Appends a batch whose hashes were chained onto head ``p_after``, or, if
+        # the head moved meanwhile (another process), appends nothing and returns
+        # the head. Durable at commit: the read that waits for it is answered after.
+        return (
+            f"CREATE OR REPLACE FUNCTION {self.append_function}("
+            " p_after bigint, p_rows bytea, p_hashes bytea[])"
+            " RETURNS TABLE (head_id bigint, head_hash bytea) LANGUAGE plpgsql AS $body$"
+            " DECLARE last_id bigint; last_hash bytea;"
+            " BEGIN"
+            "  PERFORM set_config('synchronous_commit', 'on', true);"
+            f"  LOCK TABLE {self.table} IN EXCLUSIVE MODE;"
+            f"  SELECT t.id, t.entry_hash INTO last_id, last_hash FROM {self.table} t"
+            "   ORDER BY t.id DESC LIMIT 1;"
+            "  IF COALESCE(last_id, 0) <> p_after THEN"
+            "   RETURN QUERY SELECT COALESCE(last_id, 0),"
+            "    COALESCE(last_hash, decode(repeat('00', 32), 'hex'));"
+            "   RETURN;"
+            "  END IF;"
+            # p_rows: a JSON array of canonical entries (see ``canonical``).
+            f"  INSERT INTO {self.table} (id, at, user_id, role, organisation, participant_id,"
+            "   endpoint, purpose, outcome, request_id, entry_hash)"
+            "   SELECT (r.e ->> 0)::bigint, (r.e ->> 1)::timestamptz, r.e ->> 2, r.e ->> 3,"
+            "    r.e ->> 4, (r.e ->> 5)::uuid, r.e ->> 6, r.e ->> 7, (r.e ->> 8)::int,"
+            "    r.e ->> 9, p_hashes[r.n]"
+            "   FROM json_array_elements(convert_from(p_rows, 'UTF8')::json)"
+            "    WITH ORDINALITY AS r(e, n);"
+            " END $body$"
+        )
 
     def create_tables(self) -> None:
         with self.datastore.transaction(commit=True) as curs:
+            # Processes starting together would race on CREATE OR REPLACE FUNCTION.
+            curs.execute("SELECT pg_advisory_xact_lock(hashtext('lotse_access_log_schema'))")
             for statement in self.create_table_statements():
                 curs.execute(statement)
 
     # ---------------------------------------------------------------- writes
 
     def record(self, entry: AccessEntry) -> None:
-        """Queue one entry; it is stored within about ``linger`` seconds."""
+        """Store one entry; returns once it is committed (see ``record_many``)."""
         self.record_many([entry])
 
     def record_many(self, entries: Iterable[AccessEntry]) -> None:
+        """Store these entries; returns once they are committed.
+
+        Raises ``AccessLogUnavailableError`` if they could not be stored within
+        ``timeout``: the caller must then not disclose what they log. Blocks, so
+        an ``async`` caller uses ``record_many_async`` instead.
+
+        The calling thread writes itself when no write is under way (and takes
+        along whatever others queued); otherwise it waits for the writer of the
+        next batch. No hand-over to another thread on the way: that cost as much
+        CPU as the write itself.
+        """
+        pending = _Pending(list(entries), Future())
+        if not pending.entries:
+            return
+        deadline = time.monotonic() + self.timeout
+        batch: list[_Pending] = []
         with self._cond:
             if self._closed:
-                # After close nobody writes in the background: write it now.
-                batch = list(entries)
-                self._write(batch)
-                return
-            self._queue.extend(entries)
+                msg = "the read-access log is closed"
+                raise AccessLogUnavailableError(msg)
+            self._queue.append(pending)
+            while not pending.done.done():
+                if not self._in_flight:
+                    batch = self._take()
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    msg = "the read-access log could not store the entries in time"
+                    raise AccessLogUnavailableError(msg)
+                self._cond.wait(remaining)
+        if batch:
+            self._complete(batch)
+        error = pending.done.exception()
+        if error is not None:
+            raise error
+
+    async def record_many_async(self, entries: Iterable[AccessEntry]) -> None:
+        """``record_many`` for the event loop: waits without blocking it."""
+        done = self.submit(entries)
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(done), self.timeout)
+        except AccessLogUnavailableError:
+            raise
+        except Exception as e:
+            msg = "the read-access log could not store the entries"
+            raise AccessLogUnavailableError(msg) from e
+
+    def submit(self, entries: Iterable[AccessEntry]) -> Future[None]:
+        """Hand entries to the writer; the future completes when they are committed."""
+        pending = _Pending(list(entries), Future())
+        if not pending.entries:
+            pending.done.set_result(None)
+            return pending.done
+        with self._cond:
+            if self._closed:
+                msg = "the read-access log is closed"
+                pending.done.set_exception(AccessLogUnavailableError(msg))
+                return pending.done
+            self._queue.append(pending)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="lotse-access-log", daemon=True
                 )
                 self._thread.start()
             self._cond.notify_all()
+        return pending.done
 
     def flush(self, timeout: float = 30.0) -> None:
-        """Block until everything queued so far is stored."""
+        """Block until everything handed over so far is stored (or failed)."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while self._queue or self._in_flight:
@@ -157,73 +280,156 @@ class AccessLog:
                 self._cond.wait(remaining)
 
     def close(self) -> None:
-        self.flush()
         with self._cond:
             self._closed = True
             self._cond.notify_all()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=self.timeout + 5)
+        with contextlib.suppress(TimeoutError):
+            self.flush(self.timeout)
+        with self._cond:
+            if not self._in_flight:
+                self._disconnect()
 
     def _run(self) -> None:
+        """The writer for ``submit`` (async callers): it must not block the event loop."""
         while True:
             with self._cond:
-                while not self._queue and not self._closed:
+                while (not self._queue or self._in_flight) and not self._closed:
                     self._cond.wait()
                 if not self._queue and self._closed:
+                    if not self._in_flight:
+                        self._disconnect()
                     return
-            time.sleep(self.linger)  # let a burst of reads share one transaction
+                if self._in_flight:
+                    self._cond.wait()
+                    continue
+                batch = self._take()
+            self._complete(batch)
+
+    def _take(self) -> list[_Pending]:
+        """Everything queued while the previous commit ran: one transaction (hold _cond)."""
+        batch, self._queue = self._queue, []
+        self._in_flight = len(batch)
+        return batch
+
+    def _complete(self, batch: list[_Pending]) -> None:
+        try:
+            self._write([e for pending in batch for e in pending.entries])
+        except Exception as e:
+            # The waiting reads fail (503); nothing is retried behind their backs.
+            log.error("read-access log write failed: %s", type(e).__name__)
+            failure = AccessLogUnavailableError("the read-access log could not be written")
+            failure.__cause__ = e
+            for pending in batch:
+                if pending.done.set_running_or_notify_cancel():
+                    pending.done.set_exception(failure)
+        else:
+            for pending in batch:
+                # A reader that gave up (timeout) cancelled its future; its entry
+                # is stored anyway: logging a read that was refused is harmless.
+                if pending.done.set_running_or_notify_cancel():
+                    pending.done.set_result(None)
+        finally:
             with self._cond:
-                batch, self._queue = self._queue, []
-                self._in_flight = len(batch)
-            try:
-                self._write(batch)
-            except Exception as e:
-                # Never drop entries: put them back and try again shortly.
-                log.error("read-access log write failed (%s); retrying", type(e).__name__)
-                with self._cond:
-                    self._queue[:0] = batch
-                time.sleep(1.0)
-            finally:
-                with self._cond:
-                    self._in_flight = 0
-                    self._cond.notify_all()
+                self._in_flight = 0
+                self._cond.notify_all()
 
     def _write(self, batch: list[AccessEntry]) -> None:
+        """Append ``batch`` to the chain in one statement (one round trip, one commit).
+
+        The hashes are computed here from the head this process last wrote or
+        saw; the append function checks, under the table lock, that the head is
+        still that one, and otherwise returns the actual head to chain onto.
+        """
         if not batch:
             return
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(f"LOCK TABLE {self.table} IN EXCLUSIVE MODE")
-            curs.execute(f"SELECT id, entry_hash FROM {self.table} ORDER BY id DESC LIMIT 1")
-            head = curs.fetchone()
-            last_id = int(head["id"]) if head else 0
-            previous = bytes(head["entry_hash"]) if head else GENESIS
-            columns: list[list[Any]] = [[] for _ in range(11)]
-            for offset, e in enumerate(batch, start=1):
-                entry_id = last_id + offset
-                previous = entry_hash(previous, entry_id, e)
-                values = (
-                    entry_id,
-                    e.at,
-                    e.user,
-                    e.role,
-                    e.organisation,
-                    e.participant_id,
-                    e.endpoint,
-                    e.purpose,
-                    e.outcome,
-                    e.request_id,
-                    previous,
-                )
-                for column, value in zip(columns, values, strict=True):
-                    column.append(value)
-            curs.execute(
-                f"INSERT INTO {self.table} (id, at, user_id, role, organisation, participant_id,"
-                " endpoint, purpose, outcome, request_id, entry_hash)"
-                " SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::text[], %s::text[],"
-                " %s::text[], %s::uuid[], %s::text[], %s::text[], %s::int[], %s::text[],"
-                " %s::bytea[])",
-                columns,
+        try:
+            for _ in range(APPEND_ATTEMPTS):
+                if self._head is None:
+                    self._head = self._read_head()
+                last_id, previous = self._head
+                rows: list[bytes] = []
+                hashes: list[bytes] = []
+                for offset, e in enumerate(batch, start=1):
+                    row = canonical(last_id + offset, e)
+                    previous = hashlib.sha256(previous + row).digest()
+                    rows.append(row)
+                    hashes.append(previous)
+                # The rows travel as the very canonical JSON that was hashed: one
+                # parameter to encode instead of eleven arrays, and nothing to drift.
+                moved = self._append(last_id, b"[" + b",".join(rows) + b"]", hashes)
+                if moved is None:
+                    self._head = (last_id + len(batch), previous)
+                    return
+                # Another process appended meanwhile: chain onto its head.
+                self._head = moved
+        except BaseException:
+            self._head = None
+            raise
+        msg = "the read-access log head kept moving"
+        raise RuntimeError(msg)
+
+    def _append(self, after: int, rows: bytes, hashes: list[bytes]) -> tuple[int, bytes] | None:
+        """Call the append function; None when appended, else the head it found.
+
+        Every read waits for this call, so it goes straight to libpq on a
+        connection of the writer's own, as a prepared statement: about a quarter
+        of the CPU of the same call through the pool and psycopg's cursor layer
+        (measured 0.06 against 0.23 ms per call).
+        """
+        conn = self._connection()
+        array = b"{" + b",".join(b'"\\\\x' + h.hex().encode() + b'"' for h in hashes) + b"}"
+        try:
+            result = conn.pgconn.exec_prepared(
+                APPEND_STATEMENT, [str(after).encode(), rows, array], param_formats=[0, 1, 0]
             )
+        except BaseException:
+            self._disconnect()
+            raise
+        if result.status != pq.ExecStatus.TUPLES_OK:
+            self._disconnect()
+            # The SQLSTATE only: the server's message may quote the values.
+            state = result.error_field(pq.DiagnosticField.SQLSTATE)
+            msg = f"appending to the read-access log failed (SQLSTATE {state!r})"
+            raise AccessLogWriteError(msg)
+        if result.ntuples == 0:
+            return None
+        head_id, head_hash = result.get_value(0, 0), result.get_value(0, 1)
+        assert head_id is not None
+        assert head_hash is not None
+        return int(head_id), bytes.fromhex(head_hash.decode()[2:])  # bytea out: \x...
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            # The same server and credentials as the pool's connections.
+            pool = self.datastore.pool
+            conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
+            kwargs = pool.kwargs() if callable(pool.kwargs) else pool.kwargs
+            conn: psycopg.Connection[Any] = psycopg.connect(
+                conninfo, **{**(kwargs or {}), "autocommit": True}
+            )
+            # A stuck lock must not hold the writer (and every read) for ever.
+            conn.execute(f"SET statement_timeout = '{int(self.timeout * 1000)}ms'")  # type: ignore[arg-type]
+            call = f"SELECT * FROM {self.append_function}($1::bigint, $2::bytea, $3::bytea[])"
+            prepared = conn.pgconn.prepare(APPEND_STATEMENT, call.encode())
+            if prepared.status != pq.ExecStatus.COMMAND_OK:
+                conn.close()
+                msg = "the read-access log's append statement could not be prepared"
+                raise AccessLogWriteError(msg)
+            self._conn = conn
+        return self._conn
+
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _read_head(self) -> tuple[int, bytes]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(f"SELECT id, entry_hash FROM {self.table} ORDER BY id DESC LIMIT 1")  # type: ignore[arg-type]
+            head = curs.fetchone()
+        return (int(head["id"]), bytes(head["entry_hash"])) if head else (0, GENESIS)
 
     # ----------------------------------------------------------------- reads
 

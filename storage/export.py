@@ -3,9 +3,14 @@
 A bundle is a zip file with
 
 ``events.jsonl``
-    one event per line, readable: identifiers decrypted where the key still
-    exists, listed in ``erased_fields`` where it was destroyed (or in
-    ``withheld_fields`` when the export was made without identifiers);
+    one event per line, readable and **pseudonymised by default**: every
+    identifying field (names, birth date, free text) is left out (null) and
+    listed in ``withheld_fields``; participants appear under their random id,
+    which only Lotse can link to a person (and, after an erasure, nobody).
+    Only an export made explicitly with personal data (``with_identifiers``)
+    carries the identifiers decrypted where the key still exists, listed in
+    ``erased_fields`` where it was destroyed. A bundle, once written, is out of
+    Lotse's reach: a later erasure cannot shred the copies made before it;
 ``rows.jsonl``
     the same events as stored rows: ``position`` (notification id),
     ``originator_id``, ``originator_version``, ``topic``, ``state`` (base64 of the
@@ -86,7 +91,8 @@ class Criteria:
     municipality: str | None = None
     effective_from: date | None = None
     effective_to: date | None = None
-    with_identifiers: bool = True
+    with_identifiers: bool = False
+    """Personal data only when asked for explicitly: bundles outlive erasures."""
 
     def as_json(self) -> dict[str, Any]:
         return {k: _plain(v) for k, v in dataclasses.asdict(self).items()}

@@ -116,7 +116,15 @@ class KeyRing:
             " master_key_id text,"
             " created_at timestamptz NOT NULL DEFAULT now(),"
             " destroyed_at timestamptz,"
-            " CHECK ((wrapped_key IS NULL) = (destroyed_at IS NOT NULL)))"
+            " CHECK ((wrapped_key IS NULL) = (destroyed_at IS NOT NULL)))",
+            # ANALYZE would copy sample keys into pg_statistic (histogram bounds),
+            # where erasure cannot reach them: no statistics for this column.
+            "DO $$ BEGIN"
+            " IF (SELECT attstattarget FROM pg_attribute"
+            f"  WHERE attrelid = '{self.table}'::regclass AND attname = 'wrapped_key')"
+            "  IS DISTINCT FROM 0 THEN"
+            f"  ALTER TABLE {self.table} ALTER COLUMN wrapped_key SET STATISTICS 0;"
+            " END IF; END $$",
         ]
 
     def _remember(self, participant_id: UUID, key: bytes | None) -> None:

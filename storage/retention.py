@@ -13,7 +13,6 @@ policy.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -105,36 +104,3 @@ def due_for_shredding(
         if c["programme"] in wanted
     ]
     return sorted(candidates, key=lambda c: (c.programme, c.municipality, str(c.participant_id)))
-
-
-def vacuum_keys(recorder: LotseRecorder, *, wait_seconds: float = 60.0) -> bool:
-    """Reclaim the dead row versions that still hold destroyed (or re-wrapped) keys.
-
-    An UPDATE in PostgreSQL writes a new row version and leaves the old one, with
-    the old ``wrapped_key`` bytes, in the table file until VACUUM reclaims it. VACUUM
-    can reclaim it only once no transaction that began before the UPDATE is still
-    running (the projector may be in the middle of a batch), so this first waits,
-    up to ``wait_seconds``, for those to end. Returns False when some were still
-    running: VACUUM then ran anyway but may have left old row versions behind.
-
-    VACUUM cannot run inside a transaction; the library's pooled connections are
-    in autocommit mode, so a plain execute runs it on its own.
-    """
-    older_running = (
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        " AND backend_type = 'client backend' AND xact_start < %s"
-    )
-    with recorder.datastore.get_connection() as conn:
-        row = conn.execute("SELECT clock_timestamp()").fetchone()
-        assert row is not None
-        since = next(iter(row.values()))
-        deadline = time.monotonic() + wait_seconds
-        while True:
-            count_row = conn.execute(older_running, (since,)).fetchone()  # type: ignore[arg-type]
-            older = int(next(iter(count_row.values()))) if count_row else 0
-            if older == 0 or time.monotonic() >= deadline:
-                break
-            time.sleep(0.05)
-        conn.execute(f"VACUUM {recorder.keys.table}")  # type: ignore[arg-type]
-    return older == 0

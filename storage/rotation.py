@@ -26,6 +26,8 @@ class RotationSummary:
     new_master_key_id: str
     stragglers: int = 0
     """Keys found under another master key after the commit (see ``keys_not_under``)."""
+    scrubbed: bool = True
+    """The old wrappings were scrubbed from the key table's files afterwards."""
 
 
 def rotate_master_key(keys: KeyRing, new: MasterKey) -> RotationSummary:

@@ -182,7 +182,7 @@ async def list_participants(
                 **{k: row[k] for k in ParticipantSummary.model_fields if k in row and k != "id"},
             )
         )
-    access.record_many(item.id for item in items)
+    await access.record_many_async(item.id for item in items)
     return ParticipantPage(
         items=items,
         next_cursor=encode_cursor(page.next_cursor) if page.next_cursor else None,
@@ -215,7 +215,7 @@ async def read_timeline(
         rows = await query_timeline(conn, participant_id)
         restricted = await query_restricted(conn, participant_id)
     check_not_restricted(access.principal, restricted)
-    access.record(participant_id)
+    await access.record_async(participant_id)
     fields = TimelineEntry.model_fields
     return TimelinePublic(
         participant_id=participant_id,

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from fastapi import APIRouter, Header, Query, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from api.deps import (
@@ -24,7 +25,7 @@ from api.deps import (
     RuntimeDep,
     allowed,
 )
-from api.problems import problem_responses, safe_message
+from api.problems import problem, problem_responses, safe_message
 from api.schemas import (
     MILESTONE_MODELS,
     AccessLogEntryPublic,
@@ -58,6 +59,8 @@ from domain.errors import (
 )
 from domain.participant import Participant, known_field_names
 from domain.timetravel import known_events, replay
+from storage.key_scrub import KeyScrubber
+from storage.recorder import LotseRecorder
 
 # Every refused attempt on a participant endpoint goes to the read-access log.
 router = APIRouter(prefix="/participants", tags=["participants"], dependencies=[LogRefusedAccess])
@@ -113,6 +116,14 @@ WRITE_RESPONSES = {
         }
     ),
 }
+
+
+def scrub_keys(journeys: Journeys) -> bool:
+    """Rewrite the key table so that no destroyed key survives in an old row version."""
+    recorder = journeys.recorder
+    if not isinstance(recorder, LotseRecorder):
+        return True
+    return KeyScrubber(recorder.datastore, recorder.datastore.schema).scrub().done
 
 
 def etag(version: int) -> str:
@@ -403,10 +414,23 @@ def record_milestone(
     )
 
 
+ERASURE_RESPONSES = {
+    **WRITE_RESPONSES,
+    **problem_responses(
+        {
+            503: "The erasure is recorded, but a copy of the key is still readable in the "
+            "database: repeat the request after Retry-After to finish it",
+        }
+    ),
+}
+#: Seconds a client should wait before repeating an erasure that could not be finished.
+SCRUB_RETRY_AFTER = 10
+
+
 @router.post(
     "/{participant_id}/erasure",
     response_model=ErasurePublic,
-    responses=WRITE_RESPONSES,
+    responses=ERASURE_RESPONSES,
     dependencies=[allowed(check_may_erase)],
 )
 def erase_participant(
@@ -417,8 +441,13 @@ def erase_participant(
     request_id: RequestId,
     response: Response,
     idempotency_key: IdempotencyKey = None,
-) -> ErasurePublic:
-    """Erase (crypto-shred) or restrict a participant's personal data (Art. 17 GDPR)."""
+) -> ErasurePublic | JSONResponse:
+    """Erase (crypto-shred) or restrict a participant's personal data (Art. 17 GDPR).
+
+    A shredding answers 200 only once no copy of the destroyed key is left in the
+    database's tables (old row versions included); otherwise 503 with Retry-After:
+    the erasure is recorded, and repeating the request finishes the scrub.
+    """
     result, changed = journeys.erase(
         principal,
         request_id,
@@ -429,6 +458,14 @@ def erase_participant(
             principal, idempotency_key, "erasure", f"/participants/{participant_id}/erasure", body
         ),
     )
+    if body.mode == "shred" and not scrub_keys(journeys):
+        return problem(
+            503,
+            "the erasure is recorded and the key destroyed, but an older database transaction "
+            "may still hold a readable copy of it: repeat the request to finish the erasure",
+            rule="erasure-not-final",
+            headers={"Retry-After": str(SCRUB_RETRY_AFTER)},
+        )
     response.headers["ETag"] = etag(result.version)
     if not changed:
         detail = "nothing to do: the personal data was already erased or restricted"

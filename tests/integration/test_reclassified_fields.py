@@ -144,8 +144,10 @@ def test_events_stored_with_these_fields_in_clear_still_load_project_and_export(
     history = client.get(f"/participants/{pid}/history", headers=auth()).json()["events"]
     caught_up = read_models_caught_up(database_url)
     timeline = client.get(f"/participants/{pid}/timeline", headers=auth())
-    with_ids = bundle_events(pid, tmp_path / "with.zip")
-    without_ids = bundle_events(pid, tmp_path / "without.zip", "--without-identifiers")
+    with_ids = bundle_events(
+        pid, tmp_path / "with.zip", "--with-personal-data", "--purpose", "Art. 15 request"
+    )
+    without_ids = bundle_events(pid, tmp_path / "without.zip")  # pseudonymised by default
 
     assert participant.internship_since is not None
     assert participant.language_level == "A2"
