@@ -56,7 +56,9 @@ EVENT_TYPES: dict[str, str] = {
     "ResidenceStatusChanged": "Aufenthaltsstatus geändert",
     "Exited": "Austritt aus dem Programm",
     "FollowUpRecorded": "Verbleib sechs Monate nach Austritt",
+    "Reentered": "Erneute Aufnahme (neuer Förderzeitraum)",
     "EntryCorrected": "Eintrag korrigiert",
+    "EntryVoided": "Eintrag für ungültig erklärt",
     "PersonalDataErased": "Personenbezogene Daten gelöscht",
 }
 
@@ -176,6 +178,15 @@ VOCABULARY: dict[type[StrEnum], dict[str, str]] = {
 
 #: Each rule code of a refusal, as a case worker should read it (``detail_de``).
 RULES: dict[str, str] = {
+    "already-voided": "Dieser Eintrag wurde bereits für ungültig erklärt.",
+    "entry-of-another-provider": "Diesen Eintrag hat ein anderer Träger erfasst: nur er"
+    " oder die Koordinierung der Kommune kann ihn für ungültig erklären.",
+    "journey-inconsistent": "Mit dieser Änderung wäre der Verlauf in sich nicht mehr stimmig.",
+    "module-open-at-exit": "Mit dieser Änderung wäre ein Förderbaustein beim Austritt noch offen.",
+    "participant-active": "Die Person ist noch aktiv: eine erneute Aufnahme ist erst nach"
+    " dem Austritt möglich.",
+    "registration-voided": "Diese Aufnahme wurde für ungültig erklärt (doppelt erfasst):"
+    " es kann nichts mehr erfasst werden.",
     "age-exception-required": "Außerhalb des Alters von 18 bis 27 Jahren ist eine"
     " schriftliche Begründung der Ausnahme nötig.",
     "already-ongoing": "Dieser Schritt läuft bereits; erfassen Sie zuerst sein Ende.",
@@ -205,7 +216,8 @@ RULES: dict[str, str] = {
     "not-ongoing": "Dieser Schritt läuft nicht.",
     "not-yet-registered": "Die Person war zu diesem Zeitpunkt noch nicht aufgenommen.",
     "participant-exited": "Die Person ist ausgetreten: möglich sind nur Verbleib,"
-    " Korrekturen und der Widerruf der Einwilligung.",
+    " Korrekturen, Ungültigerklärungen, eine erneute Aufnahme und der Widerruf der"
+    " Einwilligung.",
     "participant-not-found": "Teilnehmende Person nicht gefunden.",
     "personal-data-erased": "Die personenbezogenen Daten wurden gelöscht.",
     "processing-restricted": "Die Verarbeitung ist eingeschränkt (Art. 18 DSGVO).",

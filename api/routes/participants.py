@@ -47,6 +47,7 @@ from domain.access import (
     check_may_read_access_log,
     check_may_read_personal_data,
     check_may_record,
+    check_may_record_or_void,
     idempotency_scope,
     may_see,
 )
@@ -350,7 +351,7 @@ def coerce_changes(
     status_code=status.HTTP_201_CREATED,
     response_model=MilestoneRecorded,
     responses=WRITE_RESPONSES,
-    dependencies=[allowed(check_may_record)],
+    dependencies=[allowed(check_may_record_or_void)],
 )
 def record_milestone(
     participant_id: UUID,
