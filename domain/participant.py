@@ -1293,13 +1293,15 @@ class Participant(Aggregate):
                         found.insert(0, e)
                     break
         elif isinstance(target, Participant.Exited):
-            found += [
-                e
-                for e in entries
-                if isinstance(e, Participant.ModuleExited)
-                and e.request_id == target.request_id
-                and e.originator_version < voids_version
-            ]
+            # ``exit`` records the module exits right before the exit, in its request.
+            version = voids_version - 1
+            while (
+                isinstance(closed := self._entries.get(version), Participant.ModuleExited)
+                and closed.request_id == target.request_id
+                and closed.effective_date == target.effective_date
+            ):
+                found.append(closed)
+                version -= 1
         return sorted(found, key=lambda e: -e.originator_version)
 
     def void_entry(

@@ -187,6 +187,16 @@ def test_voiding_the_exit_voids_the_module_exits_recorded_with_it(programme: Pro
     assert p.open_modules == {"F4": day(10)}
 
 
+def test_voiding_the_exit_keeps_module_exits_recorded_before_it(programme: Programme) -> None:
+    p = in_f4(programme)
+    p.exit_module(**on(30), programme=programme, module="F4", reason="completed")  # v6
+    p.exit(**on(40), reason="completed", destination="apprenticeship")  # v7, nothing open
+
+    void(p, programme, 7)
+
+    assert (p.status, p.open_modules, p.voided_versions) == ("active", {}, {7})
+
+
 def test_voiding_an_exit_with_a_follow_up_after_it_is_refused(programme: Programme) -> None:
     p = in_f4(programme)
     p.exit(**on(40), reason="completed", destination="apprenticeship")
