@@ -193,7 +193,11 @@ class ParticipantPublic(BaseModel):
     programme: str
     provider: str
     municipality: str
-    status: Literal["active", "exited"]
+    status: Literal["active", "exited", "voided"] = Field(
+        description="voided: the registration was voided as a duplicate; it counts nowhere"
+    )
+    period_start: date = Field(description="Intake of the current enrolment period")
+    periods: int = Field(description="Enrolment periods: 1, plus one per re-entry")
     intake_date: date
     given_name: str | None = Field(description="null once personal data was erased")
     family_name: str | None
@@ -253,6 +257,12 @@ class HistoryEntry(BaseModel):
     )
     corrects_version: int | None = Field(
         default=None, description="on a correction: the version of the entry it corrects"
+    )
+    voided_by: int | None = Field(
+        default=None, description="the version of the EntryVoided that voided this entry"
+    )
+    voids_version: int | None = Field(
+        default=None, description="on a void: the version of the entry it voids"
     )
 
 
@@ -430,6 +440,26 @@ class EntryCorrectedCreate(Milestone):
     )
 
 
+class ReenteredCreate(Milestone):
+    """A new enrolment period after the exit; eligibility and consent are needed again."""
+
+    type: Literal["Reentered"]
+    intake_date: date = Field(description="The new intake; equal to effective_date")
+
+
+class EntryVoidedCreate(Milestone):
+    """Take an erroneous entry out of every figure; the history keeps it, marked void.
+
+    Voiding the registration (version 1) voids a duplicate record as a whole; voiding
+    a module entry voids the stay (entry and exit); voiding the exit voids the module
+    exits recorded with it.
+    """
+
+    type: Literal["EntryVoided"]
+    voids_version: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    reason: FreeText
+
+
 MilestoneCreate = Annotated[
     EligibilityAssessedCreate
     | ConsentGivenCreate
@@ -455,7 +485,9 @@ MilestoneCreate = Annotated[
     | ResidenceStatusChangedCreate
     | ExitedCreate
     | FollowUpRecordedCreate
-    | EntryCorrectedCreate,
+    | ReenteredCreate
+    | EntryCorrectedCreate
+    | EntryVoidedCreate,
     Field(discriminator="type"),
 ]
 

@@ -38,8 +38,10 @@ def participant_public(p: Participant) -> ParticipantPublic:
         programme=p.programme,
         provider=p.provider,
         municipality=p.municipality,
-        status="exited" if p.exit_date is not None else "active",
+        status=p.status,
         intake_date=p.intake_date,
+        period_start=p.period_start,
+        periods=p.periods,
         given_name=p.given_name,
         family_name=p.family_name,
         birth_date=p.birth_date,
@@ -106,9 +108,12 @@ def history_entries(
     corrections in ``events``) is on or before that day, with their corrections.
     """
     corrected_by: dict[int, list[int]] = {}
+    voided_by: dict[int, int] = {}
     effective: dict[int, date] = {}
     for e in events:
-        if isinstance(e, Participant.EntryCorrected):
+        if isinstance(e, Participant.EntryVoided):
+            voided_by[e.voids_version] = e.originator_version
+        elif isinstance(e, Participant.EntryCorrected):
             corrected_by.setdefault(e.corrects_version, []).append(e.originator_version)
             if "effective_date" in e.changes:
                 effective[e.corrects_version] = e.changes["effective_date"]
@@ -124,5 +129,8 @@ def history_entries(
         entry = history_entry(e)
         entry.corrected_by = corrected_by.get(version, [])
         entry.corrects_version = corrects
+        entry.voided_by = voided_by.get(version)
+        if isinstance(e, Participant.EntryVoided):
+            entry.voids_version = e.voids_version
         shown.append(entry)
     return shown

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from domain.configuration import Configuration
-from domain.errors import AccessDeniedError, InvalidInputError
+from domain.errors import AccessDeniedError, InvalidInputError, RuleViolationError
 
 ALL_ORGANISATIONS = "*"
 
@@ -54,6 +54,50 @@ def check_may_record(principal: Principal) -> None:
     if principal.role not in (Role.CASEWORKER, Role.ADMIN):
         msg = f"the role {principal.role.value} may not record milestones or corrections"
         raise AccessDeniedError(msg)
+
+
+def check_may_record_or_void(principal: Principal) -> None:
+    """The gate of the milestones route: case workers record, coordinators only void.
+
+    Coordinators record no milestones of their own, but they may void an
+    erroneous entry (``EntryVoided``) of a participant of their municipality, so
+    they pass the gate and the application refuses them any other milestone.
+    """
+    if principal.role not in (Role.CASEWORKER, Role.COORDINATOR, Role.ADMIN):
+        msg = f"the role {principal.role.value} may not record milestones or corrections"
+        raise AccessDeniedError(msg)
+
+
+def check_may_void(principal: Principal) -> None:
+    """Voiding an erroneous entry: the recording provider's case workers, the
+    coordinator of the participant's municipality, admins."""
+    if principal.role not in (Role.CASEWORKER, Role.COORDINATOR, Role.ADMIN):
+        msg = f"the role {principal.role.value} may not void entries"
+        raise AccessDeniedError(msg)
+
+
+def may_void(principal: Principal, provider: str, municipality: str) -> bool:
+    """Is the participant (now with ``provider`` in ``municipality``) one the caller may
+    void entries of? A case worker's own caseload, a coordinator's municipality."""
+    match principal.role:
+        case Role.CASEWORKER:
+            return principal.organisation == provider
+        case Role.COORDINATOR:
+            return principal.organisation == municipality
+        case Role.ADMIN:
+            return True
+    return False
+
+
+def check_may_void_entry(principal: Principal, recorded_for: str) -> None:
+    """A case worker voids only entries recorded for the own provider, never an entry
+    of another provider (one that held the case before a transfer, say): that is
+    for its own case workers or the coordinator. A rule of the journey (409), as the
+    participant is in the caller's caseload."""
+    if principal.role == Role.CASEWORKER and recorded_for != principal.organisation:
+        msg = "this entry was recorded by another provider: only that provider or the "
+        msg += "coordinator of the municipality may void it"
+        raise RuleViolationError(msg, field="voids_version", rule="entry-of-another-provider")
 
 
 def may_write(principal: Principal, provider: str) -> bool:

@@ -24,8 +24,11 @@ from domain.access import (
     check_may_erase,
     check_may_read_personal_data,
     check_may_record,
+    check_may_void,
+    check_may_void_entry,
     check_not_restricted,
     may_see,
+    may_void,
     may_write,
 )
 from domain.catalogue import milestone_named
@@ -318,7 +321,11 @@ class Journeys(Application[UUID]):
         **data: Any,
     ) -> Recorded:
         """Record one milestone; concurrent writers are retried, never lost."""
-        check_may_record(principal)
+        voiding = milestone == Participant.EntryVoided.__name__
+        if voiding:
+            check_may_void(principal)
+        else:
+            check_may_record(principal)
         replayed = self._replayed(request_key, "milestone")
         if replayed:
             return replayed
@@ -326,9 +333,18 @@ class Journeys(Application[UUID]):
         envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
         for _attempt in range(MAX_CONFLICT_RETRIES):
             participant = self._load(participant_id)
-            if not may_write(principal, participant.provider):
+            in_scope = (
+                may_void(principal, participant.provider, participant.municipality)
+                if voiding
+                else may_write(principal, participant.provider)
+            )
+            if not in_scope:
                 msg = "no participant with this id"
                 raise ParticipantNotFoundError(msg)
+            if voiding:
+                participant.check_processing_allowed(milestone)
+                for voided in participant.void_targets(data.get("voids_version", 0)):
+                    check_may_void_entry(principal, voided.organisation)
             if expected_version is not None and participant.version != expected_version:
                 msg = (
                     f"the participant is at version {participant.version}, not {expected_version}: "

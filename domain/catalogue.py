@@ -60,7 +60,9 @@ MILESTONES: tuple[Milestone, ...] = (
     Milestone(P.ResidenceStatusChanged, P.change_residence_status, needs_programme=True),
     Milestone(P.Exited, P.exit),
     Milestone(P.FollowUpRecorded, P.record_follow_up),
+    Milestone(P.Reentered, P.reenter),
     Milestone(P.EntryCorrected, P.correct_entry, needs_programme=True),
+    Milestone(P.EntryVoided, P.void_entry, needs_programme=True),
 )
 
 #: Events recorded by commands of their own rather than as milestones.

@@ -158,6 +158,8 @@ FIELD_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "ModuleExited.reason": one_of(ModuleExitReason),
     "Exited.reason": one_of(ExitReason),
     "EntryCorrected.reason": free_text,
+    "EntryVoided.reason": free_text,
+    "voids_version": whole_number_between(1, 2**31 - 1),
     "passed_exam": boolean,
     "employment_type": one_of(EmploymentType),
     "hours_per_week": number_between(Decimal(1), Decimal(60)),

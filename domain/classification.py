@@ -112,6 +112,9 @@ CLASSIFICATION: dict[str, dict[str, DataClass]] = {
     "FollowUpRecorded": {"destination": T, "months_after_exit": T},
     # ``changes`` is classified per changed field, by the corrected event's type.
     "EntryCorrected": {"corrects_version": T, "corrected_type": T, "reason": I, "changes": T},
+    "Reentered": {"intake_date": T},
+    # ``reason`` is free text: identifying, sealed under the participant's key.
+    "EntryVoided": {"voids_version": T, "voided_type": T, "reason": I},
     "PersonalDataErased": {"mode": T, "reason_code": T},
     # Course events (domain/course.py): participants appear only by their
     # pseudonymous id; the teacher is a staff user id; the receipt is a number.

@@ -56,7 +56,9 @@ EVENT_TYPES: dict[str, str] = {
     "ResidenceStatusChanged": "Aufenthaltsstatus geändert",
     "Exited": "Austritt aus dem Programm",
     "FollowUpRecorded": "Verbleib sechs Monate nach Austritt",
+    "Reentered": "Erneute Aufnahme (neuer Förderzeitraum)",
     "EntryCorrected": "Eintrag korrigiert",
+    "EntryVoided": "Eintrag für ungültig erklärt",
     "PersonalDataErased": "Personenbezogene Daten gelöscht",
     # A course's own stream (domain/course.py).
     "CourseScheduled": "Kurs geplant",
@@ -189,6 +191,15 @@ RULES: dict[str, str] = {
     " werden keine Daten angezeigt. Bitte später erneut versuchen.",
     "erasure-not-final": "Die Löschung ist erfasst, aber noch nicht endgültig: bitte die"
     " Anfrage später wiederholen.",
+    "already-voided": "Dieser Eintrag wurde bereits für ungültig erklärt.",
+    "entry-of-another-provider": "Diesen Eintrag hat ein anderer Träger erfasst: nur er"
+    " oder die Koordinierung der Kommune kann ihn für ungültig erklären.",
+    "journey-inconsistent": "Mit dieser Änderung wäre der Verlauf in sich nicht mehr stimmig.",
+    "module-open-at-exit": "Mit dieser Änderung wäre ein Förderbaustein beim Austritt noch offen.",
+    "participant-active": "Die Person ist noch aktiv: eine erneute Aufnahme ist erst nach"
+    " dem Austritt möglich.",
+    "registration-voided": "Diese Aufnahme wurde für ungültig erklärt (doppelt erfasst):"
+    " es kann nichts mehr erfasst werden.",
     "age-exception-required": "Außerhalb des Alters von 18 bis 27 Jahren ist eine"
     " schriftliche Begründung der Ausnahme nötig.",
     "already-ongoing": "Dieser Schritt läuft bereits; erfassen Sie zuerst sein Ende.",
@@ -203,8 +214,7 @@ RULES: dict[str, str] = {
     "date-before-module-entry": "Das Datum liegt vor dem Eintritt in den Förderbaustein.",
     "date-before-start": "Das Datum liegt vor dem Beginn.",
     "date-in-future": "Das Datum liegt in der Zukunft.",
-    "date-implausible": "Das Datum ist nicht plausibel (zum Beispiel ein Tippfehler im"
-    " Jahr).",
+    "date-implausible": "Das Datum ist nicht plausibel (zum Beispiel ein Tippfehler im Jahr).",
     "domain-error": "Der Schritt ist nicht möglich.",
     "duplicate-key": "Ein Feld steht mehrfach in einem Objekt der Anfrage.",
     "eligibility-excluded": "Ein Ausschlussgrund liegt vor: keine Förderung möglich.",
@@ -227,7 +237,8 @@ RULES: dict[str, str] = {
     "not-ongoing": "Dieser Schritt läuft nicht.",
     "not-yet-registered": "Die Person war zu diesem Zeitpunkt noch nicht aufgenommen.",
     "participant-exited": "Die Person ist ausgetreten: möglich sind nur Verbleib,"
-    " Korrekturen und der Widerruf der Einwilligung.",
+    " Korrekturen, Ungültigerklärungen, eine erneute Aufnahme und der Widerruf der"
+    " Einwilligung.",
     "participant-not-found": "Teilnehmende Person nicht gefunden.",
     "personal-data-erased": "Die personenbezogenen Daten wurden gelöscht.",
     "processing-restricted": "Die Verarbeitung ist eingeschränkt (Art. 18 DSGVO).",
@@ -252,8 +263,7 @@ RULES: dict[str, str] = {
     "date-before-last-session": "Das Datum liegt vor dem letzten Kurstermin.",
     "duplicate": "Jede Person darf in der Liste nur einmal vorkommen.",
     "end-before-start": "Das Ende liegt vor dem Beginn.",
-    "module-stay-not-open": "Die Person ist an diesem Tag nicht im Förderbaustein des"
-    " Kurses.",
+    "module-stay-not-open": "Die Person ist an diesem Tag nicht im Förderbaustein des Kurses.",
     "not-a-course-module": "Dieser Förderbaustein wird nicht in Kursen durchgeführt.",
     "not-enrolled": "Die Person ist in diesem Kurs (an diesem Tag) nicht angemeldet.",
     "not-own-participant": "Die Person wird nicht von diesem Träger begleitet.",
@@ -267,10 +277,8 @@ RULES: dict[str, str] = {
     "published-releases-only": "Ihre Rolle erhält nur veröffentlichte Berichtsstände.",
     "read-models-unavailable": "Die Auswertungsdaten werden gerade aktualisiert: bitte"
     " später erneut versuchen.",
-    "release-exists": "Dieser Berichtsstand ist bereits veröffentlicht und ändert sich"
-    " nicht mehr.",
-    "release-not-due": "Dieser Berichtsstand kann erst nach seinem Stichtag"
-    " veröffentlicht werden.",
+    "release-exists": "Dieser Berichtsstand ist bereits veröffentlicht und ändert sich nicht mehr.",
+    "release-not-due": "Dieser Berichtsstand kann erst nach seinem Stichtag veröffentlicht werden.",
     "release-not-found": "Dieser Berichtsstand wurde nicht gefunden.",
     "release-period": "Veröffentlicht werden nur Quartale, Halbjahre und Jahre.",
     "release-publishers-only": "Veröffentlichen dürfen nur die Koordination (für die eigene"
@@ -279,8 +287,7 @@ RULES: dict[str, str] = {
     " (POST /reports/replays).",
     "replay-auditors-only": "Berichte aus dem vollständigen Protokoll berechnen nur"
     " Prüfung und Administration.",
-    "too-many-jobs": "Sie haben schon zu viele Aufträge laufen: bitte später erneut"
-    " versuchen.",
+    "too-many-jobs": "Sie haben schon zu viele Aufträge laufen: bitte später erneut versuchen.",
     "version-conflict": "Inzwischen wurde etwas anderes erfasst: bitte neu laden und"
     " den Schritt dann wiederholen.",
 }

@@ -5,10 +5,16 @@ trigger an event; events only mutate state (``evolve``), because they re-run on
 every load. Event classes and their fields are a persisted, public schema: do not
 rename or reshape one without a ``class_version`` and an upcaster.
 
-State is always a fold over the *entries* (every event except corrections and
-erasure), with corrections substituted: ``EntryCorrected`` replaces the corrected
-entry and the state is folded again, so the history keeps both versions while the
-current state shows the corrected one.
+State is always a fold over the *entries* (every event except corrections, voids
+and erasure), with corrections substituted: ``EntryCorrected`` replaces the
+corrected entry and the state is folded again, so the history keeps both versions
+while the current state shows the corrected one. ``EntryVoided`` takes an entry out
+of the fold the same way (the history keeps it); voiding the registration voids the
+whole record (a duplicate registration): the participant then counts nowhere.
+
+A correction or a void is accepted only if the journey with it applied still keeps
+every rule: ``domain.consistency`` replays the changed entries through the same
+commands that recorded them.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import dataclasses
 import functools
 from datetime import date
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
@@ -165,6 +171,8 @@ class Participant(Aggregate):
             p.residence_status = self.residence_status
             p.age_exception_reason = self.age_exception_reason
             p.last_effective_date = self.effective_date
+            p.period_start = self.intake_date
+            p.periods = 1
 
     class EligibilityAssessed(Event):
         eligible: bool
@@ -353,6 +361,43 @@ class Participant(Aggregate):
         def evolve(self, p: Participant) -> None:
             p.follow_ups.append((self.months_after_exit, self.destination))
 
+    class Reentered(Event):
+        """A new enrolment period after an exit: eligibility and consent start afresh."""
+
+        intake_date: date
+
+        def evolve(self, p: Participant) -> None:
+            p.period_start = self.intake_date
+            p.periods += 1
+            p.exit_date = None
+            p.exit_reason = None
+            p.exit_destination = None
+            # The new period needs its own eligibility assessment and consent.
+            p.eligible = None
+            p.target_group = None
+            p.eligibility_rule_version = None
+            p.consent_version = None
+            p.consent_withdrawn = False
+
+    class EntryVoided(Event):
+        """An erroneous entry taken out of the journey; the history keeps both."""
+
+        voids_version: int
+        voided_type: str
+        """The type of the voided event (``Registered``: the whole record is void)."""
+        reason: str
+
+        is_entry: ClassVar[bool] = False
+
+        def evolve(self, p: Participant) -> None:
+            p.voided_versions.add(self.voids_version)
+            if self.voids_version == 1:
+                # The state stays readable as recorded; the record counts nowhere.
+                p.registration_voided = True
+                return
+            p._entries.pop(self.voids_version, None)
+            p._refold()
+
     class EntryCorrected(Event):
         corrects_version: int
         corrected_type: str
@@ -426,8 +471,14 @@ class Participant(Aggregate):
         self.exit_destination: str | None = None
         self.follow_ups: list[tuple[int, str]] = []
         self.last_effective_date: date = date.min
+        #: Where the current enrolment period began (the intake, or the last re-entry).
+        self.period_start: date = date.min
+        #: Enrolment periods so far: 1 after the registration, +1 per re-entry.
+        self.periods = 0
         if not hasattr(self, "_entries"):
             self._entries: dict[int, Participant.Event] = {}
+            self.voided_versions: set[int] = set()
+            self.registration_voided = False
             self.corrections = 0
             self.personal_data_erased = False
             self.restricted = False
@@ -466,7 +517,9 @@ class Participant(Aggregate):
         return entered is not None and entered <= day
 
     @property
-    def status(self) -> str:
+    def status(self) -> Literal["active", "exited", "voided"]:
+        if self.registration_voided:
+            return "voided"
         return "exited" if self.exit_date is not None else "active"
 
     # ------------------------------------------------------------ commands
@@ -599,8 +652,8 @@ class Participant(Aggregate):
         if effective_date > today:
             msg = "effective_date must not be in the future"
             raise InvalidInputError(msg, field="effective_date", rule="date-in-future")
-        if effective_date < self.intake_date:
-            msg = "effective_date must not be before the intake date"
+        if effective_date < self.period_start:
+            msg = "effective_date must not be before the intake date (of the current period)"
             raise RuleViolationError(msg, field="effective_date", rule="date-before-intake")
 
     @staticmethod
@@ -626,14 +679,30 @@ class Participant(Aggregate):
                 "processing of this participant's data is restricted: no milestones can be recorded"
             )
             raise RuleViolationError(msg, rule="processing-restricted")
-        after_exit = ("FollowUpRecorded", "EntryCorrected", "ConsentWithdrawn")
+        if self.registration_voided:
+            msg = "this registration was voided (a duplicate): nothing more can be recorded"
+            raise RuleViolationError(msg, rule="registration-voided")
+        after_exit = (
+            "FollowUpRecorded",
+            "EntryCorrected",
+            "EntryVoided",
+            "ConsentWithdrawn",
+            "Reentered",
+        )
         if self.exit_date is not None and milestone not in after_exit:
             msg = (
-                "the participant has exited: only follow-ups, corrections "
-                "and withdrawal of consent can be recorded"
+                "the participant has exited: only follow-ups, corrections, voids, "
+                "a re-entry and withdrawal of consent can be recorded"
             )
             raise RuleViolationError(msg, rule="participant-exited")
-        allowed_without_consent = ("ConsentGiven", "ModuleExited", "Exited", "EntryCorrected")
+        allowed_without_consent = (
+            "ConsentGiven",
+            "ModuleExited",
+            "Exited",
+            "EntryCorrected",
+            "EntryVoided",
+            "Reentered",
+        )
         if self.consent_withdrawn and milestone not in allowed_without_consent:
             msg = (
                 "consent has been withdrawn: only a new consent, module exits, "
@@ -1199,8 +1268,8 @@ class Participant(Aggregate):
                 field="changes.valid_until",
             )
         if "effective_date" in changes:
-            if event_type == "Registered":
-                msg = "correct intake_date instead of the registration's effective_date"
+            if event_type in ("Registered", "Reentered"):
+                msg = f"correct intake_date instead of the effective_date of {event_type}"
                 raise InvalidInputError(msg, field="changes.effective_date")
             if changes["effective_date"] < programme.earliest_intake_date:
                 msg = (
@@ -1210,10 +1279,21 @@ class Participant(Aggregate):
                 raise InvalidInputError(
                     msg, field="changes.effective_date", rule="date-implausible"
                 )
-            self.check_effective_date(changes["effective_date"], today)
+            # The rest (before intake, before a stay's entry) is the journey's
+            # consistency, checked on the corrected history (domain.consistency).
+            if changes["effective_date"] > today:
+                msg = "effective_date must not be in the future"
+                raise InvalidInputError(msg, field="changes.effective_date", rule="date-in-future")
         if event_type == "Registered":
             assert isinstance(original, Participant.Registered)
             self._derive_registration_changes(original, changes, programme, today)
+        elif event_type == "Reentered" and "intake_date" in changes:
+            changes["effective_date"] = changes["intake_date"]
+        # Every rule, over the journey as it would be: dates against the intake of
+        # their period, exits after entries, hours only in an open stay, ...
+        corrected = dict(self._entries)
+        corrected[corrects_version] = dataclasses.replace(original, **changes)
+        self._check_journey(corrected, programme, today, changed="changes")
         self._trigger(
             self.EntryCorrected,
             envelope,
@@ -1243,6 +1323,122 @@ class Participant(Aggregate):
         changes["effective_date"] = intake_date
         changes["birth_year"] = birth_date.year
         changes["age_at_intake"] = age_on(birth_date, intake_date)
+
+    def _check_journey(
+        self,
+        entries: dict[int, Participant.Event],
+        programme: Programme,
+        today: date,
+        *,
+        changed: str,
+    ) -> None:
+        # Imported here: the consistency check replays entries through the
+        # catalogue's commands, and the catalogue imports this module.
+        from domain.consistency import check_journey
+
+        check_journey(entries, programme, today, changed=changed)
+
+    def reenter(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        intake_date: date,
+    ) -> None:
+        """Start a new enrolment period after the exit (a new entry of the same person).
+
+        The new period starts without eligibility and consent: both must be recorded
+        again before a module can be entered.
+        """
+        self._prepare(self.Reentered, effective_date, today, intake_date=intake_date)
+        if intake_date != effective_date:
+            msg = "intake_date must equal effective_date: the re-entry happens on its intake"
+            raise InvalidInputError(msg, field="intake_date")
+        if self.exit_date is None:
+            msg = "the participant is still active: a re-entry is possible only after the exit"
+            raise RuleViolationError(msg, rule="participant-active")
+        if intake_date < self.exit_date:
+            msg = "intake_date must not be before the exit date"
+            raise RuleViolationError(msg, field="intake_date", rule="date-before-exit")
+        self._trigger(self.Reentered, envelope, effective_date, intake_date=intake_date)
+
+    def void_targets(self, voids_version: int) -> list[Participant.Event]:
+        """The entries a void of ``voids_version`` takes out of the journey, latest first.
+
+        - the registration (version 1): every entry, the whole record is void;
+        - a module entry: the stay as a whole, its entry and the exit that ended it;
+        - the exit: the exit and the module exits recorded with it (same request);
+        - any other entry: that entry.
+        """
+        if voids_version in self.voided_versions:
+            msg = "this entry has already been voided"
+            raise RuleViolationError(msg, field="voids_version", rule="already-voided")
+        target = self._entries.get(voids_version)
+        if target is None:
+            msg = "voids_version must name an earlier entry of this participant (not a correction)"
+            raise RuleViolationError(msg, field="voids_version", rule="unknown-version")
+        entries = [self._entries[v] for v in sorted(self._entries)]
+        if voids_version == 1:
+            return entries[::-1]
+        found: list[Participant.Event] = [target]
+        if isinstance(target, Participant.ModuleEntered):
+            for e in entries:
+                if e.originator_version <= voids_version:
+                    continue
+                if isinstance(e, Participant.ModuleEntered | Participant.ModuleExited) and (
+                    e.module == target.module
+                ):
+                    if isinstance(e, Participant.ModuleExited):
+                        found.insert(0, e)
+                    break
+        elif isinstance(target, Participant.Exited):
+            # ``exit`` records the module exits right before the exit, in its request.
+            version = voids_version - 1
+            while (
+                isinstance(closed := self._entries.get(version), Participant.ModuleExited)
+                and closed.request_id == target.request_id
+                and closed.effective_date == target.effective_date
+            ):
+                found.append(closed)
+                version -= 1
+        return sorted(found, key=lambda e: -e.originator_version)
+
+    def void_entry(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        programme: Programme,
+        voids_version: int,
+        reason: str,
+    ) -> None:
+        """Take an erroneous entry out of the journey; the history keeps it, marked void.
+
+        Whether the caller may void each of the entries (``void_targets``) is the
+        access policy's question (``domain.access.check_may_void``), asked first.
+        """
+        self._prepare(self.EntryVoided, effective_date, today, reason=reason)
+        check_field("EntryVoided", "voids_version", voids_version)
+        targets = self.void_targets(voids_version)
+        if voids_version != 1:
+            gone = {e.originator_version for e in targets}
+            remaining = {v: e for v, e in self._entries.items() if v not in gone}
+            self._check_journey(remaining, programme, today, changed="voids_version")
+            # Each entry of the stay (or exit) gets its own void, so that every
+            # voided entry in the history names the event that voided it.
+        else:
+            targets = [self._entries[1]]
+        for target in targets:
+            self._trigger(
+                self.EntryVoided,
+                envelope,
+                effective_date,
+                voids_version=target.originator_version,
+                voided_type=type(target).__name__,
+                reason=reason,
+            )
 
     def erase_personal_data(
         self, *, envelope: Envelope, today: date, mode: str, reason_code: str

@@ -11,7 +11,8 @@ of entries, so the rules of ``evolve`` live in exactly one place:
 
 1. keep the events recorded at or before ``known_at``;
 2. substitute the corrections among them into the entries they correct (a
-   correction can move an entry's effective date, so this comes first);
+   correction can move an entry's effective date, so this comes first), and take
+   the entries voided by then out (a voided registration voids the whole record);
 3. keep the entries whose (corrected) effective date is on or before ``as_of``;
 4. fold them, in version order, into a fresh participant.
 """
@@ -61,6 +62,7 @@ def replay(
     known = sorted(known_events(events, known_at), key=lambda e: e.originator_version)
     entries: dict[int, Participant.Event] = {}
     corrections: list[int] = []
+    voided: set[int] = set()
     erasures: list[Participant.PersonalDataErased] = []
     for event in known:
         if isinstance(event, Participant.EntryCorrected):
@@ -68,6 +70,10 @@ def replay(
             if original is not None:
                 entries[event.corrects_version] = dataclasses.replace(original, **event.changes)
                 corrections.append(event.originator_version)
+        elif isinstance(event, Participant.EntryVoided):
+            voided.add(event.voids_version)
+            if event.voids_version != 1:
+                entries.pop(event.voids_version, None)
         elif isinstance(event, Participant.PersonalDataErased):
             erasures.append(event)
         else:
@@ -92,6 +98,8 @@ def replay(
     participant._reset()
     participant._entries = dict(counted)
     participant.corrections = len(corrections)
+    participant.voided_versions = voided
+    participant.registration_voided = 1 in voided
     for erasure in erasures:
         if erasure.mode == ErasureMode.RESTRICT:
             participant.restricted = True

@@ -129,12 +129,17 @@ class Projection(ABC, Generic[S]):
     def refolds_on(self, event: EventRecord) -> bool:
         """Whether ``event`` is applied by folding the history again, not by ``apply``.
 
-        A correction may change any earlier entry, and with it everything derived
-        after it: a model of the corrected journey folds its history again on every
-        correction, so that its state is what a fold from scratch (a rebuild, or a
-        cache miss) gives. The audit trail applies corrections as rows of their own.
+        A correction may change any earlier entry (a void remove one), and with it
+        everything derived after it: a model of the corrected journey folds its
+        history again on every correction and void, so that its state is what a
+        fold from scratch (a rebuild, or a cache miss) gives. The audit trail
+        applies corrections as rows of their own.
         """
-        return self.folds_corrected_history and event.type == "EntryCorrected"
+        return self.folds_corrected_history and event.type in REFOLDING
+
+
+#: Events that change earlier entries: a correction changes one, a void removes one.
+REFOLDING = frozenset({"EntryCorrected", "EntryVoided"})
 
 
 def age_band(age: int) -> str:

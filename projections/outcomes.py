@@ -55,6 +55,9 @@ class OutcomesProjection(Projection[Outcomes]):
         follow_participant(ctx, event)
         if event.type == "ModuleEntered":
             state.modules.add(d["module"])
+        elif event.type == "Reentered":
+            # A new enrolment period: its outcome is the success of its own modules.
+            state.modules = set()
         elif event.type in ("Exited", "FollowUpRecorded"):
             exited = event.type == "Exited"
             state.rows.append(

@@ -110,7 +110,7 @@ class Participants(Projection[Row]):
             handler(state, d, event, identifiers)
         v["open_modules"] = sorted(state.open_since)
         v["last_milestone"] = event.type
-        if event.type not in ("EntryCorrected", "PersonalDataErased"):
+        if event.type not in ("EntryCorrected", "EntryVoided", "PersonalDataErased"):
             last = v["last_effective_date"]
             v["last_effective_date"] = (
                 max(last, event.effective_date) if last else event.effective_date
@@ -121,6 +121,11 @@ class Participants(Projection[Row]):
         return state
 
     def rows(self, state: Row, crypto: Crypto) -> dict[str, list[tuple[Any, ...]]]:
+        if state.values["programme"] is None:
+            # The registration was voided (a duplicate): the record counts nowhere,
+            # not in the caseload either. Its history and timeline stay readable.
+            state.sealed = None
+            return {TABLE.name: []}
         v = dict(state.values)
         pid = v["participant_id"]
         names = {k: state.names.get(k) for k in NAME_FIELDS}
@@ -228,6 +233,19 @@ def _exited(s: Row, d: dict[str, Any], e: EventRecord, ids: dict[str, Any]) -> N
     s.values["exit_destination"] = d["destination"]
 
 
+def _reentered(s: Row, d: dict[str, Any], e: EventRecord, ids: dict[str, Any]) -> None:
+    # A new enrolment period: active again, eligibility to be assessed anew.
+    s.values.update(
+        status="active",
+        exit_date=None,
+        exit_reason=None,
+        exit_destination=None,
+        eligible=None,
+        target_group=None,
+        consent_withdrawn=False,
+    )
+
+
 def _corrected(s: Row, d: dict[str, Any], e: EventRecord, ids: dict[str, Any]) -> None:
     s.values["corrections"] += 1
     # Corrections of the names arrive sealed; the runner refolds for anything else.
@@ -264,6 +282,7 @@ _HANDLERS = {
     "EmploymentEnded": _employment_ended,
     "ResidenceStatusChanged": _residence,
     "Exited": _exited,
+    "Reentered": _reentered,
     "EntryCorrected": _corrected,
     "PersonalDataErased": _erased,
 }

@@ -348,7 +348,7 @@ class Runner:
                                     pid, target.without_excluded(before)
                                 )
                         for event in relevant:
-                            if event.type == "EntryCorrected" and projection.refolds_on(event):
+                            if projection.refolds_on(event):
                                 await finish_writing()
                                 upto = await history(pid, event.position)
                                 state = projection.fold_history(pid, target.without_excluded(upto))
@@ -456,7 +456,7 @@ class Runner:
         before = await history(pid, events[0].position - 1) if events else []
         state = projection.fold_history(pid, target.without_excluded(before))
         for event in events:
-            if event.type == "EntryCorrected" and projection.refolds_on(event):
+            if projection.refolds_on(event):
                 upto = await history(pid, event.position)
                 state = projection.fold_history(pid, target.without_excluded(upto))
             else:

@@ -89,6 +89,17 @@ def _correction(d: dict[str, Any]) -> str:
     return f"Eintrag {d['corrects_version']} ({corrected}) korrigiert: {fields}"
 
 
+def _void(d: dict[str, Any]) -> str:
+    voided = event_label(d["voided_type"])
+    if d["voids_version"] == 1:
+        return "Aufnahme für ungültig erklärt (doppelt erfasst): die Person zählt nirgends"
+    return f"Eintrag {d['voids_version']} ({voided}) für ungültig erklärt"
+
+
+#: Appended to the summary of an entry that was voided: the row stays, marked.
+VOIDED_MARK = " (für ungültig erklärt)"
+
+
 #: What each event says in the timeline, in German and without identifying values
 #: (those are sealed and never reach this read model). One entry per event type:
 #: ``tests/unit/test_event_catalogue.py`` fails for a type without one.
@@ -154,7 +165,11 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "FollowUpRecorded": lambda d: (
         f"Verbleib nach {d['months_after_exit']} Monaten: {_value(Destination, d['destination'])}"
     ),
+    "Reentered": lambda d: (
+        f"erneut aufgenommen am {d['intake_date']:%d.%m.%Y} (neuer Förderzeitraum)"
+    ),
     "EntryCorrected": _correction,
+    "EntryVoided": _void,
     "PersonalDataErased": lambda d: (
         "personenbezogene Daten gelöscht"
         if d["mode"] == ErasureMode.SHRED
@@ -197,10 +212,15 @@ class TimelineProjection(Projection[Timeline]):
             state.provider, state.municipality = d["to_provider"], d["to_municipality"]
             state.stale = True
         corrects = d.get("corrects_version") if event.type == "EntryCorrected" else None
+        if event.type == "EntryVoided":
+            # The void is linked like a correction; the voided row says so.
+            corrects = d["voids_version"]
         if corrects is not None:
             for row in state.rows:
                 if row["version"] == corrects:
                     row["corrected_by"] = [*row["corrected_by"], event.version]
+                    if event.type == "EntryVoided":
+                        row["summary"] += VOIDED_MARK
                     state.stale = True
         state.rows.append(
             {

@@ -269,6 +269,9 @@ async def changes(
         if e.type == "EntryCorrected":
             entry["corrects_version"] = e.data["corrects_version"]
             entry["corrected_type"] = e.data["corrected_type"]
+        elif e.type == "EntryVoided":
+            entry["voids_version"] = e.data["voids_version"]
+            entry["voided_type"] = e.data["voided_type"]
         if show_ids:
             entry["cells"] = {key_text(k): _number(new - old) for k, old, new in delta}
         events.append(entry)

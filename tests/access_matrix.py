@@ -48,6 +48,8 @@ OBJECTS_DOC: dict[str, str] = {
     "restricted participant": "a participant of caritas-ahlen under restriction (Art. 18)",
     "erasable participant": "a participant of caritas-ahlen to erase (mode restrict)",
     "unknown participant": "a participant id that does not exist",
+    "voidable entry": "an EntryVoided of a coaching contact caritas-ahlen recorded"
+    " for the participant (a fresh one for each call)",
     "own provider": "a registration for caritas-ahlen",
     "municipality warendorf": "a report asked for municipality=warendorf",
     "provider run": "a stored monitoring run for provider caritas-ahlen",
@@ -107,6 +109,7 @@ MATRIX: list[Row] = [
     Row(f"GET {P}/access-log",                      "unknown participant",     "401 403 403 403 404 404 403 403 403 403 404"),
     Row(f"POST {P}/milestones",                     "participant",             "401 201 404 404 403 403 403 403 403 403 201"),
     Row(f"POST {P}/milestones",                     "unknown participant",     "401 404 404 404 403 403 403 403 403 403 404"),
+    Row(f"POST {P}/milestones",                     "voidable entry",          "401 201 404 404 201 404 403 403 403 403 201"),
     Row(f"POST {P}/erasure",                        "erasable participant",    "401 403 403 403 200 404 403 403 403 403 200"),
     Row(f"POST {P}/erasure",                        "unknown participant",     "401 403 403 403 404 404 403 403 403 403 404"),
     Row("GET /reports/monitoring",                  "-",                       "401 200 200 200 200 200 403 200 200 200 200"),

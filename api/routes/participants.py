@@ -31,6 +31,7 @@ from api.schemas import (
     AccessLogEntryPublic,
     AccessLogPublic,
     EntryCorrectedCreate,
+    EntryVoidedCreate,
     ErasureCreate,
     ErasurePublic,
     HistoryPublic,
@@ -48,6 +49,8 @@ from domain.access import (
     check_may_read_access_log,
     check_may_read_personal_data,
     check_may_record,
+    check_may_record_or_void,
+    check_may_void,
     idempotency_scope,
     may_see,
 )
@@ -365,7 +368,7 @@ def coerce_changes(
     status_code=status.HTTP_201_CREATED,
     response_model=MilestoneRecorded,
     responses=WRITE_RESPONSES,
-    dependencies=[allowed(check_may_record)],
+    dependencies=[allowed(check_may_record_or_void)],
 )
 def record_milestone(
     participant_id: UUID,
@@ -376,7 +379,13 @@ def record_milestone(
     idempotency_key: IdempotencyKey = None,
     if_match: IfMatch = None,
 ) -> Response:
-    """Record a milestone (module entry, consent, apprenticeship, exit, correction, ...)."""
+    """Record a milestone (module entry, consent, apprenticeship, exit, correction, void, ...)."""
+    # The gate lets coordinators in to void entries: any other milestone is refused
+    # before the body is looked at any further.
+    if isinstance(body, EntryVoidedCreate):
+        check_may_void(principal)
+    else:
+        check_may_record(principal)
     expected = expected_version(if_match)
     data = {k: plain(v) for k, v in body.model_dump(exclude={"type", "effective_date"}).items()}
     if isinstance(body, EntryCorrectedCreate):

@@ -45,12 +45,25 @@ class World:
     course: str
     release: str
     job: str
+    #: Records a new coaching contact for ``participant``; returns its version.
+    fresh_entry: Callable[[], int]
 
 
 @dataclass(frozen=True)
 class Params:
     path: dict[str, str] = field(default_factory=dict)
     query: dict[str, str] = field(default_factory=dict)
+    #: A body for this object instead of the operation's (``BODIES``).
+    body: dict[str, Any] | None = None
+
+
+def void_body(version: int) -> dict[str, Any]:
+    return {
+        "type": "EntryVoided",
+        "effective_date": "2021-04-02",
+        "voids_version": version,
+        "reason": "Fehleingabe",
+    }
 
 
 #: Object name (as in the matrix) -> the parameters that point at it.
@@ -60,6 +73,9 @@ OBJECTS: dict[str, Callable[[World], Params]] = {
     "restricted participant": lambda w: Params(path={"participant_id": w.restricted}),
     "erasable participant": lambda w: Params(path={"participant_id": w.erasable}),
     "unknown participant": lambda w: Params(path={"participant_id": str(uuid.uuid4())}),
+    "voidable entry": lambda w: Params(
+        path={"participant_id": w.participant}, body=void_body(w.fresh_entry())
+    ),
     "own provider": lambda w: Params(),
     "municipality warendorf": lambda w: Params(query={"municipality": "warendorf"}),
     "provider run": lambda w: Params(path={"run_id": w.runs["provider"]}),
@@ -169,7 +185,7 @@ def call(client: TestClient, auth: Auth, row: Row, spec: dict[str, Any], role: s
             query.setdefault(name, DEFAULT_QUERY.get(name, ""))
     token = ROLES[role]
     headers = auth(*token) if token else {}
-    body = BODIES.get(row.operation)
+    body = params.body if params.body is not None else BODIES.get(row.operation)
     if "requestBody" in spec:
         assert body is not None, f"{row.operation}: add a valid body to BODIES"
     return client.request(method, path, params=query, json=body, headers=headers)
@@ -224,6 +240,14 @@ def build_world(client: TestClient, auth: Auth) -> World:
         headers=auth("auditor", "*"),
     )
     assert job.status_code == 202, job.text
+
+    def fresh_entry() -> int:
+        recorded = client.post(
+            f"/participants/{participant}/milestones", json=COACHING, headers=auth()
+        )
+        assert recorded.status_code == 201, recorded.text
+        return int(recorded.json()["version"])
+
     return World(
         participant,
         restricted,
@@ -233,6 +257,7 @@ def build_world(client: TestClient, auth: Auth) -> World:
         course,
         release.headers["Location"].rsplit("/", 1)[1],
         job.headers["Location"].rsplit("/", 1)[1],
+        fresh_entry,
     )
 
 

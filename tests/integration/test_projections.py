@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
 from datetime import date
@@ -18,6 +19,7 @@ from api.demo import generate_journey
 from api.runtime import Runtime
 from domain.access import Principal, Role
 from domain.envelope import Envelope
+from domain.errors import RuleViolationError
 from domain.participant import Participant
 from projections.catalogue import PROJECTIONS
 from projections.model import age_band
@@ -93,15 +95,18 @@ def journeys_with_twists(runtime: Runtime, rng: random.Random, count: int) -> li
             changes = _a_correction(type(entry).__name__, rng)
             if changes:
                 day = max(p.last_effective_date, p.intake_date)
-                p.correct_entry(
-                    envelope=env,
-                    effective_date=day,
-                    today=today,
-                    programme=programme,
-                    corrects_version=version,
-                    reason="Korrektur",
-                    changes=changes,
-                )
+                # A correction that would break the journey (a module changed under
+                # its lesson hours, say) is refused and writes nothing.
+                with contextlib.suppress(RuleViolationError):
+                    p.correct_entry(
+                        envelope=env,
+                        effective_date=day,
+                        today=today,
+                        programme=programme,
+                        corrects_version=version,
+                        reason="Korrektur",
+                        changes=changes,
+                    )
         elif twist < 0.4 and p.exit_date is None:
             other = rng.choice([x for x in sorted(config.providers) if x != p.provider])
             p.transfer(
