@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
 from api.readmodels import ReadModels, runs_projector_in_process
-from api.routes import audit, caseload, catalogue, participants, reports, system
+from api.routes import audit, caseload, catalogue, participants, referrals, reports, system
 from api.runtime import Runtime, build_runtime
 from api.settings import Settings, load_settings
 from storage.keys import MasterKey
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(catalogue.router)
     app.include_router(participants.router)
     app.include_router(caseload.router)
+    app.include_router(referrals.router)
     app.include_router(system.router)
     app.include_router(audit.router)
     app.include_router(reports.router)

@@ -21,6 +21,7 @@ from domain.errors import (
     DomainError,
     InvalidInputError,
     ParticipantNotFoundError,
+    ReferralNotFoundError,
     RuleViolationError,
     VersionConflictError,
 )
@@ -36,6 +37,7 @@ STATUS_OF: list[tuple[type[DomainError], int]] = [
     (InvalidInputError, 422),
     (RuleViolationError, 409),
     (ParticipantNotFoundError, 404),
+    (ReferralNotFoundError, 404),
     (VersionConflictError, 412),
     (AccessDeniedError, 403),
 ]

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -21,12 +21,23 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 
 from domain.access import (
     Principal,
+    Visibility,
+    accepted_referrals,
+    check_full_read,
+    check_may_accept_referral,
+    check_may_end_referral,
     check_may_erase,
     check_may_read_personal_data,
     check_may_record,
+    check_may_record_for,
+    check_may_refer,
     check_not_restricted,
+    is_own_entry,
     may_see,
     may_write,
+    referred_modules,
+    shows_only_own_entries,
+    visibility,
 )
 from domain.catalogue import milestone_named
 from domain.configuration import Configuration, Programme
@@ -41,6 +52,7 @@ from domain.errors import (
 from domain.participant import Participant
 from domain.vocabulary import ErasureMode
 
+_T = TypeVar("_T")
 PROGRAMME_TIMEZONE = ZoneInfo("Europe/Berlin")
 EVENT_CACHE_SIZE = "LOTSE_EVENT_CACHE_SIZE"
 #: About the participants active at once in a large municipality, times a few.
@@ -197,14 +209,51 @@ class Journeys(Application[UUID]):
         return participant
 
     def participant_for_reading(self, principal: Principal, participant_id: UUID) -> Participant:
-        """Load a participant the caller may see; out of scope looks like not found."""
+        """Load a participant the caller may see in full; out of scope looks like not found.
+
+        A provider the participant was referred to is refused (403, naming the rule):
+        the full state holds what only the lead provider may read.
+        """
         check_may_read_personal_data(principal)
         participant = self._load(participant_id)
-        if not may_see(principal, participant.provider, participant.municipality):
-            msg = "no participant with this id"
-            raise ParticipantNotFoundError(msg)
+        check_full_read(self.visibility(principal, participant))
         check_not_restricted(principal, participant.restricted)
         return participant
+
+    def visibility(
+        self, principal: Principal, participant: Participant, *, recorded_here: bool = False
+    ) -> Visibility:
+        return visibility(
+            principal,
+            participant.provider,
+            participant.municipality,
+            referred=referred_modules(
+                principal,
+                accepted_referrals(participant.referrals.values()),
+                participant.status == "active",
+            ),
+            recorded_here=recorded_here,
+        )
+
+    def history_for_reading(
+        self, principal: Principal, participant_id: UUID
+    ) -> tuple[Participant, list[Participant.Event]]:
+        """The events the caller may read: all in scope, else those its organisation recorded.
+
+        Referred and former providers read the entries they recorded themselves, and
+        no other (``domain.access``); a correction counts as the corrector's entry.
+        """
+        check_may_read_personal_data(principal)
+        participant = self._load(participant_id)
+        events = list(self.history(participant_id))
+        recorded_here = any(is_own_entry(principal, e.organisation) for e in events)
+        own_only = shows_only_own_entries(
+            self.visibility(principal, participant, recorded_here=recorded_here)
+        )
+        check_not_restricted(principal, participant.restricted)
+        if own_only:
+            events = [e for e in events if is_own_entry(principal, e.organisation)]
+        return participant, events
 
     def _replayed(self, key: RequestKey | None, operation: str) -> Recorded | None:
         if key is None or self.request_log is None:
@@ -292,9 +341,17 @@ class Journeys(Application[UUID]):
         envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
         for _attempt in range(MAX_CONFLICT_RETRIES):
             participant = self._load(participant_id)
-            if not may_write(principal, participant.provider):
-                msg = "no participant with this id"
-                raise ParticipantNotFoundError(msg)
+            check_may_record_for(
+                principal,
+                participant.provider,
+                referred_modules(
+                    principal,
+                    accepted_referrals(participant.referrals.values()),
+                    participant.status == "active",
+                ),
+                entry.name,
+                data.get("module"),
+            )
             if expected_version is not None and participant.version != expected_version:
                 msg = (
                     f"the participant is at version {participant.version}, not {expected_version}: "
@@ -328,6 +385,116 @@ class Journeys(Application[UUID]):
                 continue
         msg = "the participant is being changed by many writers at once: try again"
         raise VersionConflictError(msg)
+
+    # ---------------------------------------------------------- referrals
+
+    def _write(self, participant_id: UUID, act: Callable[[Participant], _T]) -> tuple[Recorded, _T]:
+        """Load, act, save; a concurrent writer makes it load and act again."""
+        for _attempt in range(MAX_CONFLICT_RETRIES):
+            participant = self._load(participant_id)
+            result = act(participant)
+            try:
+                return self._save(participant, None), result
+            except IntegrityError:
+                continue
+        msg = "the participant is being changed by many writers at once: try again"
+        raise VersionConflictError(msg)
+
+    def make_referral(
+        self,
+        principal: Principal,
+        request_id: str,
+        participant_id: UUID,
+        *,
+        provider: str,
+        module: str,
+        effective_date: date,
+    ) -> tuple[Recorded, str]:
+        """The lead provider refers the participant to ``provider`` for ``module``."""
+        check_may_record(principal)
+        receiving = self.configuration.providers.get(provider)
+        envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
+
+        def act(participant: Participant) -> str:
+            check_may_refer(principal, participant.provider)
+            if receiving is None:
+                msg = "provider is not a configured provider"
+                raise InvalidInputError(msg, field="provider", rule="unknown-provider")
+            return participant.make_referral(
+                envelope=envelope,
+                effective_date=effective_date,
+                today=self.clock(),
+                programme=self.programme(participant.programme),
+                receiving=receiving,
+                module=module,
+            )
+
+        return self._write(participant_id, act)
+
+    def accept_referral(
+        self,
+        principal: Principal,
+        request_id: str,
+        participant_id: UUID,
+        referral_id: str,
+        *,
+        effective_date: date,
+    ) -> Recorded:
+        """The receiving provider accepts; anyone else who cannot see the case gets 404."""
+        check_may_record(principal)
+        envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
+
+        def act(participant: Participant) -> None:
+            referral = participant.referrals.get(referral_id)
+            receiving = referral.provider if referral else None
+            if not may_see(principal, participant.provider, participant.municipality) and (
+                receiving != principal.organisation
+            ):
+                msg = "no participant with this id"
+                raise ParticipantNotFoundError(msg)
+            referral = participant.referral(referral_id)
+            check_may_accept_referral(principal, referral.provider)
+            participant.accept_referral(
+                envelope=envelope,
+                effective_date=effective_date,
+                today=self.clock(),
+                referral_id=referral_id,
+            )
+
+        return self._write(participant_id, act)[0]
+
+    def end_referral(
+        self,
+        principal: Principal,
+        request_id: str,
+        participant_id: UUID,
+        referral_id: str,
+        *,
+        effective_date: date,
+        reason: str,
+    ) -> Recorded:
+        check_may_record(principal)
+        envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
+
+        def act(participant: Participant) -> None:
+            referral = participant.referrals.get(referral_id)
+            receiving = referral.provider if referral else None
+            if not may_see(principal, participant.provider, participant.municipality) and (
+                receiving != principal.organisation
+            ):
+                msg = "no participant with this id"
+                raise ParticipantNotFoundError(msg)
+            referral = participant.referral(referral_id)
+            check_may_end_referral(principal, participant.provider, referral.provider)
+            participant.end_referral(
+                envelope=envelope,
+                effective_date=effective_date,
+                today=self.clock(),
+                referral_id=referral_id,
+                reason=reason,
+            )
+
+        return self._write(participant_id, act)[0]
 
     def _municipality_for_transfer(self, provider: Any) -> str:
         municipality = (

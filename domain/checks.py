@@ -25,6 +25,7 @@ from domain.vocabulary import (
     LanguageCourseType,
     LanguageLevel,
     ModuleExitReason,
+    ReferralEndReason,
     ResidenceStatus,
     TargetGroup,
 )
@@ -146,6 +147,9 @@ FIELD_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "ModuleExited.reason": one_of(ModuleExitReason),
     "Exited.reason": one_of(ExitReason),
     "EntryCorrected.reason": text,
+    "ReferralEnded.reason": one_of(ReferralEndReason),
+    "ReferralMade.provider": text,
+    "referral_id": text,
     "passed_exam": boolean,
     "employment_type": one_of(EmploymentType),
     "hours_per_week": number_between(Decimal(1), Decimal(60)),

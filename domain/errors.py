@@ -39,6 +39,12 @@ class ParticipantNotFoundError(DomainError):
     rule = "participant-not-found"
 
 
+class ReferralNotFoundError(DomainError):
+    """No such referral of this participant (HTTP 404)."""
+
+    rule = "referral-not-found"
+
+
 class VersionConflictError(DomainError):
     """The caller's expected version is stale (HTTP 412)."""
 

@@ -25,6 +25,7 @@ from domain.vocabulary import (
     LanguageCourseType,
     LanguageLevel,
     ModuleExitReason,
+    ReferralEndReason,
     ResidenceStatus,
     TargetGroup,
 )
@@ -109,6 +110,12 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "CaseTransferred": lambda d: (
         f"übergeben von {d['from_provider']} an {d['to_provider']} ({d['to_municipality']})"
     ),
+    "ReferralMade": lambda d: (
+        f"vermittelt an {d['provider']} für {d['module']}"
+        f" (Einwilligung Fassung {d['consent_version']})"
+    ),
+    "ReferralAccepted": lambda d: "Vermittlung angenommen",
+    "ReferralEnded": lambda d: f"Vermittlung beendet: {_value(ReferralEndReason, d['reason'])}",
     "LanguageLevelAssessed": lambda d: f"Sprachstand {_value(LanguageLevel, d['level'])}",
     "ModuleEntered": lambda d: f"Eintritt in {d['module']}",
     "ModuleExited": lambda d: (

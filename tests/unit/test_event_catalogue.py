@@ -12,13 +12,18 @@ import inspect
 
 import pytest
 
-from api.schemas import MILESTONE_MODELS, ErasureCreate, ParticipantCreate
+from api.schemas import MILESTONE_MODELS, REFERRAL_MODELS, ErasureCreate, ParticipantCreate
 from domain import catalogue, labels
 from domain.classification import CLASSIFICATION, event_classes
 from projections.timeline import SUMMARIES
 
 EVENT_TYPES = sorted(event_classes())
-SCHEMAS = {**MILESTONE_MODELS, "Registered": ParticipantCreate, "PersonalDataErased": ErasureCreate}
+SCHEMAS = {
+    **MILESTONE_MODELS,
+    **REFERRAL_MODELS,
+    "Registered": ParticipantCreate,
+    "PersonalDataErased": ErasureCreate,
+}
 #: Request fields that are not arguments of the command: the envelope and dispatch.
 NOT_ARGUMENTS = {"type", "effective_date"}
 
