@@ -151,7 +151,13 @@ def expected_spans(p: Participant) -> list[tuple[Any, ...]]:
             for span in spans:
                 if span[2] == e.module and span[4] is None:  # type: ignore[attr-defined]
                     span[4], span[5] = e.effective_date, e.reason  # type: ignore[attr-defined]
-    return [tuple(s) for s in spans]
+        elif name == "CaseTransferred" and e.from_municipality != e.to_municipality:  # type: ignore[attr-defined]
+            # The open stays move with the person: ended here, continued there.
+            moved = [s for s in spans if s[4] is None]
+            for span in moved:
+                span[4], span[5] = e.effective_date, "transferred"
+            spans += [[p.id, version, s[2], e.effective_date, None, None] for s in moved]
+    return sorted((tuple(s) for s in spans), key=lambda s: (s[1], s[2]))
 
 
 def expected_outcomes(p: Participant) -> list[tuple[Any, ...]]:
@@ -214,7 +220,7 @@ async def read_models_match_aggregates(runtime: Runtime, ids: list[UUID]) -> Non
             assert (row["names_sealed"] is None) == (p.personal_data_erased or p.given_name is None)
             spans = await conn.fetch(
                 "SELECT participant_id, entered_version, module, entered, exited, exit_reason "
-                "FROM rm_module_spans WHERE participant_id = $1 ORDER BY entered_version",
+                "FROM rm_module_spans WHERE participant_id = $1 ORDER BY entered_version, module",
                 pid,
             )
             assert [tuple(s) for s in spans] == expected_spans(p)
