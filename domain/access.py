@@ -251,9 +251,7 @@ def check_may_refer(principal: Principal, lead_provider: str) -> None:
 
 
 def check_may_accept_referral(principal: Principal, receiving_provider: str) -> None:
-    """Only the receiving provider accepts (an admin may, for support)."""
-    if principal.role == Role.ADMIN:
-        return
+    """Only the receiving provider accepts: taking a person on is its decision, not an admin's."""
     if principal.role != Role.CASEWORKER or principal.organisation != receiving_provider:
         msg = "only the provider the participant was referred to accepts the referral"
         raise AccessDeniedError(msg, field="referral_id")

@@ -195,7 +195,12 @@ def test_the_receiving_provider_is_refused_another_module_and_nothing_is_written
         client, vhs, pid, type="ModuleEntered", module="F2", effective_date="2021-03-05"
     )
     other_record = milestone(
-        client, vhs, pid, type="ResidenceStatusChanged", status="duldung", effective_date="2021-03-05"
+        client,
+        vhs,
+        pid,
+        type="ResidenceStatusChanged",
+        status="duldung",
+        effective_date="2021-03-05",
     )
 
     assert other_module.status_code == 403
@@ -323,7 +328,8 @@ def test_after_a_transfer_the_previous_provider_reads_only_what_it_recorded(
     assert state.status_code == 404
     assert timeline.status_code == 200, timeline.text
     types = [e["type"] for e in timeline.json()["entries"]]
-    assert types[0] == "Registered" and "CaseTransferred" in types
+    assert types[0] == "Registered"
+    assert "CaseTransferred" in types
     assert "LanguageLevelAssessed" not in types
     assert {e["organisation"] for e in timeline.json()["entries"]} == {"caritas-ahlen"}
     assert "LanguageLevelAssessed" not in [e["type"] for e in history.json()["events"]]
