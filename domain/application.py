@@ -388,14 +388,30 @@ class Journeys(Application[UUID]):
 
     # ---------------------------------------------------------- referrals
 
-    def _write(self, participant_id: UUID, act: Callable[[Participant], _T]) -> tuple[Recorded, _T]:
-        """Load, act, save; a concurrent writer makes it load and act again."""
+    def _write(
+        self,
+        participant_id: UUID,
+        act: Callable[[Participant], _T],
+        key: RequestKey | None,
+        operation: str,
+    ) -> tuple[Recorded, _T | None]:
+        """Load, act, save; a concurrent writer makes it load and act again.
+
+        A retried request (same Idempotency-Key and body) returns the first result and
+        ``None`` in place of ``act``'s result: the caller looks it up in the history.
+        """
+        replayed = self._replayed(key, operation)
+        if replayed:
+            return replayed, None
         for _attempt in range(MAX_CONFLICT_RETRIES):
             participant = self._load(participant_id)
             result = act(participant)
             try:
-                return self._save(participant, None), result
+                return self._save(participant, key), result
             except IntegrityError:
+                replayed = self._replayed(key, operation)
+                if replayed:
+                    return replayed, None
                 continue
         msg = "the participant is being changed by many writers at once: try again"
         raise VersionConflictError(msg)
@@ -409,6 +425,7 @@ class Journeys(Application[UUID]):
         provider: str,
         module: str,
         effective_date: date,
+        request_key: RequestKey | None = None,
     ) -> tuple[Recorded, str]:
         """The lead provider refers the participant to ``provider`` for ``module``."""
         check_may_record(principal)
@@ -429,7 +446,15 @@ class Journeys(Application[UUID]):
                 module=module,
             )
 
-        return self._write(participant_id, act)
+        recorded, referral_id = self._write(participant_id, act, request_key, "referral")
+        if referral_id is None:  # a replayed request: the referral its first call made
+            referral_id = next(
+                e.referral_id
+                for e in self.history(participant_id)
+                if isinstance(e, Participant.ReferralMade)
+                and e.originator_version == recorded.version
+            )
+        return recorded, referral_id
 
     def accept_referral(
         self,
@@ -439,6 +464,7 @@ class Journeys(Application[UUID]):
         referral_id: str,
         *,
         effective_date: date,
+        request_key: RequestKey | None = None,
     ) -> Recorded:
         """The receiving provider accepts; anyone else who cannot see the case gets 404."""
         check_may_record(principal)
@@ -461,7 +487,7 @@ class Journeys(Application[UUID]):
                 referral_id=referral_id,
             )
 
-        return self._write(participant_id, act)[0]
+        return self._write(participant_id, act, request_key, "referral-acceptance")[0]
 
     def end_referral(
         self,
@@ -472,6 +498,7 @@ class Journeys(Application[UUID]):
         *,
         effective_date: date,
         reason: str,
+        request_key: RequestKey | None = None,
     ) -> Recorded:
         check_may_record(principal)
         envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
@@ -494,7 +521,7 @@ class Journeys(Application[UUID]):
                 reason=reason,
             )
 
-        return self._write(participant_id, act)[0]
+        return self._write(participant_id, act, request_key, "referral-ending")[0]
 
     def _municipality_for_transfer(self, provider: Any) -> str:
         municipality = (

@@ -12,7 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Response, status
 
 from api.deps import CurrentUser, JourneysDep, LogRefusedAccess, RequestId, allowed
-from api.routes.participants import WRITE_RESPONSES, etag
+from api.routes.participants import WRITE_RESPONSES, IdempotencyKey, etag, request_key
 from api.schemas import (
     MilestoneRecorded,
     ReferralAcceptanceCreate,
@@ -42,6 +42,7 @@ def make_referral(
     journeys: JourneysDep,
     request_id: RequestId,
     response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> ReferralCreated:
     """Refer the participant to another provider of the programme for one module."""
     result, referral_id = journeys.make_referral(
@@ -51,9 +52,18 @@ def make_referral(
         provider=body.provider,
         module=body.module,
         effective_date=body.effective_date,
+        request_key=request_key(
+            principal,
+            idempotency_key,
+            "referral",
+            f"/participants/{participant_id}/referrals",
+            body,
+        ),
     )
     response.headers["Location"] = f"/participants/{participant_id}/referrals/{referral_id}"
     response.headers["ETag"] = etag(result.version)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return ReferralCreated(
         referral_id=referral_id, version=result.version, position=result.position
     )
@@ -74,10 +84,17 @@ def accept_referral(
     journeys: JourneysDep,
     request_id: RequestId,
     response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> MilestoneRecorded:
     """Accept a referral: only the provider the participant was referred to."""
+    path = f"/participants/{participant_id}/referrals/{referral_id}/acceptance"
     result = journeys.accept_referral(
-        principal, request_id, participant_id, referral_id, effective_date=body.effective_date
+        principal,
+        request_id,
+        participant_id,
+        referral_id,
+        effective_date=body.effective_date,
+        request_key=request_key(principal, idempotency_key, "referral-acceptance", path, body),
     )
     response.headers["ETag"] = etag(result.version)
     return MilestoneRecorded(version=result.version, position=result.position)
@@ -98,6 +115,7 @@ def end_referral(
     journeys: JourneysDep,
     request_id: RequestId,
     response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> MilestoneRecorded:
     """End a referral, with a reason: the lead or the receiving provider."""
     result = journeys.end_referral(
@@ -107,6 +125,13 @@ def end_referral(
         referral_id,
         effective_date=body.effective_date,
         reason=body.reason.value,
+        request_key=request_key(
+            principal,
+            idempotency_key,
+            "referral-ending",
+            f"/participants/{participant_id}/referrals/{referral_id}/ending",
+            body,
+        ),
     )
     response.headers["ETag"] = etag(result.version)
     return MilestoneRecorded(version=result.version, position=result.position)

@@ -139,6 +139,23 @@ def test_a_referral_to_a_provider_of_another_programme_is_refused_and_nothing_wr
     assert version_of(client, auth, pid) == before
 
 
+def test_a_retried_referral_with_the_same_idempotency_key_is_made_once(
+    client: TestClient, auth: Auth
+) -> None:
+    pid = lead_case(client, auth)
+    headers = {**auth(), "Idempotency-Key": "referral-1"}
+    body = {"provider": "vhs-warendorf", "module": "F4", "effective_date": "2021-03-03"}
+
+    first = client.post(f"/participants/{pid}/referrals", json=body, headers=headers)
+    retry = client.post(f"/participants/{pid}/referrals", json=body, headers=headers)
+
+    assert (first.status_code, retry.status_code) == (201, 201)
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.json()["referral_id"] == first.json()["referral_id"]
+    history = client.get(f"/participants/{pid}/history", headers=auth()).json()["events"]
+    assert [e["type"] for e in history].count("ReferralMade") == 1
+
+
 def test_a_referral_by_another_provider_does_not_find_the_participant(
     client: TestClient, auth: Auth
 ) -> None:
