@@ -10,6 +10,10 @@ one from the same day. The old municipality keeps its past figures (its entries,
 and its stock up to the transfer); the new one counts an entry on the transfer
 date. A transfer between providers of one municipality leaves the stays as they
 are: the municipality's figures do not change.
+
+A stay entered by a provider the participant was referred to for that module (an
+accepted referral) counts for that provider, in the participant's municipality:
+the Volkshochschule that runs the F4 stay sees it in its own figures.
 """
 
 from __future__ import annotations
@@ -51,6 +55,10 @@ class Spans:
     participant_id: UUID
     context: dict[str, Any] = field(default_factory=dict)
     spans: list[dict[str, Any]] = field(default_factory=list)
+    #: referral id -> (receiving provider, module), as made.
+    referrals: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: (provider, module) of the accepted referrals not ended.
+    accepted: set[tuple[str, str]] = field(default_factory=set)
 
 
 def _stay(ctx: dict[str, Any], event: EventRecord, module: str) -> dict[str, Any]:
@@ -90,7 +98,10 @@ class ModuleSpans(Projection[Spans]):
         d, ctx = event.data, state.context
         follow_participant(ctx, event)
         if event.type == "ModuleEntered":
-            state.spans.append(_stay(ctx, event, d["module"]))
+            stay = _stay(ctx, event, d["module"])
+            if (event.organisation, d["module"]) in state.accepted:
+                stay["provider"] = event.organisation  # run by the referred provider
+            state.spans.append(stay)
         elif event.type == "CaseTransferred" and d["from_municipality"] != d["to_municipality"]:
             moved = [s for s in state.spans if s["exited"] is None]
             for span in moved:
@@ -99,8 +110,19 @@ class ModuleSpans(Projection[Spans]):
                     exit_reason=ModuleExitReason.TRANSFERRED.value,
                     exited_version=event.version,
                 )
-            # ``ctx`` already names the new municipality and provider.
-            state.spans.extend(_stay(ctx, event, span["module"]) for span in moved)
+            # ``ctx`` already names the new municipality and provider; a stay run by a
+            # referred provider stays with it while the referral lasts.
+            for span in moved:
+                stay = _stay(ctx, event, span["module"])
+                if (span["provider"], span["module"]) in state.accepted:
+                    stay["provider"] = span["provider"]
+                state.spans.append(stay)
+        elif event.type == "ReferralMade":
+            state.referrals[d["referral_id"]] = (d["provider"], d["module"])
+        elif event.type == "ReferralAccepted" and d["referral_id"] in state.referrals:
+            state.accepted.add(state.referrals[d["referral_id"]])
+        elif event.type == "ReferralEnded" and d["referral_id"] in state.referrals:
+            state.accepted.discard(state.referrals[d["referral_id"]])
         elif event.type == "ModuleExited":
             for span in state.spans:
                 if span["module"] == d["module"] and span["exited"] is None:
