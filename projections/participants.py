@@ -333,11 +333,15 @@ async def query_page(
         return f"${len(args)}"
 
     if provider is not None and with_referrals:
-        # The provider's own caseload and the active participants referred to it.
+        # The provider's own caseload and the active participants referred to it;
+        # a module filter matches a referred participant only by a referred module
+        # (the other open stays are not the provider's to know).
         p = arg(provider)
-        where.append(
-            f"(provider = {p} OR (referred_providers @> ARRAY[{p}]::text[] AND status = 'active'))"
-        )
+        if module is None:
+            referred = f"referred_providers @> ARRAY[{p}]::text[]"
+        else:
+            referred = f"referrals @> ARRAY[{p} || '/' || {arg(module)}]::text[]"
+        where.append(f"(provider = {p} OR ({referred} AND status = 'active'))")
     elif provider is not None:
         where.append(f"provider = {arg(provider)}")
     if municipality is not None:

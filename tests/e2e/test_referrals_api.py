@@ -259,6 +259,24 @@ def test_the_receiving_provider_lists_the_referred_participant_with_core_data_on
     assert (own["referred_for"], own["residence_status"]) == ([], "ausbildungsduldung_60c")
 
 
+def test_a_module_filter_finds_a_referred_participant_only_by_the_referred_module(
+    client: TestClient, auth: Auth
+) -> None:
+    pid, _ = accepted_referral(client, auth)
+    vhs = auth("caseworker", "vhs-warendorf")
+    entered = milestone(
+        client, vhs, pid, type="ModuleEntered", module="F4", effective_date="2021-03-05"
+    ).json()
+
+    def ids(module: str) -> list[str]:
+        params = {"min_position": entered["position"], "module": module}
+        page = client.get("/participants", params=params, headers=vhs).json()
+        return [i["id"] for i in page["items"]]
+
+    assert pid in ids("F4")
+    assert pid not in ids("F1")  # open, but the lead provider's: not revealed by a filter
+
+
 def test_the_receiving_provider_reads_only_its_own_entries_in_timeline_and_history(
     client: TestClient, auth: Auth
 ) -> None:
