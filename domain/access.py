@@ -243,6 +243,14 @@ def core_data(values: Mapping[str, Any], referred: Collection[str]) -> dict[str,
     return shown
 
 
+def serves(
+    provider: str, lead_provider: str, accepted: Iterable[tuple[str, str]], module: str
+) -> bool:
+    """Does ``provider`` serve the participant in ``module``: the own case, or an accepted
+    referral for that module? (Enrolment in a provider's courses asks this.)"""
+    return provider == lead_provider or (provider, module) in set(accepted)
+
+
 def check_may_refer(principal: Principal, lead_provider: str) -> None:
     """Only the lead provider (or an admin) refers; anyone else does not see the case."""
     if not may_write(principal, lead_provider):

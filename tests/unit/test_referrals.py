@@ -245,6 +245,18 @@ def test_core_data_hides_sensitive_fields_and_other_modules() -> None:
     assert shown["employment_type"] is None
 
 
+def test_a_provider_serves_its_own_participants_and_those_referred_to_it_for_the_module(
+    programme: Programme,
+) -> None:
+    p, _ = referred(programme)
+    accepted = access.accepted_referrals(p.referrals.values())
+
+    assert access.serves("caritas-ahlen", p.provider, accepted, "F2")
+    assert access.serves("vhs-warendorf", p.provider, accepted, "F4")
+    assert not access.serves("vhs-warendorf", p.provider, accepted, "F2")
+    assert not access.serves("caritas-koeln", p.provider, accepted, "F4")
+
+
 def test_a_provider_without_programmes_delivers_every_programme() -> None:
     assert VHS.delivers("durchstarten")
     assert not KIM_ONLY.delivers("durchstarten")
