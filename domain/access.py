@@ -258,6 +258,16 @@ def check_may_refer(principal: Principal, lead_provider: str) -> None:
         raise ParticipantNotFoundError(msg)
 
 
+def check_sees_referral(
+    principal: Principal, lead_provider: str, municipality: str, receiving: str | None
+) -> None:
+    """A referral is found by those who see the participant and by its receiving provider;
+    to anyone else the participant does not exist (404)."""
+    if not may_see(principal, lead_provider, municipality) and receiving != principal.organisation:
+        msg = "no participant with this id"
+        raise ParticipantNotFoundError(msg)
+
+
 def check_may_accept_referral(principal: Principal, receiving_provider: str) -> None:
     """Only the receiving provider accepts: taking a person on is its decision, not an admin's."""
     if principal.role != Role.CASEWORKER or principal.organisation != receiving_provider:

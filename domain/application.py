@@ -32,6 +32,7 @@ from domain.access import (
     check_may_record_for,
     check_may_refer,
     check_not_restricted,
+    check_sees_referral,
     is_own_entry,
     may_see,
     may_write,
@@ -471,13 +472,13 @@ class Journeys(Application[UUID]):
         envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
 
         def act(participant: Participant) -> None:
-            referral = participant.referrals.get(referral_id)
-            receiving = referral.provider if referral else None
-            if not may_see(principal, participant.provider, participant.municipality) and (
-                receiving != principal.organisation
-            ):
-                msg = "no participant with this id"
-                raise ParticipantNotFoundError(msg)
+            found = participant.referrals.get(referral_id)
+            check_sees_referral(
+                principal,
+                participant.provider,
+                participant.municipality,
+                found.provider if found else None,
+            )
             referral = participant.referral(referral_id)
             check_may_accept_referral(principal, referral.provider)
             participant.accept_referral(
@@ -504,13 +505,13 @@ class Journeys(Application[UUID]):
         envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
 
         def act(participant: Participant) -> None:
-            referral = participant.referrals.get(referral_id)
-            receiving = referral.provider if referral else None
-            if not may_see(principal, participant.provider, participant.municipality) and (
-                receiving != principal.organisation
-            ):
-                msg = "no participant with this id"
-                raise ParticipantNotFoundError(msg)
+            found = participant.referrals.get(referral_id)
+            check_sees_referral(
+                principal,
+                participant.provider,
+                participant.municipality,
+                found.provider if found else None,
+            )
             referral = participant.referral(referral_id)
             check_may_end_referral(principal, participant.provider, referral.provider)
             participant.end_referral(
