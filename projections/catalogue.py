@@ -8,6 +8,7 @@ from projections.model import Projection
 from projections.module_spans import ModuleSpans
 from projections.outcomes import OutcomesProjection
 from projections.participants import Participants
+from projections.referrals import ReferralsProjection
 from projections.timeline import TimelineProjection
 from projections.transitions import TransitionsProjection
 from projections.units import UnitsProjection
@@ -21,5 +22,6 @@ PROJECTIONS: dict[str, Projection[Any]] = {
         OutcomesProjection(),
         UnitsProjection(),
         TransitionsProjection(),
+        ReferralsProjection(),
     )
 }

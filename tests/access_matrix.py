@@ -94,6 +94,7 @@ MATRIX: list[Row] = [
     Row("GET /health",                              "-",                       "200 200 200 200 200 200 200 200 200 200 200"),
     Row("POST /participants",                       "own provider",            "401 201 403 403 403 403 403 403 403 403 201"),
     Row("GET /participants",                        "-",                       "401 200 200 200 200 200 403 200 200 200 200"),
+    Row("GET /referrals",                           "-",                       "401 200 200 200 200 200 403 200 200 200 200"),
     Row(f"GET {P}",                                 "participant",             "401 200 404 404 200 404 403 200 404 200 200"),
     Row(f"GET {P}",                                 "restricted participant",  "401 403 404 404 403 404 403 200 404 200 403"),
     Row(f"GET {P}",                                 "unknown participant",     "401 404 404 404 404 404 403 404 404 404 404"),

@@ -139,6 +139,28 @@ def test_a_referral_to_a_provider_of_another_programme_is_refused_and_nothing_wr
     assert version_of(client, auth, pid) == before
 
 
+def test_the_receiving_provider_finds_the_referrals_waiting_for_it(
+    client: TestClient, auth: Auth
+) -> None:
+    pid = lead_case(client, auth)
+    body = {"provider": "vhs-warendorf", "module": "F4", "effective_date": "2021-03-03"}
+    made = post(client, auth(), f"/participants/{pid}/referrals", body)
+
+    def listed(org: str, **params: Any) -> list[tuple[str, str, str]]:
+        params["min_position"] = made["position"]
+        response = client.get("/referrals", params=params, headers=auth("caseworker", org))
+        assert response.status_code == 200, response.text
+        items = response.json()["items"]
+        return [(i["referral_id"], i["status"], i["lead_provider"]) for i in items]
+
+    waiting = (made["referral_id"], "made", "caritas-ahlen")
+    assert listed("vhs-warendorf", status="made") == [waiting]
+    assert listed("caritas-ahlen") == [waiting]
+    assert listed("diakonie-duesseldorf") == []
+    funder = client.get("/referrals", headers=auth("funder", "bezirksregierung-arnsberg"))
+    assert funder.status_code == 403
+
+
 def test_a_retried_referral_with_the_same_idempotency_key_is_made_once(
     client: TestClient, auth: Auth
 ) -> None:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from api.demo import generate_journey
 from api.runtime import Runtime
-from domain.access import Principal, Role
+from domain.access import Principal, Role, accepted_referrals
 from domain.envelope import Envelope
 from domain.participant import Participant
 from projections.catalogue import PROJECTIONS
@@ -74,6 +74,42 @@ async def snapshot(runtime: Runtime) -> dict[str, list[tuple[Any, ...]]]:
         await conn.close()
 
 
+def refer_at_random(
+    p: Participant,
+    rng: random.Random,
+    config: Any,
+    programme: Any,
+    env: Envelope,
+    today: date,
+) -> None:
+    """A referral to another provider, accepted or not, ended or not."""
+    receiving = config.providers[
+        rng.choice([x for x in sorted(config.providers) if x != p.provider])
+    ]
+    day = max(p.last_effective_date, p.intake_date)
+    referral_id = p.make_referral(
+        envelope=env,
+        effective_date=day,
+        today=today,
+        programme=programme,
+        receiving=receiving,
+        module=rng.choice(["F1", "F2", "F4"]),
+    )
+    if rng.random() < 0.7:
+        accepting = Envelope("teacher", "caseworker", receiving.id, "test")
+        p.accept_referral(
+            envelope=accepting, effective_date=day, today=today, referral_id=referral_id
+        )
+    if rng.random() < 0.3:
+        p.end_referral(
+            envelope=env,
+            effective_date=day,
+            today=today,
+            referral_id=referral_id,
+            reason="completed",
+        )
+
+
 def journeys_with_twists(runtime: Runtime, rng: random.Random, count: int) -> list[UUID]:
     """Realistic journeys plus corrections, transfers and erasures at random."""
     journeys = runtime.journeys
@@ -87,6 +123,8 @@ def journeys_with_twists(runtime: Runtime, rng: random.Random, count: int) -> li
         ids.append(p.id)
         twist = rng.random()
         env = Envelope("coach", "caseworker", p.provider, "test")
+        if rng.random() < 0.5 and p.consent_version and not p.consent_withdrawn and not p.exit_date:
+            refer_at_random(p, rng, config, programme, env, today)
         if twist < 0.3 and p._entries:
             version = rng.choice(sorted(p._entries))
             entry = p._entries[version]
@@ -236,6 +274,26 @@ async def read_models_match_aggregates(runtime: Runtime, ids: list[UUID]) -> Non
                 pid,
             )
             assert [t["version"] for t in timeline] == list(range(1, p.version + 1))
+            accepted = await conn.fetchval(
+                "SELECT referrals FROM rm_participants WHERE participant_id = $1", pid
+            )
+            assert accepted == [f"{x}/{m}" for x, m in accepted_referrals(p.referrals.values())]
+            referrals = await conn.fetch(
+                "SELECT referral_id, provider, module, status, lead_provider, municipality "
+                "FROM rm_referrals WHERE participant_id = $1 ORDER BY referral_id",
+                pid,
+            )
+            assert [tuple(r) for r in referrals] == [
+                (
+                    r.referral_id,
+                    r.provider,
+                    r.module,
+                    "ended" if r.ended else "accepted" if r.accepted else "made",
+                    p.provider,
+                    p.municipality,
+                )
+                for r in sorted(p.referrals.values(), key=lambda r: r.referral_id)
+            ]
     finally:
         await conn.close()
 
