@@ -141,7 +141,24 @@ def test_withdrawing_consent_ends_the_referrals_resting_on_it(programme: Program
     ]
 
 
+def test_a_referral_can_still_be_ended_after_the_exit(programme: Programme) -> None:
+    p, referral_id = referred(programme)
+    p.exit(**on(20), reason="completed", destination="apprenticeship")
+
+    p.end_referral(**on(21), referral_id=referral_id, reason="completed")
+
+    assert p.referrals[referral_id].ended
+
+
 # ------------------------------------------------------------ the access policy
+
+
+def test_a_referral_grants_nothing_once_the_participant_exited(programme: Programme) -> None:
+    p, _ = referred(programme)
+
+    p.exit(**on(20), reason="completed", destination="apprenticeship")
+
+    assert modules_of(p, VHS_CW) == frozenset()
 
 
 def test_an_accepted_referral_grants_its_module_to_the_receiving_provider_only(
