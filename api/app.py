@@ -18,7 +18,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import problems
 from api.limits import BodyGuard
 from api.readmodels import ReadModels, runs_projector_in_process
-from api.routes import audit, caseload, catalogue, courses, participants, reports, system
+from api.routes import (
+    audit,
+    caseload,
+    catalogue,
+    courses,
+    participants,
+    referrals,
+    reports,
+    system,
+)
 from api.runtime import Runtime, build_runtime
 from api.settings import Settings, load_settings
 from storage.keys import MasterKey
@@ -143,6 +152,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(participants.router)
     app.include_router(caseload.router)
     app.include_router(courses.router)
+    app.include_router(referrals.router)
+    app.include_router(referrals.listing)
     app.include_router(system.router)
     app.include_router(audit.router)
     app.include_router(reports.router)

@@ -28,6 +28,7 @@ from domain.errors import (
     DomainError,
     InvalidInputError,
     ParticipantNotFoundError,
+    ReferralNotFoundError,
     RuleViolationError,
     VersionConflictError,
 )
@@ -49,6 +50,7 @@ STATUS_OF: list[tuple[type[DomainError], int]] = [
     (RuleViolationError, 409),
     (ParticipantNotFoundError, 404),
     (CourseNotFoundError, 404),
+    (ReferralNotFoundError, 404),
     (VersionConflictError, 412),
     (AccessDeniedError, 403),
 ]

@@ -29,6 +29,7 @@ from domain.vocabulary import (
     LanguageCourseType,
     LanguageLevel,
     ModuleExitReason,
+    ReferralEndReason,
     ResidenceStatus,
     TargetGroup,
 )
@@ -494,6 +495,46 @@ MilestoneCreate = Annotated[
 MILESTONE_MODELS: dict[str, type[Milestone]] = {
     model.model_fields["type"].annotation.__args__[0]: model  # type: ignore[union-attr]
     for model in Milestone.__subclasses__()
+}
+
+
+# ------------------------------------------------------------------ referrals
+
+
+class ReferralCreate(Strict):
+    """A referral to another provider for one module (``ReferralMade``)."""
+
+    provider: Code = Field(description="The receiving provider")
+    module: Code
+    effective_date: date
+
+
+class ReferralCreated(BaseModel):
+    referral_id: str
+    version: int
+    position: int = Field(
+        description="Notification log position of the write, for read-your-writes"
+    )
+
+
+class ReferralAcceptanceCreate(Strict):
+    """The receiving provider accepts the referral (``ReferralAccepted``)."""
+
+    effective_date: date
+
+
+class ReferralEndCreate(Strict):
+    """Either provider ends the referral (``ReferralEnded``)."""
+
+    effective_date: date
+    reason: ReferralEndReason
+
+
+#: The request schema of each referral event (their routes are their own, not milestones).
+REFERRAL_MODELS: dict[str, type[BaseModel]] = {
+    "ReferralMade": ReferralCreate,
+    "ReferralAccepted": ReferralAcceptanceCreate,
+    "ReferralEnded": ReferralEndCreate,
 }
 
 

@@ -16,11 +16,19 @@ checks every operation of ``/openapi.json`` against it).
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from domain.configuration import Configuration
-from domain.errors import AccessDeniedError, InvalidInputError, RuleViolationError
+from domain.errors import (
+    AccessDeniedError,
+    InvalidInputError,
+    ParticipantNotFoundError,
+    RuleViolationError,
+)
+from domain.referrals import Referral
 
 ALL_ORGANISATIONS = "*"
 
@@ -123,6 +131,209 @@ def idempotency_scope(principal: Principal) -> str:
     return json.dumps(
         [principal.user, principal.role.value, principal.organisation], separators=(",", ":")
     )
+
+
+# ------------------------------------------- several providers per participant
+#
+# The provider that leads the case sees and records everything (``may_see``,
+# ``may_write``). A provider the participant was referred to, once it accepted
+# the referral and while the participant is active, is a separate controller that
+# needs only this:
+#
+# - it reads the *core data* (``REFERRAL_CORE_FIELDS``): name, birth year, gender,
+#   age band, language level, status and dates of the programme, the lead provider,
+#   and the open stays of *its* modules; never the residence status, nationality,
+#   eligibility, employment, exit details, other modules or the lead provider's
+#   entries (``GET /participants`` lists it marked ``referred_for``; the full state
+#   ``GET /participants/{id}`` and ``/state`` refuse with ``referral-core-data-only``);
+# - it records the events of its module (``may_record_as_referred``): entry into
+#   and exit from that module, attendance in it, coaching contacts if it is F1;
+# - in the timeline and the history it reads only the entries it recorded itself.
+#
+# A provider that recorded entries and no longer has the case (a former provider
+# after a transfer, a referral that ended, a participant who exited) keeps reading
+# those entries of its own in the timeline and the history, nothing newer and
+# nothing else (``Visibility.OWN_ENTRIES``).
+
+#: Coaching contacts carry no module: coaching is module F1 by definition.
+COACHING_MODULE = "F1"
+
+#: The fields of a participant a referred provider reads (the core data).
+REFERRAL_CORE_FIELDS = frozenset(
+    {
+        "id",
+        "participant_id",
+        "version",
+        "programme",
+        "provider",
+        "municipality",
+        "status",
+        "intake_date",
+        "exit_date",
+        "given_name",
+        "family_name",
+        "birth_year",
+        "gender",
+        "age_band",
+        "language_level",
+        "open_modules",
+        "restricted",
+        "personal_data_erased",
+    }
+)
+
+
+class Visibility(StrEnum):
+    """How much of one participant the caller sees."""
+
+    FULL = "full"
+    """In scope: state, history and timeline (what the role may read at all)."""
+    REFERRAL = "referral"
+    """An accepted referral: core data, the own entries, the events of its modules."""
+    OWN_ENTRIES = "own-entries"
+    """No longer involved: only the entries its organisation recorded."""
+    NONE = "none"
+
+
+def accepted_referrals(referrals: Iterable[Referral]) -> list[tuple[str, str]]:
+    """(provider, module) of each referral that grants anything: accepted, not ended."""
+    return sorted((r.provider, r.module) for r in referrals if r.accepted)
+
+
+def referred_modules(
+    principal: Principal, accepted: Iterable[tuple[str, str]], participant_active: bool
+) -> frozenset[str]:
+    """The modules the caller's provider holds an accepted, unended referral for.
+
+    ``accepted`` is (provider, module) per accepted referral, from the aggregate
+    (``accepted_referrals``) or from the participants read model, so that writes
+    and reads decide alike. Nothing once the participant exited: the referral's
+    purpose ended with the stays.
+    """
+    if principal.role != Role.CASEWORKER or not participant_active:
+        return frozenset()
+    return frozenset(module for provider, module in accepted if provider == principal.organisation)
+
+
+def visibility(
+    principal: Principal,
+    provider: str,
+    municipality: str,
+    *,
+    referred: Collection[str],
+    recorded_here: bool,
+) -> Visibility:
+    if may_see(principal, provider, municipality):
+        return Visibility.FULL
+    if principal.role == Role.CASEWORKER:
+        if referred:
+            return Visibility.REFERRAL
+        if recorded_here:
+            return Visibility.OWN_ENTRIES
+    return Visibility.NONE
+
+
+def check_full_read(seen: Visibility) -> None:
+    """The participant's whole state: in scope only; a referred provider is told why not."""
+    if seen is Visibility.REFERRAL:
+        msg = "a referred provider reads the core data and its own entries only"
+        raise AccessDeniedError(msg, rule="referral-core-data-only")
+    if seen is not Visibility.FULL:
+        msg = "no participant with this id"
+        raise ParticipantNotFoundError(msg)
+
+
+def shows_only_own_entries(seen: Visibility) -> bool:
+    """Whether the timeline and history are cut to the caller's organisation's entries."""
+    if seen is Visibility.NONE:
+        msg = "no participant with this id"
+        raise ParticipantNotFoundError(msg)
+    return seen is not Visibility.FULL
+
+
+def is_own_entry(principal: Principal, organisation: str) -> bool:
+    return organisation == principal.organisation
+
+
+def may_record_as_referred(milestone: str, module: str | None, referred: Collection[str]) -> bool:
+    """The events of a referred provider's own modules, nothing else."""
+    match milestone:
+        case "ModuleEntered" | "ModuleExited" | "CourseAttendanceRecorded":
+            return module in referred
+        case "CoachingContactLogged":
+            return COACHING_MODULE in referred
+    return False
+
+
+def check_may_record_for(
+    principal: Principal,
+    provider: str,
+    referred: Collection[str],
+    milestone: str,
+    module: str | None,
+) -> None:
+    """May the caller record ``milestone`` for a participant led by ``provider``?"""
+    if may_write(principal, provider):
+        return
+    if not referred:
+        msg = "no participant with this id"
+        raise ParticipantNotFoundError(msg)
+    if not may_record_as_referred(milestone, module, referred):
+        msg = "a referred provider records only the events of the module it was referred for"
+        raise AccessDeniedError(msg, field="module", rule="referral-module-only")
+
+
+def core_data(values: Mapping[str, Any], referred: Collection[str]) -> dict[str, Any]:
+    """A participant's row as a referred provider reads it: core fields, its modules only."""
+    shown = {k: (v if k in REFERRAL_CORE_FIELDS else None) for k, v in values.items()}
+    open_modules = shown.get("open_modules")
+    if open_modules is not None:
+        shown["open_modules"] = [m for m in open_modules if m in referred]
+    return shown
+
+
+def serves(
+    provider: str, lead_provider: str, accepted: Iterable[tuple[str, str]], module: str
+) -> bool:
+    """Does ``provider`` serve the participant in ``module``: the own case, or an accepted
+    referral for that module? (Enrolment in a provider's courses asks this.)"""
+    return provider == lead_provider or (provider, module) in set(accepted)
+
+
+def check_may_refer(principal: Principal, lead_provider: str) -> None:
+    """Only the lead provider (or an admin) refers; anyone else does not see the case."""
+    if not may_write(principal, lead_provider):
+        msg = "no participant with this id"
+        raise ParticipantNotFoundError(msg)
+
+
+def check_sees_referral(
+    principal: Principal, lead_provider: str, municipality: str, receiving: str | None
+) -> None:
+    """A referral is found by those who see the participant and by its receiving provider;
+    to anyone else the participant does not exist (404)."""
+    if not may_see(principal, lead_provider, municipality) and receiving != principal.organisation:
+        msg = "no participant with this id"
+        raise ParticipantNotFoundError(msg)
+
+
+def check_may_accept_referral(principal: Principal, receiving_provider: str) -> None:
+    """Only the receiving provider accepts: taking a person on is its decision, not an admin's."""
+    if principal.role != Role.CASEWORKER or principal.organisation != receiving_provider:
+        msg = "only the provider the participant was referred to accepts the referral"
+        raise AccessDeniedError(msg, field="referral_id")
+
+
+def check_may_end_referral(principal: Principal, lead_provider: str, receiving: str) -> None:
+    """Either side ends a referral."""
+    if principal.role == Role.ADMIN:
+        return
+    if principal.role != Role.CASEWORKER or principal.organisation not in (
+        lead_provider,
+        receiving,
+    ):
+        msg = "only the lead or the receiving provider ends a referral"
+        raise AccessDeniedError(msg, field="referral_id")
 
 
 # --------------------------------------------------- personal data
@@ -320,6 +531,7 @@ def may_see_changed_participant(
     if not may_see_unsuppressed(principal) or provider is None or municipality is None:
         return False
     return may_see(principal, provider, municipality)
+
 
 # ------------------------------------------------------------------- courses
 # Courses (domain/course.py) belong to the provider that holds them, in the

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -21,15 +21,27 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 
 from domain.access import (
     Principal,
+    Visibility,
+    accepted_referrals,
+    check_full_read,
+    check_may_accept_referral,
+    check_may_end_referral,
     check_may_erase,
     check_may_read_personal_data,
     check_may_record,
+    check_may_record_for,
+    check_may_refer,
     check_may_void,
     check_may_void_entry,
     check_not_restricted,
+    check_sees_referral,
+    is_own_entry,
     may_see,
     may_void,
     may_write,
+    referred_modules,
+    shows_only_own_entries,
+    visibility,
 )
 from domain.catalogue import milestone_named
 from domain.configuration import Configuration, Programme
@@ -44,6 +56,7 @@ from domain.errors import (
 from domain.participant import Participant
 from domain.vocabulary import ErasureMode
 
+_T = TypeVar("_T")
 PROGRAMME_TIMEZONE = ZoneInfo("Europe/Berlin")
 EVENT_CACHE_SIZE = "LOTSE_EVENT_CACHE_SIZE"
 #: About the participants active at once in a large municipality, times a few.
@@ -138,6 +151,23 @@ class _Decoded:
     events: tuple[Participant.Event, ...]
     provider: str
     municipality: str
+    #: Organisations besides the lead provider that may see something of this
+    #: participant: providers it was referred to, and every organisation that
+    #: recorded an entry (a former provider reads its own entries).
+    others: frozenset[str] = frozenset()
+
+
+def _visible_to(principal: Principal) -> Callable[[str, str, frozenset[str]], bool]:
+    """Could ``principal`` see anything of a participant placed so, with these others?
+
+    Decided before any replay (``Journeys._load``): in scope, referred to the
+    caller's organisation, or recorded by it (a former provider reads its own entries).
+    """
+
+    def visible(provider: str, municipality: str, others: frozenset[str]) -> bool:
+        return may_see(principal, provider, municipality) or principal.organisation in others
+
+    return visible
 
 
 class Journeys(Application[UUID]):
@@ -176,7 +206,9 @@ class Journeys(Application[UUID]):
         return programme
 
     def _load(
-        self, participant_id: UUID, visible: Callable[[str, str], bool] | None = None
+        self,
+        participant_id: UUID,
+        visible: Callable[[str, str, frozenset[str]], bool] | None = None,
     ) -> Participant:
         """The participant, from its decoded events kept in memory plus any newer ones.
 
@@ -187,7 +219,7 @@ class Journeys(Application[UUID]):
         before, that returns nothing or a few rows. A participant whose data was
         erased is never kept: its cleartext must not outlive the key in memory.
 
-        ``visible(provider, municipality)`` is the caller's scope. When nothing
+        ``visible(provider, municipality, others)`` is the caller's scope. When nothing
         newer than the kept events was recorded, it is decided from the placement
         kept with them, before any replay: a participant out of scope then costs
         one query and no replay, as an unknown id does, so the time a 404 takes
@@ -208,7 +240,7 @@ class Journeys(Application[UUID]):
             visible is not None
             and cached is not None
             and not newer
-            and not visible(cached.provider, cached.municipality)
+            and not visible(cached.provider, cached.municipality, cached.others)
         )
         if out_of_scope:
             msg = "no participant with this id"
@@ -223,8 +255,12 @@ class Journeys(Application[UUID]):
             if participant.personal_data_erased or self.event_cache_size <= 0:
                 self._decoded.pop(participant_id, None)
             else:
+                others = frozenset(
+                    {e.organisation for e in events}
+                    | {r.provider for r in participant.referrals.values()}
+                )
                 self._decoded[participant_id] = _Decoded(
-                    tuple(events), participant.provider, participant.municipality
+                    tuple(events), participant.provider, participant.municipality, others
                 )
                 self._decoded.move_to_end(participant_id)
                 while len(self._decoded) > self.event_cache_size:
@@ -232,16 +268,51 @@ class Journeys(Application[UUID]):
         return participant
 
     def participant_for_reading(self, principal: Principal, participant_id: UUID) -> Participant:
-        """Load a participant the caller may see; out of scope looks like not found."""
+        """Load a participant the caller may see in full; out of scope looks like not found.
+
+        A provider the participant was referred to is refused (403, naming the rule):
+        the full state holds what only the lead provider may read.
+        """
         check_may_read_personal_data(principal)
-        participant = self._load(
-            participant_id, visible=lambda provider, m: may_see(principal, provider, m)
-        )
-        if not may_see(principal, participant.provider, participant.municipality):
-            msg = "no participant with this id"
-            raise ParticipantNotFoundError(msg)
+        participant = self._load(participant_id, visible=_visible_to(principal))
+        check_full_read(self.visibility(principal, participant))
         check_not_restricted(principal, participant.restricted)
         return participant
+
+    def visibility(
+        self, principal: Principal, participant: Participant, *, recorded_here: bool = False
+    ) -> Visibility:
+        return visibility(
+            principal,
+            participant.provider,
+            participant.municipality,
+            referred=referred_modules(
+                principal,
+                accepted_referrals(participant.referrals.values()),
+                participant.status == "active",
+            ),
+            recorded_here=recorded_here,
+        )
+
+    def history_for_reading(
+        self, principal: Principal, participant_id: UUID
+    ) -> tuple[Participant, list[Participant.Event]]:
+        """The events the caller may read: all in scope, else those its organisation recorded.
+
+        Referred and former providers read the entries they recorded themselves, and
+        no other (``domain.access``); a correction counts as the corrector's entry.
+        """
+        check_may_read_personal_data(principal)
+        participant = self._load(participant_id, visible=_visible_to(principal))
+        events = list(self.history(participant_id))
+        recorded_here = any(is_own_entry(principal, e.organisation) for e in events)
+        own_only = shows_only_own_entries(
+            self.visibility(principal, participant, recorded_here=recorded_here)
+        )
+        check_not_restricted(principal, participant.restricted)
+        if own_only:
+            events = [e for e in events if is_own_entry(principal, e.organisation)]
+        return participant, events
 
     def _replayed(self, key: RequestKey | None, operation: str) -> Recorded | None:
         if key is None or self.request_log is None:
@@ -333,18 +404,26 @@ class Journeys(Application[UUID]):
         envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
         for _attempt in range(MAX_CONFLICT_RETRIES):
             participant = self._load(participant_id)
-            in_scope = (
-                may_void(principal, participant.provider, participant.municipality)
-                if voiding
-                else may_write(principal, participant.provider)
-            )
-            if not in_scope:
-                msg = "no participant with this id"
-                raise ParticipantNotFoundError(msg)
             if voiding:
+                if not may_void(principal, participant.provider, participant.municipality):
+                    msg = "no participant with this id"
+                    raise ParticipantNotFoundError(msg)
                 participant.check_processing_allowed(milestone)
                 for voided in participant.void_targets(data.get("voids_version", 0)):
                     check_may_void_entry(principal, voided.organisation)
+            else:
+                # The lead provider, or a provider referred for the module of this event.
+                check_may_record_for(
+                    principal,
+                    participant.provider,
+                    referred_modules(
+                        principal,
+                        accepted_referrals(participant.referrals.values()),
+                        participant.status == "active",
+                    ),
+                    entry.name,
+                    data.get("module"),
+                )
             if expected_version is not None and participant.version != expected_version:
                 msg = (
                     f"the participant is at version {participant.version}, not {expected_version}: "
@@ -386,6 +465,143 @@ class Journeys(Application[UUID]):
                 continue
         msg = "the participant is being changed by many writers at once: try again"
         raise VersionConflictError(msg)
+
+    # ---------------------------------------------------------- referrals
+
+    def _write(
+        self,
+        participant_id: UUID,
+        act: Callable[[Participant], _T],
+        key: RequestKey | None,
+        operation: str,
+    ) -> tuple[Recorded, _T | None]:
+        """Load, act, save; a concurrent writer makes it load and act again.
+
+        A retried request (same Idempotency-Key and body) returns the first result and
+        ``None`` in place of ``act``'s result: the caller looks it up in the history.
+        """
+        replayed = self._replayed(key, operation)
+        if replayed:
+            return replayed, None
+        for _attempt in range(MAX_CONFLICT_RETRIES):
+            participant = self._load(participant_id)
+            result = act(participant)
+            try:
+                return self._save(participant, key), result
+            except IntegrityError:
+                replayed = self._replayed(key, operation)
+                if replayed:
+                    return replayed, None
+                continue
+        msg = "the participant is being changed by many writers at once: try again"
+        raise VersionConflictError(msg)
+
+    def make_referral(
+        self,
+        principal: Principal,
+        request_id: str,
+        participant_id: UUID,
+        *,
+        provider: str,
+        module: str,
+        effective_date: date,
+        request_key: RequestKey | None = None,
+    ) -> tuple[Recorded, str]:
+        """The lead provider refers the participant to ``provider`` for ``module``."""
+        check_may_record(principal)
+        receiving = self.configuration.providers.get(provider)
+        envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
+
+        def act(participant: Participant) -> str:
+            check_may_refer(principal, participant.provider)
+            if receiving is None:
+                msg = "provider is not a configured provider"
+                raise InvalidInputError(msg, field="provider", rule="unknown-provider")
+            return participant.make_referral(
+                envelope=envelope,
+                effective_date=effective_date,
+                today=self.clock(),
+                programme=self.programme(participant.programme),
+                receiving=receiving,
+                module=module,
+            )
+
+        recorded, referral_id = self._write(participant_id, act, request_key, "referral")
+        if referral_id is None:  # a replayed request: the referral its first call made
+            referral_id = next(
+                e.referral_id
+                for e in self.history(participant_id)
+                if isinstance(e, Participant.ReferralMade)
+                and e.originator_version == recorded.version
+            )
+        return recorded, referral_id
+
+    def accept_referral(
+        self,
+        principal: Principal,
+        request_id: str,
+        participant_id: UUID,
+        referral_id: str,
+        *,
+        effective_date: date,
+        request_key: RequestKey | None = None,
+    ) -> Recorded:
+        """The receiving provider accepts; anyone else who cannot see the case gets 404."""
+        check_may_record(principal)
+        envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
+
+        def act(participant: Participant) -> None:
+            found = participant.referrals.get(referral_id)
+            check_sees_referral(
+                principal,
+                participant.provider,
+                participant.municipality,
+                found.provider if found else None,
+            )
+            referral = participant.referral(referral_id)
+            check_may_accept_referral(principal, referral.provider)
+            participant.accept_referral(
+                envelope=envelope,
+                effective_date=effective_date,
+                today=self.clock(),
+                referral_id=referral_id,
+            )
+
+        return self._write(participant_id, act, request_key, "referral-acceptance")[0]
+
+    def end_referral(
+        self,
+        principal: Principal,
+        request_id: str,
+        participant_id: UUID,
+        referral_id: str,
+        *,
+        effective_date: date,
+        reason: str,
+        request_key: RequestKey | None = None,
+    ) -> Recorded:
+        check_may_record(principal)
+        envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
+
+        def act(participant: Participant) -> None:
+            found = participant.referrals.get(referral_id)
+            check_sees_referral(
+                principal,
+                participant.provider,
+                participant.municipality,
+                found.provider if found else None,
+            )
+            referral = participant.referral(referral_id)
+            check_may_end_referral(principal, participant.provider, referral.provider)
+            participant.end_referral(
+                envelope=envelope,
+                effective_date=effective_date,
+                today=self.clock(),
+                referral_id=referral_id,
+                reason=reason,
+            )
+
+        return self._write(participant_id, act, request_key, "referral-ending")[0]
 
     def _municipality_for_transfer(self, provider: Any) -> str:
         municipality = (

@@ -69,6 +69,10 @@ MILESTONES: tuple[Milestone, ...] = (
 OWN_COMMANDS: dict[type[Participant.Event], Callable[..., Any]] = {
     P.Registered: P.register,
     P.PersonalDataErased: P.erase_personal_data,
+    # Referrals have routes of their own (``/participants/{id}/referrals``).
+    P.ReferralMade: P.make_referral,
+    P.ReferralAccepted: P.accept_referral,
+    P.ReferralEnded: P.end_referral,
 }
 
 #: A course's events (its own stream, ``domain/course.py``) and their commands.

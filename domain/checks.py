@@ -26,6 +26,7 @@ from domain.vocabulary import (
     LanguageCourseType,
     LanguageLevel,
     ModuleExitReason,
+    ReferralEndReason,
     ResidenceStatus,
     TargetGroup,
 )
@@ -160,6 +161,9 @@ FIELD_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "EntryCorrected.reason": free_text,
     "EntryVoided.reason": free_text,
     "voids_version": whole_number_between(1, 2**31 - 1),
+    "ReferralEnded.reason": one_of(ReferralEndReason),
+    "ReferralMade.provider": text,
+    "referral_id": text,
     "passed_exam": boolean,
     "employment_type": one_of(EmploymentType),
     "hours_per_week": number_between(Decimal(1), Decimal(60)),

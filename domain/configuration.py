@@ -132,6 +132,11 @@ class Provider:
     id: str
     name: str
     municipality: str
+    programmes: tuple[str, ...] | None = None
+    """The programmes the provider delivers; ``None`` (the key left out) means all."""
+
+    def delivers(self, programme_id: str) -> bool:
+        return self.programmes is None or programme_id in self.programmes
 
 
 @dataclass(frozen=True)
@@ -343,6 +348,10 @@ def _read_programme(path: Path, problems: list[str]) -> Programme | None:
     return programme if len(problems) == before else None
 
 
+def _programmes_of(value: list[Any] | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(str(v) for v in value)
+
+
 def load_configuration(directory: Path | str | None = None) -> Configuration:
     """Read and validate the configuration directory; raise with every problem found."""
     root = Path(directory) if directory else DEFAULT_CONFIG_DIR
@@ -377,7 +386,13 @@ def load_configuration(directory: Path | str | None = None) -> Configuration:
             id=r.get(p, "id", str, f"providers[{i}]."),
             name=r.get(p, "name", str, f"providers[{i}]."),
             municipality=r.get(p, "municipality", str, f"providers[{i}]."),
+            programmes=_programmes_of(r.get(p, "programmes", list, f"providers[{i}].", None)),
         )
+        for programme_id in prov.programmes or ():
+            if programme_id not in programmes:
+                problems.append(
+                    f"{org_path}: provider {prov.id!r} names unknown programme {programme_id!r}"
+                )
         if prov.id in providers or prov.id in municipalities:
             problems.append(f"{org_path}: organisation id {prov.id!r} is used twice")
         if prov.municipality not in municipalities:

@@ -45,6 +45,12 @@ class CourseNotFoundError(DomainError):
     rule = "course-not-found"
 
 
+class ReferralNotFoundError(DomainError):
+    """No such referral of this participant (HTTP 404)."""
+
+    rule = "referral-not-found"
+
+
 class VersionConflictError(DomainError):
     """The caller's expected version is stale (HTTP 412)."""
 

@@ -26,6 +26,7 @@ from domain.vocabulary import (
     LanguageCourseType,
     LanguageLevel,
     ModuleExitReason,
+    ReferralEndReason,
     ResidenceStatus,
     TargetGroup,
 )
@@ -36,6 +37,9 @@ EVENT_TYPES: dict[str, str] = {
     "ConsentGiven": "Einwilligung erteilt",
     "ConsentWithdrawn": "Einwilligung widerrufen",
     "CaseTransferred": "Fall übergeben",
+    "ReferralMade": "An einen anderen Träger vermittelt",
+    "ReferralAccepted": "Vermittlung angenommen",
+    "ReferralEnded": "Vermittlung beendet",
     "LanguageLevelAssessed": "Sprachstand festgestellt",
     "ModuleEntered": "Eintritt in einen Förderbaustein",
     "ModuleExited": "Austritt aus einem Förderbaustein",
@@ -110,6 +114,13 @@ VOCABULARY: dict[type[StrEnum], dict[str, str]] = {
         ModuleExitReason.MOVED_AWAY: "Wegzug",
         ModuleExitReason.LEFT_GERMANY: "Ausreise",
         ModuleExitReason.OTHER: "Sonstiges",
+    },
+    ReferralEndReason: {
+        ReferralEndReason.COMPLETED: "regulär beendet",
+        ReferralEndReason.DECLINED: "vom aufnehmenden Träger abgelehnt",
+        ReferralEndReason.NO_LONGER_NEEDED: "nicht mehr nötig",
+        ReferralEndReason.CONSENT_WITHDRAWN: "Einwilligung widerrufen",
+        ReferralEndReason.OTHER: "Sonstiges",
     },
     ExitReason: {
         ExitReason.COMPLETED: "regulär beendet",
@@ -242,6 +253,17 @@ RULES: dict[str, str] = {
     "participant-not-found": "Teilnehmende Person nicht gefunden.",
     "personal-data-erased": "Die personenbezogenen Daten wurden gelöscht.",
     "processing-restricted": "Die Verarbeitung ist eingeschränkt (Art. 18 DSGVO).",
+    "provider-not-in-programme": "Dieser Träger arbeitet nicht in dem Programm der Person.",
+    "referral-already-accepted": "Diese Vermittlung wurde bereits angenommen.",
+    "referral-already-open": "An diesen Träger besteht für diesen Förderbaustein bereits"
+    " eine offene Vermittlung.",
+    "referral-core-data-only": "Als vermittelter Träger sehen Sie nur die Grunddaten der"
+    " Person und Ihre eigenen Einträge.",
+    "referral-ended": "Diese Vermittlung ist beendet.",
+    "referral-module-only": "Als vermittelter Träger erfassen Sie nur Einträge des"
+    " Förderbausteins, für den die Person an Sie vermittelt wurde.",
+    "referral-not-found": "Diese Vermittlung wurde nicht gefunden.",
+    "date-before-referral": "Das Datum liegt vor der Vermittlung.",
     "record-integrity": "Ein gespeicherter Eintrag hat die Integritätsprüfung nicht"
     " bestanden; das wurde protokolliert.",
     "regular-school-access": "F3 setzt voraus, dass kein Zugang zur Regelschule besteht.",

@@ -29,11 +29,12 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 
 from domain.checks import check_field
-from domain.configuration import MAX_VALIDITY_YEARS, Programme
+from domain.configuration import MAX_VALIDITY_YEARS, Programme, Provider
 from domain.envelope import Envelope
-from domain.errors import InvalidInputError, RuleViolationError
+from domain.errors import InvalidInputError, ReferralNotFoundError, RuleViolationError
+from domain.referrals import Referral
 from domain.text import check_event_text
-from domain.vocabulary import ErasureMode, ExitReason, ModuleExitReason
+from domain.vocabulary import ErasureMode, ExitReason, ModuleExitReason, ReferralEndReason
 
 # Fields of the envelope and of the library: never the target of a correction.
 _ENVELOPE_FIELDS = frozenset(
@@ -60,6 +61,7 @@ _NOT_CORRECTABLE = frozenset(
         "to_provider",
         "from_municipality",
         "to_municipality",
+        "referral_id",
     }
 )
 
@@ -212,6 +214,50 @@ class Participant(Aggregate):
         def evolve(self, p: Participant) -> None:
             p.provider = self.to_provider
             p.municipality = self.to_municipality
+
+    class ReferralMade(Event):
+        """The lead provider refers the participant to another provider for a module."""
+
+        referral_id: str
+        provider: str
+        """The receiving provider."""
+        module: str
+        consent_version: str
+        """The consent the referral rests on: the version in force when it was made."""
+
+        def evolve(self, p: Participant) -> None:
+            p.referrals[self.referral_id] = Referral(
+                referral_id=self.referral_id,
+                provider=self.provider,
+                module=self.module,
+                consent_version=self.consent_version,
+                made_on=self.effective_date,
+            )
+
+    class ReferralAccepted(Event):
+        """The receiving provider takes the participant on for the referral's module."""
+
+        referral_id: str
+
+        def evolve(self, p: Participant) -> None:
+            referral = p.referrals.get(self.referral_id)
+            if referral is not None:
+                p.referrals[self.referral_id] = dataclasses.replace(
+                    referral, accepted_on=self.effective_date
+                )
+
+    class ReferralEnded(Event):
+        """Either provider ends the referral (or the consent it rests on was withdrawn)."""
+
+        referral_id: str
+        reason: str
+
+        def evolve(self, p: Participant) -> None:
+            referral = p.referrals.get(self.referral_id)
+            if referral is not None:
+                p.referrals[self.referral_id] = dataclasses.replace(
+                    referral, ended_on=self.effective_date, end_reason=self.reason
+                )
 
     class LanguageLevelAssessed(Event):
         level: str
@@ -454,6 +500,7 @@ class Participant(Aggregate):
         self.regular_school_access = True
         self.consent_version: str | None = None
         self.consent_withdrawn = False
+        self.referrals: dict[str, Referral] = {}
         self.language_level: str | None = None
         self.open_modules: dict[str, date] = {}
         self.language_courses: dict[str, date] = {}
@@ -803,6 +850,15 @@ class Participant(Aggregate):
         if self.consent_version is None or self.consent_withdrawn:
             msg = "there is no consent to withdraw"
             raise RuleViolationError(msg, rule="no-consent")
+        # Referrals rest on the consent: they end with it, in the same transaction.
+        for referral in self.open_referrals():
+            self._trigger(
+                self.ReferralEnded,
+                envelope,
+                max(effective_date, referral.accepted_on or referral.made_on),
+                referral_id=referral.referral_id,
+                reason=ReferralEndReason.CONSENT_WITHDRAWN.value,
+            )
         self._trigger(self.ConsentWithdrawn, envelope, effective_date)
 
     def transfer(
@@ -826,6 +882,102 @@ class Participant(Aggregate):
             to_provider=to_provider,
             from_municipality=self.municipality,
             to_municipality=to_municipality,
+        )
+
+    # -------------------------------------------------------- referrals
+
+    def open_referrals(self) -> list[Referral]:
+        """Referrals made and not ended (accepted or still waiting), oldest first."""
+        return [r for r in self.referrals.values() if not r.ended]
+
+    def referral(self, referral_id: str) -> Referral:
+        found = self.referrals.get(referral_id)
+        if found is None:
+            msg = "no referral with this id for this participant"
+            raise ReferralNotFoundError(msg, field="referral_id")
+        return found
+
+    def make_referral(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        programme: Programme,
+        receiving: Provider,
+        module: str,
+        referral_id: str | None = None,
+    ) -> str:
+        """Refer the participant to ``receiving`` for ``module``; returns the referral id."""
+        self._prepare(
+            self.ReferralMade, effective_date, today, provider=receiving.id, module=module
+        )
+        self.check_module(programme, module)
+        if receiving.id == self.provider:
+            msg = "the participant is already with this provider: refer to another one"
+            raise RuleViolationError(msg, field="provider", rule="same-provider")
+        if not receiving.delivers(programme.id):
+            msg = f"the provider does not deliver programme {programme.id}"
+            raise RuleViolationError(msg, field="provider", rule="provider-not-in-programme")
+        if self.consent_version is None or self.consent_withdrawn:
+            msg = "a referral needs consent given and not withdrawn"
+            raise RuleViolationError(msg, rule="no-consent")
+        if any(r.provider == receiving.id and r.module == module for r in self.open_referrals()):
+            msg = f"there is already an open referral to this provider for {module}"
+            raise RuleViolationError(msg, field="module", rule="referral-already-open")
+        referral_id = referral_id or str(uuid4())
+        self._trigger(
+            self.ReferralMade,
+            envelope,
+            effective_date,
+            referral_id=referral_id,
+            provider=receiving.id,
+            module=module,
+            consent_version=self.consent_version,
+        )
+        return referral_id
+
+    def accept_referral(
+        self, *, envelope: Envelope, effective_date: date, today: date, referral_id: str
+    ) -> None:
+        self._prepare(self.ReferralAccepted, effective_date, today)
+        referral = self.referral(referral_id)
+        if referral.ended:
+            msg = "the referral has ended"
+            raise RuleViolationError(msg, field="referral_id", rule="referral-ended")
+        if referral.accepted_on is not None:
+            msg = "the referral was already accepted"
+            raise RuleViolationError(msg, field="referral_id", rule="referral-already-accepted")
+        if effective_date < referral.made_on:
+            msg = "effective_date is before the referral was made"
+            raise RuleViolationError(msg, field="effective_date", rule="date-before-referral")
+        self._trigger(self.ReferralAccepted, envelope, effective_date, referral_id=referral_id)
+
+    def end_referral(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        referral_id: str,
+        reason: str,
+    ) -> None:
+        """End a referral; also after the exit or a withdrawal of consent (it only tidies up)."""
+        if self.restricted or self.personal_data_erased:
+            msg = "processing of this participant's data is restricted"
+            raise RuleViolationError(msg, rule="processing-restricted")
+        check_field("ReferralEnded", "effective_date", effective_date)
+        check_field("ReferralEnded", "reason", reason)
+        self.check_effective_date(effective_date, today)
+        referral = self.referral(referral_id)
+        if referral.ended:
+            msg = "the referral has ended"
+            raise RuleViolationError(msg, field="referral_id", rule="referral-ended")
+        if effective_date < (referral.accepted_on or referral.made_on):
+            msg = "effective_date is before the referral was made or accepted"
+            raise RuleViolationError(msg, field="effective_date", rule="date-before-referral")
+        self._trigger(
+            self.ReferralEnded, envelope, effective_date, referral_id=referral_id, reason=reason
         )
 
     def assess_language_level(

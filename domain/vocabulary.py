@@ -129,6 +129,16 @@ class EndReason(StrEnum):
     OTHER = "other"
 
 
+class ReferralEndReason(StrEnum):
+    """Why a referral to another provider ended (recorded by either provider)."""
+
+    COMPLETED = "completed"
+    DECLINED = "declined"  # the receiving provider did not take the person on
+    NO_LONGER_NEEDED = "no_longer_needed"
+    CONSENT_WITHDRAWN = "consent_withdrawn"  # recorded with the withdrawal itself
+    OTHER = "other"
+
+
 class ErasureMode(StrEnum):
     """Art. 17 GDPR: shred now, or restrict now and shred at retention end (17(3)(b))."""
 

@@ -9,6 +9,7 @@ from projections.model import Projection
 from projections.module_spans import ModuleSpans
 from projections.outcomes import OutcomesProjection
 from projections.participants import Participants
+from projections.referrals import ReferralsProjection
 from projections.timeline import TimelineProjection
 from projections.transitions import TransitionsProjection
 from projections.units import UnitsProjection
@@ -23,5 +24,6 @@ PROJECTIONS: dict[str, Projection[Any]] = {
         UnitsProjection(),
         TransitionsProjection(),
         CoursesProjection(),
+        ReferralsProjection(),
     )
 }

@@ -2,6 +2,18 @@
 
 The basis of entries (Eintritte), exits (Austritte) and stock (Bestand): a stay
 counts for the provider and municipality that ran it when it began.
+
+A transfer to another municipality (``CaseTransferred``) moves the open stays with
+the person from the transfer date on: each open stay ends there for the old
+municipality (exit reason ``transferred``) and goes on as a new stay in the new
+one from the same day. The old municipality keeps its past figures (its entries,
+and its stock up to the transfer); the new one counts an entry on the transfer
+date. A transfer between providers of one municipality leaves the stays as they
+are: the municipality's figures do not change.
+
+A stay entered by a provider the participant was referred to for that module (an
+accepted referral) counts for that provider, in the participant's municipality:
+the Volkshochschule that runs the F4 stay sees it in its own figures.
 """
 
 from __future__ import annotations
@@ -10,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from domain.vocabulary import ModuleExitReason
 from projections.model import Crypto, Projection, Table, follow_participant
 from projections.records import EventRecord
 
@@ -31,7 +44,8 @@ TABLE = Table(
         ("residence_status", "text NOT NULL"),
         ("nationality", "text NOT NULL"),
     ),
-    primary_key=("participant_id", "entered_version"),
+    # A transfer continues several open stays at once, all from its own version.
+    primary_key=("participant_id", "entered_version", "module"),
     indexes=("municipality, module, entered", "provider, module"),
 )
 
@@ -41,6 +55,35 @@ class Spans:
     participant_id: UUID
     context: dict[str, Any] = field(default_factory=dict)
     spans: list[dict[str, Any]] = field(default_factory=list)
+    #: referral id -> (receiving provider, module), as made.
+    referrals: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: (provider, module) of the accepted referrals not ended.
+    accepted: set[tuple[str, str]] = field(default_factory=set)
+
+
+def _stay(ctx: dict[str, Any], event: EventRecord, module: str) -> dict[str, Any]:
+    """A stay beginning with ``event`` (an entry, or a transfer it continues through)."""
+    return {
+        **{
+            k: ctx[k]
+            for k in (
+                "programme",
+                "provider",
+                "municipality",
+                "gender",
+                "age_band",
+                "nationality",
+                "residence_status",
+            )
+        },
+        "participant_id": event.participant_id,
+        "entered_version": event.version,
+        "module": module,
+        "entered": event.effective_date,
+        "exited": None,
+        "exit_reason": None,
+        "exited_version": None,
+    }
 
 
 class ModuleSpans(Projection[Spans]):
@@ -55,29 +98,31 @@ class ModuleSpans(Projection[Spans]):
         d, ctx = event.data, state.context
         follow_participant(ctx, event)
         if event.type == "ModuleEntered":
-            state.spans.append(
-                {
-                    **{
-                        k: ctx[k]
-                        for k in (
-                            "programme",
-                            "provider",
-                            "municipality",
-                            "gender",
-                            "age_band",
-                            "nationality",
-                        )
-                    },
-                    "residence_status": ctx["residence_status"],
-                    "participant_id": event.participant_id,
-                    "entered_version": event.version,
-                    "module": d["module"],
-                    "entered": event.effective_date,
-                    "exited": None,
-                    "exit_reason": None,
-                    "exited_version": None,
-                }
-            )
+            stay = _stay(ctx, event, d["module"])
+            if (event.organisation, d["module"]) in state.accepted:
+                stay["provider"] = event.organisation  # run by the referred provider
+            state.spans.append(stay)
+        elif event.type == "CaseTransferred" and d["from_municipality"] != d["to_municipality"]:
+            moved = [s for s in state.spans if s["exited"] is None]
+            for span in moved:
+                span.update(
+                    exited=event.effective_date,
+                    exit_reason=ModuleExitReason.TRANSFERRED.value,
+                    exited_version=event.version,
+                )
+            # ``ctx`` already names the new municipality and provider; a stay run by a
+            # referred provider stays with it while the referral lasts.
+            for span in moved:
+                stay = _stay(ctx, event, span["module"])
+                if (span["provider"], span["module"]) in state.accepted:
+                    stay["provider"] = span["provider"]
+                state.spans.append(stay)
+        elif event.type == "ReferralMade":
+            state.referrals[d["referral_id"]] = (d["provider"], d["module"])
+        elif event.type == "ReferralAccepted" and d["referral_id"] in state.referrals:
+            state.accepted.add(state.referrals[d["referral_id"]])
+        elif event.type == "ReferralEnded" and d["referral_id"] in state.referrals:
+            state.accepted.discard(state.referrals[d["referral_id"]])
         elif event.type == "ModuleExited":
             for span in state.spans:
                 if span["module"] == d["module"] and span["exited"] is None:

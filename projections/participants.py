@@ -7,7 +7,7 @@ through a keyed blind index of their words.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -56,6 +56,10 @@ TABLE = Table(
         ("position", "bigint NOT NULL"),
         ("names_sealed", "bytea"),
         ("name_index", "bytea[]"),
+        # Accepted, unended referrals as "provider/module", and their providers:
+        # what the caseload and the scope checks of other providers read.
+        ("referrals", "text[] NOT NULL"),
+        ("referred_providers", "text[] NOT NULL"),
     ),
     primary_key=("participant_id",),
     indexes=(
@@ -63,6 +67,7 @@ TABLE = Table(
         "provider, status, participant_id",
         "gin:name_index",
         "gin:open_modules",
+        "gin:referred_providers",
     ),
 )
 
@@ -79,6 +84,8 @@ class Row:
     #: AES-GCM and a dozen HMACs per batch that touches the participant are
     #: spared while the names stay the same (live, nearly always).
     sealed: tuple[dict[str, Any], bytes | None, list[bytes]] | None = None
+    #: referral id -> (receiving provider, module, accepted), while not ended.
+    referrals: dict[str, tuple[str, str, bool]] = field(default_factory=dict)
 
 
 class Participants(Projection[Row]):
@@ -100,6 +107,8 @@ class Participants(Projection[Row]):
             corrections=0,
             personal_data_erased=False,
             restricted=False,
+            referrals=[],
+            referred_providers=[],
         )
         return Row(values, {}, {})
 
@@ -109,6 +118,10 @@ class Participants(Projection[Row]):
         if handler is not None:
             handler(state, d, event, identifiers)
         v["open_modules"] = sorted(state.open_since)
+        if event.type.startswith("Referral"):
+            accepted = sorted((p, m) for p, m, ok in state.referrals.values() if ok)
+            v["referrals"] = [f"{p}/{m}" for p, m in accepted]
+            v["referred_providers"] = sorted({p for p, _ in accepted})
         v["last_milestone"] = event.type
         if event.type not in ("EntryCorrected", "EntryVoided", "PersonalDataErased"):
             last = v["last_effective_date"]
@@ -175,6 +188,20 @@ def _consent_withdrawn(s: Row, d: dict[str, Any], e: EventRecord, ids: dict[str,
 def _transferred(s: Row, d: dict[str, Any], e: EventRecord, ids: dict[str, Any]) -> None:
     s.values["provider"] = d["to_provider"]
     s.values["municipality"] = d["to_municipality"]
+
+
+def _referral_made(s: Row, d: dict[str, Any], e: EventRecord, ids: dict[str, Any]) -> None:
+    s.referrals[d["referral_id"]] = (d["provider"], d["module"], False)
+
+
+def _referral_accepted(s: Row, d: dict[str, Any], e: EventRecord, ids: dict[str, Any]) -> None:
+    made = s.referrals.get(d["referral_id"])
+    if made is not None:
+        s.referrals[d["referral_id"]] = (made[0], made[1], True)
+
+
+def _referral_ended(s: Row, d: dict[str, Any], e: EventRecord, ids: dict[str, Any]) -> None:
+    s.referrals.pop(d["referral_id"], None)
 
 
 def _level(s: Row, d: dict[str, Any], e: EventRecord, ids: dict[str, Any]) -> None:
@@ -269,6 +296,9 @@ _HANDLERS = {
     "ConsentGiven": _consent_given,
     "ConsentWithdrawn": _consent_withdrawn,
     "CaseTransferred": _transferred,
+    "ReferralMade": _referral_made,
+    "ReferralAccepted": _referral_accepted,
+    "ReferralEnded": _referral_ended,
     "LanguageLevelAssessed": _level,
     "LanguageCourseCompleted": _course_completed,
     "ModuleEntered": _module_entered,
@@ -308,15 +338,30 @@ async def query_page(
     after: tuple[date, UUID] | None,
     limit: int,
     include_restricted: bool = True,
+    with_referrals: bool = False,
 ) -> Page:
-    """One page of participants in intake order, by keyset (stable under inserts)."""
+    """One page of participants in intake order, by keyset (stable under inserts).
+
+    With ``with_referrals``, ``provider`` also matches the active participants with an
+    accepted referral to that provider (their rows carry ``referrals``).
+    """
     where, args = [], []
 
     def arg(value: Any) -> str:
         args.append(value)
         return f"${len(args)}"
 
-    if provider is not None:
+    if provider is not None and with_referrals:
+        # The provider's own caseload and the active participants referred to it;
+        # a module filter matches a referred participant only by a referred module
+        # (the other open stays are not the provider's to know).
+        p = arg(provider)
+        if module is None:
+            referred = f"referred_providers @> ARRAY[{p}]::text[]"
+        else:
+            referred = f"referrals @> ARRAY[{p} || '/' || {arg(module)}]::text[]"
+        where.append(f"(provider = {p} OR ({referred} AND status = 'active'))")
+    elif provider is not None:
         where.append(f"provider = {arg(provider)}")
     if municipality is not None:
         where.append(f"municipality = {arg(municipality)}")
@@ -348,6 +393,25 @@ async def query_restricted(conn: Any, participant_id: UUID) -> bool:
         f"SELECT restricted FROM {TABLE.name} WHERE participant_id = $1", participant_id
     )
     return bool(restricted)
+
+
+async def query_scope(conn: Any, participant_id: UUID) -> dict[str, Any] | None:
+    """What the scope checks need of one participant: placement, status, referrals."""
+    row = await conn.fetchrow(
+        f"SELECT provider, municipality, status, restricted, referrals FROM {TABLE.name} "
+        "WHERE participant_id = $1",
+        participant_id,
+    )
+    return dict(row) if row is not None else None
+
+
+def referral_pairs(referrals: list[str] | None) -> list[tuple[str, str]]:
+    """The ``referrals`` column as (provider, module) pairs."""
+    pairs = []
+    for item in referrals or ():
+        provider, _, module = item.partition("/")
+        pairs.append((provider, module))
+    return pairs
 
 
 async def query_placements(conn: Any, participant_ids: list[UUID]) -> dict[UUID, tuple[str, str]]:

@@ -187,6 +187,7 @@ COSTS = {
     "module_spans": 1,
     "outcomes": 1,
     "transitions": 1,
+    "referrals": 1,
 }
 
 

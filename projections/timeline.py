@@ -26,6 +26,7 @@ from domain.vocabulary import (
     LanguageCourseType,
     LanguageLevel,
     ModuleExitReason,
+    ReferralEndReason,
     ResidenceStatus,
     TargetGroup,
 )
@@ -115,6 +116,12 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "CaseTransferred": lambda d: (
         f"übergeben von {d['from_provider']} an {d['to_provider']} ({d['to_municipality']})"
     ),
+    "ReferralMade": lambda d: (
+        f"vermittelt an {d['provider']} für {d['module']}"
+        f" (Einwilligung Fassung {d['consent_version']})"
+    ),
+    "ReferralAccepted": lambda d: "Vermittlung angenommen",
+    "ReferralEnded": lambda d: f"Vermittlung beendet: {_value(ReferralEndReason, d['reason'])}",
     "LanguageLevelAssessed": lambda d: f"Sprachstand {_value(LanguageLevel, d['level'])}",
     "ModuleEntered": lambda d: f"Eintritt in {d['module']}",
     "ModuleExited": lambda d: (
@@ -262,6 +269,18 @@ async def query_timeline(conn: Any, participant_id: UUID) -> list[dict[str, Any]
         f"SELECT * FROM {TABLE.name} WHERE participant_id = $1 ORDER BY version", participant_id
     )
     return [dict(r) for r in rows]
+
+
+async def query_recorded_by(conn: Any, participant_id: UUID, organisation: str) -> bool:
+    """Did ``organisation`` record any entry of this participant (a former or referred
+    provider reads its own entries)?"""
+    found = await conn.fetchval(
+        f"SELECT EXISTS (SELECT 1 FROM {TABLE.name} "
+        "WHERE participant_id = $1 AND organisation = $2)",
+        participant_id,
+        organisation,
+    )
+    return bool(found)
 
 
 async def query_placement(conn: Any, participant_id: UUID) -> tuple[str, str] | None:

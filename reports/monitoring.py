@@ -8,8 +8,11 @@ module's share of the stock; and the characteristics of entries and stock.
 Counting unit: a *stay* in a module (read model ``module_spans``). A re-entry into
 a module is a new entry, and so is every stay of a new enrolment period after
 ``Reentered`` (a new entry of the same person); a stay counts for the municipality
-and provider that ran it when it began (a transfer does not move past entries). A
-voided stay (``EntryVoided``) is not in the read model at all, so it counts nowhere.
+and provider that ran it when it began. A transfer to another municipality ends the
+open stays there on the transfer date (exit reason ``transferred``) and continues
+them in the new municipality from that day (an entry there): past figures stay where
+they were. A voided stay (``EntryVoided``) is not in the read model at all, so it
+counts nowhere.
 Participant characteristics are those at module entry.
 
 Both sources feed the same pure function ``figures``: the read models through

@@ -35,7 +35,8 @@ ROLES: dict[str, tuple[str, str] | None] = {
 
 LEGEND = (
     "anon: no token · cw: case worker of caritas-ahlen (provider of the objects) · "
-    "cw-op: case worker of another provider in the same municipality (vhs-warendorf) · "
+    "cw-op: case worker of another provider in the same municipality (vhs-warendorf), "
+    "the receiving provider of the referrals · "
     "cw-om: case worker in another municipality (diakonie-duesseldorf) · "
     "co / co-om: coordinator of warendorf / duesseldorf · fu: funder · "
     "au / au-om / au*: auditor of warendorf / duesseldorf / all municipalities · ad: admin"
@@ -50,6 +51,14 @@ OBJECTS_DOC: dict[str, str] = {
     "unknown participant": "a participant id that does not exist",
     "voidable entry": "an EntryVoided of a coaching contact caritas-ahlen recorded"
     " for the participant (a fresh one for each call)",
+    "referred participant": "a participant of caritas-ahlen with an accepted referral to"
+    " vhs-warendorf (cw-op) for F4",
+    "referable participant": "a participant of caritas-ahlen with consent, to refer"
+    " (cw: to vhs-warendorf for F4, ad: to caritas-koeln for F4)",
+    "referral": "a referral of the referable participant to vhs-warendorf (cw-op),"
+    " not yet accepted",
+    "accepted referral": "an accepted referral of the referable participant to"
+    " vhs-warendorf (one per writing role)",
     "own provider": "a registration for caritas-ahlen",
     "municipality warendorf": "a report asked for municipality=warendorf",
     "provider run": "a stored monitoring run for provider caritas-ahlen",
@@ -80,6 +89,7 @@ class Row:
 
 
 P = "/participants/{participant_id}"
+REF = "/participants/{participant_id}/referrals/{referral_id}"
 RUN = "/reports/runs/{run_id}"
 C = "/courses/{course_id}"
 CHART = "/reports/runs/{run_id}/charts/{name}.{extension}"
@@ -92,6 +102,7 @@ MATRIX: list[Row] = [
     Row("GET /health",                              "-",                       "200 200 200 200 200 200 200 200 200 200 200"),
     Row("POST /participants",                       "own provider",            "401 201 403 403 403 403 403 403 403 403 201"),
     Row("GET /participants",                        "-",                       "401 200 200 200 200 200 403 200 200 200 200"),
+    Row("GET /referrals",                           "-",                       "401 200 200 200 200 200 403 200 200 200 200"),
     Row(f"GET {P}",                                 "participant",             "401 200 404 404 200 404 403 200 404 200 200"),
     Row(f"GET {P}",                                 "restricted participant",  "401 403 404 404 403 404 403 200 404 200 403"),
     Row(f"GET {P}",                                 "unknown participant",     "401 404 404 404 404 404 403 404 404 404 404"),
@@ -110,6 +121,15 @@ MATRIX: list[Row] = [
     Row(f"POST {P}/milestones",                     "participant",             "401 201 404 404 403 403 403 403 403 403 201"),
     Row(f"POST {P}/milestones",                     "unknown participant",     "401 404 404 404 403 403 403 403 403 403 404"),
     Row(f"POST {P}/milestones",                     "voidable entry",          "401 201 404 404 201 404 403 403 403 403 201"),
+    Row(f"GET {P}",                                 "referred participant",    "401 200 403 404 200 404 403 200 404 200 200"),
+    Row(f"GET {P}/state",                           "referred participant",    "401 200 403 404 200 404 403 200 404 200 200"),
+    Row(f"GET {P}/history",                         "referred participant",    "401 200 200 404 200 404 403 200 404 200 200"),
+    Row(f"GET {P}/timeline",                        "referred participant",    "401 200 200 404 200 404 403 200 404 200 200"),
+    Row(f"POST {P}/milestones",                     "referred participant",    "401 201 403 404 403 403 403 403 403 403 201"),
+    Row(f"POST {P}/referrals",                      "referable participant",   "401 201 404 404 403 403 403 403 403 403 201"),
+    Row(f"POST {P}/referrals",                      "unknown participant",     "401 404 404 404 403 403 403 403 403 403 404"),
+    Row(f"POST {REF}/acceptance",                   "referral",                "401 403 201 404 403 403 403 403 403 403 403"),
+    Row(f"POST {REF}/ending",                       "accepted referral",       "401 201 201 404 403 403 403 403 403 403 201"),
     Row(f"POST {P}/erasure",                        "erasable participant",    "401 403 403 403 200 404 403 403 403 403 200"),
     Row(f"POST {P}/erasure",                        "unknown participant",     "401 403 403 403 404 404 403 403 403 403 404"),
     Row("GET /reports/monitoring",                  "-",                       "401 200 200 200 200 200 403 200 200 200 200"),

@@ -22,16 +22,22 @@ from api.deps import LogRefusedAccess, ReadAccessDep, ReadsDep, allowed
 from api.problems import problem_responses
 from api.readmodels import ReadModels
 from domain.access import (
+    Role,
     check_may_read_personal_data,
     check_not_restricted,
+    core_data,
+    is_own_entry,
     may_see,
     may_see_restricted,
     personal_data_scope,
+    referred_modules,
+    shows_only_own_entries,
+    visibility,
 )
 from domain.errors import InvalidInputError, ParticipantNotFoundError
 from projections.crypto import fetch_keys, index_key, open_names, search_terms
-from projections.participants import query_page, query_restricted
-from projections.timeline import query_placement, query_timeline
+from projections.participants import query_page, query_scope, referral_pairs
+from projections.timeline import query_placement, query_recorded_by, query_timeline
 
 router = APIRouter(prefix="/participants", tags=["caseload"], dependencies=[LogRefusedAccess])
 
@@ -59,13 +65,20 @@ class ParticipantSummary(BaseModel):
     family_name: str | None
     gender: str
     age_band: str
-    residence_status: str
+    residence_status: str | None = Field(description="null for a referred provider")
     language_level: str | None
-    open_modules: list[str]
-    last_milestone: str
-    last_effective_date: date
+    open_modules: list[str] = Field(
+        description="for a referred provider: the open stays of its referred modules only"
+    )
+    last_milestone: str | None = Field(description="null for a referred provider")
+    last_effective_date: date | None = Field(description="null for a referred provider")
     restricted: bool
     personal_data_erased: bool
+    referred_for: list[str] = Field(
+        default_factory=list,
+        description="Modules the participant was referred to the caller's provider for"
+        " (empty for the own caseload): the caller then sees the core data only",
+    )
 
 
 class ParticipantPage(BaseModel):
@@ -166,6 +179,8 @@ async def list_participants(
             include_restricted=not terms or may_see_restricted(principal),
             after=decode_cursor(cursor) if cursor else None,
             limit=limit,
+            # A case worker's caseload includes the participants referred to it.
+            with_referrals=principal.role == Role.CASEWORKER,
         )
         keys = await fetch_keys(conn, reads.master, [r["participant_id"] for r in page.rows])
         positions = await reads.positions()
@@ -174,12 +189,23 @@ async def list_participants(
         pid = row["participant_id"]
         names = open_names(keys.get(pid), pid, row["names_sealed"])
         hidden = row["restricted"] and not may_see_restricted(principal)
+        referred: frozenset[str] = frozenset()
+        if row["provider"] != own_provider or own_provider is None:
+            referred = referred_modules(
+                principal, referral_pairs(row["referrals"]), row["status"] == "active"
+            )
+        shown = core_data(row, referred) if referred else row
         items.append(
             ParticipantSummary(
                 id=pid,
                 given_name=None if hidden else names.get("given_name"),
                 family_name=None if hidden else names.get("family_name"),
-                **{k: row[k] for k in ParticipantSummary.model_fields if k in row and k != "id"},
+                referred_for=sorted(referred),
+                **{
+                    k: shown[k]
+                    for k in ParticipantSummary.model_fields
+                    if k in shown and k not in ("id", "referred_for")
+                },
             )
         )
     await access.record_many_async(item.id for item in items)
@@ -205,16 +231,30 @@ async def read_timeline(
     """Read a participant's audit trail: every event, who recorded it, what changed."""
     check_may_read_personal_data(access.principal)
     await await_position(reads, ("timeline",), min_position)
+    principal = access.principal
     async with reads.pool.acquire() as conn:
-        # Scope first, from one row: an out-of-scope participant's 404 then takes
-        # as long as an unknown id's, whatever the length of its history.
+        # Scope first, from single rows: the same three queries for an unknown id and
+        # for a participant out of scope, so the time a 404 takes tells them not
+        # apart, whatever the length of the history.
         placement = await query_placement(conn, participant_id)
-        if placement is None or not may_see(access.principal, *placement):
+        scope = await query_scope(conn, participant_id)
+        recorded_here = await query_recorded_by(conn, participant_id, principal.organisation)
+        referred = referred_modules(
+            principal,
+            referral_pairs(scope["referrals"] if scope else None),
+            bool(scope) and scope["status"] == "active",  # type: ignore[index]
+        )
+        if placement is None or not (may_see(principal, *placement) or referred or recorded_here):
             msg = "no participant with this id"
             raise ParticipantNotFoundError(msg)
         rows = await query_timeline(conn, participant_id)
-        restricted = await query_restricted(conn, participant_id)
-    check_not_restricted(access.principal, restricted)
+    # Referred and former providers read the entries they recorded, no others.
+    own_only = shows_only_own_entries(
+        visibility(principal, *placement, referred=referred, recorded_here=recorded_here)
+    )
+    check_not_restricted(principal, bool(scope and scope["restricted"]))
+    if own_only:
+        rows = [r for r in rows if is_own_entry(principal, r["organisation"])]
     await access.record_async(participant_id)
     fields = TimelineEntry.model_fields
     return TimelinePublic(

@@ -279,10 +279,13 @@ def read_history(
 
     With ``known_at`` only what had been recorded by then; with ``as_of`` only
     entries effective by then (corrections are shown with the entry they correct).
+    A provider the participant was referred to, or that had the case before a
+    transfer, reads the entries it recorded itself and no others.
     """
     check_known_at(known_at)
-    participant = journeys.participant_for_reading(access.principal, participant_id)
-    events = known_events(journeys.history(participant_id), known_at)
+    # Referred and former providers read the entries they recorded, no others.
+    participant, readable = journeys.history_for_reading(access.principal, participant_id)
+    events = known_events(readable, known_at)
     access.record(participant_id)
     response.headers["ETag"] = etag(participant.version)
     return HistoryPublic(

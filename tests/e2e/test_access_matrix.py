@@ -47,11 +47,17 @@ class World:
     job: str
     #: Records a new coaching contact for ``participant``; returns its version.
     fresh_entry: Callable[[], int]
+    referred: str = ""
+    referable: str = ""
+    referral: str = ""
+    #: One accepted referral per writing role, so that each ending is a first one.
+    accepted: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Params:
-    path: dict[str, str] = field(default_factory=dict)
+    #: A value, or a value per role (falling back to the one for "cw").
+    path: dict[str, str | dict[str, str]] = field(default_factory=dict)
     query: dict[str, str] = field(default_factory=dict)
     #: A body for this object instead of the operation's (``BODIES``).
     body: dict[str, Any] | None = None
@@ -75,6 +81,12 @@ OBJECTS: dict[str, Callable[[World], Params]] = {
     "unknown participant": lambda w: Params(path={"participant_id": str(uuid.uuid4())}),
     "voidable entry": lambda w: Params(
         path={"participant_id": w.participant}, body=void_body(w.fresh_entry())
+    ),
+    "referred participant": lambda w: Params(path={"participant_id": w.referred}),
+    "referable participant": lambda w: Params(path={"participant_id": w.referable}),
+    "referral": lambda w: Params(path={"participant_id": w.referable, "referral_id": w.referral}),
+    "accepted referral": lambda w: Params(
+        path={"participant_id": w.referable, "referral_id": w.accepted}
     ),
     "own provider": lambda w: Params(),
     "municipality warendorf": lambda w: Params(query={"municipality": "warendorf"}),
@@ -151,7 +163,31 @@ BODIES: dict[str, dict[str, Any]] = {
         "effective_date": "2021-03-01",
         "reason": "too_few_participants",
     },
+    # Per role, so that the admin's referral is not refused as a duplicate of the case worker's.
+    "POST /participants/{participant_id}/referrals": {
+        "cw": {"provider": "vhs-warendorf", "module": "F4", "effective_date": "2021-03-03"},
+        "ad": {"provider": "caritas-koeln", "module": "F4", "effective_date": "2021-03-03"},
+    },
+    "POST /participants/{participant_id}/referrals/{referral_id}/acceptance": {
+        "effective_date": "2021-03-04"
+    },
+    "POST /participants/{participant_id}/referrals/{referral_id}/ending": {
+        "effective_date": "2021-03-05",
+        "reason": "completed",
+    },
 }
+#: Bodies given per role (the others get the case worker's).
+PER_ROLE_BODIES = {"POST /participants/{participant_id}/referrals"}
+#: Milestones that make a participant eligible and give consent.
+CONSENTED = (
+    {
+        "type": "EligibilityAssessed",
+        "effective_date": "2021-03-02",
+        "eligible": True,
+        "target_group": "duldung",
+    },
+    {"type": "ConsentGiven", "effective_date": "2021-03-02", "consent_version": "2020-01"},
+)
 
 
 def operations(openapi: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -174,7 +210,12 @@ def call(client: TestClient, auth: Auth, row: Row, spec: dict[str, Any], role: s
     method, template = row.operation.split(" ", 1)
     params = OBJECTS[row.object](world)
     path_values = {**DEFAULT_PATH, **params.path}
-    path = re.sub(r"\{(\w+)\}", lambda m: path_values[m.group(1)], template)
+
+    def value(name: str) -> str:
+        found = path_values[name]
+        return found if isinstance(found, str) else found.get(role, found["cw"])
+
+    path = re.sub(r"\{(\w+)\}", lambda m: value(m.group(1)), template)
     query = dict(params.query)
     for parameter in spec.get("parameters", []):
         if parameter["in"] == "query" and parameter.get("required"):
@@ -186,6 +227,8 @@ def call(client: TestClient, auth: Auth, row: Row, spec: dict[str, Any], role: s
     token = ROLES[role]
     headers = auth(*token) if token else {}
     body = params.body if params.body is not None else BODIES.get(row.operation)
+    if row.operation in PER_ROLE_BODIES and body is not None:
+        body = body.get(role, body["cw"])
     if "requestBody" in spec:
         assert body is not None, f"{row.operation}: add a valid body to BODIES"
     return client.request(method, path, params=query, json=body, headers=headers)
@@ -198,6 +241,32 @@ def build_world(client: TestClient, auth: Auth) -> World:
         return str(response.json()["id"])
 
     participant, restricted, erasable = register(), register(), register()
+    referred, referable = register(), register()
+    lead, receiver = auth(), auth("caseworker", "vhs-warendorf")
+
+    def write(path: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        response = client.post(path, json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def referral(pid: str, module: str, *, accept: bool) -> str:
+        body = {"provider": "vhs-warendorf", "module": module, "effective_date": "2021-03-03"}
+        referral_id = str(write(f"/participants/{pid}/referrals", body, lead)["referral_id"])
+        if accept:
+            acceptance = {"effective_date": "2021-03-04"}
+            path = f"/participants/{pid}/referrals/{referral_id}/acceptance"
+            write(path, acceptance, receiver)
+        return referral_id
+
+    for pid in (referred, referable):
+        for body in CONSENTED:
+            write(f"/participants/{pid}/milestones", body, lead)
+    referral(referred, "F4", accept=True)
+    waiting = referral(referable, "F3", accept=False)
+    accepted = {
+        role: referral(referable, module, accept=True)
+        for role, module in (("cw", "F1"), ("cw-op", "F2"), ("ad", "F6"))
+    }
     restriction = {"mode": "restrict", "reason": "participant_request"}
     response = client.post(
         f"/participants/{restricted}/erasure",
@@ -258,6 +327,10 @@ def build_world(client: TestClient, auth: Auth) -> World:
         release.headers["Location"].rsplit("/", 1)[1],
         job.headers["Location"].rsplit("/", 1)[1],
         fresh_entry,
+        referred,
+        referable,
+        waiting,
+        accepted,
     )
 
 

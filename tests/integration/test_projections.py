@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from api.demo import generate_journey
 from api.runtime import Runtime
-from domain.access import Principal, Role
+from domain.access import Principal, Role, accepted_referrals
 from domain.envelope import Envelope
 from domain.errors import RuleViolationError
 from domain.participant import Participant
@@ -76,6 +76,42 @@ async def snapshot(runtime: Runtime) -> dict[str, list[tuple[Any, ...]]]:
         await conn.close()
 
 
+def refer_at_random(
+    p: Participant,
+    rng: random.Random,
+    config: Any,
+    programme: Any,
+    env: Envelope,
+    today: date,
+) -> None:
+    """A referral to another provider, accepted or not, ended or not."""
+    receiving = config.providers[
+        rng.choice([x for x in sorted(config.providers) if x != p.provider])
+    ]
+    day = max(p.last_effective_date, p.intake_date)
+    referral_id = p.make_referral(
+        envelope=env,
+        effective_date=day,
+        today=today,
+        programme=programme,
+        receiving=receiving,
+        module=rng.choice(["F1", "F2", "F4"]),
+    )
+    if rng.random() < 0.7:
+        accepting = Envelope("teacher", "caseworker", receiving.id, "test")
+        p.accept_referral(
+            envelope=accepting, effective_date=day, today=today, referral_id=referral_id
+        )
+    if rng.random() < 0.3:
+        p.end_referral(
+            envelope=env,
+            effective_date=day,
+            today=today,
+            referral_id=referral_id,
+            reason="completed",
+        )
+
+
 def journeys_with_twists(runtime: Runtime, rng: random.Random, count: int) -> list[UUID]:
     """Realistic journeys plus corrections, transfers and erasures at random."""
     journeys = runtime.journeys
@@ -89,6 +125,8 @@ def journeys_with_twists(runtime: Runtime, rng: random.Random, count: int) -> li
         ids.append(p.id)
         twist = rng.random()
         env = Envelope("coach", "caseworker", p.provider, "test")
+        if rng.random() < 0.5 and p.consent_version and not p.consent_withdrawn and not p.exit_date:
+            refer_at_random(p, rng, config, programme, env, today)
         if twist < 0.3 and p._entries:
             version = rng.choice(sorted(p._entries))
             entry = p._entries[version]
@@ -156,7 +194,13 @@ def expected_spans(p: Participant) -> list[tuple[Any, ...]]:
             for span in spans:
                 if span[2] == e.module and span[4] is None:  # type: ignore[attr-defined]
                     span[4], span[5] = e.effective_date, e.reason  # type: ignore[attr-defined]
-    return [tuple(s) for s in spans]
+        elif name == "CaseTransferred" and e.from_municipality != e.to_municipality:  # type: ignore[attr-defined]
+            # The open stays move with the person: ended here, continued there.
+            moved = [s for s in spans if s[4] is None]
+            for span in moved:
+                span[4], span[5] = e.effective_date, "transferred"
+            spans += [[p.id, version, s[2], e.effective_date, None, None] for s in moved]
+    return sorted((tuple(s) for s in spans), key=lambda s: (s[1], s[2]))
 
 
 def expected_outcomes(p: Participant) -> list[tuple[Any, ...]]:
@@ -219,7 +263,7 @@ async def read_models_match_aggregates(runtime: Runtime, ids: list[UUID]) -> Non
             assert (row["names_sealed"] is None) == (p.personal_data_erased or p.given_name is None)
             spans = await conn.fetch(
                 "SELECT participant_id, entered_version, module, entered, exited, exit_reason "
-                "FROM rm_module_spans WHERE participant_id = $1 ORDER BY entered_version",
+                "FROM rm_module_spans WHERE participant_id = $1 ORDER BY entered_version, module",
                 pid,
             )
             assert [tuple(s) for s in spans] == expected_spans(p)
@@ -235,6 +279,26 @@ async def read_models_match_aggregates(runtime: Runtime, ids: list[UUID]) -> Non
                 pid,
             )
             assert [t["version"] for t in timeline] == list(range(1, p.version + 1))
+            accepted = await conn.fetchval(
+                "SELECT referrals FROM rm_participants WHERE participant_id = $1", pid
+            )
+            assert accepted == [f"{x}/{m}" for x, m in accepted_referrals(p.referrals.values())]
+            referrals = await conn.fetch(
+                "SELECT referral_id, provider, module, status, lead_provider, municipality "
+                "FROM rm_referrals WHERE participant_id = $1 ORDER BY referral_id",
+                pid,
+            )
+            assert [tuple(r) for r in referrals] == [
+                (
+                    r.referral_id,
+                    r.provider,
+                    r.module,
+                    "ended" if r.ended else "accepted" if r.accepted else "made",
+                    p.provider,
+                    p.municipality,
+                )
+                for r in sorted(p.referrals.values(), key=lambda r: r.referral_id)
+            ]
     finally:
         await conn.close()
 

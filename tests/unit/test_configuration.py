@@ -41,6 +41,36 @@ def test_provider_with_unknown_municipality_is_reported(tmp_path: Path) -> None:
     assert any("atlantis" in p for p in e.value.problems)
 
 
+def test_a_provider_names_the_programmes_it_delivers(tmp_path: Path) -> None:
+    config = copy_config(tmp_path)
+    orgs = config / "organisations.toml"
+    orgs.write_text(
+        orgs.read_text()
+        + '\n[[providers]]\nid = "x"\nname = "X"\nmunicipality = "koeln"\n'
+        + 'programmes = ["durchstarten"]\n'
+    )
+
+    loaded = load_configuration(config)
+
+    assert loaded.providers["x"].delivers("durchstarten")
+    assert not loaded.providers["x"].delivers("kim")
+    assert loaded.providers["caritas-ahlen"].programmes is None  # the key left out: all
+
+
+def test_a_provider_naming_an_unknown_programme_is_reported(tmp_path: Path) -> None:
+    config = copy_config(tmp_path)
+    orgs = config / "organisations.toml"
+    orgs.write_text(
+        orgs.read_text()
+        + '\n[[providers]]\nid = "x"\nname = "X"\nmunicipality = "koeln"\n'
+        + 'programmes = ["atlantis-programme"]\n'
+    )
+
+    with pytest.raises(ConfigurationError) as e:
+        load_configuration(config)
+    assert any("atlantis-programme" in p for p in e.value.problems)
+
+
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     config = copy_config(tmp_path)
     programme = config / "programmes" / "durchstarten.toml"

@@ -13,7 +13,7 @@ import inspect
 import pytest
 
 from api.routes.courses import COURSE_MODELS
-from api.schemas import MILESTONE_MODELS, ErasureCreate, ParticipantCreate
+from api.schemas import MILESTONE_MODELS, REFERRAL_MODELS, ErasureCreate, ParticipantCreate
 from domain import catalogue, labels
 from domain.classification import CLASSIFICATION, event_classes
 from domain.participant import Participant
@@ -27,6 +27,7 @@ PARTICIPANT_EVENT_TYPES = sorted(
 SCHEMAS = {
     **MILESTONE_MODELS,
     **COURSE_MODELS,
+    **REFERRAL_MODELS,
     "Registered": ParticipantCreate,
     "PersonalDataErased": ErasureCreate,
 }
