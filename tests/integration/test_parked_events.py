@@ -294,8 +294,16 @@ def test_a_terminated_connection_is_retried_and_nothing_is_parked(
             await asyncio.wait_for(task, timeout=10)
             await pool.close()
 
-    async def caught_up(pool: asyncpg.Pool) -> bool:
-        rows = await pool.fetch("SELECT position FROM lotse_projections WHERE status = 'active'")
+    async def caught_up(_pool: asyncpg.Pool) -> bool:
+        # Watched over a connection of its own: the runner's pool is the one whose
+        # backends this test terminates, and a poll sharing it would race the kills.
+        conn = await asyncpg.connect(runtime.database.url)
+        try:
+            rows = await conn.fetch(
+                "SELECT position FROM lotse_projections WHERE status = 'active'"
+            )
+        finally:
+            await conn.close()
         return len(rows) == len(PROJECTIONS) and all(r["position"] == head(runtime) for r in rows)
 
     refused, killed = run(scenario())
