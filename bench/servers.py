@@ -26,13 +26,10 @@ import asyncio
 import contextlib
 import importlib.util
 import os
-import random
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,7 +40,6 @@ sys.path.insert(0, str(ROOT))
 from api.tokens import create_token  # noqa: E402
 from bench.common import (  # noqa: E402
     Secrets,
-    Server,
     bench_database,
     lotse_server,
     machine,
@@ -96,36 +92,9 @@ def available() -> list[str]:
     return names
 
 
-async def read_load(
-    server: Server, token: str, ids: list[str], clients: int, seconds: float
-) -> LoadResult:
-    """Closed loop of GET /participants/{id}: the read path through the same workers."""
-    loop = asyncio.get_running_loop()
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    client = KeepAliveClient(server.base_url, token, clients)
-    requests = {pid: client.get_bytes(f"/participants/{pid}") for pid in ids}
-    try:
-        await asyncio.gather(*(client.send(requests[pid]) for pid in ids[:clients]))
-        cpu, server_cpu = time.process_time(), server.cpu_seconds()
-        start = loop.time()
-        end = start + seconds
-
-        async def worker(k: int) -> None:
-            rng = random.Random(k)
-            while loop.time() < end:
-                sent = loop.time()
-                statuses[await client.send(requests[rng.choice(ids)])] += 1
-                latencies.append((loop.time() - sent) * 1000)
-
-        await asyncio.gather(*(worker(k) for k in range(clients)))
-        wall = loop.time() - start
-        cpu, server_cpu = time.process_time() - cpu, server.cpu_seconds() - server_cpu
-    finally:
-        await client.close()
-    ok = statuses.pop(200, 0)
-    sent = ok + sum(statuses.values())
-    return LoadResult(sent, ok, dict(statuses), wall, latencies, cpu, server_cpu)
+def read_requests(client: KeepAliveClient, ids: list[str]) -> dict[str, bytes]:
+    """GET /participants/{id}: the read path through the same workers."""
+    return {pid: client.get_bytes(f"/participants/{pid}") for pid in ids}
 
 
 @contextlib.contextmanager
@@ -184,7 +153,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     print(f"round {r}: {name} writes ...", file=sys.stderr)
                     writes = asyncio.run(saturate(server, token, ids, args.clients, args.seconds))
                     print(f"round {r}: {name} reads ...", file=sys.stderr)
-                    reads = asyncio.run(read_load(server, token, ids, args.clients, args.seconds))
+                    reads = asyncio.run(
+                        saturate(
+                            server,
+                            token,
+                            ids,
+                            args.clients,
+                            args.seconds,
+                            build=read_requests,
+                            ok_status=200,
+                        )
+                    )
                 this_round[name] = {"writes": summary(writes), "reads": summary(reads)}
             rounds.append(this_round)
     ratios: dict[str, dict[str, float]] = {}

@@ -43,6 +43,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,14 +222,25 @@ async def fixed_load(
 
 
 async def saturate(
-    server: Server, token: str, ids: list[str], clients: int, duration: float
+    server: Server,
+    token: str,
+    ids: list[str],
+    clients: int,
+    duration: float,
+    *,
+    build: Callable[[KeepAliveClient, list[str]], dict[str, bytes]] | None = None,
+    ok_status: int = 201,
 ) -> LoadResult:
-    """Closed loop: ``clients`` keep-alive clients, each sending as fast as answered."""
+    """Closed loop: ``clients`` keep-alive clients, each sending as fast as answered.
+
+    By default each sends milestones; ``build`` makes other pre-encoded requests
+    (one per participant id), answered with ``ok_status``.
+    """
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     client = KeepAliveClient(server.base_url, token, clients)
-    requests = milestone_requests(client, ids)
+    requests = (build or milestone_requests)(client, ids)
     try:
         await warm_up(client, ids)
         cpu, server_cpu = time.process_time(), server.cpu_seconds()
@@ -247,7 +259,7 @@ async def saturate(
         cpu, server_cpu = time.process_time() - cpu, server.cpu_seconds() - server_cpu
     finally:
         await client.close()
-    ok = statuses.pop(201, 0)
+    ok = statuses.pop(ok_status, 0)
     sent = ok + sum(statuses.values())
     return LoadResult(sent, ok, dict(statuses), wall, latencies, cpu, server_cpu)
 

@@ -54,6 +54,7 @@ from domain.errors import (
     VersionConflictError,
 )
 from domain.participant import Participant
+from domain.referrals import Referral
 from domain.vocabulary import ErasureMode
 
 _T = TypeVar("_T")
@@ -155,6 +156,18 @@ class _Decoded:
     #: participant: providers it was referred to, and every organisation that
     #: recorded an entry (a former provider reads its own entries).
     others: frozenset[str] = frozenset()
+
+
+def _seen_referral(principal: Principal, participant: Participant, referral_id: str) -> Referral:
+    """The referral, for a caller who may see it (else 404 as for an unknown one)."""
+    found = participant.referrals.get(referral_id)
+    check_sees_referral(
+        principal,
+        participant.provider,
+        participant.municipality,
+        found.provider if found else None,
+    )
+    return participant.referral(referral_id)
 
 
 def _visible_to(principal: Principal) -> Callable[[str, str, frozenset[str]], bool]:
@@ -551,14 +564,7 @@ class Journeys(Application[UUID]):
         envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
 
         def act(participant: Participant) -> None:
-            found = participant.referrals.get(referral_id)
-            check_sees_referral(
-                principal,
-                participant.provider,
-                participant.municipality,
-                found.provider if found else None,
-            )
-            referral = participant.referral(referral_id)
+            referral = _seen_referral(principal, participant, referral_id)
             check_may_accept_referral(principal, referral.provider)
             participant.accept_referral(
                 envelope=envelope,
@@ -584,14 +590,7 @@ class Journeys(Application[UUID]):
         envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
 
         def act(participant: Participant) -> None:
-            found = participant.referrals.get(referral_id)
-            check_sees_referral(
-                principal,
-                participant.provider,
-                participant.municipality,
-                found.provider if found else None,
-            )
-            referral = participant.referral(referral_id)
+            referral = _seen_referral(principal, participant, referral_id)
             check_may_end_referral(principal, participant.provider, referral.provider)
             participant.end_referral(
                 envelope=envelope,
