@@ -29,8 +29,9 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 
 from domain.configuration import Programme
-from domain.envelope import Envelope
+from domain.envelope import Envelope, envelope_fields
 from domain.errors import CourseNotFoundError, InvalidInputError, RuleViolationError
+from domain.text import check_event_text
 
 
 class CourseType(StrEnum):
@@ -250,39 +251,36 @@ class Course(Aggregate):
         if config.ends is not None and end_date > config.ends:
             msg = f"module {module} ends before end_date"
             raise RuleViolationError(msg, field="end_date", rule="module-ended")
+        fields = {
+            **envelope_fields(envelope),
+            "programme": programme.id,
+            "module": module,
+            "provider": provider,
+            "municipality": municipality,
+            "title": title,
+            "course_type": course_type,
+            "planned_lesson_hours": planned,
+            "start_date": start_date,
+            "end_date": end_date,
+        }
+        check_event_text(cls.CourseScheduled.__name__, fields)
         return cls._create(
             cls.CourseScheduled,
             id=course_id or uuid4(),
             # Effective dates are never in the future: a course recorded after it
             # began is effective from its start, one planned ahead from today.
             effective_date=min(start_date, today),
-            recorded_by=envelope.user,
-            recorded_role=envelope.role,
-            organisation=envelope.organisation,
-            request_id=envelope.request_id,
-            programme=programme.id,
-            module=module,
-            provider=provider,
-            municipality=municipality,
-            title=title,
-            course_type=course_type,
-            planned_lesson_hours=planned,
-            start_date=start_date,
-            end_date=end_date,
+            **fields,
         )
 
     def _trigger(
         self, event_class: type[Course.Event], envelope: Envelope, effective_date: date, **data: Any
     ) -> None:
-        self.trigger_event(
-            event_class,
-            effective_date=effective_date,
-            recorded_by=envelope.user,
-            recorded_role=envelope.role,
-            organisation=envelope.organisation,
-            request_id=envelope.request_id,
-            **data,
-        )
+        # The domain's last guard, as for participants: no string with a control
+        # character reaches the log (a NUL in a title would stop the courses read model).
+        fields = {**data, **envelope_fields(envelope)}
+        check_event_text(event_class.__name__, fields)
+        self.trigger_event(event_class, effective_date=effective_date, **fields)
 
     def check_open(self) -> None:
         if self.status != CourseStatus.SCHEDULED:

@@ -18,3 +18,13 @@ class Envelope:
     role: str
     organisation: str
     request_id: str
+
+
+def envelope_fields(envelope: Envelope) -> dict[str, str]:
+    """The envelope as the event fields it becomes (every aggregate's events carry them)."""
+    return {
+        "recorded_by": envelope.user,
+        "recorded_role": envelope.role,
+        "organisation": envelope.organisation,
+        "request_id": envelope.request_id,
+    }

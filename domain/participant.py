@@ -30,7 +30,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.checks import check_field
 from domain.configuration import MAX_VALIDITY_YEARS, Programme, Provider
-from domain.envelope import Envelope
+from domain.envelope import Envelope, envelope_fields
 from domain.errors import InvalidInputError, ReferralNotFoundError, RuleViolationError
 from domain.referrals import Referral
 from domain.text import check_event_text
@@ -85,16 +85,6 @@ def known_field_names() -> frozenset[str]:
         if isinstance(value, type) and issubclass(value, Participant.Event)
         for f in dataclasses.fields(value)
     )
-
-
-def envelope_fields(envelope: Envelope) -> dict[str, str]:
-    """The envelope as the event fields it becomes."""
-    return {
-        "recorded_by": envelope.user,
-        "recorded_role": envelope.role,
-        "organisation": envelope.organisation,
-        "request_id": envelope.request_id,
-    }
 
 
 def age_on(birth_date: date, day: date) -> int:

@@ -25,7 +25,7 @@ from api.routes.participants import (
     expected_version,
     request_key,
 )
-from api.schemas import Strict
+from api.schemas import Code, Name, Strict
 from domain.access import (
     check_may_manage_courses,
     check_may_read_courses,
@@ -76,10 +76,10 @@ CoursesDep = Annotated[Courses, Depends(get_courses)]
 
 
 class CourseCreate(Strict):
-    programme: str = Field(min_length=1, max_length=64)
-    module: str = Field(min_length=1, max_length=16, examples=["F4"])
+    programme: Code
+    module: Code = Field(examples=["F4"])
     provider: str = Field(pattern=ORG_ID)
-    title: str = Field(min_length=1, max_length=200)
+    title: Name
     course_type: CourseType
     planned_lesson_hours: Hours
     start_date: date
@@ -133,7 +133,7 @@ class AttendanceCreate(Strict):
 class ExamFeeCreate(Strict):
     effective_date: date
     amount_eur: Annotated[Decimal, Field(max_digits=10, decimal_places=2)]
-    receipt_reference: str = Field(min_length=1, max_length=64)
+    receipt_reference: Code
     participant_id: UUID | None = None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.runtime import Runtime
@@ -455,3 +456,29 @@ def test_an_exited_participant_cannot_be_enrolled(client: TestClient, auth: Auth
 
     assert_problem(response, 409, rule="participant-exited")
     assert version_of(client, auth, cid) == 1
+
+
+@pytest.mark.parametrize("field", ["title", "programme", "module"])
+def test_a_control_character_in_a_course_field_is_422_and_nothing_written(
+    client: TestClient, auth: Auth, field: str
+) -> None:
+    listed_before = client.get("/courses", headers=auth()).json()["items"]
+
+    response = client.post("/courses", json=course_body(**{field: "Kurs\x00A"}), headers=auth())
+
+    assert_problem(response, 422, field=field)
+    assert "Kurs" not in response.text
+    assert client.get("/courses", headers=auth()).json()["items"] == listed_before
+
+
+def test_a_control_character_in_a_receipt_reference_is_422_and_nothing_written(
+    client: TestClient, auth: Auth
+) -> None:
+    cid = new_course(client, auth)
+    before = version_of(client, auth, cid)
+    fee = {"effective_date": "2021-03-01", "amount_eur": "120.00", "receipt_reference": "R\x1b1"}
+
+    response = client.post(f"/courses/{cid}/exam-fees", json=fee, headers=auth())
+
+    assert_problem(response, 422, field="receipt_reference")
+    assert version_of(client, auth, cid) == before

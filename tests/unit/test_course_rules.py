@@ -352,3 +352,13 @@ def test_a_module_stay_is_open_from_entry_to_exit_inclusive(programme: Programme
     assert p.module_open_on("F4", date(2021, 5, 1))
     assert not p.module_open_on("F4", date(2021, 5, 2))
     assert not p.module_open_on("F2", date(2021, 4, 15))
+
+
+def test_a_course_command_refuses_a_control_character_whatever_its_caller(
+    programme: Programme,
+) -> None:
+    # The domain's last guard (the CLI and the demo bypass the HTTP request models).
+    with pytest.raises(InvalidInputError) as e:
+        schedule(programme, title="Kurs\x00A")
+
+    assert e.value.field == "title"
