@@ -15,10 +15,10 @@ from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import problems
-from api.limits import BodyGuard
-from api.readmodels import ReadModels, runs_projector_in_process
-from api.routes import (
+from lotse.api import problems
+from lotse.api.limits import BodyGuard
+from lotse.api.readmodels import ReadModels, runs_projector_in_process
+from lotse.api.routes import (
     audit,
     caseload,
     catalogue,
@@ -28,9 +28,9 @@ from api.routes import (
     reports,
     system,
 )
-from api.runtime import Runtime, build_runtime
-from api.settings import Settings, load_settings
-from storage.keys import MasterKey
+from lotse.api.runtime import Runtime, build_runtime
+from lotse.api.settings import Settings, load_settings
+from lotse.storage.keys import MasterKey
 
 log = logging.getLogger("lotse.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")

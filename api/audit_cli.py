@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from api.progress import Progress
-from domain.access import ALL_ORGANISATIONS, Principal, Role
+from lotse.api.progress import Progress
+from lotse.domain.access import ALL_ORGANISATIONS, Principal, Role
 
 if TYPE_CHECKING:
-    from api.runtime import Runtime
-    from storage.access_log import AccessLog
-    from storage.checkpoints import Checkpoint, Checkpoints
+    from lotse.api.runtime import Runtime
+    from lotse.storage.access_log import AccessLog
+    from lotse.storage.checkpoints import Checkpoint, Checkpoints
 
 
 def _date(text: str) -> date:
@@ -140,14 +140,14 @@ def _who(parser: argparse.ArgumentParser) -> None:
 def run_audit(args: argparse.Namespace) -> int:
     command = args.audit_command
     if command == "new-signing-key":
-        from storage.checkpoints import new_signing_key_text
+        from lotse.storage.checkpoints import new_signing_key_text
 
         print(new_signing_key_text())
         return 0
     if command == "verify-bundle":
         return _verify_bundle(args)
-    from api.runtime import build_runtime
-    from api.settings import load_settings
+    from lotse.api.runtime import build_runtime
+    from lotse.api.settings import load_settings
 
     runtime = build_runtime(load_settings(), checkpointing=False)
     try:
@@ -184,7 +184,7 @@ def _error(message: str) -> int:
 
 
 def _checkpoint(runtime: Runtime) -> int:
-    from storage.checkpoints import SigningKeyError
+    from lotse.storage.checkpoints import SigningKeyError
 
     try:
         c = _checkpoints(runtime).create()
@@ -195,7 +195,7 @@ def _checkpoint(runtime: Runtime) -> int:
 
 
 def _public_key(runtime: Runtime) -> int:
-    from storage.checkpoints import SigningKeyError, key_id, public_key_text
+    from lotse.storage.checkpoints import SigningKeyError, key_id, public_key_text
 
     try:
         key = _checkpoints(runtime).public_key
@@ -207,9 +207,9 @@ def _public_key(runtime: Runtime) -> int:
 
 
 def _verify(runtime: Runtime, args: argparse.Namespace) -> int:
-    from storage.checkpoints import SigningKeyError, load_public_key
-    from storage.verification import run_verification
-    from storage.witness import WitnessError
+    from lotse.storage.checkpoints import SigningKeyError, load_public_key
+    from lotse.storage.verification import run_verification
+    from lotse.storage.witness import WitnessError
 
     try:
         public_key = (
@@ -288,7 +288,7 @@ def _keys_not_opening(runtime: Runtime) -> int:
     (A key replaced by someone holding the master key opens, but then the
     participant's sealed fields no longer decrypt: the API answers record-integrity.)
     """
-    from storage.keys import MasterKey, MasterKeyError
+    from lotse.storage.keys import MasterKey, MasterKeyError
 
     keys = runtime.journeys.recorder.keys  # type: ignore[attr-defined]
     master = MasterKey.from_text(runtime.settings.master_key)
@@ -307,8 +307,8 @@ def _keys_not_opening(runtime: Runtime) -> int:
 
 
 def _witnessed(path: Path, pinned_text: str | None) -> list[Checkpoint]:
-    from storage.checkpoints import load_public_key
-    from storage.witness import read_witness_file
+    from lotse.storage.checkpoints import load_public_key
+    from lotse.storage.witness import read_witness_file
 
     pinned = load_public_key(pinned_text) if pinned_text else None
     return [w.checkpoint for w in read_witness_file(path, pinned)]
@@ -317,8 +317,8 @@ def _witnessed(path: Path, pinned_text: str | None) -> list[Checkpoint]:
 def _witness(runtime: Runtime, args: argparse.Namespace) -> int:
     import asyncpg
 
-    from storage.checkpoints import SigningKeyError, load_public_key, signing_key_from_text
-    from storage.witness import (
+    from lotse.storage.checkpoints import SigningKeyError, load_public_key, signing_key_from_text
+    from lotse.storage.witness import (
         WitnessError,
         append,
         check_extends,
@@ -384,7 +384,7 @@ def _operator(args: argparse.Namespace) -> Principal:
 
 
 def _log_reads(runtime: Runtime, args: argparse.Namespace, endpoint: str, ids: list[UUID]) -> None:
-    from storage.access_log import AccessEntry
+    from lotse.storage.access_log import AccessEntry
 
     now = datetime.now(UTC)
     _access_log(runtime).record_many(
@@ -404,10 +404,10 @@ def _log_reads(runtime: Runtime, args: argparse.Namespace, endpoint: str, ids: l
 
 
 def _replay(runtime: Runtime, args: argparse.Namespace) -> int:
-    from api.views import history_entries, participant_public
-    from domain.errors import DomainError
-    from domain.timetravel import known_events, replay
-    from storage.access_log import AccessLogUnavailableError
+    from lotse.api.views import history_entries, participant_public
+    from lotse.domain.errors import DomainError
+    from lotse.domain.timetravel import known_events, replay
+    from lotse.storage.access_log import AccessLogUnavailableError
 
     journeys = runtime.journeys
     try:
@@ -440,13 +440,13 @@ def _replay(runtime: Runtime, args: argparse.Namespace) -> int:
 def _export(runtime: Runtime, args: argparse.Namespace) -> int:
     from eventsourcing.application import AggregateNotFoundError
 
-    from domain.access import check_may_export, may_see
-    from domain.errors import DomainError
-    from domain.participant import Participant
-    from storage.access_log import AccessLogUnavailableError
-    from storage.checkpoints import SigningKeyError
-    from storage.export import Criteria, Exporter, ExportError
-    from storage.recorder import LotseRecorder
+    from lotse.domain.access import check_may_export, may_see
+    from lotse.domain.errors import DomainError
+    from lotse.domain.participant import Participant
+    from lotse.storage.access_log import AccessLogUnavailableError
+    from lotse.storage.checkpoints import SigningKeyError
+    from lotse.storage.export import Criteria, Exporter, ExportError
+    from lotse.storage.recorder import LotseRecorder
 
     operator = _operator(args)
     try:
@@ -497,7 +497,7 @@ def _export(runtime: Runtime, args: argparse.Namespace) -> int:
     progress = Progress(0, "linking to the signed checkpoint")
     link_to = None
     if args.witnessed is not None:
-        from storage.witness import WitnessError, newest, read_witness_file
+        from lotse.storage.witness import WitnessError, newest, read_witness_file
 
         try:
             head = newest(read_witness_file(args.witnessed))
@@ -523,8 +523,8 @@ def _export(runtime: Runtime, args: argparse.Namespace) -> int:
 
 
 def _verify_bundle(args: argparse.Namespace) -> int:
-    from storage.checkpoints import SigningKeyError, load_public_key
-    from storage.export import verify_bundle
+    from lotse.storage.checkpoints import SigningKeyError, load_public_key
+    from lotse.storage.export import verify_bundle
 
     try:
         public_key = load_public_key(args.public_key)
@@ -537,8 +537,8 @@ def _verify_bundle(args: argparse.Namespace) -> int:
     if args.witness is not None:
         import zipfile
 
-        from storage.checkpoints import Checkpoint
-        from storage.witness import WitnessError, read_witness_file
+        from lotse.storage.checkpoints import Checkpoint
+        from lotse.storage.witness import WitnessError, read_witness_file
 
         with zipfile.ZipFile(args.bundle) as zf:
             signed = Checkpoint.from_json(json.loads(zf.read("checkpoint.json")))

@@ -10,14 +10,14 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from api.audit_cli import add_audit_parser, run_audit
-from api.privacy_cli import add_privacy_parser, run_privacy
-from api.projections_cli import add_projection_parsers, run_projections
-from api.readmodels import runs_projector_in_process
-from api.report_cli import add_report_parser, run_report
-from api.settings import Settings, SettingsError, load_settings
-from domain.access import ALL_ORGANISATIONS, Principal, Role
-from domain.errors import ConfigurationError
+from lotse.api.audit_cli import add_audit_parser, run_audit
+from lotse.api.privacy_cli import add_privacy_parser, run_privacy
+from lotse.api.projections_cli import add_projection_parsers, run_projections
+from lotse.api.readmodels import runs_projector_in_process
+from lotse.api.report_cli import add_report_parser, run_report
+from lotse.api.settings import Settings, SettingsError, load_settings
+from lotse.domain.access import ALL_ORGANISATIONS, Principal, Role
+from lotse.domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -34,24 +34,24 @@ DEMO_USERS = [
 def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | None) -> int:
     import uvicorn
 
-    from api.app import create_app
-    from api.runtime import build_runtime
-    from api.tokens import create_token
-    from api.workers import reuse_port_supported
-    from api.workers import serve as serve_workers
+    from lotse.api.app import create_app
+    from lotse.api.runtime import build_runtime
+    from lotse.api.tokens import create_token
+    from lotse.api.workers import reuse_port_supported
+    from lotse.api.workers import serve as serve_workers
 
     settings = load_settings()
     runtime = build_runtime(settings)
     if demo_participants:
-        from api.demo import seed
-        from api.progress import Progress
+        from lotse.api.demo import seed
+        from lotse.api.progress import Progress
 
         head = runtime.journeys.recorder.max_notification_id() or 0
         if head == 0:
             progress = Progress(demo_participants, "seeding demo participants")
             events = seed(runtime.journeys, demo_participants, on_progress=progress.advance)
             progress.close()
-            from api.demo_courses import seed_courses
+            from lotse.api.demo_courses import seed_courses
 
             events += seed_courses(runtime.journeys)
             print(f"demo data: {demo_participants} participants, {events} events")
@@ -85,11 +85,11 @@ def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | Non
                     app_factory_args.host,
                     app_factory_args.port,
                     workers,
-                    "api.cli:worker_app",
+                    "lotse.api.cli:worker_app",
                     access_log=False,
                 )
             uvicorn.run(
-                "api.cli:worker_app",
+                "lotse.api.cli:worker_app",
                 factory=True,
                 host=app_factory_args.host,
                 port=app_factory_args.port,
@@ -119,7 +119,7 @@ def configure_logging() -> None:
 
 def worker_app() -> FastAPI:
     """The app of one ``--workers`` process: a fresh interpreter, so logging again."""
-    from api.app import create_app
+    from lotse.api.app import create_app
 
     configure_logging()
     return create_app()
@@ -161,12 +161,12 @@ def _start_projector(settings: Settings) -> subprocess.Popen[bytes]:
         "LOTSE_DATA_DIR": str(settings.data_dir),
         "LOTSE_PARENT_PID": str(os.getpid()),
     }
-    return subprocess.Popen([sys.executable, "-m", "api.cli", "projector"], env=env)
+    return subprocess.Popen([sys.executable, "-m", "lotse.api.cli", "projector"], env=env)
 
 
 def _token_create(args: argparse.Namespace) -> int:
-    from api.tokens import check_organisation, create_token
-    from domain.configuration import load_configuration
+    from lotse.api.tokens import check_organisation, create_token
+    from lotse.domain.configuration import load_configuration
 
     settings = load_settings()
     try:

@@ -14,10 +14,10 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from domain.application import Journeys
-from domain.configuration import Configuration, Programme
-from domain.envelope import Envelope
-from domain.participant import Participant
+from lotse.domain.application import Journeys
+from lotse.domain.configuration import Configuration, Programme
+from lotse.domain.envelope import Envelope
+from lotse.domain.participant import Participant
 
 GIVEN = ["Amina", "Yusuf", "Mariam", "Ahmad", "Fatima", "Samir", "Hawa", "Tesfaye", "Layla", "Omid"]
 FAMILY = [

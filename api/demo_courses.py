@@ -13,12 +13,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from domain.application import Journeys
-from domain.configuration import Configuration
-from domain.course import Course
-from domain.courses import session_id_for
-from domain.envelope import Envelope
-from domain.participant import Participant
+from lotse.domain.application import Journeys
+from lotse.domain.configuration import Configuration
+from lotse.domain.course import Course
+from lotse.domain.courses import session_id_for
+from lotse.domain.envelope import Envelope
+from lotse.domain.participant import Participant
 
 COURSE_START = date(2021, 4, 1)
 COURSE_END = date(2021, 6, 30)

@@ -15,14 +15,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from starlette.exceptions import HTTPException
 
-from api.problems import status_for
-from api.readmodels import ReadModels
-from api.runtime import Runtime
-from api.tokens import TokenError, read_token
-from domain.access import Principal
-from domain.application import Journeys
-from domain.errors import AccessDeniedError, DomainError, ParticipantNotFoundError
-from storage.access_log import PURPOSE_MAX, AccessEntry, AccessLogUnavailableError
+from lotse.api.problems import status_for
+from lotse.api.readmodels import ReadModels
+from lotse.api.runtime import Runtime
+from lotse.api.tokens import TokenError, read_token
+from lotse.domain.access import Principal
+from lotse.domain.application import Journeys
+from lotse.domain.errors import AccessDeniedError, DomainError, ParticipantNotFoundError
+from lotse.storage.access_log import PURPOSE_MAX, AccessEntry, AccessLogUnavailableError
 
 log = logging.getLogger(__name__)
 

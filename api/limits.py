@@ -36,8 +36,8 @@ from starlette.requests import Request
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import problems
-from api.deps import (
+from lotse.api import problems
+from lotse.api.deps import (
     PRINCIPAL,
     authenticate,
     bearer_token,
@@ -45,8 +45,8 @@ from api.deps import (
     log_refusal,
     log_refused_access,
 )
-from domain.access import Principal
-from domain.errors import AccessDeniedError
+from lotse.domain.access import Principal
+from lotse.domain.errors import AccessDeniedError
 
 _JSON_SUBTYPE = "json"
 

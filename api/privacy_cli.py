@@ -20,18 +20,18 @@ from pathlib import Path
 from typing import TextIO
 from uuid import UUID
 
-from api.progress import Progress
-from api.runtime import Runtime, build_runtime
-from api.settings import MASTER_KEY_FILE, Settings, load_settings
-from domain.access import ALL_ORGANISATIONS, Principal, Role
-from domain.application import programme_today
-from domain.configuration import Programme
-from domain.vocabulary import ErasureMode
-from storage.key_scrub import KeyScrubber, ScrubOutcome
-from storage.keys import MasterKey, MasterKeyError
-from storage.recorder import LotseRecorder
-from storage.retention import RetentionCandidate, due_for_shredding
-from storage.rotation import RotationSummary, keys_not_under, rotate_master_key
+from lotse.api.progress import Progress
+from lotse.api.runtime import Runtime, build_runtime
+from lotse.api.settings import MASTER_KEY_FILE, Settings, load_settings
+from lotse.domain.access import ALL_ORGANISATIONS, Principal, Role
+from lotse.domain.application import programme_today
+from lotse.domain.configuration import Programme
+from lotse.domain.vocabulary import ErasureMode
+from lotse.storage.key_scrub import KeyScrubber, ScrubOutcome
+from lotse.storage.keys import MasterKey, MasterKeyError
+from lotse.storage.recorder import LotseRecorder
+from lotse.storage.retention import RetentionCandidate, due_for_shredding
+from lotse.storage.rotation import RotationSummary, keys_not_under, rotate_master_key
 
 #: The system principal that records shredding at retention end.
 RETENTION_PRINCIPAL = Principal("lotse-retention", Role.ADMIN, ALL_ORGANISATIONS)

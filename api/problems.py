@@ -20,9 +20,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.schemas import MILESTONE_MODELS
-from domain.application import DuplicateRequestError
-from domain.errors import (
+from lotse.api.schemas import MILESTONE_MODELS
+from lotse.domain.application import DuplicateRequestError
+from lotse.domain.errors import (
     AccessDeniedError,
     CourseNotFoundError,
     DomainError,
@@ -32,9 +32,9 @@ from domain.errors import (
     RuleViolationError,
     VersionConflictError,
 )
-from domain.labels import rule_label, status_title
-from storage.access_log import AccessLogUnavailableError
-from storage.database import DatabaseUnavailableError
+from lotse.domain.labels import rule_label, status_title
+from lotse.storage.access_log import AccessLogUnavailableError
+from lotse.storage.database import DatabaseUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -337,7 +337,7 @@ def _refusal_before_input(request: Request) -> JSONResponse | None:
     FastAPI reads the JSON body before it solves any dependency, so the route's
     gate (``api.deps.allowed``) never ran; it is applied here instead.
     """
-    from api.deps import refusal_before_input  # api.deps imports this module
+    from lotse.api.deps import refusal_before_input  # api.deps imports this module
 
     refused = refusal_before_input(request)
     if isinstance(refused, DomainError):

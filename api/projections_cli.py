@@ -13,15 +13,15 @@ from typing import Any
 
 import asyncpg
 
-from api.progress import Progress
-from api.settings import load_settings
-from projections.catalogue import PROJECTIONS
-from projections.parking import ParkingError, parked_events, resolutions, retry, skip
-from projections.rebuild import default_processes, rebuild
-from projections.runner import ProjectionBusyError, Runner
-from projections.schema import ensure_projections, status
-from storage.database import connect
-from storage.keys import MasterKey
+from lotse.api.progress import Progress
+from lotse.api.settings import load_settings
+from lotse.projections.catalogue import PROJECTIONS
+from lotse.projections.parking import ParkingError, parked_events, resolutions, retry, skip
+from lotse.projections.rebuild import default_processes, rebuild
+from lotse.projections.runner import ProjectionBusyError, Runner
+from lotse.projections.schema import ensure_projections, status
+from lotse.storage.database import connect
+from lotse.storage.keys import MasterKey
 
 
 def add_projection_parsers(sub: Any) -> None:

@@ -16,10 +16,10 @@ from typing import Any
 
 import asyncpg
 
-from projections.catalogue import PROJECTIONS
-from projections.runner import Runner
-from projections.schema import TRACKING, ensure_projections
-from storage.keys import MasterKey
+from lotse.projections.catalogue import PROJECTIONS
+from lotse.projections.runner import Runner
+from lotse.projections.schema import TRACKING, ensure_projections
+from lotse.storage.keys import MasterKey
 
 log = logging.getLogger(__name__)
 

@@ -18,20 +18,20 @@ from typing import Any
 import asyncpg
 import orjson
 
-from api.settings import load_settings
-from domain.access import ALL_ORGANISATIONS, Principal, Role, report_scope
-from domain.configuration import load_configuration
-from domain.errors import DomainError
-from reports import formats
-from reports.charts import CHARTS, render_chart
-from reports.definition import KINDS, ReportRequest
-from reports.integrity import ChainVerifier
-from reports.periods import PERIOD_FORMS, parse_period
-from reports.releases import list_releases, publish_release
-from reports.rounding import rounding_secret
-from reports.service import compute, publish_run
-from storage.checkpoints import signing_key_from_text
-from storage.database import connect
+from lotse.api.settings import load_settings
+from lotse.domain.access import ALL_ORGANISATIONS, Principal, Role, report_scope
+from lotse.domain.configuration import load_configuration
+from lotse.domain.errors import DomainError
+from lotse.reports import formats
+from lotse.reports.charts import CHARTS, render_chart
+from lotse.reports.definition import KINDS, ReportRequest
+from lotse.reports.integrity import ChainVerifier
+from lotse.reports.periods import PERIOD_FORMS, parse_period
+from lotse.reports.releases import list_releases, publish_release
+from lotse.reports.rounding import rounding_secret
+from lotse.reports.service import compute, publish_run
+from lotse.storage.checkpoints import signing_key_from_text
+from lotse.storage.database import connect
 
 OPERATOR = Principal("lotse-cli", Role.ADMIN, ALL_ORGANISATIONS)
 FORMATS = ("json", "csv", "xlsx", "png", "svg")

@@ -6,17 +6,22 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from api.settings import Settings
-from domain.application import Journeys
-from domain.configuration import Configuration, load_configuration
-from storage.access_log import ACCESS_LOG_TABLE, AccessLog
-from storage.chain import CHAIN_TABLE, append_only_statements
-from storage.chain import backfill as backfill_chain
-from storage.checkpoints import CHECKPOINTS_TABLE, Checkpointer, Checkpoints, signing_key_from_text
-from storage.database import Database, connect
-from storage.factory import MASTER_KEY
-from storage.recorder import LotseRecorder
-from storage.request_log import PostgresRequestLog
+from lotse.api.settings import Settings
+from lotse.domain.application import Journeys
+from lotse.domain.configuration import Configuration, load_configuration
+from lotse.storage.access_log import ACCESS_LOG_TABLE, AccessLog
+from lotse.storage.chain import CHAIN_TABLE, append_only_statements
+from lotse.storage.chain import backfill as backfill_chain
+from lotse.storage.checkpoints import (
+    CHECKPOINTS_TABLE,
+    Checkpointer,
+    Checkpoints,
+    signing_key_from_text,
+)
+from lotse.storage.database import Database, connect
+from lotse.storage.factory import MASTER_KEY
+from lotse.storage.recorder import LotseRecorder
+from lotse.storage.request_log import PostgresRequestLog
 
 log = logging.getLogger(__name__)
 

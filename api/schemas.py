@@ -16,8 +16,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic import Strict as StrictMode
 from pydantic_core import PydanticCustomError
 
-from domain.text import refusal
-from domain.vocabulary import (
+from lotse.domain.text import refusal
+from lotse.domain.vocabulary import (
     Certificate,
     ContactMode,
     Destination,

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from storage.checkpoints import SigningKeyError, new_signing_key_text, signing_key_from_text
-from storage.keys import MasterKey
+from lotse.storage.checkpoints import SigningKeyError, new_signing_key_text, signing_key_from_text
+from lotse.storage.keys import MasterKey
 
 SECRET_FILE = "token-secret"  # noqa: S105 - a file name
 MASTER_KEY_FILE = "master.key"

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from domain.access import ALL_ORGANISATIONS, Principal, Role
-from domain.configuration import Configuration
+from lotse.domain.access import ALL_ORGANISATIONS, Principal, Role
+from lotse.domain.configuration import Configuration
 
 ISSUER = "lotse"
 

@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from api.schemas import (
+from lotse.api.schemas import (
     FollowUpPublic,
     HistoryEntry,
     OpenModule,
     ParticipantPublic,
     RecordedBy,
 )
-from domain.participant import Participant
+from lotse.domain.participant import Participant
 
 ENVELOPE_FIELDS = frozenset(
     {

@@ -28,7 +28,6 @@ import httpx
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.tokens import create_token
 from bench.common import (
     Secrets,
     Server,
@@ -39,17 +38,18 @@ from bench.common import (
     write_results,
 )
 from bench.http_client import KeepAliveClient
-from domain.access import Principal, Role
+from lotse.api.tokens import create_token
+from lotse.domain.access import Principal, Role
 
 
 def serve_without_log(host: str, port: int) -> int:
     """``lotse serve``, but the runtime has no access log: the baseline, never a product mode."""
     import uvicorn
 
-    from api.app import create_app
-    from api.cli import configure_logging
-    from api.runtime import build_runtime
-    from api.settings import load_settings
+    from lotse.api.app import create_app
+    from lotse.api.cli import configure_logging
+    from lotse.api.runtime import build_runtime
+    from lotse.api.settings import load_settings
 
     configure_logging()
     settings = load_settings()

@@ -29,14 +29,14 @@ import httpx
 import psycopg
 
 if TYPE_CHECKING:
-    from api.runtime import Runtime
+    from lotse.api.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 sys.path.insert(0, str(ROOT))
 
-from storage.checkpoints import new_signing_key_text  # noqa: E402
-from storage.keys import MasterKey  # noqa: E402
+from lotse.storage.checkpoints import new_signing_key_text  # noqa: E402
+from lotse.storage.keys import MasterKey  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def lotse_server(
     database_url: str,
     keys: Secrets,
     extra_env: dict[str, str] | None = None,
-    command: Sequence[str] = (sys.executable, "-m", "api.cli", "serve"),
+    command: Sequence[str] = (sys.executable, "-m", "lotse.api.cli", "serve"),
 ) -> Iterator[Server]:
     port = free_port()
     data_dir = Path(tempfile.mkdtemp(prefix="lotse-bench-"))
@@ -236,8 +236,8 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def bench_runtime(url: str, keys: Secrets | None = None) -> Runtime:
     """A Lotse runtime on a benchmark's database, with fresh (or the given) secrets."""
-    from api.runtime import build_runtime
-    from api.settings import Settings
+    from lotse.api.runtime import build_runtime
+    from lotse.api.settings import Settings
 
     keys = keys or Secrets()
     settings = Settings(

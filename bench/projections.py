@@ -62,8 +62,6 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.projection import Projection, ProjectionRunner
 from psycopg.sql import SQL, Identifier
 
-from api.demo import seed
-from api.runtime import Runtime
 from bench.common import (
     ROOT,
     Secrets,
@@ -74,16 +72,18 @@ from bench.common import (
     percentile,
     write_results,
 )
-from domain.access import ALL_ORGANISATIONS, Principal, Role
-from domain.application import Journeys
-from domain.configuration import load_configuration
-from projections.catalogue import PROJECTIONS
-from projections.rebuild import default_processes, rebuild
-from projections.runner import Runner
-from projections.schema import EVENTS, TRACKING
-from storage.factory import MASTER_KEY
-from storage.keys import MasterKey
-from storage.recorder import LotseRecorder
+from lotse.api.demo import seed
+from lotse.api.runtime import Runtime
+from lotse.domain.access import ALL_ORGANISATIONS, Principal, Role
+from lotse.domain.application import Journeys
+from lotse.domain.configuration import load_configuration
+from lotse.projections.catalogue import PROJECTIONS
+from lotse.projections.rebuild import default_processes, rebuild
+from lotse.projections.runner import Runner
+from lotse.projections.schema import EVENTS, TRACKING
+from lotse.storage.factory import MASTER_KEY
+from lotse.storage.keys import MasterKey
+from lotse.storage.recorder import LotseRecorder
 
 ADMIN = Principal("bench", Role.ADMIN, ALL_ORGANISATIONS)
 REBUILD_TARGET = 25_000
@@ -493,7 +493,7 @@ def projector(url: str, keys: Secrets) -> Any:
         "LOTSE_DATA_DIR": str(data_dir),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "projector"],
+        [sys.executable, "-m", "lotse.api.cli", "projector"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
 
-from api.demo import seed
 from bench.common import (
     bench_database,
     bench_runtime,
@@ -36,14 +35,15 @@ from bench.common import (
     percentile,
     write_results,
 )
-from domain.configuration import Configuration
-from projections.catalogue import PROJECTIONS
-from projections.runner import Runner
-from reports.definition import ReportRequest
-from reports.periods import parse_period
-from reports.service import compute
-from reports.suppression import suppress
-from storage.keys import MasterKey
+from lotse.api.demo import seed
+from lotse.domain.configuration import Configuration
+from lotse.projections.catalogue import PROJECTIONS
+from lotse.projections.runner import Runner
+from lotse.reports.definition import ReportRequest
+from lotse.reports.periods import parse_period
+from lotse.reports.service import compute
+from lotse.reports.suppression import suppress
+from lotse.storage.keys import MasterKey
 
 
 async def catch_up(url: str, master: MasterKey) -> float:

@@ -37,7 +37,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.tokens import create_token  # noqa: E402
 from bench.common import (  # noqa: E402
     Secrets,
     bench_database,
@@ -49,17 +48,18 @@ from bench.common import (  # noqa: E402
 )
 from bench.http_client import KeepAliveClient  # noqa: E402
 from bench.write_api import LoadResult, prepare, saturate, settle  # noqa: E402
-from domain.access import Principal, Role  # noqa: E402
+from lotse.api.tokens import create_token  # noqa: E402
+from lotse.domain.access import Principal, Role  # noqa: E402
 
 WORKERS = 2
 VARIANTS: dict[str, tuple[str, ...]] = {
-    "lotse": (sys.executable, "-m", "api.cli", "serve", "--workers", str(WORKERS)),
+    "lotse": (sys.executable, "-m", "lotse.api.cli", "serve", "--workers", str(WORKERS)),
     "uvicorn": (
         sys.executable,
         "-m",
         "uvicorn",
         "--factory",
-        "api.app:create_app",
+        "lotse.api.app:create_app",
         "--workers",
         str(WORKERS),
         "--log-level",
@@ -78,7 +78,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
         "--log-level",
         "warning",
         "--no-access-log",
-        "api.app:create_app",
+        "lotse.api.app:create_app",
     ),
 }
 
@@ -109,7 +109,7 @@ def projector(database_url: str, keys: Secrets) -> Iterator[None]:
         "LOTSE_DATA_DIR": tempfile.mkdtemp(prefix="lotse-bench-projector-"),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "projector"],
+        [sys.executable, "-m", "lotse.api.cli", "projector"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -31,8 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
 
-from api.demo import seed
-from api.runtime import Runtime
 from bench.common import (
     bench_database,
     bench_runtime,
@@ -40,9 +38,11 @@ from bench.common import (
     markdown_table,
     write_results,
 )
-from domain.access import ALL_ORGANISATIONS, Principal, Role
-from storage.recorder import LotseRecorder
-from storage.verification import run_verification
+from lotse.api.demo import seed
+from lotse.api.runtime import Runtime
+from lotse.domain.access import ALL_ORGANISATIONS, Principal, Role
+from lotse.storage.recorder import LotseRecorder
+from lotse.storage.verification import run_verification
 
 ADMIN = Principal("bench", Role.ADMIN, ALL_ORGANISATIONS)
 

@@ -58,9 +58,6 @@ from eventsourcing.persistence import Mapper, StoredEvent
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.runtime import build_runtime
-from api.settings import Settings
-from api.tokens import create_token
 from bench.common import (
     BenchDatabase,
     Secrets,
@@ -73,11 +70,14 @@ from bench.common import (
     write_results,
 )
 from bench.http_client import KeepAliveClient
-from domain.access import Principal, Role
-from domain.application import Journeys
-from projections.schema import EVENTS, TRACKING
-from storage.database import Database
-from storage.mapper import SEALED, SEALED_CHANGES, SEALED_FIELDS
+from lotse.api.runtime import build_runtime
+from lotse.api.settings import Settings
+from lotse.api.tokens import create_token
+from lotse.domain.access import Principal, Role
+from lotse.domain.application import Journeys
+from lotse.projections.schema import EVENTS, TRACKING
+from lotse.storage.database import Database
+from lotse.storage.mapper import SEALED, SEALED_CHANGES, SEALED_FIELDS
 
 P99_TARGET_MS = 50.0
 RATIO_TARGET = 0.6

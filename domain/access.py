@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from domain.configuration import Configuration
-from domain.errors import (
+from lotse.domain.configuration import Configuration
+from lotse.domain.errors import (
     AccessDeniedError,
     InvalidInputError,
     ParticipantNotFoundError,
     RuleViolationError,
 )
-from domain.referrals import Referral
+from lotse.domain.referrals import Referral
 
 ALL_ORGANISATIONS = "*"
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
-from domain.access import (
+from lotse.domain.access import (
     Principal,
     Visibility,
     accepted_referrals,
@@ -43,19 +43,19 @@ from domain.access import (
     shows_only_own_entries,
     visibility,
 )
-from domain.catalogue import milestone_named
-from domain.configuration import Configuration, Programme
-from domain.envelope import Envelope
-from domain.errors import (
+from lotse.domain.catalogue import milestone_named
+from lotse.domain.configuration import Configuration, Programme
+from lotse.domain.envelope import Envelope
+from lotse.domain.errors import (
     AccessDeniedError,
     DomainError,
     InvalidInputError,
     ParticipantNotFoundError,
     VersionConflictError,
 )
-from domain.participant import Participant
-from domain.referrals import Referral
-from domain.vocabulary import ErasureMode
+from lotse.domain.participant import Participant
+from lotse.domain.referrals import Referral
+from lotse.domain.vocabulary import ErasureMode
 
 _T = TypeVar("_T")
 PROGRAMME_TIMEZONE = ZoneInfo("Europe/Berlin")

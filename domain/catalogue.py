@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from domain.course import Course
-from domain.errors import InvalidInputError
-from domain.participant import Participant
+from lotse.domain.course import Course
+from lotse.domain.errors import InvalidInputError
+from lotse.domain.participant import Participant
 
 
 @dataclass(frozen=True)

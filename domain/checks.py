@@ -13,9 +13,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from domain.errors import InvalidInputError
-from domain.text import check_text
-from domain.vocabulary import (
+from lotse.domain.errors import InvalidInputError
+from lotse.domain.text import check_text
+from lotse.domain.vocabulary import (
     Certificate,
     ContactMode,
     Destination,

@@ -22,8 +22,8 @@ import dataclasses
 from enum import StrEnum
 from typing import Any
 
-from domain.course import Course
-from domain.participant import Participant
+from lotse.domain.course import Course
+from lotse.domain.participant import Participant
 
 
 class DataClass(StrEnum):

@@ -15,8 +15,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from domain.errors import ConfigurationError
-from domain.vocabulary import TargetGroup
+from lotse.domain.errors import ConfigurationError
+from lotse.domain.vocabulary import TargetGroup
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 

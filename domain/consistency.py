@@ -19,11 +19,11 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from domain.catalogue import BY_EVENT
-from domain.configuration import Programme
-from domain.envelope import Envelope
-from domain.errors import DomainError, RuleViolationError
-from domain.participant import Participant
+from lotse.domain.catalogue import BY_EVENT
+from lotse.domain.configuration import Programme
+from lotse.domain.envelope import Envelope
+from lotse.domain.errors import DomainError, RuleViolationError
+from lotse.domain.participant import Participant
 
 #: Command parameters that come from the envelope or the caller, not the event.
 _NOT_FROM_EVENT = frozenset({"self", "envelope", "effective_date", "today", "programme"})

@@ -28,10 +28,10 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
-from domain.configuration import Programme
-from domain.envelope import Envelope, envelope_fields
-from domain.errors import CourseNotFoundError, InvalidInputError, RuleViolationError
-from domain.text import check_event_text
+from lotse.domain.configuration import Programme
+from lotse.domain.envelope import Envelope, envelope_fields
+from lotse.domain.errors import CourseNotFoundError, InvalidInputError, RuleViolationError
+from lotse.domain.text import check_event_text
 
 
 class CourseType(StrEnum):

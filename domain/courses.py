@@ -19,22 +19,22 @@ from uuid import UUID, uuid5
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from domain.access import (
+from lotse.domain.access import (
     Principal,
     check_may_manage_courses,
     check_may_read_courses,
     may_manage_course,
     may_read_course,
 )
-from domain.application import (
+from lotse.domain.application import (
     MAX_CONFLICT_RETRIES,
     Journeys,
     Recorded,
     RequestKey,
 )
-from domain.course import Course
-from domain.envelope import Envelope
-from domain.errors import (
+from lotse.domain.course import Course
+from lotse.domain.envelope import Envelope
+from lotse.domain.errors import (
     AccessDeniedError,
     CourseNotFoundError,
     InvalidInputError,
@@ -42,7 +42,7 @@ from domain.errors import (
     RuleViolationError,
     VersionConflictError,
 )
-from domain.participant import Participant
+from lotse.domain.participant import Participant
 
 #: Session ids derive from the course and the event's version, so a retried request
 #: (Idempotency-Key) answers with the same session id without storing it elsewhere.

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from domain.access import Role
-from domain.vocabulary import (
+from lotse.domain.access import Role
+from lotse.domain.vocabulary import (
     Certificate,
     ContactMode,
     Destination,

@@ -28,13 +28,13 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
-from domain.checks import check_field
-from domain.configuration import MAX_VALIDITY_YEARS, Programme, Provider
-from domain.envelope import Envelope, envelope_fields
-from domain.errors import InvalidInputError, ReferralNotFoundError, RuleViolationError
-from domain.referrals import Referral
-from domain.text import check_event_text
-from domain.vocabulary import ErasureMode, ExitReason, ModuleExitReason, ReferralEndReason
+from lotse.domain.checks import check_field
+from lotse.domain.configuration import MAX_VALIDITY_YEARS, Programme, Provider
+from lotse.domain.envelope import Envelope, envelope_fields
+from lotse.domain.errors import InvalidInputError, ReferralNotFoundError, RuleViolationError
+from lotse.domain.referrals import Referral
+from lotse.domain.text import check_event_text
+from lotse.domain.vocabulary import ErasureMode, ExitReason, ModuleExitReason, ReferralEndReason
 
 # Fields of the envelope and of the library: never the target of a correction.
 _ENVELOPE_FIELDS = frozenset(
@@ -1476,7 +1476,7 @@ class Participant(Aggregate):
     ) -> None:
         # Imported here: the consistency check replays entries through the
         # catalogue's commands, and the catalogue imports this module.
-        from domain.consistency import check_journey
+        from lotse.domain.consistency import check_journey
 
         check_journey(entries, programme, today, changed=changed)
 

@@ -27,7 +27,7 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from domain.errors import InvalidInputError
+from lotse.domain.errors import InvalidInputError
 
 #: Allowed in free text only.
 FREE_TEXT_WHITESPACE = frozenset("\t\n\r")

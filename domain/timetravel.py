@@ -23,9 +23,9 @@ import dataclasses
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from domain.errors import ParticipantNotFoundError
-from domain.participant import Participant
-from domain.vocabulary import ErasureMode
+from lotse.domain.errors import ParticipantNotFoundError
+from lotse.domain.participant import Participant
+from lotse.domain.vocabulary import ErasureMode
 
 
 @dataclasses.dataclass(frozen=True)

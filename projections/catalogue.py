@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from projections.courses import CoursesProjection
-from projections.model import Projection
-from projections.module_spans import ModuleSpans
-from projections.outcomes import OutcomesProjection
-from projections.participants import Participants
-from projections.referrals import ReferralsProjection
-from projections.timeline import TimelineProjection
-from projections.transitions import TransitionsProjection
-from projections.units import UnitsProjection
+from lotse.projections.courses import CoursesProjection
+from lotse.projections.model import Projection
+from lotse.projections.module_spans import ModuleSpans
+from lotse.projections.outcomes import OutcomesProjection
+from lotse.projections.participants import Participants
+from lotse.projections.referrals import ReferralsProjection
+from lotse.projections.timeline import TimelineProjection
+from lotse.projections.transitions import TransitionsProjection
+from lotse.projections.units import UnitsProjection
 
 PROJECTIONS: dict[str, Projection[Any]] = {
     p.name: p

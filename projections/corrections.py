@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from projections.records import EventRecord
+from lotse.projections.records import EventRecord
 
 Identifiers = dict[str, Any]
 

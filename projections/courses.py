@@ -16,8 +16,8 @@ from uuid import UUID
 
 import asyncpg
 
-from projections.model import Crypto, Projection, Table
-from projections.records import EventRecord
+from lotse.projections.model import Crypto, Projection, Table
+from lotse.projections.records import EventRecord
 
 _WHERE_COURSE = (
     ("course_id", "uuid NOT NULL"),

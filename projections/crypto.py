@@ -22,8 +22,8 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from projections.model import Crypto
-from storage.keys import KEYS_TABLE, MasterKey, MasterKeyError
+from lotse.projections.model import Crypto
+from lotse.storage.keys import KEYS_TABLE, MasterKey, MasterKeyError
 
 INDEX_BYTES = 12
 MIN_PREFIX = 3

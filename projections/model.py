@@ -19,8 +19,8 @@ from functools import cached_property
 from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
-from projections.corrections import substitute_corrections
-from projections.records import EventRecord
+from lotse.projections.corrections import substitute_corrections
+from lotse.projections.records import EventRecord
 
 S = TypeVar("S")
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from domain.vocabulary import ModuleExitReason
-from projections.model import Crypto, Projection, Table, follow_participant
-from projections.records import EventRecord
+from lotse.domain.vocabulary import ModuleExitReason
+from lotse.projections.model import Crypto, Projection, Table, follow_participant
+from lotse.projections.records import EventRecord
 
 TABLE = Table(
     name="rm_module_spans",

@@ -23,11 +23,11 @@ from uuid import UUID
 
 import asyncpg
 
-from projections.crypto import BatchCrypto, fetch_keys
-from projections.failures import describe, is_permanent
-from projections.model import Projection
-from projections.records import decode
-from storage.keys import MasterKey
+from lotse.projections.crypto import BatchCrypto, fetch_keys
+from lotse.projections.failures import describe, is_permanent
+from lotse.projections.model import Projection
+from lotse.projections.records import decode
+from lotse.storage.keys import MasterKey
 
 PARKED = "lotse_projection_parked"
 RESOLUTIONS = "lotse_projection_resolutions"

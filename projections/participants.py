@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from projections.model import Crypto, Projection, Table, age_band
-from projections.records import EventRecord
+from lotse.projections.model import Crypto, Projection, Table, age_band
+from lotse.projections.records import EventRecord
 
 TABLE = Table(
     name="rm_participants",

@@ -28,17 +28,17 @@ from typing import Any
 
 import asyncpg
 
-from projections.model import Projection
-from projections.parking import carry_over
-from projections.runner import ProjectionBusyError, Runner
-from projections.schema import (
+from lotse.projections.model import Projection
+from lotse.projections.parking import carry_over
+from lotse.projections.runner import ProjectionBusyError, Runner
+from lotse.projections.schema import (
     TRACKING,
     create_generation,
     create_indexes,
     ensure_projections,
     point_views,
 )
-from storage.keys import MasterKey
+from lotse.storage.keys import MasterKey
 
 
 async def rebuild(

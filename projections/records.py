@@ -20,8 +20,8 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from storage.mapper import SEALED, SEALED_CHANGES, SEALED_FIELDS, associated_data
-from storage.upcasting import CLASS_VERSION, event_class, needs_upcast, upcast
+from lotse.storage.mapper import SEALED, SEALED_CHANGES, SEALED_FIELDS, associated_data
+from lotse.storage.upcasting import CLASS_VERSION, event_class, needs_upcast, upcast
 
 ENVELOPE = ("effective_date", "recorded_by", "recorded_role", "organisation", "request_id")
 _TYPES: dict[str, Callable[[str], Any]] = {

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from projections.model import Crypto, Projection, Table, follow_participant
-from projections.records import EventRecord
+from lotse.projections.model import Crypto, Projection, Table, follow_participant
+from lotse.projections.records import EventRecord
 
 TABLE = Table(
     name="rm_referrals",

@@ -36,14 +36,14 @@ from uuid import UUID
 
 import asyncpg
 
-from projections.corrections import Identifiers
-from projections.crypto import BatchCrypto, fetch_keys
-from projections.failures import describe, is_permanent
-from projections.model import Projection
-from projections.parking import EventRef, excluded_positions, park, replace_rows
-from projections.records import EventRecord, decode
-from projections.schema import EVENTS, TRACKING, ensure_projections
-from storage.keys import MasterKey
+from lotse.projections.corrections import Identifiers
+from lotse.projections.crypto import BatchCrypto, fetch_keys
+from lotse.projections.failures import describe, is_permanent
+from lotse.projections.model import Projection
+from lotse.projections.parking import EventRef, excluded_positions, park, replace_rows
+from lotse.projections.records import EventRecord, decode
+from lotse.projections.schema import EVENTS, TRACKING, ensure_projections
+from lotse.storage.keys import MasterKey
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import asyncpg
 
-from projections.model import Projection
-from projections.parking import ensure_parking, parked_events
+from lotse.projections.model import Projection
+from lotse.projections.parking import ensure_parking, parked_events
 
 TRACKING = "lotse_projections"
 EVENTS = "lotse_events"

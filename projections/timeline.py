@@ -13,9 +13,9 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from domain.classification import identifying_fields
-from domain.labels import VOCABULARY, event_label
-from domain.vocabulary import (
+from lotse.domain.classification import identifying_fields
+from lotse.domain.labels import VOCABULARY, event_label
+from lotse.domain.vocabulary import (
     Certificate,
     ContactMode,
     Destination,
@@ -30,8 +30,8 @@ from domain.vocabulary import (
     ResidenceStatus,
     TargetGroup,
 )
-from projections.model import Crypto, Projection, Table
-from projections.records import EventRecord
+from lotse.projections.model import Crypto, Projection, Table
+from lotse.projections.records import EventRecord
 
 TABLE = Table(
     name="rm_timeline",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from reports.labels import ALL_MODULES, ALL_MUNICIPALITIES
+from lotse.reports.labels import ALL_MODULES, ALL_MUNICIPALITIES
 
 CHARTS: dict[str, tuple[str, ...]] = {
     "monitoring": ("flows",),

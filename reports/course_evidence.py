@@ -27,10 +27,10 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from domain.configuration import FlatRate, Programme
-from reports.cells import TOTAL, Cell, Column, Figures, TableDef
-from reports.definition import Labels, ReportRequest
-from reports.labels import ALL_PROVIDERS
+from lotse.domain.configuration import FlatRate, Programme
+from lotse.reports.cells import TOTAL, Cell, Column, Figures, TableDef
+from lotse.reports.definition import Labels, ReportRequest
+from lotse.reports.labels import ALL_PROVIDERS
 
 #: The read model's tables this evidence is computed from.
 TABLE_NAMES = ("rm_courses", "rm_course_sessions", "rm_course_attendance", "rm_course_fees")

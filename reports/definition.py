@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from domain.configuration import Configuration
-from reports.cells import TOTAL
-from reports.periods import Period, parse_period
+from lotse.domain.configuration import Configuration
+from lotse.reports.cells import TOTAL
+from lotse.reports.periods import Period, parse_period
 
 KINDS = ("monitoring", "outcomes", "financial")
 #: Bump a kind's version whenever its figures would be computed differently:
@@ -101,6 +101,6 @@ class Labels:
         return sorted(set(self.municipalities) | observed)
 
     def municipality(self, key: str) -> str:
-        from reports.labels import ALL_MUNICIPALITIES
+        from lotse.reports.labels import ALL_MUNICIPALITIES
 
         return ALL_MUNICIPALITIES if key == TOTAL else self.municipalities.get(key, key)

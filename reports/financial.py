@@ -19,11 +19,11 @@ from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from domain.configuration import Programme
-from projections.units import COACHING, LESSONS
-from reports.cells import TOTAL, Cell, Column, Figures, TableDef
-from reports.definition import Labels, ReportRequest
-from reports.labels import ALL_MODULES, ALL_PROVIDERS
+from lotse.domain.configuration import Programme
+from lotse.projections.units import COACHING, LESSONS
+from lotse.reports.cells import TOTAL, Cell, Column, Figures, TableDef
+from lotse.reports.definition import Labels, ReportRequest
+from lotse.reports.labels import ALL_MODULES, ALL_PROVIDERS
 
 #: ``courses``: the evidence per course (``reports.course_evidence``), added to these figures.
 TABLES = ("units", "courses")

@@ -24,9 +24,9 @@ from typing import Any
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from projections.schema import EVENTS
-from storage.checkpoints import CHECKPOINTS_TABLE
-from storage.verification import verify_log
+from lotse.projections.schema import EVENTS
+from lotse.storage.checkpoints import CHECKPOINTS_TABLE
+from lotse.storage.verification import verify_log
 
 AD_HOC_LIMIT = 200_000
 """Events an ad-hoc run verifies at most (about a second); beyond, it records none."""

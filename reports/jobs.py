@@ -24,8 +24,8 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from domain.access import Principal
-from domain.errors import DomainError
+from lotse.domain.access import Principal
+from lotse.domain.errors import DomainError
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from domain.labels import VOCABULARY
-from domain.vocabulary import Destination, EmploymentType, Gender, ModuleExitReason
+from lotse.domain.labels import VOCABULARY
+from lotse.domain.vocabulary import Destination, EmploymentType, Gender, ModuleExitReason
 
 # The vocabulary's labels come from the one place (domain.labels); what follows
 # them here is the layout of the published tables.

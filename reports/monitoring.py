@@ -27,11 +27,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from domain.vocabulary import ResidenceStatus
-from reports.cells import TOTAL, Cell, Column, Figures, Key, Share, TableDef
-from reports.definition import Labels, ReportRequest
-from reports.labels import AGE_BANDS, ALL_MODULES, DIMENSIONS, EXIT_REASONS, GENDERS
-from reports.periods import Period
+from lotse.domain.vocabulary import ResidenceStatus
+from lotse.reports.cells import TOTAL, Cell, Column, Figures, Key, Share, TableDef
+from lotse.reports.definition import Labels, ReportRequest
+from lotse.reports.labels import AGE_BANDS, ALL_MODULES, DIMENSIONS, EXIT_REASONS, GENDERS
+from lotse.reports.periods import Period
 
 TABLES = ("module_spans",)
 DIMS = ("gender", "age_band", "residence_status", "nationality")

@@ -14,9 +14,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from reports.cells import TOTAL, Cell, Column, Figures, TableDef
-from reports.definition import Labels, ReportRequest
-from reports.labels import ALL_MODULES, DESTINATIONS, EMPLOYMENT_TYPES, OUTCOME_KINDS
+from lotse.reports.cells import TOTAL, Cell, Column, Figures, TableDef
+from lotse.reports.definition import Labels, ReportRequest
+from lotse.reports.labels import ALL_MODULES, DESTINATIONS, EMPLOYMENT_TYPES, OUTCOME_KINDS
 
 TABLES = ("outcomes", "transitions")
 TRANSITIONS = {

@@ -22,17 +22,17 @@ from uuid import UUID
 import asyncpg
 import orjson
 
-from domain.access import Principal
-from domain.configuration import Configuration
-from domain.errors import InvalidInputError, RuleViolationError
-from projections.schema import EVENTS
-from reports.cells import Figures, publish
-from reports.definition import DEFINITION_VERSIONS, KINDS, ReportRequest
-from reports.integrity import ChainCheck, verified_to
-from reports.periods import Period, parse_period
-from reports.rounding import BASE, Anchor, protect, release_key
-from reports.service import TABLES, config_provenance, figures_from_rows
-from reports.sources import head, replay
+from lotse.domain.access import Principal
+from lotse.domain.configuration import Configuration
+from lotse.domain.errors import InvalidInputError, RuleViolationError
+from lotse.projections.schema import EVENTS
+from lotse.reports.cells import Figures, publish
+from lotse.reports.definition import DEFINITION_VERSIONS, KINDS, ReportRequest
+from lotse.reports.integrity import ChainCheck, verified_to
+from lotse.reports.periods import Period, parse_period
+from lotse.reports.rounding import BASE, Anchor, protect, release_key
+from lotse.reports.service import TABLES, config_provenance, figures_from_rows
+from lotse.reports.sources import head, replay
 
 RELEASES = "lotse_report_releases"
 DDL = f"""

@@ -35,7 +35,7 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from reports.cells import Figures, Key, Number, key_text
+from lotse.reports.cells import Figures, Key, Number, key_text
 
 BASE = 5
 

@@ -18,11 +18,11 @@ from typing import Any
 
 import asyncpg
 
-from domain.access import Principal, may_see_unsuppressed
-from domain.configuration import Configuration
-from domain.errors import DomainError, InvalidInputError
-from reports import course_evidence, financial, monitoring, outcomes
-from reports.cells import (
+from lotse.domain.access import Principal, may_see_unsuppressed
+from lotse.domain.configuration import Configuration
+from lotse.domain.errors import DomainError, InvalidInputError
+from lotse.reports import course_evidence, financial, monitoring, outcomes
+from lotse.reports.cells import (
     Figures,
     cells_from_json,
     cells_json,
@@ -31,11 +31,11 @@ from reports.cells import (
     publish,
     text_key,
 )
-from reports.definition import DEFINITION_VERSIONS, Labels, ReportRequest
-from reports.integrity import ChainCheck, verified_to
-from reports.runs import Run, store
-from reports.sources import Rows, head, late_events, read_model_position, replay
-from reports.suppression import DEFAULT_THRESHOLD, suppress
+from lotse.reports.definition import DEFINITION_VERSIONS, Labels, ReportRequest
+from lotse.reports.integrity import ChainCheck, verified_to
+from lotse.reports.runs import Run, store
+from lotse.reports.sources import Rows, head, late_events, read_model_position, replay
+from lotse.reports.suppression import DEFAULT_THRESHOLD, suppress
 
 TABLES = {
     "monitoring": monitoring.TABLES,

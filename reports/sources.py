@@ -17,10 +17,10 @@ from uuid import UUID
 
 import asyncpg
 
-from projections.catalogue import PROJECTIONS
-from projections.model import Crypto, Projection
-from projections.records import EventRecord, decode
-from projections.schema import EVENTS, TRACKING
+from lotse.projections.catalogue import PROJECTIONS
+from lotse.projections.model import Crypto, Projection
+from lotse.projections.records import EventRecord, decode
+from lotse.projections.schema import EVENTS, TRACKING
 
 Rows = dict[str, list[dict[str, Any]]]
 

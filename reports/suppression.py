@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 
-from reports.cells import Figures, Key
+from lotse.reports.cells import Figures, Key
 
 DEFAULT_THRESHOLD = 3
 

@@ -46,10 +46,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eventsourcing.postgres import PostgresDatastore
 
-from storage.access_log import ACCESS_LOG_TABLE
-from storage.access_log import GENESIS as ACCESS_GENESIS
-from storage.chain import GENESIS, ChainStatements
-from storage.keys import KEYS_TABLE
+from lotse.storage.access_log import ACCESS_LOG_TABLE
+from lotse.storage.access_log import GENESIS as ACCESS_GENESIS
+from lotse.storage.chain import GENESIS, ChainStatements
+from lotse.storage.keys import KEYS_TABLE
 
 CHECKPOINTS_TABLE = "lotse_checkpoints"
 SIGNING_KEY_ENV = "LOTSE_AUDIT_SIGNING_KEY"

@@ -44,7 +44,7 @@ class Database:
         query = parse_qs(parts.query)
         host = query.get("host", [parts.hostname or "localhost"])[0]
         env = {
-            "PERSISTENCE_MODULE": "storage.factory:LotseFactory",
+            "PERSISTENCE_MODULE": "lotse.storage.factory:LotseFactory",
             "POSTGRES_DBNAME": unquote(parts.path.lstrip("/")) or "postgres",
             "POSTGRES_HOST": host,
             "POSTGRES_PORT": str(parts.port or 5432),

@@ -58,9 +58,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.postgres import PostgresDatastore
 
-from domain.classification import identifying_changes, identifying_fields
-from storage.chain import CHAIN_TABLE, GENESIS, encode_row, link, row_digest, row_digest_sql
-from storage.checkpoints import Checkpoint, Checkpoints, key_id
+from lotse.domain.classification import identifying_changes, identifying_fields
+from lotse.storage.chain import CHAIN_TABLE, GENESIS, encode_row, link, row_digest, row_digest_sql
+from lotse.storage.checkpoints import Checkpoint, Checkpoints, key_id
 
 FORMAT = "lotse-bundle-v1"
 RECORD = struct.Struct(">q32s")

@@ -19,10 +19,10 @@ from psycopg import Connection
 from psycopg.rows import DictRow
 from psycopg_pool import PoolTimeout
 
-from storage.database import DB_STATEMENT_TIMEOUT, DB_TIMEOUT, DatabaseUnavailableError
-from storage.keys import KeyRing, MasterKey, MasterKeyError
-from storage.mapper import ProtectingMapper
-from storage.recorder import LotseRecorder
+from lotse.storage.database import DB_STATEMENT_TIMEOUT, DB_TIMEOUT, DatabaseUnavailableError
+from lotse.storage.keys import KeyRing, MasterKey, MasterKeyError
+from lotse.storage.mapper import ProtectingMapper
+from lotse.storage.recorder import LotseRecorder
 
 MASTER_KEY = "LOTSE_MASTER_KEY"
 

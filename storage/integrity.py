@@ -28,7 +28,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 
-from storage.chain import GENESIS, encode_row, link, row_digest
+from lotse.storage.chain import GENESIS, encode_row, link, row_digest
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import psycopg
 from eventsourcing.postgres import PostgresDatastore
 
-from storage.keys import KEYS_TABLE
+from lotse.storage.keys import KEYS_TABLE
 
 log = logging.getLogger(__name__)
 

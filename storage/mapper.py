@@ -31,9 +31,9 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic
 
-from domain.classification import identifying_changes, identifying_fields
-from storage.keys import NONCE_BYTES, KeyDestroyedError, KeyRing
-from storage.upcasting import CLASS_VERSION, event_class, upcast
+from lotse.domain.classification import identifying_changes, identifying_fields
+from lotse.storage.keys import NONCE_BYTES, KeyDestroyedError, KeyRing
+from lotse.storage.upcasting import CLASS_VERSION, event_class, upcast
 
 SEALED = "_sealed"
 SEALED_FIELDS = "_sealed_fields"

@@ -23,10 +23,10 @@ from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 
-from storage.chain import GENESIS, ChainStatements, link_batch
-from storage.group_commit import GroupCommitter
-from storage.integrity import RecordIntegrity
-from storage.keys import KeyRing
+from lotse.storage.chain import GENESIS, ChainStatements, link_batch
+from lotse.storage.group_commit import GroupCommitter
+from lotse.storage.integrity import RecordIntegrity
+from lotse.storage.keys import KeyRing
 
 REQUESTS_TABLE = "lotse_request_keys"
 APPEND_BATCH_FUNCTION = "lotse_append_batch"

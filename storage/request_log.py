@@ -6,8 +6,8 @@ from uuid import UUID
 
 from eventsourcing.postgres import PostgresDatastore
 
-from domain.application import Recorded
-from storage.recorder import LotseRecorder
+from lotse.domain.application import Recorded
+from lotse.storage.recorder import LotseRecorder
 
 
 class PostgresRequestLog:

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.utils import get_topic
-
-from domain.participant import Participant
-from domain.vocabulary import ErasureMode
-from storage.recorder import LotseRecorder
+from lotse.domain.participant import Participant
+from lotse.domain.vocabulary import ErasureMode
+from lotse.storage.recorder import LotseRecorder
+from lotse.storage.upcasting import stored_topics
 
 
 @dataclass(frozen=True)
@@ -54,18 +53,19 @@ def due_for_shredding(
     recorder: LotseRecorder, programmes: Sequence[str]
 ) -> list[RetentionCandidate]:
     """Participants of these (retention-expired) programmes whose key is not destroyed."""
-    from projections.records import decode  # the read side's one decoding path
+    from lotse.projections.records import decode  # the read side's one decoding path
 
     if not programmes:
         return []
     statement = _candidates_statement(recorder.events_table, recorder.keys.table)
     topics = [
-        get_topic(cls)
+        topic
         for cls in (
             Participant.Registered,
             Participant.CaseTransferred,
             Participant.PersonalDataErased,
         )
+        for topic in stored_topics(cls)
     ]
     with recorder.datastore.transaction(commit=False) as curs:
         curs.execute(statement, {"topics": topics})  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from storage.keys import KeyRing, MasterKey, MasterKeyError
+from lotse.storage.keys import KeyRing, MasterKey, MasterKeyError
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.utils import resolve_topic
+from eventsourcing.utils import get_topic, register_topic, resolve_topic
+
+import lotse.domain
 
 CLASS_VERSION = "class_version"
+
+#: Until 0.1.0 installed its folders as one namespace (``lotse.domain``, ``lotse.api``,
+#: ...), the domain was the top-level package ``domain``, and the topics stored then
+#: say so: ``domain.participant:Participant.Registered``. The library resolves a topic
+#: under a registered package by swapping the package, so every such topic (events,
+#: and the aggregate topic inside each ``Created``) loads the class it named.
+LEGACY_DOMAIN_PACKAGE = "domain"
+register_topic(LEGACY_DOMAIN_PACKAGE, lotse.domain)
+
+
+def stored_topics(cls: type[Any]) -> list[str]:
+    """Every topic under which events of ``cls`` may be stored, for SQL that filters."""
+    topic = get_topic(cls)
+    topics = [topic]
+    prefix = lotse.domain.__name__ + "."
+    if topic.startswith(prefix):
+        topics.append(LEGACY_DOMAIN_PACKAGE + "." + topic.removeprefix(prefix))
+    return topics
 
 
 def event_class(topic: str) -> type[Any]:

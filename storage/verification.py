@@ -35,13 +35,13 @@ from dataclasses import dataclass, field
 
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from eventsourcing.utils import get_topic
 
-from domain.participant import Participant
-from storage.access_log import ACCESS_LOG_TABLE
-from storage.chain import CHAIN_TABLE, GENESIS, row_digest_sql
-from storage.checkpoints import CHECKPOINTS_TABLE, Checkpoint, keys_digest_sql
-from storage.keys import KEYS_TABLE
+from lotse.domain.participant import Participant
+from lotse.storage.access_log import ACCESS_LOG_TABLE
+from lotse.storage.chain import CHAIN_TABLE, GENESIS, row_digest_sql
+from lotse.storage.checkpoints import CHECKPOINTS_TABLE, Checkpoint, keys_digest_sql
+from lotse.storage.keys import KEYS_TABLE
+from lotse.storage.upcasting import stored_topics
 
 #: Log positions per chunk: one COPY each, linked in order as they arrive.
 CHUNK = 100_000
@@ -247,10 +247,10 @@ async def _coverage_problems(
                     newest.id,
                 )
             )
-    erased = get_topic(Participant.PersonalDataErased)
+    erased = stored_topics(Participant.PersonalDataErased)
     unexplained = await conn.fetchval(
         f"SELECT count(*) FROM {keys} k WHERE k.wrapped_key IS NULL AND NOT EXISTS ("
-        f"SELECT 1 FROM {events} x WHERE x.originator_id = k.participant_id AND x.topic = $1"
+        f"SELECT 1 FROM {events} x WHERE x.originator_id = k.participant_id AND x.topic = ANY($1)"
         " AND convert_from(x.state, 'UTF8')::jsonb ->> 'mode' = 'shred')",
         erased,
     )

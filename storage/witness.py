@@ -38,16 +38,16 @@ import asyncpg
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from storage.access_log import ACCESS_LOG_TABLE
-from storage.chain import CHAIN_TABLE
-from storage.checkpoints import (
+from lotse.storage.access_log import ACCESS_LOG_TABLE
+from lotse.storage.chain import CHAIN_TABLE
+from lotse.storage.checkpoints import (
     Checkpoint,
     key_id,
     load_public_key,
     normalise_time,
     public_key_text,
 )
-from storage.verification import Problem, link_range
+from lotse.storage.verification import Problem, link_range
 
 
 class WitnessError(Exception):

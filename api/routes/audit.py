@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from api.deps import CurrentUser, RuntimeDep, allowed
-from api.problems import problem_responses
-from api.schemas import CheckpointPublic, ProblemPublic, VerificationPublic
-from domain.access import check_may_audit
-from domain.errors import InvalidInputError
-from storage.checkpoints import SigningKeyError, key_id, public_key_text
-from storage.verification import VerificationReport, run_verification
+from lotse.api.deps import CurrentUser, RuntimeDep, allowed
+from lotse.api.problems import problem_responses
+from lotse.api.schemas import CheckpointPublic, ProblemPublic, VerificationPublic
+from lotse.domain.access import check_may_audit
+from lotse.domain.errors import InvalidInputError
+from lotse.storage.checkpoints import SigningKeyError, key_id, public_key_text
+from lotse.storage.verification import VerificationReport, run_verification
 
 # Every route here is for auditors and admins; the gate runs before any parameter check.
 router = APIRouter(prefix="/audit", tags=["audit"], dependencies=[allowed(check_may_audit)])

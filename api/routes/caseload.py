@@ -18,10 +18,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from api.deps import LogRefusedAccess, ReadAccessDep, ReadsDep, allowed
-from api.problems import problem_responses
-from api.readmodels import ReadModels
-from domain.access import (
+from lotse.api.deps import LogRefusedAccess, ReadAccessDep, ReadsDep, allowed
+from lotse.api.problems import problem_responses
+from lotse.api.readmodels import ReadModels
+from lotse.domain.access import (
     Role,
     check_may_read_personal_data,
     check_not_restricted,
@@ -34,10 +34,10 @@ from domain.access import (
     shows_only_own_entries,
     visibility,
 )
-from domain.errors import InvalidInputError, ParticipantNotFoundError
-from projections.crypto import fetch_keys, index_key, open_names, search_terms
-from projections.participants import query_page, query_scope, referral_pairs
-from projections.timeline import query_placement, query_recorded_by, query_timeline
+from lotse.domain.errors import InvalidInputError, ParticipantNotFoundError
+from lotse.projections.crypto import fetch_keys, index_key, open_names, search_terms
+from lotse.projections.participants import query_page, query_scope, referral_pairs
+from lotse.projections.timeline import query_placement, query_recorded_by, query_timeline
 
 router = APIRouter(prefix="/participants", tags=["caseload"], dependencies=[LogRefusedAccess])
 

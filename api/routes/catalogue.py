@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import RuntimeDep
-from api.schemas import ModulePublic, OrganisationPublic, ProgrammePublic
+from lotse.api.deps import RuntimeDep
+from lotse.api.schemas import ModulePublic, OrganisationPublic, ProgrammePublic
 
 router = APIRouter(tags=["catalogue"])
 

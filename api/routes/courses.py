@@ -15,26 +15,26 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
 
-from api.deps import CurrentUser, JourneysDep, ReadsDep, RequestId, allowed
-from api.problems import problem_responses
-from api.routes.caseload import await_position, narrow
-from api.routes.participants import (
+from lotse.api.deps import CurrentUser, JourneysDep, ReadsDep, RequestId, allowed
+from lotse.api.problems import problem_responses
+from lotse.api.routes.caseload import await_position, narrow
+from lotse.api.routes.participants import (
     IdempotencyKey,
     IfMatch,
     etag,
     expected_version,
     request_key,
 )
-from api.schemas import Code, Name, Strict
-from domain.access import (
+from lotse.api.schemas import Code, Name, Strict
+from lotse.domain.access import (
     check_may_manage_courses,
     check_may_read_courses,
     personal_data_scope,
 )
-from domain.application import Recorded
-from domain.course import AttendanceStatus, Course, CourseType, ReasonCode
-from domain.courses import Courses
-from projections.courses import query_courses
+from lotse.domain.application import Recorded
+from lotse.domain.course import AttendanceStatus, Course, CourseType, ReasonCode
+from lotse.domain.courses import Courses
+from lotse.projections.courses import query_courses
 
 router = APIRouter(prefix="/courses", tags=["courses"])
 #: Gates that refuse a role before its input is looked at (403 before 422).

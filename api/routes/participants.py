@@ -16,7 +16,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from api.deps import (
+from lotse.api.deps import (
     CurrentUser,
     JourneysDep,
     LogRefusedAccess,
@@ -25,8 +25,8 @@ from api.deps import (
     RuntimeDep,
     allowed,
 )
-from api.problems import problem, problem_responses, safe_message
-from api.schemas import (
+from lotse.api.problems import problem, problem_responses, safe_message
+from lotse.api.schemas import (
     MILESTONE_MODELS,
     AccessLogEntryPublic,
     AccessLogPublic,
@@ -42,8 +42,8 @@ from api.schemas import (
     ParticipantPublic,
     ParticipantStatePublic,
 )
-from api.views import history_entries, participant_public
-from domain.access import (
+from lotse.api.views import history_entries, participant_public
+from lotse.domain.access import (
     Principal,
     check_may_erase,
     check_may_read_access_log,
@@ -54,16 +54,16 @@ from domain.access import (
     idempotency_scope,
     may_see,
 )
-from domain.application import Journeys, RequestKey
-from domain.errors import (
+from lotse.domain.application import Journeys, RequestKey
+from lotse.domain.errors import (
     InvalidInputError,
     ParticipantNotFoundError,
     RuleViolationError,
 )
-from domain.participant import Participant, known_field_names
-from domain.timetravel import known_events, replay
-from storage.key_scrub import KeyScrubber
-from storage.recorder import LotseRecorder
+from lotse.domain.participant import Participant, known_field_names
+from lotse.domain.timetravel import known_events, replay
+from lotse.storage.key_scrub import KeyScrubber
+from lotse.storage.recorder import LotseRecorder
 
 # Every refused attempt on a participant endpoint goes to the read-access log.
 router = APIRouter(prefix="/participants", tags=["participants"], dependencies=[LogRefusedAccess])

@@ -13,7 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel, Field
 
-from api.deps import (
+from lotse.api.deps import (
     CurrentUser,
     JourneysDep,
     LogRefusedAccess,
@@ -22,23 +22,23 @@ from api.deps import (
     RequestId,
     allowed,
 )
-from api.problems import problem_responses
-from api.routes.caseload import await_position
-from api.routes.participants import WRITE_RESPONSES, IdempotencyKey, etag, request_key
-from api.schemas import (
+from lotse.api.problems import problem_responses
+from lotse.api.routes.caseload import await_position
+from lotse.api.routes.participants import WRITE_RESPONSES, IdempotencyKey, etag, request_key
+from lotse.api.schemas import (
     MilestoneRecorded,
     ReferralAcceptanceCreate,
     ReferralCreate,
     ReferralCreated,
     ReferralEndCreate,
 )
-from domain.access import (
+from lotse.domain.access import (
     check_may_read_personal_data,
     check_may_record,
     may_see_restricted,
     personal_data_scope,
 )
-from projections.referrals import query_referrals
+from lotse.projections.referrals import query_referrals
 
 router = APIRouter(prefix="/participants", tags=["referrals"], dependencies=[LogRefusedAccess])
 #: The referrals in the caller's scope, across participants.

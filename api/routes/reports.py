@@ -19,10 +19,10 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import CurrentUser, ReadsDep, RuntimeDep
-from api.problems import problem, problem_responses
-from api.routes.caseload import ORG_ID, await_position
-from domain.access import (
+from lotse.api.deps import CurrentUser, ReadsDep, RuntimeDep
+from lotse.api.problems import problem, problem_responses
+from lotse.api.routes.caseload import ORG_ID, await_position
+from lotse.domain.access import (
     Principal,
     check_may_publish_release,
     check_may_read_ad_hoc_reports,
@@ -33,25 +33,25 @@ from domain.access import (
     may_see_unsuppressed,
     report_scope,
 )
-from domain.errors import InvalidInputError, ParticipantNotFoundError
-from projections.participants import query_placements
-from reports import formats, jobs, releases
-from reports.charts import CHARTS, render_chart
-from reports.definition import ReportRequest
-from reports.integrity import ChainVerifier
-from reports.periods import PERIOD_FORMS, parse_period
-from reports.rounding import rounding_secret
-from reports.runs import Run, load
-from reports.service import (
+from lotse.domain.errors import InvalidInputError, ParticipantNotFoundError
+from lotse.projections.participants import query_placements
+from lotse.reports import formats, jobs, releases
+from lotse.reports.charts import CHARTS, render_chart
+from lotse.reports.definition import ReportRequest
+from lotse.reports.integrity import ChainVerifier
+from lotse.reports.periods import PERIOD_FORMS, parse_period
+from lotse.reports.rounding import rounding_secret
+from lotse.reports.runs import Run, load
+from lotse.reports.service import (
     TABLES,
     ReadModelsUnavailableError,
     changes,
     compute,
     publish_run,
 )
-from reports.sources import head
-from reports.suppression import DEFAULT_THRESHOLD
-from storage.checkpoints import SigningKeyError
+from lotse.reports.sources import head
+from lotse.reports.suppression import DEFAULT_THRESHOLD
+from lotse.storage.checkpoints import SigningKeyError
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 

@@ -8,11 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import ReadsDep, RuntimeDep
-from api.tokens import TokenError, read_token
-from domain.access import Role
-from projections.parking import parked_events
-from projections.schema import status as projection_status
+from lotse.api.deps import ReadsDep, RuntimeDep
+from lotse.api.tokens import TokenError, read_token
+from lotse.domain.access import Role
+from lotse.projections.parking import parked_events
+from lotse.projections.schema import status as projection_status
 
 router = APIRouter(tags=["system"])
 

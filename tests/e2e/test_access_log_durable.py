@@ -144,7 +144,7 @@ def _environment(settings: Any, database_url: str) -> dict[str, str]:
         LOTSE_PROJECTOR="external",
     )
     env.pop("LOTSE_CONFIG", None)
-    checkpoints = importlib.import_module("storage.checkpoints")
+    checkpoints = importlib.import_module("lotse.storage.checkpoints")
     if hasattr(checkpoints, "new_signing_key_text"):
         env.setdefault("LOTSE_AUDIT_SIGNING_KEY", checkpoints.new_signing_key_text())
     return env
@@ -156,7 +156,7 @@ def test_no_answered_read_is_missing_from_the_log_after_kill_9(
     pid = register(client, auth)
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "lotse.api.cli", "serve", "--port", str(port)],
         cwd=ROOT,
         env=_environment(settings, database_url),
         stdout=subprocess.DEVNULL,
@@ -216,7 +216,7 @@ def test_two_processes_appending_in_turn_keep_one_unbroken_chain(runtime: Any) -
     from datetime import UTC, datetime
     from uuid import uuid4
 
-    from storage.access_log import AccessEntry, AccessLog
+    from lotse.storage.access_log import AccessEntry, AccessLog
 
     first = runtime.access_log
     second = AccessLog(first.datastore, first.schema)  # another process's writer

@@ -18,9 +18,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
-from storage.checkpoints import new_signing_key_text
+from lotse.api.app import create_app
+from lotse.api.settings import Settings
+from lotse.storage.checkpoints import new_signing_key_text
 from tests.access_matrix import MATRIX, ROLES, Row
 from tests.conftest import Auth, registration
 

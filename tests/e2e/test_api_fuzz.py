@@ -37,8 +37,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from api.app import create_app
-from api.runtime import Runtime
+from lotse.api.app import create_app
+from lotse.api.runtime import Runtime
 from tests.conftest import Auth, registration
 
 #: Bounded so the whole fuzz run stays well under two minutes on two cores; raise it

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.runtime import Runtime
-from api.settings import Settings
-from storage.checkpoints import new_signing_key_text
+from lotse.api.runtime import Runtime
+from lotse.api.settings import Settings
+from lotse.storage.checkpoints import new_signing_key_text
 from tests.conftest import Auth, registration
 
 PROBLEM = "application/problem+json"
@@ -356,7 +356,7 @@ def test_verification_is_for_auditors_and_admins(client: TestClient, auth: Auth)
 def test_checkpoints_and_public_key_are_published_to_auditors(
     client: TestClient, auth: Auth, runtime: Runtime
 ) -> None:
-    from storage.checkpoints import load_public_key
+    from lotse.storage.checkpoints import load_public_key
 
     register(client, auth)
     assert runtime.checkpoints is not None
@@ -372,7 +372,7 @@ def test_checkpoints_and_public_key_are_published_to_auditors(
 def test_the_newest_checkpoint_is_published_for_witnesses_with_what_it_covers(
     client: TestClient, auth: Auth, runtime: Runtime
 ) -> None:
-    from storage.checkpoints import Checkpoint, load_public_key
+    from lotse.storage.checkpoints import Checkpoint, load_public_key
 
     none_yet = client.get("/audit/checkpoints/newest", headers=auth("auditor", "*"))
     register(client, auth)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.runtime import Runtime
+from lotse.api.runtime import Runtime
 from tests.conftest import Auth, registration
 
 PROBLEM = "application/problem+json"

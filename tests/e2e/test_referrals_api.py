@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.settings import Settings
-from domain.configuration import DEFAULT_CONFIG_DIR
+from lotse.api.settings import Settings
+from lotse.domain.configuration import DEFAULT_CONFIG_DIR
 from tests.conftest import Auth, registration
 
 #: A provider that delivers another programme only, for the refused referral.

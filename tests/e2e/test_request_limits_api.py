@@ -12,9 +12,9 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.runtime import Runtime
-from api.settings import Settings
+from lotse.api.app import create_app
+from lotse.api.runtime import Runtime
+from lotse.api.settings import Settings
 from tests.conftest import Auth, registration
 
 PROBLEM = "application/problem+json"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from api.workers import reuse_port_supported
+from lotse.api.workers import reuse_port_supported
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not reuse_port_supported(), reason="SO_REUSEPORT balancing")

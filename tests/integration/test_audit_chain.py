@@ -20,15 +20,15 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 
-from api.demo import seed
-from api.runtime import Runtime, build_runtime
-from api.settings import Settings
-from domain.access import ALL_ORGANISATIONS, Principal, Role
-from domain.vocabulary import ErasureMode
-from storage.chain import GENESIS, chain_rows, encode_row, encode_row_sql, link
-from storage.checkpoints import Checkpoints, new_signing_key_text, signing_key_from_text
-from storage.export import Criteria, Exporter, verify_bundle
-from storage.verification import VerificationReport, run_verification
+from lotse.api.demo import seed
+from lotse.api.runtime import Runtime, build_runtime
+from lotse.api.settings import Settings
+from lotse.domain.access import ALL_ORGANISATIONS, Principal, Role
+from lotse.domain.vocabulary import ErasureMode
+from lotse.storage.chain import GENESIS, chain_rows, encode_row, encode_row_sql, link
+from lotse.storage.checkpoints import Checkpoints, new_signing_key_text, signing_key_from_text
+from lotse.storage.export import Criteria, Exporter, verify_bundle
+from lotse.storage.verification import VerificationReport, run_verification
 
 ADMIN = Principal("admin", Role.ADMIN, ALL_ORGANISATIONS)
 
@@ -445,7 +445,7 @@ def cli_env(seeded: Runtime, settings: Settings, monkeypatch: pytest.MonkeyPatch
 def test_cli_verify_exits_0_on_a_clean_log_and_1_at_the_tampered_position(
     cli_env: Runtime, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from api.cli import main
+    from lotse.api.cli import main
 
     assert main(["audit", "checkpoint"]) == 0
     assert main(["audit", "verify"]) == 0
@@ -465,7 +465,7 @@ def test_cli_verify_exits_0_on_a_clean_log_and_1_at_the_tampered_position(
 def test_cli_export_and_offline_verify_bundle(
     cli_env: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from api.cli import main
+    from lotse.api.cli import main
 
     bundle = tmp_path / "warendorf.zip"
     assert main(["audit", "public-key"]) == 0
@@ -481,7 +481,7 @@ def test_cli_export_and_offline_verify_bundle(
 def test_cli_replay_prints_the_state_as_of_a_day_and_logs_the_read(
     cli_env: Runtime, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from api.cli import main
+    from lotse.api.cli import main
 
     participant = str(
         next(iter(cli_env.journeys.recorder.select_notifications(1, 1))).originator_id
@@ -500,7 +500,7 @@ def test_cli_replay_prints_the_state_as_of_a_day_and_logs_the_read(
 def test_course_events_are_chained_and_verified_with_the_participants(
     seeded: Runtime, database_url: str
 ) -> None:
-    from api.demo_courses import seed_courses
+    from lotse.api.demo_courses import seed_courses
 
     seed_courses(seeded.journeys)
     checkpoints(seeded).create()
@@ -510,6 +510,6 @@ def test_course_events_are_chained_and_verified_with_the_participants(
     assert report.ok, report.problems
     assert report.verified == head(database_url)
     topics = sql(
-        database_url, "SELECT count(*) FROM lotse_events WHERE topic LIKE 'domain.course:%'"
+        database_url, "SELECT count(*) FROM lotse_events WHERE topic LIKE 'lotse.domain.course:%'"
     )
     assert topics[0][0] > 0

@@ -19,10 +19,10 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.runtime import Runtime
-from domain.access import Principal, Role
-from domain.application import Journeys, Recorded, RequestKey
-from domain.errors import VersionConflictError
+from lotse.api.runtime import Runtime
+from lotse.domain.access import Principal, Role
+from lotse.domain.application import Journeys, Recorded, RequestKey
+from lotse.domain.errors import VersionConflictError
 from tests.conftest import Auth, registration
 
 WRITERS = 16

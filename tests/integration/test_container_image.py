@@ -32,8 +32,8 @@ from pathlib import Path
 
 import pytest
 
-from storage.checkpoints import new_signing_key_text
-from storage.keys import MasterKey
+from lotse.storage.checkpoints import new_signing_key_text
+from lotse.storage.keys import MasterKey
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("domain", "storage", "projections", "reports", "api")

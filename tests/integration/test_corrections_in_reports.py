@@ -23,10 +23,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.runtime import Runtime
-from domain.envelope import Envelope
-from domain.errors import DomainError
-from domain.participant import Participant
+from lotse.api.runtime import Runtime
+from lotse.domain.envelope import Envelope
+from lotse.domain.errors import DomainError
+from lotse.domain.participant import Participant
 from tests.conftest import Auth
 from tests.integration.test_reports import Script, d, head, pick, replayed_report, report, rows_of
 

@@ -26,16 +26,16 @@ import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
-from api.runtime import Runtime
-from domain.configuration import FlatRate
-from domain.envelope import Envelope
-from domain.participant import Participant
-from projections.catalogue import PROJECTIONS
-from reports import course_evidence
-from reports.cells import TOTAL, Figures
-from reports.definition import Labels, ReportRequest
-from reports.periods import parse_period
-from storage.keys import MasterKey
+from lotse.api.runtime import Runtime
+from lotse.domain.configuration import FlatRate
+from lotse.domain.envelope import Envelope
+from lotse.domain.participant import Participant
+from lotse.projections.catalogue import PROJECTIONS
+from lotse.reports import course_evidence
+from lotse.reports.cells import TOTAL, Figures
+from lotse.reports.definition import Labels, ReportRequest
+from lotse.reports.periods import parse_period
+from lotse.storage.keys import MasterKey
 from tests.conftest import Auth
 from tests.integration.test_projections import rebuild_all, run, snapshot
 from tests.integration.test_reports import get, head, pick, replayed_report, rows_of
@@ -373,7 +373,7 @@ def test_participant_lesson_hours_pay_each_attending_participants_hour(
 def test_the_demo_data_has_a_course_per_provider_billed_once_each(
     client: TestClient, auth: Auth, runtime: Runtime
 ) -> None:
-    from api.demo_courses import seed_courses
+    from lotse.api.demo_courses import seed_courses
 
     written = seed_courses(runtime.journeys)
 

@@ -6,9 +6,9 @@ import threading
 from datetime import date
 from decimal import Decimal
 
-from api.runtime import Runtime
-from domain.access import Principal, Role
-from domain.courses import Courses
+from lotse.api.runtime import Runtime
+from lotse.domain.access import Principal, Role
+from lotse.domain.courses import Courses
 
 TEACHER = Principal("teacher", Role.CASEWORKER, "caritas-ahlen")
 

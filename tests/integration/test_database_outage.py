@@ -20,11 +20,11 @@ import pytest
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.readmodels import ReadModels
-from api.runtime import Runtime, build_runtime
-from api.settings import Settings
-from storage.keys import MasterKey
+from lotse.api.app import create_app
+from lotse.api.readmodels import ReadModels
+from lotse.api.runtime import Runtime, build_runtime
+from lotse.api.settings import Settings
+from lotse.storage.keys import MasterKey
 from tests.conftest import SECRET, Auth, registration
 
 BOUND_SECONDS = 3.0

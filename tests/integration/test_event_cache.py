@@ -7,10 +7,10 @@ from datetime import date
 
 import pytest
 
-from api.runtime import Runtime, build_runtime
-from api.settings import Settings
-from domain.access import Principal, Role
-from domain.vocabulary import ErasureMode
+from lotse.api.runtime import Runtime, build_runtime
+from lotse.api.settings import Settings
+from lotse.domain.access import Principal, Role
+from lotse.domain.vocabulary import ErasureMode
 
 COACH = Principal("coach", Role.CASEWORKER, "caritas-ahlen")
 COORDINATOR = Principal("ki", Role.COORDINATOR, "warendorf")

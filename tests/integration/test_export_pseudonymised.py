@@ -15,8 +15,8 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
-from api.cli import main
-from api.runtime import Runtime
+from lotse.api.cli import main
+from lotse.api.runtime import Runtime
 from tests.conftest import Auth
 from tests.integration.test_privacy import CANARY_BIRTH_DATE, cli_env, register_canary
 

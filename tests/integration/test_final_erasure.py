@@ -18,11 +18,11 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.cli import main
-from api.privacy_cli import rotate
-from api.runtime import Runtime
-from api.settings import Settings
-from storage.keys import MasterKey
+from lotse.api.cli import main
+from lotse.api.privacy_cli import rotate
+from lotse.api.runtime import Runtime
+from lotse.api.settings import Settings
+from lotse.storage.keys import MasterKey
 from tests.conftest import Auth
 from tests.integration.test_privacy import (
     FAR_FUTURE,

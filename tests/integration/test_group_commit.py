@@ -15,13 +15,13 @@ from uuid import UUID
 import psycopg
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from api.runtime import Runtime
-from domain.application import Journeys, RequestKey
-from domain.envelope import Envelope
-from domain.participant import Participant
-from storage.keys import KEYS_TABLE
-from storage.recorder import REQUESTS_TABLE, LotseRecorder
-from storage.verification import run_verification
+from lotse.api.runtime import Runtime
+from lotse.domain.application import Journeys, RequestKey
+from lotse.domain.envelope import Envelope
+from lotse.domain.participant import Participant
+from lotse.storage.keys import KEYS_TABLE
+from lotse.storage.recorder import REQUESTS_TABLE, LotseRecorder
+from lotse.storage.verification import run_verification
 from tests.integration.test_concurrent_writers import (
     COACH,
     CONTACT_DAY,

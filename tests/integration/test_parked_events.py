@@ -22,16 +22,16 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.cli import main
-from api.runtime import Runtime
-from api.settings import Settings
-from domain.envelope import Envelope
-from domain.participant import Participant
-from projections.catalogue import PROJECTIONS
-from projections.parking import ParkingError, skip
-from projections.runner import ProjectionBusyError, Runner
-from storage.keys import MasterKey
+from lotse.api.app import create_app
+from lotse.api.cli import main
+from lotse.api.runtime import Runtime
+from lotse.api.settings import Settings
+from lotse.domain.envelope import Envelope
+from lotse.domain.participant import Participant
+from lotse.projections.catalogue import PROJECTIONS
+from lotse.projections.parking import ParkingError, skip
+from lotse.projections.runner import ProjectionBusyError, Runner
+from lotse.storage.keys import MasterKey
 from tests.conftest import SECRET, Auth
 from tests.integration.test_projections import (
     journeys_with_twists,
@@ -60,8 +60,8 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, database_url: s
     monkeypatch.setenv("LOTSE_DATA_DIR", str(settings.data_dir))
     monkeypatch.delenv("LOTSE_CONFIG", raising=False)
     signing_key = getattr(settings, "audit_signing_key", "")
-    if not signing_key and importlib.util.find_spec("storage.checkpoints") is not None:
-        signing_key = importlib.import_module("storage.checkpoints").new_signing_key_text()
+    if not signing_key and importlib.util.find_spec("lotse.storage.checkpoints") is not None:
+        signing_key = importlib.import_module("lotse.storage.checkpoints").new_signing_key_text()
     if signing_key:
         monkeypatch.setenv("LOTSE_AUDIT_SIGNING_KEY", signing_key)
 

@@ -23,17 +23,17 @@ import pytest
 from eventsourcing.persistence import MapperDeserialisationError
 from fastapi.testclient import TestClient
 
-from api.cli import main
-from api.privacy_cli import apply_retention, plan_retention, rotate
-from api.routes.participants import request_key
-from api.runtime import Runtime, build_runtime
-from api.schemas import ParticipantCreate
-from api.settings import MASTER_KEY_FILE, Settings
-from api.views import history_entry, participant_public
-from domain.access import Principal, Role
-from storage.keys import MasterKey, MasterKeyError
-from storage.recorder import LotseRecorder
-from storage.rotation import keys_not_under
+from lotse.api.cli import main
+from lotse.api.privacy_cli import apply_retention, plan_retention, rotate
+from lotse.api.routes.participants import request_key
+from lotse.api.runtime import Runtime, build_runtime
+from lotse.api.schemas import ParticipantCreate
+from lotse.api.settings import MASTER_KEY_FILE, Settings
+from lotse.api.views import history_entry, participant_public
+from lotse.domain.access import Principal, Role
+from lotse.storage.keys import MasterKey, MasterKeyError
+from lotse.storage.recorder import LotseRecorder
+from lotse.storage.rotation import keys_not_under
 from tests.conftest import SECRET, Auth, registration
 from tests.privacy_scan import read_models_caught_up, scan
 
@@ -132,8 +132,8 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, database_url: s
     monkeypatch.delenv("LOTSE_CONFIG", raising=False)
     # The audit work adds a required checkpoint signing key; give one when it exists.
     signing_key = getattr(settings, "audit_signing_key", "")
-    if not signing_key and importlib.util.find_spec("storage.checkpoints") is not None:
-        signing_key = importlib.import_module("storage.checkpoints").new_signing_key_text()
+    if not signing_key and importlib.util.find_spec("lotse.storage.checkpoints") is not None:
+        signing_key = importlib.import_module("lotse.storage.checkpoints").new_signing_key_text()
     if signing_key:
         monkeypatch.setenv("LOTSE_AUDIT_SIGNING_KEY", signing_key)
 
@@ -215,9 +215,9 @@ def test_canary_is_nowhere_in_clear_in_any_table(
 
 def name_index_entries(settings: Settings, name: str) -> list[bytes]:
     """What the participants read model's blind index stores for ``name`` (if it exists)."""
-    if importlib.util.find_spec("projections.crypto") is None:
+    if importlib.util.find_spec("lotse.projections.crypto") is None:
         return []
-    crypto = importlib.import_module("projections.crypto")
+    crypto = importlib.import_module("lotse.projections.crypto")
     entries: list[bytes] = crypto.search_terms(
         crypto.index_key(MasterKey.from_text(settings.master_key)), name
     )

@@ -15,17 +15,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.demo import generate_journey
-from api.runtime import Runtime
-from domain.access import Principal, Role, accepted_referrals
-from domain.envelope import Envelope
-from domain.errors import RuleViolationError
-from domain.participant import Participant
-from projections.catalogue import PROJECTIONS
-from projections.model import age_band
-from projections.rebuild import rebuild
-from projections.runner import ProjectionBusyError, Runner
-from storage.keys import MasterKey
+from lotse.api.demo import generate_journey
+from lotse.api.runtime import Runtime
+from lotse.domain.access import Principal, Role, accepted_referrals
+from lotse.domain.envelope import Envelope
+from lotse.domain.errors import RuleViolationError
+from lotse.domain.participant import Participant
+from lotse.projections.catalogue import PROJECTIONS
+from lotse.projections.model import age_band
+from lotse.projections.rebuild import rebuild
+from lotse.projections.runner import ProjectionBusyError, Runner
+from lotse.storage.keys import MasterKey
 
 ADMIN = Principal("admin", Role.ADMIN, "*")
 

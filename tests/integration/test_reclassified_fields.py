@@ -19,10 +19,10 @@ from unittest import mock
 
 from fastapi.testclient import TestClient
 
-from api.cli import main
-from api.runtime import Runtime
-from domain.access import Principal, Role
-from domain.classification import CLASSIFICATION, DataClass
+from lotse.api.cli import main
+from lotse.api.runtime import Runtime
+from lotse.domain.access import Principal, Role
+from lotse.domain.classification import CLASSIFICATION, DataClass
 from tests.conftest import Auth
 from tests.integration.test_privacy import (  # noqa: F401 (fixtures)
     cli_env,

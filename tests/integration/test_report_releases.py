@@ -18,10 +18,10 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.runtime import Runtime
-from api.settings import Settings
-from domain.participant import Participant
-from reports.formats import provenance_rows
+from lotse.api.runtime import Runtime
+from lotse.api.settings import Settings
+from lotse.domain.participant import Participant
+from lotse.reports.formats import provenance_rows
 from tests.conftest import Auth
 from tests.integration.test_reports import Script, head, pick, rows_of
 
@@ -449,8 +449,8 @@ def test_the_cli_publishes_a_release_once_and_lists_it(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from api.cli import main
-    from storage.checkpoints import new_signing_key_text
+    from lotse.api.cli import main
+    from lotse.storage.checkpoints import new_signing_key_text
 
     recorded_on("2021-04-10")
     enrol(runtime, 3, intake="2021-02-01", entered="2021-02-02")
@@ -478,7 +478,7 @@ def test_an_ad_hoc_run_records_a_long_unverified_tail_as_not_checked_instead_of_
     client: TestClient, auth: Auth, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     enrol(runtime, 3, intake="2021-02-01", entered="2021-02-02")
-    monkeypatch.setattr("reports.integrity.AD_HOC_LIMIT", 5)
+    monkeypatch.setattr("lotse.reports.integrity.AD_HOC_LIMIT", 5)
 
     response = client.get(
         "/reports/monitoring",

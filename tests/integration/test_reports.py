@@ -39,10 +39,10 @@ import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
-from api.runtime import Runtime
-from domain.access import Principal, Role
-from domain.envelope import Envelope
-from domain.participant import Participant
+from lotse.api.runtime import Runtime
+from lotse.domain.access import Principal, Role
+from lotse.domain.envelope import Envelope
+from lotse.domain.participant import Participant
 from tests.conftest import Auth
 from tests.integration.test_projections import _fetch, run
 

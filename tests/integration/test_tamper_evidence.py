@@ -24,16 +24,16 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.demo import seed
-from api.runtime import Runtime, build_runtime
-from api.settings import Settings
-from domain.access import ALL_ORGANISATIONS, Principal, Role
-from domain.vocabulary import ErasureMode
-from storage.access_log import AccessEntry
-from storage.chain import chain_rows
-from storage.checkpoints import Checkpoint, Checkpointer, Checkpoints, new_signing_key_text
-from storage.verification import VerificationReport, run_verification
+from lotse.api.app import create_app
+from lotse.api.demo import seed
+from lotse.api.runtime import Runtime, build_runtime
+from lotse.api.settings import Settings
+from lotse.domain.access import ALL_ORGANISATIONS, Principal, Role
+from lotse.domain.vocabulary import ErasureMode
+from lotse.storage.access_log import AccessEntry
+from lotse.storage.chain import chain_rows
+from lotse.storage.checkpoints import Checkpoint, Checkpointer, Checkpoints, new_signing_key_text
+from lotse.storage.verification import VerificationReport, run_verification
 from tests.conftest import Auth, registration
 
 ADMIN = Principal("admin", Role.ADMIN, ALL_ORGANISATIONS)
@@ -156,7 +156,7 @@ def cut_off_newest(database_url: str, events: int) -> None:
 def test_automatic_checkpoint_catches_a_rewritten_residence_status_with_a_recomputed_chain(
     cli: Runtime, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from api.cli import main
+    from lotse.api.cli import main
 
     seed(cli.journeys, 3, batch=2)
     participant = register(cli)
@@ -213,7 +213,7 @@ def test_only_one_process_signs_automatic_checkpoints(runtime: Runtime, database
 def test_newest_events_cut_off_with_their_chain_rows_are_found_with_the_witness_file(
     cli: Runtime, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from api.cli import main
+    from lotse.api.cli import main
 
     witness_key, witness_file = tmp_path / "witness.key", tmp_path / "witnessed.jsonl"
     witness_key.write_text(new_signing_key_text())
@@ -314,7 +314,7 @@ def test_the_append_only_guard_refuses_changes_to_the_log(
 def test_a_witness_refuses_a_checkpoint_that_does_not_extend_its_previous_head(
     cli: Runtime, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from api.cli import main
+    from lotse.api.cli import main
 
     witness_key, witness_file = tmp_path / "witness.key", tmp_path / "witnessed.jsonl"
     witness_key.write_text(new_signing_key_text())
@@ -341,7 +341,7 @@ def test_a_witness_refuses_a_checkpoint_that_does_not_extend_its_previous_head(
 def test_a_witnessed_line_that_was_edited_is_refused(
     cli: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from api.cli import main
+    from lotse.api.cli import main
 
     witness_key, witness_file = tmp_path / "witness.key", tmp_path / "witnessed.jsonl"
     witness_key.write_text(new_signing_key_text())
@@ -361,7 +361,7 @@ def test_a_witnessed_line_that_was_edited_is_refused(
 def test_a_witness_verifies_a_bundle_linked_to_a_witnessed_checkpoint(
     cli: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from api.cli import main
+    from lotse.api.cli import main
 
     witness_key, witness_file = tmp_path / "witness.key", tmp_path / "witnessed.jsonl"
     witness_key.write_text(new_signing_key_text())
@@ -427,7 +427,7 @@ def test_a_tampered_row_makes_the_api_answer_500_record_integrity(
 def test_a_key_moved_from_another_participant_fails_verification(
     cli: Runtime, database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from api.cli import main
+    from lotse.api.cli import main
 
     victim, other = register(cli), register(cli)
     checkpoints(cli).create()
@@ -449,7 +449,7 @@ def test_a_key_moved_from_another_participant_fails_verification(
 def test_a_witness_refuses_a_checkpoint_whose_chain_does_not_link_from_its_head(
     cli: Runtime, database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from api.cli import main
+    from lotse.api.cli import main
 
     witness_key, witness_file = tmp_path / "witness.key", tmp_path / "witnessed.jsonl"
     witness_key.write_text(new_signing_key_text())

@@ -26,19 +26,19 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.runtime import Runtime, build_runtime
-from api.settings import Settings
-from domain.participant import Participant
-from projections.catalogue import PROJECTIONS
-from projections.rebuild import rebuild
-from projections.records import decode
-from projections.runner import Runner
-from reports.sources import replay
-from storage.checkpoints import new_signing_key_text
-from storage.export import Criteria, Exporter
-from storage.keys import MasterKey
-from storage.mapper import associated_data
+from lotse.api.app import create_app
+from lotse.api.runtime import Runtime, build_runtime
+from lotse.api.settings import Settings
+from lotse.domain.participant import Participant
+from lotse.projections.catalogue import PROJECTIONS
+from lotse.projections.rebuild import rebuild
+from lotse.projections.records import decode
+from lotse.projections.runner import Runner
+from lotse.reports.sources import replay
+from lotse.storage.checkpoints import new_signing_key_text
+from lotse.storage.export import Criteria, Exporter
+from lotse.storage.keys import MasterKey
+from lotse.storage.mapper import associated_data
 from tests.conftest import Auth
 from tests.integration.test_audit_chain import checkpoints
 from tests.integration.test_reports import Script

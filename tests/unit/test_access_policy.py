@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.access import (
+from lotse.domain.access import (
     Principal,
     Role,
     check_may_record,
@@ -13,8 +13,8 @@ from domain.access import (
     may_see_changed_participant,
     run_within_scope,
 )
-from domain.configuration import load_configuration
-from domain.errors import AccessDeniedError
+from lotse.domain.configuration import load_configuration
+from lotse.domain.errors import AccessDeniedError
 
 CONFIG = load_configuration()
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from api.settings import SettingsError, load_settings
+from lotse.api.settings import SettingsError, load_settings
 
 
 def embedded(tmp_path: Path, **env: str) -> dict[str, str]:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from domain.classification import unclassified_fields
-from domain.configuration import DEFAULT_CONFIG_DIR, load_configuration
-from domain.errors import ConfigurationError
+from lotse.domain.classification import unclassified_fields
+from lotse.domain.configuration import DEFAULT_CONFIG_DIR, load_configuration
+from lotse.domain.errors import ConfigurationError
 
 
 def copy_config(tmp_path: Path) -> Path:

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from domain.access import Principal, Role, check_may_void_entry
-from domain.configuration import Programme, load_configuration
-from domain.envelope import Envelope
-from domain.errors import InvalidInputError, RuleViolationError
-from domain.participant import Participant
-from domain.timetravel import replay
+from lotse.domain.access import Principal, Role, check_may_void_entry
+from lotse.domain.configuration import Programme, load_configuration
+from lotse.domain.envelope import Envelope
+from lotse.domain.errors import InvalidInputError, RuleViolationError
+from lotse.domain.participant import Participant
+from lotse.domain.timetravel import replay
 
 TODAY = date(2022, 6, 1)
 INTAKE = date(2021, 3, 1)

@@ -9,11 +9,11 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from domain.configuration import Programme, load_configuration
-from domain.course import Course
-from domain.envelope import Envelope
-from domain.errors import CourseNotFoundError, InvalidInputError, RuleViolationError
-from domain.participant import Participant
+from lotse.domain.configuration import Programme, load_configuration
+from lotse.domain.course import Course
+from lotse.domain.envelope import Envelope
+from lotse.domain.errors import CourseNotFoundError, InvalidInputError, RuleViolationError
+from lotse.domain.participant import Participant
 
 TODAY = date(2022, 6, 1)
 ENV = Envelope("teacher-1", "caseworker", "caritas-ahlen", "req-1")

@@ -12,12 +12,12 @@ import inspect
 
 import pytest
 
-from api.routes.courses import COURSE_MODELS
-from api.schemas import MILESTONE_MODELS, REFERRAL_MODELS, ErasureCreate, ParticipantCreate
-from domain import catalogue, labels
-from domain.classification import CLASSIFICATION, event_classes
-from domain.participant import Participant
-from projections.timeline import SUMMARIES
+from lotse.api.routes.courses import COURSE_MODELS
+from lotse.api.schemas import MILESTONE_MODELS, REFERRAL_MODELS, ErasureCreate, ParticipantCreate
+from lotse.domain import catalogue, labels
+from lotse.domain.classification import CLASSIFICATION, event_classes
+from lotse.domain.participant import Participant
+from lotse.projections.timeline import SUMMARIES
 
 EVENT_TYPES = sorted(event_classes())
 #: A participant's events appear in the participant's timeline; a course's do not.
@@ -85,7 +85,7 @@ def test_each_milestone_schema_field_is_an_argument_of_its_command(
 
 
 def test_an_unknown_milestone_name_is_the_callers_error() -> None:
-    from domain.errors import InvalidInputError
+    from lotse.domain.errors import InvalidInputError
 
     with pytest.raises(InvalidInputError) as e:
         catalogue.milestone_named("Teleported")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from projections.failures import describe, is_permanent
+from lotse.projections.failures import describe, is_permanent
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from storage.group_commit import GroupCommitter
+from lotse.storage.group_commit import GroupCommitter
 
 
 class RefusedError(Exception):

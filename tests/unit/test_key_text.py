@@ -6,8 +6,8 @@ import base64
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from api.cli import build_parser
-from storage.checkpoints import key_id, load_public_key, public_key_text, raw_public_key
+from lotse.api.cli import build_parser
+from lotse.storage.checkpoints import key_id, load_public_key, public_key_text, raw_public_key
 
 
 def a_key_whose_base64_begins_with_a_dash() -> Ed25519PublicKey:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from api.problems import problem
-from domain import labels, vocabulary
-from domain.access import Role
-from domain.classification import event_classes
+from lotse.api.problems import problem
+from lotse.domain import labels, vocabulary
+from lotse.domain.access import Role
+from lotse.domain.classification import event_classes
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("domain", "storage", "projections", "reports", "api")

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import uuid4
 
-from projections.module_spans import ModuleSpans
-from projections.records import EventRecord
+from lotse.projections.module_spans import ModuleSpans
+from lotse.projections.records import EventRecord
 
 PID = uuid4()
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from domain.configuration import Programme, load_configuration
-from domain.envelope import Envelope
-from domain.errors import InvalidInputError, RuleViolationError
-from domain.participant import Participant
+from lotse.domain.configuration import Programme, load_configuration
+from lotse.domain.envelope import Envelope
+from lotse.domain.errors import InvalidInputError, RuleViolationError
+from lotse.domain.participant import Participant
 
 TODAY = date(2022, 6, 1)
 ENV = Envelope("coach-1", "caseworker", "caritas-ahlen", "req-1")

@@ -7,7 +7,7 @@ from uuid import UUID
 import pytest
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from api.problems import field_path, safe_message
+from lotse.api.problems import field_path, safe_message
 
 KNOWN = {"changes", "given_name", "effective_date", "participant_id"}.__contains__
 

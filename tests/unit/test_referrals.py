@@ -6,17 +6,17 @@ from datetime import date
 
 import pytest
 
-from domain import access
-from domain.access import Principal, Role, Visibility
-from domain.configuration import Programme, Provider, load_configuration
-from domain.envelope import Envelope
-from domain.errors import (
+from lotse.domain import access
+from lotse.domain.access import Principal, Role, Visibility
+from lotse.domain.configuration import Programme, Provider, load_configuration
+from lotse.domain.envelope import Envelope
+from lotse.domain.errors import (
     AccessDeniedError,
     ParticipantNotFoundError,
     ReferralNotFoundError,
     RuleViolationError,
 )
-from domain.participant import Participant
+from lotse.domain.participant import Participant
 from tests.unit.test_participant_rules import on, ready_for_modules, register
 
 VHS = Provider("vhs-warendorf", "Volkshochschule Warendorf", "warendorf")

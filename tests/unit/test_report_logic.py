@@ -6,11 +6,11 @@ from datetime import date
 
 import pytest
 
-from domain.errors import InvalidInputError
-from reports.cells import Figures
-from reports.periods import parse_period
-from reports.rounding import Anchor, protect, round_count
-from reports.suppression import recoverable, suppress
+from lotse.domain.errors import InvalidInputError
+from lotse.reports.cells import Figures
+from lotse.reports.periods import parse_period
+from lotse.reports.rounding import Anchor, protect, round_count
+from lotse.reports.suppression import recoverable, suppress
 
 
 def test_a_half_year_is_cut_into_its_two_quarters_with_their_last_days() -> None:

@@ -15,15 +15,15 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from api.schemas import (
+from lotse.api.schemas import (
     MILESTONE_MODELS,
     ErasureCreate,
     ParticipantCreate,
 )
-from domain.configuration import PlausibleDates, Programme, load_configuration
-from domain.envelope import Envelope
-from domain.errors import ConfigurationError, InvalidInputError
-from domain.text import check_event_text, refusal
+from lotse.domain.configuration import PlausibleDates, Programme, load_configuration
+from lotse.domain.envelope import Envelope
+from lotse.domain.errors import ConfigurationError, InvalidInputError
+from lotse.domain.text import check_event_text, refusal
 from tests.unit.test_participant_rules import on, ready_for_modules, register
 
 #: Refused in every string field.

@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from domain.configuration import Programme, load_configuration
-from domain.envelope import Envelope
-from domain.errors import ParticipantNotFoundError
-from domain.participant import Participant
-from domain.timetravel import replay
+from lotse.domain.configuration import Programme, load_configuration
+from lotse.domain.envelope import Envelope
+from lotse.domain.errors import ParticipantNotFoundError
+from lotse.domain.participant import Participant
+from lotse.domain.timetravel import replay
 
 ENV = Envelope("coach-1", "caseworker", "caritas-ahlen", "req-1")
 TODAY = date(2021, 12, 31)

@@ -7,8 +7,8 @@ import time
 import jwt
 import pytest
 
-from api.tokens import TokenError, create_token, read_token
-from domain.access import Principal, Role
+from lotse.api.tokens import TokenError, create_token, read_token
+from lotse.domain.access import Principal, Role
 
 SECRET = "unit-secret-" + "y" * 40
 COACH = Principal("coach-1", Role.CASEWORKER, "caritas-ahlen")

@@ -7,12 +7,12 @@ from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
-from projections.corrections import substitute_corrections
-from projections.module_spans import ModuleSpans
-from projections.participants import Participants
-from projections.records import EventRecord
-from projections.units import UnitsProjection
-from reports.sources import NoCrypto
+from lotse.projections.corrections import substitute_corrections
+from lotse.projections.module_spans import ModuleSpans
+from lotse.projections.participants import Participants
+from lotse.projections.records import EventRecord
+from lotse.projections.units import UnitsProjection
+from lotse.reports.sources import NoCrypto
 
 PID = uuid4()
 REGISTERED = {
