@@ -231,12 +231,14 @@ def test_the_wheel_built_from_the_image_holds_every_module_of_every_package(
 
     in_wheel = {n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".py")}
     expected = {
-        str(p.relative_to(ROOT))
+        # installed under the one namespace: api/app.py is lotse/api/app.py
+        "lotse/" + str(p.relative_to(ROOT))
         for package in PACKAGES
         for p in (ROOT / package).rglob("*.py")
         if "__pycache__" not in p.parts
     }
     assert expected - in_wheel == set()
+    assert {n for n in in_wheel if not n.startswith("lotse/")} == set(), "nothing generic at top"
 
 
 def test_lotse_from_the_image_answers_help(installed_image: tuple[Path, dict[str, str]]) -> None:
