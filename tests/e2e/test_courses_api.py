@@ -307,7 +307,7 @@ def test_attendance_for_a_participant_not_enrolled_is_refused(
 
     body = assert_problem(response, 409, rule="not-enrolled", field="entries[1].participant_id")
     assert stranger not in body["detail"]
-    assert client.get(f"/courses/{cid}", headers=auth(*VHS)).json()["version"] == before
+    assert version_of(client, auth, cid) == before
 
 
 def test_attendance_needs_the_module_stay_open_on_the_session_date(
@@ -627,4 +627,4 @@ def test_a_control_character_in_a_receipt_reference_is_422_and_nothing_written(
     response = client.post(f"/courses/{cid}/exam-fees", json=fee, headers=auth())
 
     assert_problem(response, 422, field="receipt_reference")
-    assert client.get(f"/courses/{cid}", headers=auth(*VHS)).json()["version"] == before
+    assert version_of(client, auth, cid) == before
