@@ -52,8 +52,10 @@ def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | Non
             events = seed(runtime.journeys, demo_participants, on_progress=progress.advance)
             progress.close()
             from lotse.api.demo_courses import seed_courses
+            from lotse.api.demo_scenarios import seed_scenarios
 
             events += seed_courses(runtime.journeys)
+            events += seed_scenarios(runtime.journeys)
             print(f"demo data: {demo_participants} participants, {events} events")
         else:
             print(f"demo data: already present ({head} events), not seeded again")
