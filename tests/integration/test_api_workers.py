@@ -1,7 +1,9 @@
 """``lotse serve --workers N``: every worker gets connections, and the supervisor holds up.
 
-Each worker listens on its own ``SO_REUSEPORT`` socket (``api.workers``). The apps
-here answer with their process id, so a test can see which worker served it.
+``lotse serve`` runs its workers under granian (``serve_app`` in ``api/cli.py``),
+configured to do what the supervisor of our own it replaced did; these tests hold
+it to that. The apps here answer with their process id, so a test can see which
+worker served it.
 """
 
 from __future__ import annotations
@@ -18,10 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from lotse.api.workers import reuse_port_supported
-
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.skipif(not reuse_port_supported(), reason="SO_REUSEPORT balancing")
+# Only Linux balances connections over SO_REUSEPORT sockets (and has /proc).
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="Linux worker sockets")
 
 
 def free_port() -> int:
@@ -31,11 +32,14 @@ def free_port() -> int:
 
 
 def start(app: str, port: int) -> subprocess.Popen[bytes]:
+    """What ``lotse serve --workers 2`` runs, with one of the apps here instead of Lotse's."""
     code = (
-        "import sys; from api.workers import serve; "
-        f"sys.exit(serve('127.0.0.1', {port}, 2, {app!r}, log_level='warning'))"
+        "import sys; from lotse.api.cli import serve_app; "
+        f"sys.exit(serve_app({app!r}, '127.0.0.1', {port}, 2))"
     )
-    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    return subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def pids_of_new_connections(port: int, count: int) -> list[int]:
