@@ -103,6 +103,15 @@ def test_monitoring_counts_persons_beside_stays_and_the_total_counts_a_person_on
     assert counts(rows, "Gesamt", "2021-Q2", PERSONS) == (1, 1, 5)
     # The state's total is Warendorf's: nobody anywhere else.
     assert pick(rows, municipality=ALL, module="Gesamt", quarter="2021-Q2")["persons_stock"] == 5
+    # One provider's figures: P4 (F1), P5 (F1, F4), P6 (F1) of vhs-warendorf.
+    vhs = rows_of(
+        report(
+            client, auth, runtime, "monitoring", unsuppressed=True, provider="vhs-warendorf"
+        ),
+        "quartale",
+    )
+    assert counts(vhs, "Gesamt", "2021-Q2", STAYS) == (2, 0, 4)
+    assert counts(vhs, "Gesamt", "2021-Q2", PERSONS) == (1, 0, 3)
     columns = [c["key"] for c in document["tables"]["quartale"]["columns"]]
     assert columns[-3:] == list(PERSONS)
     assert {"entries", "exits", "stock"} <= set(columns)  # extended, not renamed
@@ -133,37 +142,37 @@ def test_stock_characteristics_are_the_state_at_the_reporting_date_entries_the_s
     chars = rows_of(document, "merkmale")
     entries, stock = "Eintritte im Zeitraum", "Bestand am 2021-06-30"
 
+    def row(module: str, basis: str, dim: str, value: str) -> dict[str, Any]:
+        return pick(chars, municipality=W, module=module, basis=basis, dimension=dim, value=value)
+
     def char(module: str, basis: str, dim: str, value: str) -> Any:
-        row = pick(chars, municipality=W, module=module, basis=basis, dimension=dim, value=value)
-        return row["count"], row["characteristics_as_of"]
+        return row(module, basis, dim, value)["count"]
 
     # P1 changed to Ausbildungsduldung (§ 60c) on 04-15: the stock shows it, the
     # entries (January) still show the Duldung at entry.
-    assert char("F4", stock, "Aufenthaltsstatus", "ausbildungsduldung_60c") == (
-        1,
-        "am Stichtag 2021-06-30",
-    )
-    assert char("F4", stock, "Aufenthaltsstatus", "duldung")[0] == 0
-    assert char("F4", stock, "Aufenthaltsstatus", "gestattung")[0] == 2
-    assert char("F4", entries, "Aufenthaltsstatus", "ausbildungsduldung_60c") == (
-        0,
-        "bei Eintritt",
-    )
-    assert char("F4", entries, "Aufenthaltsstatus", "duldung")[0] == 3  # P1, P3, P6
-    assert char("Gesamt", stock, "Aufenthaltsstatus", "ausbildungsduldung_60c")[0] == 2
+    assert char("F4", stock, "Aufenthaltsstatus", "ausbildungsduldung_60c") == 1
+    assert char("F4", stock, "Aufenthaltsstatus", "duldung") == 0
+    assert char("F4", stock, "Aufenthaltsstatus", "gestattung") == 2
+    assert char("F4", entries, "Aufenthaltsstatus", "ausbildungsduldung_60c") == 0
+    assert char("F4", entries, "Aufenthaltsstatus", "duldung") == 3  # P1, P3, P6
+    assert char("Gesamt", stock, "Aufenthaltsstatus", "ausbildungsduldung_60c") == 2
     # Language level: A1 at entry, B1 on the reporting date; nobody else assessed.
-    assert char("F4", entries, "Sprachstand", "A1")[0] == 1
-    assert char("F4", entries, "Sprachstand", "nicht festgestellt")[0] == 5
-    assert char("F4", stock, "Sprachstand", "B1")[0] == 1
-    assert char("F4", stock, "Sprachstand", "A1")[0] == 0
+    assert char("F4", entries, "Sprachstand", "A1") == 1
+    assert char("F4", entries, "Sprachstand", "nicht festgestellt") == 5
+    assert char("F4", stock, "Sprachstand", "B1") == 1
+    assert char("F4", stock, "Sprachstand", "A1") == 0
     # Age on the reporting date: P6 was 20 at intake in June 2020, 21 now.
-    assert char("F1", stock, "Altersgruppe", "18–20")[0] == 1  # noqa: RUF001  (P1)
-    assert char("F1", stock, "Altersgruppe", "21–24")[0] == 3  # noqa: RUF001  (P2, P5, P6)
-    assert char("F4", entries, "Altersgruppe", "18–20")[0] == 3  # noqa: RUF001  (P1, P3, P6)
-    total_stock = pick(
-        chars, municipality=W, module="F4", basis=stock, dimension="insgesamt", value=""
-    )
+    assert char("F1", stock, "Altersgruppe", "18–20") == 1  # noqa: RUF001  (P1)
+    assert char("F1", stock, "Altersgruppe", "21–24") == 3  # noqa: RUF001  (P2, P5, P6)
+    assert char("F4", entries, "Altersgruppe", "18–20") == 3  # noqa: RUF001  (P1, P3, P6)
+    total_stock = row("F4", stock, "insgesamt", "")
     assert total_stock["count"] == 3
+    # Each row says which state it describes.
+    assert total_stock["characteristics_as_of"] == "am Stichtag 2021-06-30"
+    assert row("F4", entries, "insgesamt", "")["characteristics_as_of"] == "bei Eintritt"
+    title = document["tables"]["merkmale"]["title"]
+    assert "Stand bei Eintritt" in title
+    assert "Stand am Stichtag" in title
 
 
 def test_people_figures_from_the_read_models_equal_a_replay_of_the_log(
