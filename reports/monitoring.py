@@ -62,6 +62,7 @@ OPENING = "opening"
 OTHER_NATIONALITY = "other"
 """The row of every nationality the programme's ``report_nationalities`` does not list."""
 UNKNOWN = "unknown"
+AGE_OTHER = "other"
 PERSONS = ("persons_entries", "persons_exits", "persons_stock")
 """Cell families counting people, not stays: never the sum of their modules' cells."""
 
@@ -109,30 +110,38 @@ WITH s AS ({_SPANS}), b AS (
 SELECT municipality, module, sm, em, count(*) FROM p GROUP BY 1, 2, 3, 4
 """
 
+# A date as the number YYYYMMDD: full years between two dates are the floor of the
+# difference / 10000 (``person_facts.full_years``), cheaper than formatting dates.
+_YMD = "(date_part('year', {d}) * 10000 + date_part('month', {d}) * 100 + date_part('day', {d}))"
+# The age bands by ``width_bucket(age, ARRAY[18, 21, 25, 28])``.
+_AGE_BANDS = (AGE_OTHER, "18-20", "21-24", "25-27", AGE_OTHER)
+
 # The state at a date: the fact of each kind valid then (``projections.person_facts``).
 _FACT_AT = """
 LEFT JOIN rm_person_facts {a} ON {a}.participant_id = c.participant_id AND {a}.kind = '{kind}'
      AND {a}.valid_from <= c.at AND ({a}.valid_to IS NULL OR c.at < {a}.valid_to)"""
 
 CHARS_SQL = f"""
-WITH s AS ({_SPANS}), c AS (
-    SELECT 'entries' AS basis, s.*, s.entered AS at FROM s WHERE eb >= 1
+WITH s AS (
+    SELECT participant_id, municipality, module, gender, nationality, entered, exited
+    FROM rm_module_spans
+    WHERE programme = $2 AND entered <= $3
+      AND ($4::text IS NULL OR municipality = $4) AND ($5::text IS NULL OR provider = $5)
+), c AS (
+    SELECT 'entries' AS basis, s.*, s.entered AS at FROM s WHERE entered >= ($1::date[])[1]
     UNION ALL
-    SELECT 'stock', s.*, $3::date FROM s WHERE xb IS NULL OR xb > $6
+    SELECT 'stock', s.*, $3::date FROM s WHERE exited IS NULL OR exited > $3
 ), v AS (
     SELECT c.municipality, c.module, c.basis, c.gender, c.nationality,
            r.value AS residence_status, l.value AS language_level,
-           a.value::int + (extract(year FROM c.at) - extract(year FROM a.valid_from))::int
-             - (to_char(c.at, 'MMDD') < to_char(a.valid_from, 'MMDD'))::int AS age
+           a.value::int + floor((
+               {_YMD.format(d="c.at")} - {_YMD.format(d="a.valid_from")}) / 10000.0)::int AS age
     FROM c
     {_FACT_AT.format(a="r", kind="residence_status")}
     {_FACT_AT.format(a="l", kind="language_level")}
     LEFT JOIN rm_person_facts a ON a.participant_id = c.participant_id AND a.kind = 'age'
 )
-SELECT municipality, module, basis, gender,
-       CASE WHEN age IS NULL THEN NULL WHEN age BETWEEN 18 AND 20 THEN '18-20'
-            WHEN age BETWEEN 21 AND 24 THEN '21-24' WHEN age BETWEEN 25 AND 27 THEN '25-27'
-            ELSE 'other' END,
+SELECT municipality, module, basis, gender, width_bucket(age, ARRAY[18, 21, 25, 28]),
        residence_status, nationality, language_level, count(*)
 FROM v GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """
@@ -158,8 +167,9 @@ async def fetch_groups(conn: asyncpg.Connection, request: ReportRequest) -> Coun
         groups[("stays", *r[:5])] += int(r[5])
     for r in await conn.fetch(PERSONS_SQL, *args):
         groups[("persons", r[0], r[1], int(r[2]), int(r[3]))] += int(r[4])
-    for r in await conn.fetch(CHARS_SQL, *args):
-        groups[("char", *r[:8])] += int(r[8])
+    for r in await conn.fetch(CHARS_SQL, *args[:5]):  # no bucket count: no buckets
+        band = None if r[4] is None else _AGE_BANDS[r[4]]
+        groups[("char", *r[:4], band, *r[5:8])] += int(r[8])
     return groups
 
 
