@@ -509,8 +509,9 @@ def _tables(
             Column("basis", "Grundlage"),
             Column("dimension", "Merkmal"),
             Column("value", "Ausprägung"),
-            Column("count", "Anzahl"),
+            # Before the count, which stays the last column (clients read it there).
             Column("characteristics_as_of", "Stand der Merkmale"),
+            Column("count", "Anzahl"),
         ],
     )
     last = quarters[-1]
@@ -540,7 +541,7 @@ def _tables(
             ):
                 as_of = CHARACTERISTICS_AS_OF[basis].format(date=period.end.isoformat())
                 chars.rows.append(
-                    [name, _module(mod), basis_label, "insgesamt", "", Cell(total), as_of]
+                    [name, _module(mod), basis_label, "insgesamt", "", as_of, Cell(total)]
                 )
                 for dim in DIMS:
                     for v in values[dim]:
@@ -552,8 +553,8 @@ def _tables(
                                 basis_label,
                                 DIMENSIONS[dim],
                                 shown,
-                                Cell(("char", m, mod, basis, dim, v)),
                                 as_of,
+                                Cell(("char", m, mod, basis, dim, v)),
                             ]
                         )
     return [flow, chars]
