@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from lotse.api.settings import Settings
 from lotse.domain.application import Journeys
 from lotse.domain.configuration import Configuration, load_configuration
+from lotse.reports.integrity import ChainVerifier
 from lotse.storage.access_log import ACCESS_LOG_TABLE, AccessLog
 from lotse.storage.chain import CHAIN_TABLE, append_only_statements
 from lotse.storage.chain import backfill as backfill_chain
@@ -16,6 +18,7 @@ from lotse.storage.checkpoints import (
     CHECKPOINTS_TABLE,
     Checkpointer,
     Checkpoints,
+    SigningKeyError,
     signing_key_from_text,
 )
 from lotse.storage.database import Database, connect
@@ -35,6 +38,14 @@ class Runtime:
     access_log: AccessLog | None = None
     checkpoints: Checkpoints | None = None
     checkpointer: Checkpointer | None = None
+
+    def chain_verifier(self) -> ChainVerifier:
+        """Verifies the hash chain for a report with the checkpoints' key (if it can sign)."""
+        public_key = None
+        if self.checkpoints is not None:
+            with contextlib.suppress(SigningKeyError):
+                public_key = self.checkpoints.public_key
+        return ChainVerifier(self.database.url, public_key)
 
     def close(self) -> None:
         if self.access_log is not None:
@@ -58,6 +69,36 @@ class Runtime:
         assert self.checkpoints is not None
         self.checkpointer = Checkpointer(self.checkpoints, seconds)
         self.checkpointer.start()
+
+
+@dataclass(frozen=True)
+class ReadSide:
+    """What the commands that read and write the database directly need (reports, projections).
+
+    No application, no triggers, no background signer: a report or a projection
+    run must not wait for the write side's set-up, nor change the schema.
+    """
+
+    settings: Settings
+    configuration: Configuration
+    database: Database
+
+    def chain_verifier(self) -> ChainVerifier:
+        return chain_verifier(self.settings, self.database)
+
+
+def build_read_side(settings: Settings) -> ReadSide:
+    return ReadSide(
+        settings,
+        load_configuration(settings.config_dir),
+        connect(settings.database_url, settings.data_dir),
+    )
+
+
+def chain_verifier(settings: Settings, database: Database) -> ChainVerifier:
+    """Verifies the hash chain for a report; without a signing key, checkpoints cannot count."""
+    key = signing_key_from_text(settings.audit_signing_key) if settings.audit_signing_key else None
+    return ChainVerifier(database.url, key.public_key() if key is not None else None)
 
 
 def build_runtime(
