@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lotse.api import problems
 from lotse.api.limits import BodyGuard
-from lotse.api.readmodels import ReadModels, runs_projector_in_process
+from lotse.api.readmodels import ReadModels
 from lotse.api.routes import (
     audit,
     caseload,
@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             command_timeout=current.settings.db_command_timeout_seconds,
         )
         app.state.reads = reads
-        if runs_projector_in_process():
+        if current.settings.projector_in_process:
             reads.start_runner()
         # Everything built at start (routes, schemas, configuration) lives as long
         # as the process: moved out of the collector's generations, later full

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from lotse.api.settings import Settings
-from lotse.domain.application import Journeys
+from lotse.domain.application import EVENT_CACHE_SIZE, Journeys
 from lotse.domain.configuration import Configuration, load_configuration
 from lotse.reports.integrity import ChainVerifier
 from lotse.storage.access_log import ACCESS_LOG_TABLE, AccessLog
@@ -23,6 +24,7 @@ from lotse.storage.checkpoints import (
 )
 from lotse.storage.database import Database, connect
 from lotse.storage.factory import MASTER_KEY
+from lotse.storage.keys import MasterKey
 from lotse.storage.recorder import LotseRecorder
 from lotse.storage.request_log import PostgresRequestLog
 
@@ -71,7 +73,7 @@ class Runtime:
         self.checkpointer.start()
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReadSide:
     """What the commands that read and write the database directly need (reports, projections).
 
@@ -80,19 +82,23 @@ class ReadSide:
     """
 
     settings: Settings
-    configuration: Configuration
     database: Database
+
+    @functools.cached_property
+    def configuration(self) -> Configuration:
+        """Loaded when asked for: the projector works without the programmes' files."""
+        return load_configuration(self.settings.config_dir)
+
+    @functools.cached_property
+    def master_key(self) -> MasterKey:
+        return MasterKey.from_text(self.settings.master_key)
 
     def chain_verifier(self) -> ChainVerifier:
         return chain_verifier(self.settings, self.database)
 
 
 def build_read_side(settings: Settings) -> ReadSide:
-    return ReadSide(
-        settings,
-        load_configuration(settings.config_dir),
-        connect(settings.database_url, settings.data_dir),
-    )
+    return ReadSide(settings, connect(settings.database_url, settings.data_dir))
 
 
 def chain_verifier(settings: Settings, database: Database) -> ChainVerifier:
@@ -122,6 +128,8 @@ def build_runtime(
         statement_timeout_seconds=settings.db_command_timeout_seconds if serving else None,
     )
     env[MASTER_KEY] = settings.master_key
+    # Given explicitly: the library would otherwise take it from the process environment.
+    env[EVENT_CACHE_SIZE] = str(settings.event_cache_size)
     journeys = Journeys(configuration, env=env, **journeys_options)
     recorder = journeys.recorder
     assert isinstance(recorder, LotseRecorder)
