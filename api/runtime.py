@@ -142,6 +142,7 @@ def build_runtime(
     checkpoints.create_tables()
     access_log = AccessLog(recorder.datastore, schema)
     access_log.create_tables()
+    journeys.access_log = access_log
     _guard_append_only(recorder, schema)
     # A log from before the chain is chained once; never once checkpoints exist,
     # because then a missing chain is evidence for verification to report.

@@ -7,6 +7,7 @@ It is the only code that saves events. Persistence is chosen by the environment
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -16,7 +17,7 @@ from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from lotse.domain.access import (
@@ -27,6 +28,7 @@ from lotse.domain.access import (
     check_may_accept_referral,
     check_may_end_referral,
     check_may_erase,
+    check_may_read_access_log,
     check_may_read_personal_data,
     check_may_record,
     check_may_record_for,
@@ -51,6 +53,7 @@ from lotse.domain.errors import (
     DomainError,
     InvalidInputError,
     ParticipantNotFoundError,
+    RuleViolationError,
     VersionConflictError,
 )
 from lotse.domain.participant import Participant
@@ -127,6 +130,13 @@ class RequestLog(Protocol):
         """Return (fingerprint, operation, result) of an earlier request, if any."""
 
 
+class ReadAccessLog(Protocol):
+    """Who read which participant's data (implemented in storage)."""
+
+    def entries_for(self, participant_id: UUID, limit: int = 1000) -> list[dict[str, Any]]:
+        """The newest entries about one participant."""
+
+
 # Milestone type -> (command method, whether it needs the programme).
 
 
@@ -200,6 +210,7 @@ class Journeys(Application[UUID]):
         self.configuration = configuration
         self.clock = clock
         self.request_log = request_log
+        self.access_log: ReadAccessLog | None = None
         #: Participants whose decoded events are kept in memory (see ``_load``).
         self.event_cache_size = int(self.env.get(EVENT_CACHE_SIZE) or DEFAULT_EVENT_CACHE_SIZE)
         self._decoded: OrderedDict[UUID, _Decoded] = OrderedDict()
@@ -646,6 +657,43 @@ class Journeys(Application[UUID]):
 
     def history(self, participant_id: UUID) -> Iterator[Participant.Event]:
         yield from self._stored_events(participant_id)
+
+    def access_log_of(self, principal: Principal, participant_id: UUID) -> list[dict[str, Any]]:
+        """Who read a participant's data, when and why (Art. 15 GDPR), newest first.
+
+        For the coordinator in scope and admins, also while processing is
+        restricted or after an erasure: the log is about the readers. A
+        participant out of scope looks like an unknown one.
+        """
+        check_may_read_access_log(principal)
+        participant: object = None
+        with contextlib.suppress(AggregateNotFoundError):
+            participant = self.repository.get(participant_id)
+        if not isinstance(participant, Participant) or not may_see(
+            principal, participant.provider, participant.municipality
+        ):
+            msg = "no participant with this id"
+            raise ParticipantNotFoundError(msg)
+        assert self.access_log is not None  # wired by the composition root
+        return self.access_log.entries_for(participant_id)
+
+    def entry_to_correct(
+        self, principal: Principal, participant_id: UUID, corrects_version: int
+    ) -> Participant.Event:
+        """The earlier entry a correction names, once the caller may see the participant.
+
+        The scope is checked before the history is read: an unknown version of a
+        participant out of scope must look like an unknown participant.
+        """
+        self.participant_for_reading(principal, participant_id)
+        entry = next(
+            (e for e in self.history(participant_id) if e.originator_version == corrects_version),
+            None,
+        )
+        if entry is None:
+            msg = "corrects_version must name an earlier entry of this participant"
+            raise RuleViolationError(msg, field="corrects_version", rule="unknown-version")
+        return entry
 
     def _stored_events(
         self, participant_id: UUID, gt: int | None = None
