@@ -217,8 +217,8 @@ def _start_projector(settings: Settings) -> subprocess.Popen[bytes]:
 
 
 def _token_create(args: argparse.Namespace) -> int:
+    from lotse.api.runtime import build_read_side
     from lotse.api.tokens import check_organisation, create_token
-    from lotse.domain.configuration import load_configuration
 
     settings = load_settings()
     try:
@@ -227,7 +227,7 @@ def _token_create(args: argparse.Namespace) -> int:
         print(f"error: --role must be one of {', '.join(r.value for r in Role)}", file=sys.stderr)
         return 2
     try:
-        check_organisation(load_configuration(settings.config_dir), role, args.org)
+        check_organisation(build_read_side(settings).configuration, role, args.org)
     except ValueError as e:
         print(f"error: --org: {e}", file=sys.stderr)
         return 2
