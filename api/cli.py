@@ -218,7 +218,8 @@ def _start_projector(settings: Settings) -> subprocess.Popen[bytes]:
 
 def _token_create(args: argparse.Namespace) -> int:
     from lotse.api.runtime import build_read_side
-    from lotse.api.tokens import check_organisation, create_token
+    from lotse.api.tokens import create_token
+    from lotse.domain.access import check_organisation
 
     settings = load_settings()
     try:

@@ -361,6 +361,24 @@ def personal_data_scope(principal: Principal) -> tuple[str | None, str | None]:
     return None, None
 
 
+def check_organisation(config: Configuration, role: Role, organisation: str) -> None:
+    """Each role acts for a kind of organisation; refuse tokens that cannot work."""
+    if role == Role.CASEWORKER and organisation not in config.providers:
+        msg = f"a caseworker's organisation must be a provider: {sorted(config.providers)}"
+        raise ValueError(msg)
+    if role == Role.COORDINATOR and organisation not in config.municipalities:
+        msg = (
+            f"a coordinator's organisation must be a municipality: {sorted(config.municipalities)}"
+        )
+        raise ValueError(msg)
+    if role == Role.AUDITOR and organisation not in (*config.municipalities, ALL_ORGANISATIONS):
+        msg = "an auditor's organisation must be a municipality or '*' for all"
+        raise ValueError(msg)
+    if role in (Role.FUNDER, Role.ADMIN) and not organisation:
+        msg = "an organisation is required"
+        raise ValueError(msg)
+
+
 def narrow(confined: str | None, asked: str | None) -> str | None:
     """Combine the caller's scope with a filter; a filter outside it matches nothing."""
     if confined is None:
