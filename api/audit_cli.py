@@ -438,11 +438,8 @@ def _replay(runtime: Runtime, args: argparse.Namespace) -> int:
 
 
 def _export(runtime: Runtime, args: argparse.Namespace) -> int:
-    from eventsourcing.application import AggregateNotFoundError
-
-    from lotse.domain.access import check_may_export, may_see
+    from lotse.domain.access import check_may_export
     from lotse.domain.errors import DomainError
-    from lotse.domain.participant import Participant
     from lotse.storage.access_log import AccessLogUnavailableError
     from lotse.storage.checkpoints import SigningKeyError
     from lotse.storage.export import Criteria, Exporter, ExportError
@@ -470,13 +467,7 @@ def _export(runtime: Runtime, args: argparse.Namespace) -> int:
     )
 
     def current(pid: UUID) -> tuple[str, str] | None:
-        try:
-            p: object = journeys.repository.get(pid)
-        except AggregateNotFoundError:
-            return None
-        if not isinstance(p, Participant) or not may_see(operator, p.provider, p.municipality):
-            return None
-        return p.provider, p.municipality
+        return journeys.placement_in_scope(operator, pid)
 
     recorder = journeys.recorder
     assert isinstance(recorder, LotseRecorder)

@@ -666,16 +666,28 @@ class Journeys(Application[UUID]):
         participant out of scope looks like an unknown one.
         """
         check_may_read_access_log(principal)
+        if self.placement_in_scope(principal, participant_id) is None:
+            msg = "no participant with this id"
+            raise ParticipantNotFoundError(msg)
+        assert self.access_log is not None  # wired by the composition root
+        return self.access_log.entries_for(participant_id)
+
+    def placement_in_scope(
+        self, principal: Principal, participant_id: UUID
+    ) -> tuple[str, str] | None:
+        """(provider, municipality) of a participant in the caller's scope; else ``None``.
+
+        By the current placement only, restricted or erased alike: for what
+        concerns the records (access log, audit export), not their content.
+        """
         participant: object = None
         with contextlib.suppress(AggregateNotFoundError):
             participant = self.repository.get(participant_id)
         if not isinstance(participant, Participant) or not may_see(
             principal, participant.provider, participant.municipality
         ):
-            msg = "no participant with this id"
-            raise ParticipantNotFoundError(msg)
-        assert self.access_log is not None  # wired by the composition root
-        return self.access_log.entries_for(participant_id)
+            return None
+        return participant.provider, participant.municipality
 
     def entry_to_correct(
         self, principal: Principal, participant_id: UUID, corrects_version: int
