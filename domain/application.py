@@ -58,6 +58,7 @@ from lotse.domain.errors import (
 )
 from lotse.domain.participant import Participant
 from lotse.domain.referrals import Referral
+from lotse.domain.timetravel import Replayed, known_events, replay
 from lotse.domain.vocabulary import ErasureMode
 
 _T = TypeVar("_T")
@@ -319,12 +320,13 @@ class Journeys(Application[UUID]):
         )
 
     def history_for_reading(
-        self, principal: Principal, participant_id: UUID
+        self, principal: Principal, participant_id: UUID, known_at: datetime | None = None
     ) -> tuple[Participant, list[Participant.Event]]:
         """The events the caller may read: all in scope, else those its organisation recorded.
 
         Referred and former providers read the entries they recorded themselves, and
         no other (``domain.access``); a correction counts as the corrector's entry.
+        With ``known_at``, only what had been recorded by then.
         """
         check_may_read_personal_data(principal)
         participant = self._load(participant_id, visible=_visible_to(principal))
@@ -336,7 +338,19 @@ class Journeys(Application[UUID]):
         check_not_restricted(principal, participant.restricted)
         if own_only:
             events = [e for e in events if is_own_entry(principal, e.organisation)]
-        return participant, events
+        return participant, known_events(events, known_at)
+
+    def state_for_reading(
+        self,
+        principal: Principal,
+        participant_id: UUID,
+        *,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> Replayed:
+        """A participant the caller may read in full, as of a day, as known at a time."""
+        self.participant_for_reading(principal, participant_id)
+        return replay(self.history(participant_id), as_of=as_of, known_at=known_at)
 
     def _replayed(self, key: RequestKey | None, operation: str) -> Recorded | None:
         if key is None or self.request_log is None:

@@ -54,7 +54,6 @@ from lotse.domain.application import Journeys, RequestKey
 from lotse.domain.errors import (
     InvalidInputError,
 )
-from lotse.domain.timetravel import known_events, replay
 from lotse.storage.key_scrub import KeyScrubber
 from lotse.storage.recorder import LotseRecorder
 
@@ -231,8 +230,9 @@ def read_participant_state(
 ) -> ParticipantStatePublic:
     """Rebuild a participant's state as of a day, as it was known at a time (time travel)."""
     check_known_at(known_at)
-    journeys.participant_for_reading(access.principal, participant_id)
-    replayed = replay(journeys.history(participant_id), as_of=as_of, known_at=known_at)
+    replayed = journeys.state_for_reading(
+        access.principal, participant_id, as_of=as_of, known_at=known_at
+    )
     access.record(participant_id)
     public = participant_public(replayed.participant)
     return ParticipantStatePublic(
@@ -268,8 +268,7 @@ def read_history(
     """
     check_known_at(known_at)
     # Referred and former providers read the entries they recorded, no others.
-    participant, readable = journeys.history_for_reading(access.principal, participant_id)
-    events = known_events(readable, known_at)
+    participant, events = journeys.history_for_reading(access.principal, participant_id, known_at)
     access.record(participant_id)
     response.headers["ETag"] = etag(participant.version)
     return HistoryPublic(
