@@ -627,6 +627,11 @@ def check_may_replay_reports(principal: Principal) -> None:
         raise AccessDeniedError(msg, rule="replay-auditors-only")
 
 
+def may_read_replay_job(principal: Principal, created_by: str) -> bool:
+    """A replay job is its creator's: others (admins too) see no such job."""
+    return may_replay_reports(principal) and created_by == principal.user
+
+
 def may_publish_release(principal: Principal, municipality: str | None) -> bool:
     """Admins publish any release; a coordinator those of the own municipality only."""
     if principal.role == Role.ADMIN:

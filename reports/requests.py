@@ -18,6 +18,7 @@ import asyncpg
 from lotse.domain.access import (
     Principal,
     check_unsuppressed,
+    may_read_replay_job,
     may_read_run,
     may_see_changed_participant,
     may_see_unsuppressed,
@@ -38,6 +39,14 @@ from lotse.reports.suppression import DEFAULT_THRESHOLD
 
 class RunNotFoundError(ParticipantNotFoundError):
     rule = "run-not-found"
+
+
+class ReleaseNotFoundError(ParticipantNotFoundError):
+    rule = "release-not-found"
+
+
+class JobNotFoundError(ParticipantNotFoundError):
+    rule = "job-not-found"
 
 
 def choose_programme(config: Configuration, programme: str | None, *, prefix: str = "") -> str:
@@ -138,6 +147,24 @@ async def find_run(
         msg = "no report run with this id"
         raise RunNotFoundError(msg)
     return run
+
+
+async def find_release(conn: asyncpg.Connection, release_id: UUID) -> releases.Release:
+    """A published release (every role may read them: their counts are protected)."""
+    release = await releases.load(conn, release_id)
+    if release is None:
+        msg = "no release with this id"
+        raise ReleaseNotFoundError(msg)
+    return release
+
+
+async def find_replay_job(conn: asyncpg.Connection, principal: Principal, job_id: UUID) -> jobs.Job:
+    """The caller's own replay job; anyone else's looks like an unknown id."""
+    job = await jobs.load(conn, job_id)
+    if job is None or not may_read_replay_job(principal, job.created_by):
+        msg = "no replay job with this id"
+        raise JobNotFoundError(msg)
+    return job
 
 
 async def run_changes(

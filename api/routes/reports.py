@@ -27,11 +27,13 @@ from lotse.domain.access import (
     check_may_read_ad_hoc_reports,
     check_may_replay_reports,
 )
-from lotse.domain.errors import InvalidInputError, ParticipantNotFoundError
+from lotse.domain.errors import InvalidInputError
 from lotse.reports import formats, jobs, releases
 from lotse.reports.charts import CHARTS, render_chart
 from lotse.reports.periods import PERIOD_FORMS
 from lotse.reports.requests import (
+    find_release,
+    find_replay_job,
     find_run,
     make_run,
     queue_replay,
@@ -60,14 +62,6 @@ PROBLEMS = problem_responses(
 )
 PeriodQuery = Annotated[str, Query(max_length=40, description=f"{PERIOD_FORMS}")]
 OrgQuery = Annotated[str | None, Query(pattern=ORG_ID)]
-
-
-class ReleaseNotFoundError(ParticipantNotFoundError):
-    rule = "release-not-found"
-
-
-class JobNotFoundError(ParticipantNotFoundError):
-    rule = "job-not-found"
 
 
 def _chain_header(chain: dict[str, Any] | None) -> dict[str, str]:
@@ -349,11 +343,7 @@ async def list_releases(
 
 async def _release(reads: ReadsDep, release_id: UUID) -> releases.Release:
     async with reads.pool.acquire() as conn:
-        release = await releases.load(conn, release_id)
-    if release is None:
-        msg = "no release with this id"
-        raise ReleaseNotFoundError(msg)
-    return release
+        return await find_release(conn, release_id)
 
 
 @router.get("/releases/{release_id}", responses=PROBLEMS)
@@ -451,10 +441,7 @@ async def read_replay(job_id: UUID, reads: ReadsDep, principal: CurrentUser) -> 
     """A replay job's state; when done, ``run`` links the stored run."""
     check_may_replay_reports(principal)
     async with reads.pool.acquire() as conn:
-        job = await jobs.load(conn, job_id)
-    if job is None or job.created_by != principal.user:
-        msg = "no replay job with this id"
-        raise JobNotFoundError(msg)
+        job = await find_replay_job(conn, principal, job_id)
     headers = {} if job.status in ("done", "failed") else {"Retry-After": "1"}
     if job.run_id is not None:
         headers["Content-Location"] = f"/reports/runs/{job.run_id}"
