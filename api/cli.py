@@ -17,9 +17,13 @@ from typing import TYPE_CHECKING, Any
 from lotse.api.audit_cli import add_audit_parser, run_audit
 from lotse.api.privacy_cli import add_privacy_parser, run_privacy
 from lotse.api.projections_cli import add_projection_parsers, run_projections
-from lotse.api.readmodels import runs_projector_in_process
 from lotse.api.report_cli import add_report_parser, run_report
-from lotse.api.settings import Settings, SettingsError, load_settings
+from lotse.api.settings import (
+    Settings,
+    SettingsError,
+    load_settings,
+    projector_child_environment,
+)
 from lotse.domain.access import ALL_ORGANISATIONS, Principal, Role
 from lotse.domain.errors import ConfigurationError
 
@@ -80,7 +84,7 @@ def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | Non
     # Each worker process builds its own runtime from the same settings (the
     # embedded mode's secrets are files in the data directory by now).
     runtime.close()
-    projector = _start_projector(settings) if runs_projector_in_process() else None
+    projector = _start_projector(settings) if settings.projector_in_process else None
     try:
         return serve_app(
             "lotse.api.cli:worker_app",
@@ -208,18 +212,14 @@ def _start_projector(settings: Settings) -> subprocess.Popen[bytes]:
     batches would hold the GIL and add to every request's latency (measured).
     The API is told not to start another one.
     """
-    os.environ["LOTSE_PROJECTOR"] = "external"
-    env = {
-        **os.environ,
-        "LOTSE_DATA_DIR": str(settings.data_dir),
-        "LOTSE_PARENT_PID": str(os.getpid()),
-    }
+    env = projector_child_environment(settings, os.getpid())
     return subprocess.Popen([sys.executable, "-m", "lotse.api.cli", "projector"], env=env)
 
 
 def _token_create(args: argparse.Namespace) -> int:
-    from lotse.api.tokens import check_organisation, create_token
-    from lotse.domain.configuration import load_configuration
+    from lotse.api.runtime import build_read_side
+    from lotse.api.tokens import create_token
+    from lotse.domain.access import check_organisation
 
     settings = load_settings()
     try:
@@ -228,7 +228,7 @@ def _token_create(args: argparse.Namespace) -> int:
         print(f"error: --role must be one of {', '.join(r.value for r in Role)}", file=sys.stderr)
         return 2
     try:
-        check_organisation(load_configuration(settings.config_dir), role, args.org)
+        check_organisation(build_read_side(settings).configuration, role, args.org)
     except ValueError as e:
         print(f"error: --org: {e}", file=sys.stderr)
         return 2
@@ -269,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command in ("serve", "demo") and args.workers is None:
-            args.workers = _workers(os.environ.get("LOTSE_WORKERS") or "1")
+            args.workers = load_settings().workers
         if args.command == "serve":
             return _serve(args, demo_participants=None)
         if args.command == "demo":

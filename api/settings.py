@@ -15,6 +15,7 @@ from lotse.storage.keys import MasterKey
 SECRET_FILE = "token-secret"  # noqa: S105 - a file name
 MASTER_KEY_FILE = "master.key"
 AUDIT_SIGNING_KEY_FILE = "audit-signing.key"
+MAX_WORKERS = 64
 
 
 class SettingsError(Exception):
@@ -39,6 +40,16 @@ class Settings:
     """Longest wait for a database connection (connect, or a free one from a pool)."""
     db_command_timeout_seconds: float = 60.0
     """Longest a single database statement of the API may run."""
+    event_cache_size: int = 2000
+    """Participants whose decoded events each process keeps in memory (0: none)."""
+    workers: int = 1
+    """API worker processes of ``lotse serve`` (``--workers`` overrides)."""
+    projector_in_process: bool = True
+    """False (``LOTSE_PROJECTOR=external``): another process runs the projections."""
+    parent_pid: int | None = None
+    """The ``lotse serve`` that started this projector (``LOTSE_PARENT_PID``): stop without it."""
+    master_key_given: bool = False
+    """The master key came from the environment, not from the data directory's file."""
 
     @property
     def embedded(self) -> bool:
@@ -119,6 +130,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     max_body_bytes = _number(env, "LOTSE_MAX_BODY_BYTES", 1024 * 1024, int, minimum=1)
     db_timeout = _number(env, "LOTSE_DB_TIMEOUT_SECONDS", 2.0, float, minimum=0.1)
     db_command_timeout = _number(env, "LOTSE_DB_COMMAND_TIMEOUT_SECONDS", 60.0, float, minimum=1)
+    event_cache_size = _number(env, "LOTSE_EVENT_CACHE_SIZE", 2000, int, minimum=0)
+    workers = _number(env, "LOTSE_WORKERS", 1, int, minimum=1)
+    if workers > MAX_WORKERS:
+        msg = f"LOTSE_WORKERS must be between 1 and {MAX_WORKERS}"
+        raise SettingsError(msg)
+    parent_pid = _number(env, "LOTSE_PARENT_PID", 0, int, minimum=1) or None
     try:
         ttl = int(env.get("LOTSE_TOKEN_TTL_HOURS", "12"))
     except ValueError:
@@ -136,7 +153,26 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         max_body_bytes=max_body_bytes,
         db_timeout_seconds=db_timeout,
         db_command_timeout_seconds=db_command_timeout,
+        event_cache_size=event_cache_size,
+        workers=workers,
+        projector_in_process=env.get("LOTSE_PROJECTOR", "in-process") != "external",
+        parent_pid=parent_pid,
+        master_key_given=bool(env.get("LOTSE_MASTER_KEY")),
     )
+
+
+def projector_child_environment(settings: Settings, parent_pid: int) -> dict[str, str]:
+    """The environment of the projector ``lotse serve`` starts beside itself.
+
+    From now on this process (and the API workers it starts) leave the
+    projections to that child: ``LOTSE_PROJECTOR=external`` is set here too.
+    """
+    os.environ["LOTSE_PROJECTOR"] = "external"
+    return {
+        **os.environ,
+        "LOTSE_DATA_DIR": str(settings.data_dir),
+        "LOTSE_PARENT_PID": str(parent_pid),
+    }
 
 
 N = TypeVar("N", int, float)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from lotse.api.deps import ReadsDep, RuntimeDep
 from lotse.api.tokens import TokenError, read_token
-from lotse.domain.access import Role
+from lotse.domain.access import may_read_operations
 from lotse.projections.parking import parked_events
 from lotse.projections.schema import status as projection_status
 
@@ -80,6 +80,6 @@ async def read_health(reads: ReadsDep, runtime: RuntimeDep, request: Request) ->
 
 def _is_admin(secret: str, token: str) -> bool:
     try:
-        return read_token(secret, token).role is Role.ADMIN
+        return may_read_operations(read_token(secret, token))
     except TokenError:
         return False
