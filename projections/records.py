@@ -23,7 +23,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from lotse.storage.mapper import SEALED, SEALED_CHANGES, SEALED_FIELDS, associated_data
 from lotse.storage.upcasting import CLASS_VERSION, event_class, needs_upcast, upcast
 
-ENVELOPE = ("effective_date", "recorded_by", "recorded_role", "organisation", "request_id")
 _TYPES: dict[str, Callable[[str], Any]] = {
     "date_iso": date.fromisoformat,
     "datetime_iso": datetime.fromisoformat,
