@@ -595,8 +595,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results["library"] = library
     ratios = [b.rate / c["events_per_s"] for b, c in rounds]
     results["rounds"] = [
-        {"saturated_per_s": round(b.rate, 1), "library_per_s": c["events_per_s"]}
-        for b, c in rounds
+        {"saturated_per_s": round(b.rate, 1), "library_per_s": c["events_per_s"]} for b, c in rounds
     ]
     results["ratio_saturated_over_library"] = round(statistics.median(ratios), 3)
     results["read"] = read

@@ -49,9 +49,9 @@ from lotse.reports.service import (
     compute,
     publish_run,
 )
-from lotse.reports.sources import head
 from lotse.reports.suppression import DEFAULT_THRESHOLD
 from lotse.storage.checkpoints import SigningKeyError
+from lotse.storage.log_head import log_head as head
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 

@@ -26,6 +26,7 @@ from lotse.projections.model import age_band
 from lotse.projections.rebuild import rebuild
 from lotse.projections.runner import ProjectionBusyError, Runner
 from lotse.storage.keys import MasterKey
+from lotse.storage.log_head import log_head
 
 ADMIN = Principal("admin", Role.ADMIN, "*")
 
@@ -490,7 +491,7 @@ def test_rebuild_while_writes_continue_equals_a_rebuild_from_scratch(
 
 
 async def _lag(pool: asyncpg.Pool) -> int:
-    head = await pool.fetchval("SELECT coalesce(max(notification_id), 0) FROM lotse_events")
+    head = await log_head(pool)
     low = await pool.fetchval("SELECT min(position) FROM lotse_projections WHERE status = 'active'")
     return int(head - low)
 
