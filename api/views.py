@@ -15,8 +15,7 @@ from lotse.api.schemas import (
 )
 from lotse.domain.envelope import ENVELOPE_FIELDS
 from lotse.domain.participant import Participant
-
-ERASED = "_erased"
+from lotse.storage.mapper import ERASED
 
 
 def participant_public(p: Participant) -> ParticipantPublic:

@@ -77,7 +77,7 @@ from lotse.domain.access import Principal, Role
 from lotse.domain.application import Journeys
 from lotse.projections.schema import EVENTS, TRACKING
 from lotse.storage.database import Database
-from lotse.storage.mapper import SEALED, SEALED_CHANGES, SEALED_FIELDS
+from lotse.storage.sealing import SEALED, SEALED_CHANGES, SEALED_FIELDS
 
 P99_TARGET_MS = 50.0
 RATIO_TARGET = 0.6

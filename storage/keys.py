@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.postgres import PostgresDatastore
 
+from lotse.storage.sealing import generate_key, seal, unseal
+
 KEY_BYTES = 32
-NONCE_BYTES = 12
 CACHE_SIZE = 10_000
 
 KEYS_TABLE = "lotse_participant_keys"
@@ -61,7 +61,7 @@ class MasterKey:
 
     @classmethod
     def generate(cls) -> MasterKey:
-        return cls(AESGCM.generate_key(bit_length=256))
+        return cls(generate_key())
 
     def to_text(self) -> str:
         return base64.urlsafe_b64encode(self.secret).decode()
@@ -79,14 +79,11 @@ class MasterKey:
         return key
 
     def wrap(self, participant_id: UUID, data_key: bytes) -> bytes:
-        nonce = os.urandom(NONCE_BYTES)
-        return nonce + AESGCM(self.secret).encrypt(nonce, data_key, participant_id.bytes)
+        return seal(self.secret, data_key, participant_id.bytes)
 
     def unwrap(self, participant_id: UUID, wrapped: bytes) -> bytes:
         try:
-            return AESGCM(self.secret).decrypt(
-                wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], participant_id.bytes
-            )
+            return unseal(self.secret, wrapped, participant_id.bytes)
         except Exception as e:
             msg = "the master key does not open this participant's data key"
             raise MasterKeyError(msg) from e
@@ -148,7 +145,7 @@ class KeyRing:
             key = self._fetch(participant_id, missing_ok=True)
             if key is not None:
                 return key
-        new_key = AESGCM.generate_key(bit_length=256)
+        new_key = generate_key()
         with self._lock:
             self._pending[participant_id] = new_key
         return new_key

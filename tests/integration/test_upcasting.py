@@ -12,7 +12,6 @@ event stored as version 2 must not be upcast again.
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 import json
 import zipfile
@@ -38,7 +37,7 @@ from lotse.reports.sources import replay
 from lotse.storage.checkpoints import new_signing_key_text
 from lotse.storage.export import Criteria, Exporter
 from lotse.storage.keys import MasterKey
-from lotse.storage.mapper import associated_data
+from lotse.storage.sealing import seal_event
 from tests.conftest import Auth
 from tests.integration.test_audit_chain import checkpoints
 from tests.integration.test_reports import Script
@@ -209,10 +208,7 @@ class RenamedGivenName:
 def test_the_read_side_upcasts_renamed_identifying_fields_without_opening_them() -> None:
     participant, version, key = uuid4(), 1, MasterKey.generate().secret
     plain = orjson.dumps({"fields": {"given_name": "Amina"}, "changes": {}})
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    nonce = b"\x00" * 12
-    sealed = nonce + AESGCM(key).encrypt(nonce, plain, associated_data(participant, version))
+    sealed = seal_event(key, participant, version, plain)
     state = orjson.dumps(
         {
             "timestamp": {"_type_": "datetime_iso", "_data_": "2021-01-10T10:00:00+00:00"},
@@ -220,7 +216,7 @@ def test_the_read_side_upcasts_renamed_identifying_fields_without_opening_them()
             "recorded_by": "u",
             "recorded_role": "caseworker",
             "organisation": "caritas-ahlen",
-            "_sealed": base64.b64encode(sealed).decode(),
+            "_sealed": sealed,
             "_sealed_fields": ["given_name"],
             "_sealed_changes": [],
         }
