@@ -117,7 +117,6 @@ class Participant(Aggregate):
             else:
                 self.evolve(aggregate)
             aggregate.last_milestone = type(self).__name__
-            aggregate.last_milestone_recorded_at = self.timestamp
 
         def evolve(self, p: Participant) -> None:
             """Change the participant's state; overridden by every event."""
@@ -510,7 +509,6 @@ class Participant(Aggregate):
             self.personal_data_erased = False
             self.restricted = False
             self.last_milestone = ""
-            self.last_milestone_recorded_at: Any = None
 
     def _refold(self) -> None:
         for version in sorted(self._entries):

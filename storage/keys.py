@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 from uuid import UUID
 
 from eventsourcing.postgres import PostgresDatastore
@@ -65,18 +63,6 @@ class MasterKey:
 
     def to_text(self) -> str:
         return base64.urlsafe_b64encode(self.secret).decode()
-
-    @classmethod
-    def load_or_create(cls, path: Path) -> MasterKey:
-        """For the embedded/demo mode only: keep a generated key in the data directory."""
-        if path.exists():
-            return cls.from_text(path.read_text())
-        key = cls.generate()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(key.to_text())
-        return key
 
     def wrap(self, participant_id: UUID, data_key: bytes) -> bytes:
         return seal(self.secret, data_key, participant_id.bytes)
