@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from lotse.api.runtime import Runtime
 from lotse.api.settings import Settings
 from lotse.storage.checkpoints import new_signing_key_text
-from tests.conftest import Auth, registration
+from tests.builders.api import Auth, registration
 
 PROBLEM = "application/problem+json"
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lotse.api.runtime import Runtime
-from tests.conftest import Auth, registration
+from tests.builders.api import Auth, registration
 
 PROBLEM = "application/problem+json"
 START, END = "2021-04-01", "2021-06-30"

@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lotse.api.runtime import Runtime
-from tests.conftest import Auth, registration
+from tests.builders.api import Auth, registration
 
 PROBLEM = "application/problem+json"
 

@@ -26,9 +26,10 @@ from lotse.api.settings import Settings
 from lotse.domain.access import ALL_ORGANISATIONS, Principal, Role
 from lotse.domain.vocabulary import ErasureMode
 from lotse.storage.chain import GENESIS, chain_rows, encode_row, encode_row_sql, link
-from lotse.storage.checkpoints import Checkpoints, new_signing_key_text, signing_key_from_text
+from lotse.storage.checkpoints import new_signing_key_text, signing_key_from_text
 from lotse.storage.export import Criteria, Exporter, verify_bundle
-from lotse.storage.verification import VerificationReport, run_verification
+from lotse.storage.verification import run_verification
+from tests.builders.audit import checkpoints, verify
 
 ADMIN = Principal("admin", Role.ADMIN, ALL_ORGANISATIONS)
 
@@ -42,16 +43,6 @@ def settings(settings: Settings) -> Settings:
 def seeded(runtime: Runtime) -> Runtime:
     seed(runtime.journeys, 6, batch=2)
     return runtime
-
-
-def checkpoints(runtime: Runtime) -> Checkpoints:
-    assert runtime.checkpoints is not None
-    return runtime.checkpoints
-
-
-def verify(runtime: Runtime, **kwargs: Any) -> VerificationReport:
-    public_key = checkpoints(runtime).public_key
-    return asyncio.run(run_verification(runtime.database.url, public_key, **kwargs))
 
 
 def sql(database_url: str, statement: str, *params: Any) -> list[Any]:

@@ -8,8 +8,6 @@ on its own, whatever the API accepts.
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import random
 import time
 from collections.abc import Iterator
@@ -25,15 +23,14 @@ from fastapi.testclient import TestClient
 from lotse.api.app import create_app
 from lotse.api.cli import main
 from lotse.api.runtime import Runtime
-from lotse.api.settings import Settings
 from lotse.domain.envelope import Envelope
 from lotse.domain.participant import Participant
 from lotse.projections.catalogue import PROJECTIONS
 from lotse.projections.parking import ParkingError, skip
 from lotse.projections.runner import ProjectionBusyError, Runner
 from lotse.storage.keys import MasterKey
-from tests.conftest import SECRET, Auth
-from tests.integration.test_projections import (
+from tests.builders.api import Auth
+from tests.builders.projections import (
     journeys_with_twists,
     pool_for,
     read_models_match_aggregates,
@@ -44,26 +41,6 @@ from tests.integration.test_projections import (
 
 DAY = date(2021, 3, 1)
 NUL = "\x00"
-
-
-@pytest.fixture
-def master(runtime: Runtime) -> MasterKey:
-    return MasterKey.from_text(runtime.settings.master_key)
-
-
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, database_url: str) -> None:
-    """The environment ``lotse`` reads, pointing at the test database."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("LOTSE_SECRET_KEY", SECRET)
-    monkeypatch.setenv("LOTSE_MASTER_KEY", settings.master_key)
-    monkeypatch.setenv("LOTSE_DATA_DIR", str(settings.data_dir))
-    monkeypatch.delenv("LOTSE_CONFIG", raising=False)
-    signing_key = getattr(settings, "audit_signing_key", "")
-    if not signing_key and importlib.util.find_spec("lotse.storage.checkpoints") is not None:
-        signing_key = importlib.import_module("lotse.storage.checkpoints").new_signing_key_text()
-    if signing_key:
-        monkeypatch.setenv("LOTSE_AUDIT_SIGNING_KEY", signing_key)
 
 
 def registered(runtime: Runtime) -> Participant:

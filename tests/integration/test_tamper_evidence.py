@@ -34,7 +34,7 @@ from lotse.storage.access_log import AccessEntry
 from lotse.storage.chain import chain_rows
 from lotse.storage.checkpoints import Checkpoint, Checkpointer, Checkpoints, new_signing_key_text
 from lotse.storage.verification import VerificationReport, run_verification
-from tests.conftest import Auth, registration
+from tests.builders.api import Auth, registration
 
 ADMIN = Principal("admin", Role.ADMIN, ALL_ORGANISATIONS)
 

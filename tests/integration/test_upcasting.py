@@ -38,9 +38,9 @@ from lotse.storage.checkpoints import new_signing_key_text
 from lotse.storage.export import Criteria, Exporter
 from lotse.storage.keys import MasterKey
 from lotse.storage.sealing import seal_event
-from tests.conftest import Auth
-from tests.integration.test_audit_chain import checkpoints
-from tests.integration.test_reports import Script
+from tests.builders.api import Auth
+from tests.builders.audit import checkpoints
+from tests.builders.reports import Script
 
 V1_MINUTES = 30
 V2_MINUTES = 15

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from lotse.domain.access import Principal, Role, check_may_void_entry
-from lotse.domain.configuration import Programme, load_configuration
+from lotse.domain.configuration import Programme
 from lotse.domain.envelope import Envelope
 from lotse.domain.errors import InvalidInputError, RuleViolationError
 from lotse.domain.participant import Participant
@@ -19,11 +19,6 @@ from lotse.domain.timetravel import replay
 TODAY = date(2022, 6, 1)
 INTAKE = date(2021, 3, 1)
 ENV = Envelope("coach-1", "caseworker", "caritas-ahlen", "req-1")
-
-
-@pytest.fixture(scope="module")
-def programme() -> Programme:
-    return load_configuration().programmes["durchstarten"]
 
 
 def day(n: int) -> date:

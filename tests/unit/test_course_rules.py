@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from lotse.domain.configuration import Programme, load_configuration
+from lotse.domain.configuration import Programme
 from lotse.domain.course import Course
 from lotse.domain.envelope import Envelope
 from lotse.domain.errors import CourseNotFoundError, InvalidInputError, RuleViolationError
@@ -17,11 +17,6 @@ from lotse.domain.participant import Participant
 
 TODAY = date(2022, 6, 1)
 ENV = Envelope("teacher-1", "caseworker", "caritas-ahlen", "req-1")
-
-
-@pytest.fixture(scope="module")
-def programme() -> Programme:
-    return load_configuration().programmes["durchstarten"]
 
 
 def schedule(programme: Programme, **overrides: Any) -> Course:

@@ -24,7 +24,7 @@ from lotse.domain.configuration import PlausibleDates, Programme, load_configura
 from lotse.domain.envelope import Envelope
 from lotse.domain.errors import ConfigurationError, InvalidInputError
 from lotse.domain.text import check_event_text, refusal
-from tests.unit.test_participant_rules import on, ready_for_modules, register
+from tests.builders.journeys import on, ready_for_modules, register
 
 #: Refused in every string field.
 ALWAYS_REFUSED = {
@@ -48,11 +48,6 @@ LINE_ONLY = {
     "line separator": "\u2028",
     "byte order mark": "\ufeff",
 }
-
-
-@pytest.fixture(scope="module")
-def programme() -> Programme:
-    return load_configuration().programmes["durchstarten"]
 
 
 # ------------------------------------------------------------------ the rule

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from lotse.domain.configuration import Programme, load_configuration
+from lotse.domain.configuration import Programme
 from lotse.domain.envelope import Envelope
 from lotse.domain.errors import ParticipantNotFoundError
 from lotse.domain.participant import Participant
@@ -19,11 +19,6 @@ TODAY = date(2021, 12, 31)
 
 def at(day: str, time: str = "12:00") -> datetime:
     return datetime.fromisoformat(f"{day}T{time}:00").replace(tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def programme() -> Programme:
-    return load_configuration().programmes["durchstarten"]
 
 
 @pytest.fixture(scope="module")
