@@ -7,6 +7,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tests.builders.journeys import AMINA
+
 SECRET = "test-secret-" + "x" * 40
 
 
@@ -18,12 +20,8 @@ def registration(**overrides: object) -> dict[str, object]:
         "programme": "durchstarten",
         "provider": "caritas-ahlen",
         "intake_date": "2021-03-01",
-        "given_name": "Amina",
-        "family_name": "Haidari",
-        "birth_date": "2001-05-17",
-        "gender": "female",
-        "nationality": "AF",
-        "residence_status": "duldung",
+        **AMINA,
+        "birth_date": AMINA["birth_date"].isoformat(),
     }
     body.update(overrides)
     return body
@@ -44,9 +42,10 @@ def milestone(
     return client.post(f"/participants/{pid}/milestones", json=body, headers={**auth(), **headers})
 
 
-def enrolled(client: TestClient, auth: Auth) -> str:
-    pid = register(client, auth)
-    for body in (
+def into_module(module: str = "F4", entered: str = "2021-03-03") -> list[dict[str, Any]]:
+    """The milestones that take a registered participant into a module:
+    eligibility and consent on 2 March 2021, then the module's entry."""
+    return [
         {
             "type": "EligibilityAssessed",
             "effective_date": "2021-03-02",
@@ -54,7 +53,13 @@ def enrolled(client: TestClient, auth: Auth) -> str:
             "target_group": "duldung",
         },
         {"type": "ConsentGiven", "effective_date": "2021-03-02", "consent_version": "2020-01"},
-        {"type": "ModuleEntered", "effective_date": "2021-03-03", "module": "F4"},
-    ):
+        {"type": "ModuleEntered", "effective_date": entered, "module": module},
+    ]
+
+
+def enrolled(client: TestClient, auth: Auth) -> str:
+    """A participant with eligibility, consent and module F4 open."""
+    pid = register(client, auth)
+    for body in into_module():
         assert milestone(client, auth, pid, body).status_code == 201
     return pid

@@ -9,6 +9,16 @@ from lotse.domain.configuration import Programme
 from lotse.domain.envelope import Envelope
 from lotse.domain.participant import Participant
 
+#: The participant most tests register: her personal data as the domain takes it.
+AMINA: dict[str, Any] = {
+    "given_name": "Amina",
+    "family_name": "Haidari",
+    "birth_date": date(2001, 5, 17),
+    "gender": "female",
+    "nationality": "AF",
+    "residence_status": "duldung",
+}
+
 TODAY = date(2022, 6, 1)
 
 
@@ -23,12 +33,7 @@ def register(programme: Programme, **overrides: Any) -> Participant:
         "provider": "caritas-ahlen",
         "municipality": "warendorf",
         "intake_date": date(2021, 3, 1),
-        "given_name": "Amina",
-        "family_name": "Haidari",
-        "birth_date": date(2001, 5, 17),
-        "gender": "female",
-        "nationality": "AF",
-        "residence_status": "duldung",
+        **AMINA,
     }
     args.update(overrides)
     return Participant.register(**args)

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from lotse.domain.access import Principal, Role
 from lotse.domain.application import Journeys, Recorded, RequestKey
+from tests.builders.journeys import AMINA
 
 COACH = Principal("coach-caritas-ahlen-1", Role.CASEWORKER, "caritas-ahlen")
 
@@ -32,12 +33,7 @@ def register(journeys: Journeys, request_key: RequestKey | None = None) -> Recor
         provider="caritas-ahlen",
         request_key=request_key,
         intake_date=INTAKE,
-        given_name="Amina",
-        family_name="Haidari",
-        birth_date=date(2001, 5, 17),
-        gender="female",
-        nationality="AF",
-        residence_status="duldung",
+        **AMINA,
     )
 
 

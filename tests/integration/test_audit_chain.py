@@ -30,6 +30,7 @@ from lotse.storage.checkpoints import new_signing_key_text, signing_key_from_tex
 from lotse.storage.export import Criteria, Exporter, verify_bundle
 from lotse.storage.verification import run_verification
 from tests.builders.audit import checkpoints, verify
+from tests.builders.journeys import AMINA
 
 ADMIN = Principal("admin", Role.ADMIN, ALL_ORGANISATIONS)
 
@@ -88,12 +89,7 @@ def test_single_event_saves_are_chained_by_the_same_definition(
             programme="durchstarten",
             provider="caritas-ahlen",
             intake_date=date(2021, 3, 1),
-            given_name="Amina",
-            family_name="Haidari",
-            birth_date=date(2001, 5, 17),
-            gender="female",
-            nationality="AF",
-            residence_status="duldung",
+            **AMINA,
         )
     seed(runtime.journeys, 2, batch=1, seed_value=5)
     rows = sql(

@@ -34,6 +34,7 @@ from lotse.storage.keys import MasterKey, MasterKeyError
 from lotse.storage.recorder import LotseRecorder
 from lotse.storage.rotation import keys_not_under
 from tests.builders.api import Auth, registration
+from tests.builders.journeys import AMINA
 from tests.builders.privacy import (
     CANARY_BIRTH_DATE,
     FAR_FUTURE,
@@ -295,12 +296,7 @@ def register_directly(runtime: Runtime) -> str:
         programme="durchstarten",
         provider="caritas-ahlen",
         intake_date=date(2021, 3, 1),
-        given_name="Amina",
-        family_name="Haidari",
-        birth_date=date(2001, 5, 17),
-        gender="female",
-        nationality="AF",
-        residence_status="duldung",
+        **AMINA,
     )
     return str(recorded.participant_id)
 

@@ -35,6 +35,7 @@ from lotse.storage.chain import chain_rows
 from lotse.storage.checkpoints import Checkpoint, Checkpointer, Checkpoints, new_signing_key_text
 from lotse.storage.verification import VerificationReport, run_verification
 from tests.builders.api import Auth, registration
+from tests.builders.journeys import AMINA
 
 ADMIN = Principal("admin", Role.ADMIN, ALL_ORGANISATIONS)
 
@@ -87,12 +88,7 @@ def register(runtime: Runtime, residence_status: str = "duldung") -> UUID:
         programme="durchstarten",
         provider="caritas-ahlen",
         intake_date=date(2021, 3, 1),
-        given_name="Amina",
-        family_name="Haidari",
-        birth_date=date(2001, 5, 17),
-        gender="female",
-        nationality="AF",
-        residence_status=residence_status,
+        **{**AMINA, "residence_status": residence_status},
     )
     return UUID(str(recorded.participant_id))
 

@@ -15,6 +15,7 @@ from lotse.domain.envelope import Envelope
 from lotse.domain.errors import InvalidInputError, RuleViolationError
 from lotse.domain.participant import Participant
 from lotse.domain.timetravel import replay
+from tests.builders.journeys import AMINA
 
 TODAY = date(2022, 6, 1)
 INTAKE = date(2021, 3, 1)
@@ -38,12 +39,7 @@ def in_f4(programme: Programme) -> Participant:
         provider="caritas-ahlen",
         municipality="warendorf",
         intake_date=INTAKE,
-        given_name="Amina",
-        family_name="Haidari",
-        birth_date=date(2001, 5, 17),
-        gender="female",
-        nationality="AF",
-        residence_status="duldung",
+        **AMINA,
     )
     p.assess_eligibility(**on(1), programme=programme, eligible=True, target_group="duldung")
     p.give_consent(**on(1), programme=programme, consent_version="2020-01")
