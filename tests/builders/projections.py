@@ -32,9 +32,9 @@ async def pool_for(runtime: Runtime) -> asyncpg.Pool:
     return await asyncpg.create_pool(runtime.database.url, min_size=1, max_size=4)
 
 
-async def catch_up(runtime: Runtime, master: MasterKey) -> None:
+async def catch_up(runtime: Runtime, master: MasterKey, batch_size: int = 97) -> None:
     pool = await pool_for(runtime)
-    runner = Runner(pool, master, list(PROJECTIONS.values()), batch_size=97)
+    runner = Runner(pool, master, list(PROJECTIONS.values()), batch_size=batch_size)
     await runner.acquire(wait=False)
     try:
         await runner.catch_up()

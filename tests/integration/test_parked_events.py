@@ -31,8 +31,8 @@ from lotse.projections.runner import ProjectionBusyError, Runner
 from lotse.storage.keys import MasterKey
 from tests.builders.api import Auth
 from tests.builders.projections import (
+    catch_up,
     journeys_with_twists,
-    pool_for,
     read_models_match_aggregates,
     rebuild_all,
     run,
@@ -138,17 +138,6 @@ def tracking(runtime: Runtime) -> dict[str, dict[str, Any]]:
 def parked(runtime: Runtime) -> list[tuple[str, int]]:
     rows = query(runtime, "SELECT name, position FROM lotse_projection_parked ORDER BY name")
     return [(r["name"], r["position"]) for r in rows]
-
-
-async def catch_up(runtime: Runtime, master: MasterKey, batch_size: int = 97) -> None:
-    pool = await pool_for(runtime)
-    runner = Runner(pool, master, list(PROJECTIONS.values()), batch_size=batch_size)
-    await runner.acquire(wait=False)
-    try:
-        await runner.catch_up()
-    finally:
-        await runner.release()
-        await pool.close()
 
 
 @pytest.fixture

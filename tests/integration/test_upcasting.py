@@ -32,7 +32,6 @@ from lotse.domain.participant import Participant
 from lotse.projections.catalogue import PROJECTIONS
 from lotse.projections.rebuild import rebuild
 from lotse.projections.records import decode
-from lotse.projections.runner import Runner
 from lotse.reports.sources import replay
 from lotse.storage.checkpoints import new_signing_key_text
 from lotse.storage.export import Criteria, Exporter
@@ -40,6 +39,7 @@ from lotse.storage.keys import MasterKey
 from lotse.storage.sealing import seal_event
 from tests.builders.api import Auth
 from tests.builders.audit import checkpoints
+from tests.builders.projections import catch_up
 from tests.builders.reports import Script
 
 V1_MINUTES = 30
@@ -133,18 +133,7 @@ def test_the_live_runner_projects_v1_upcast_and_v2_as_stored(
     s.coaching(p, "2021-03-08", V2_MINUTES, True)
     reader.journeys.save(p)  # stored as version 2: no upcast when read back
     master = MasterKey.from_text(reader.settings.master_key)
-
-    async def follow() -> None:
-        pool = await asyncpg.create_pool(reader.database.url, min_size=1, max_size=4)
-        runner = Runner(pool, master, list(PROJECTIONS.values()), batch_size=1)
-        await runner.acquire(wait=False)
-        try:
-            await runner.catch_up()
-        finally:
-            await runner.release()
-            await pool.close()
-
-    asyncio.run(follow())
+    asyncio.run(catch_up(reader, master, batch_size=1))
 
     assert read_model_minutes(reader.database.url)["participants"] == 2 * V1_MINUTES + V2_MINUTES
     assert reader.journeys._load(stored_v1).coaching_minutes == 2 * V1_MINUTES + V2_MINUTES
