@@ -28,6 +28,7 @@ from lotse.domain.vocabulary import ErasureMode
 from lotse.storage.chain import GENESIS, chain_rows, encode_row, encode_row_sql, link
 from lotse.storage.checkpoints import new_signing_key_text, signing_key_from_text
 from lotse.storage.export import Criteria, Exporter, verify_bundle
+from lotse.storage.log_head import head_query
 from lotse.storage.verification import run_verification
 from tests.builders.audit import checkpoints, verify
 from tests.builders.journeys import AMINA
@@ -55,7 +56,7 @@ def sql(database_url: str, statement: str, *params: Any) -> list[Any]:
 
 
 def head(database_url: str) -> int:
-    return int(sql(database_url, "SELECT max(notification_id) FROM lotse_events")[0][0])
+    return int(sql(database_url, head_query())[0][0])
 
 
 # ------------------------------------------------------------------ the chain
