@@ -218,10 +218,10 @@ def add(
             hours = hours_by.get((cid, q), Decimal(0))
             total_amount += amount
             total_fees += fees
-            at = sums.setdefault((course["municipality"], course["provider"], q), [])
-            at.append(hours)
-            at.append(amount)
-            at.append(fees)
+            summed = sums.setdefault((course["municipality"], course["provider"], q), [])
+            summed.append(hours)
+            summed.append(amount)
+            summed.append(fees)
         key = str(cid)
         f.add(("course_sessions", key), c["sessions"], sensitive=False)
         f.add(("course_held", key), c["hours"].quantize(CENT), sensitive=False)
