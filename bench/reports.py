@@ -58,6 +58,16 @@ from lotse.reports.suppression import suppress
 from lotse.storage.keys import MasterKey
 
 
+async def has_events(url: str) -> bool:
+    conn = await asyncpg.connect(url)
+    try:
+        if await conn.fetchval("SELECT to_regclass('lotse_events')") is None:
+            return False
+        return bool(await conn.fetchval("SELECT EXISTS (SELECT FROM lotse_events)"))
+    finally:
+        await conn.close()
+
+
 async def server_version(url: str) -> str:
     conn = await asyncpg.connect(url)
     try:
@@ -235,8 +245,8 @@ def main() -> int:
     parser.add_argument("--replay-runs", type=int, default=1)
     parser.add_argument(
         "--database",
-        help="measure on this database, seeded by an earlier run of this benchmark with the "
-        "same options and caught up (kept); default: a fresh one, seeded here and dropped",
+        help="a database URL to keep: seeded here if it holds no events yet, else measured as "
+        "an earlier run with the same options left it; default: a fresh database, dropped",
     )
     args = parser.parse_args()
 
@@ -244,6 +254,8 @@ def main() -> int:
         if args.database:
             url, embedded, version = args.database, False, "?"
             seed_seconds = None
+            if not asyncio.run(has_events(url)):
+                _events, seed_seconds, _counts = seed(url, args)
         else:
             db = stack.enter_context(bench_database())
             url, embedded, version = db.url, db.embedded, db.server_version
