@@ -1,22 +1,32 @@
-"""Benchmark: the statewide monitoring report for a year, from read models and by replay.
+"""Benchmark: a statewide year of funding reports, from read models and by replay.
 
-1. Seeds ``--participants`` journeys with ``api.demo.seed`` (bulk saves) in a fresh
-   database (``DATABASE_URL`` server, or embedded PostgreSQL), and catches the
-   projections up with the runner.
-2. Times the statewide monitoring report for ``--year`` from the read models
-   (computation + small-cell protection, as the API does before storing the run):
-   p50/p95 over ``--runs`` runs; target p95 < 1 s.
-3. Computes the same figures by replaying every event up to the same position
-   through the projections' folds (``--replay-runs`` runs), checks that the figures
-   are equal, and prints the ratio replay / read models.
+1. Seeds ``--participants`` journeys (``api.demo``'s generator, bulk saves) and
+   ``--courses`` F4 courses of ``--year`` with about ``--sessions`` sessions and
+   their attendance lists (``bench.course_year``: the ``Course`` aggregate's own
+   commands) in a fresh database (``DATABASE_URL`` server, or embedded
+   PostgreSQL), and catches the projections up with the runner.
+2. Times the statewide monitoring report and the statewide financial evidence
+   (per-course rows and, as served to roles that may see participant ids, the
+   Teilnehmendenliste of every course) for ``--year`` from the read models, as
+   ``GET /reports/monitoring|financial`` computes them before storing the run:
+   query, cells, small-cell protection and the published tables; p50/p95 over
+   ``--runs`` runs each; target p95 < 1 s.
+3. Computes the same reports by replaying every event up to the same position
+   through the projections' folds (``--replay-runs`` runs), checks that the
+   published tables and every cell are equal, and prints the ratio replay / read
+   models.
 
-The issue's size is ``--participants 100000`` (about 2.7 million events).
+The issue's size (issue 11) is the default: 100,000 participants (about 2.7 million
+events), 8,000 courses, 300,000 sessions, about 2 million attendance marks.
+``--participants 5000 --courses 400 --sessions 15000`` is a quick run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import statistics
 import sys
 import time
@@ -35,15 +45,35 @@ from bench.common import (
     percentile,
     write_results,
 )
-from lotse.api.demo import seed
-from lotse.domain.configuration import Configuration
+from bench.course_year import CourseCounts, seed_courses, seed_participants
+from lotse.domain.configuration import Configuration, load_configuration
 from lotse.projections.catalogue import PROJECTIONS
 from lotse.projections.runner import Runner
+from lotse.reports.cells import publish
 from lotse.reports.definition import ReportRequest
 from lotse.reports.periods import parse_period
-from lotse.reports.service import compute
+from lotse.reports.service import TABLES, Computed, compute, figures_from_rows
+from lotse.reports.sources import replay
 from lotse.reports.suppression import suppress
 from lotse.storage.keys import MasterKey
+
+
+async def has_events(url: str) -> bool:
+    conn = await asyncpg.connect(url)
+    try:
+        if await conn.fetchval("SELECT to_regclass('lotse_events')") is None:
+            return False
+        return bool(await conn.fetchval("SELECT EXISTS (SELECT FROM lotse_events)"))
+    finally:
+        await conn.close()
+
+
+async def server_version(url: str) -> str:
+    conn = await asyncpg.connect(url)
+    try:
+        return str(await conn.fetchval("SHOW server_version")).split()[0]
+    finally:
+        await conn.close()
 
 
 async def catch_up(url: str, master: MasterKey) -> float:
@@ -59,111 +89,267 @@ async def catch_up(url: str, master: MasterKey) -> float:
     return time.perf_counter() - started
 
 
+def served(computed: Computed) -> dict[str, Any]:
+    """What the route publishes: small-cell protection applied, tables resolved."""
+    hidden = suppress(computed.figures)
+    return {"suppressed": sorted(map(repr, hidden)), "tables": publish(computed.figures, hidden)}
+
+
 async def measure(
-    url: str, config: Configuration, year: str, runs: int, replay_runs: int
-) -> dict[str, Any]:
-    request = ReportRequest("monitoring", "durchstarten", parse_period(year))
+    url: str,
+    config: Configuration,
+    kind: str,
+    year: str,
+    variants: list[tuple[bool, int]],
+    replay_runs: int,
+) -> list[dict[str, Any]]:
+    """Each ``(evidence, runs)`` variant from the read models, then by replay.
+
+    The replay folds the log once per replay run for all variants (``compute``
+    with a position does exactly this: ``replay`` and then ``figures_from_rows``);
+    a variant's replay time is the fold plus its own figures.
+    """
+    request = ReportRequest(kind, "durchstarten", parse_period(year))
     conn = await asyncpg.connect(url)
+    found: list[dict[str, Any]] = []
+    documents = []
     try:
-        read_times = []
-        computed = None
-        for _ in range(runs):
-            started = time.perf_counter()
-            computed = await compute(conn, request, config)
-            suppress(computed.figures)
-            read_times.append(time.perf_counter() - started)
-        assert computed is not None
-        assert computed.source == "read_models"
-        replay_times = []
-        replayed = None
+        for evidence, runs in variants:
+            read_times = []
+            computed = document = None
+            for _ in range(runs):
+                started = time.perf_counter()
+                computed = await compute(conn, request, config, evidence=evidence)
+                document = served(computed)
+                read_times.append(time.perf_counter() - started)
+            assert computed is not None
+            assert document is not None
+            assert computed.source == "read_models"
+            documents.append((computed, document))
+            read_times.sort()
+            found.append(
+                {
+                    "kind": kind,
+                    "evidence": evidence,
+                    "position": computed.position,
+                    "cells": len(computed.figures.cells),
+                    "tables": len(document["tables"]),
+                    "table_rows": sum(len(t["rows"]) for t in document["tables"].values()),
+                    "read_model_seconds": read_times,
+                    "read_model_p50": percentile(read_times, 50),
+                    "read_model_p95": percentile(read_times, 95),
+                    "replay_seconds": [],
+                }
+            )
+            print(f"  {kind} evidence={evidence}: {read_times}", file=sys.stderr, flush=True)
+        position = found[0]["position"]
+        assert all(f["position"] == position for f in found)
+        equal = [True] * len(variants)
         for _ in range(replay_runs):
             started = time.perf_counter()
-            replayed = await compute(conn, request, config, position=computed.position)
-            suppress(replayed.figures)
-            replay_times.append(time.perf_counter() - started)
-        assert replayed is not None
-        equal = replayed.figures.cells == computed.figures.cells
+            rows = await replay(conn, position, TABLES[kind])
+            folded = time.perf_counter() - started
+            for i, (evidence, _runs) in enumerate(variants):
+                started = time.perf_counter()
+                figures = figures_from_rows(request, rows, config, evidence=evidence)
+                document = served(Computed(request, position, "replay", figures))
+                found[i]["replay_seconds"].append(folded + time.perf_counter() - started)
+                computed, served_document = documents[i]
+                found[i]["cells_equal"] = figures.cells == computed.figures.cells
+                found[i]["documents_equal"] = document == served_document
+                equal[i] = equal[i] and found[i]["cells_equal"] and found[i]["documents_equal"]
+                del figures, document
+            del rows
         events = await conn.fetchval(
-            "SELECT count(*) FROM lotse_events WHERE notification_id <= $1", computed.position
+            "SELECT count(*) FROM lotse_events WHERE notification_id <= $1", position
         )
     finally:
         await conn.close()
-    read_times.sort()
-    return {
-        "events": int(events),
-        "cells": len(computed.figures.cells),
-        "read_model_seconds": read_times,
-        "read_model_p50": percentile(read_times, 50),
-        "read_model_p95": percentile(read_times, 95),
-        "replay_seconds": replay_times,
-        "replay_median": statistics.median(replay_times),
-        "figures_equal": equal,
-    }
+    for i, f in enumerate(found):
+        f["events"] = int(events)
+        f["replay_median"] = statistics.median(f["replay_seconds"])
+        f["figures_equal"] = equal[i]
+    return found
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+async def course_counts(url: str) -> CourseCounts:
+    """What the courses read model holds (the same as generated when seeded here)."""
+    conn = await asyncpg.connect(url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT (SELECT count(*) FROM rm_courses) AS courses, "
+            "(SELECT count(*) FROM rm_course_sessions) AS sessions, "
+            "(SELECT count(*) FROM rm_course_sessions WHERE attendance_version IS NOT NULL) "
+            "AS lists, (SELECT count(*) FROM rm_course_attendance) AS marks, "
+            "(SELECT sum(enrolled) FROM rm_courses) AS enrolments, "
+            "(SELECT count(*) FROM lotse_events) AS events"
+        )
+    finally:
+        await conn.close()
+    return CourseCounts(**{k: int(v or 0) for k, v in dict(row).items()})
+
+
+def seed(url: str, args: argparse.Namespace) -> tuple[int, float, CourseCounts]:
+    """Participants and courses through the aggregates, saved in bulk."""
+    runtime = bench_runtime(url)
+    try:
+
+        def progress(done: int) -> None:
+            if done % 10_000 == 0:
+                print(f"  {done:,} participants", file=sys.stderr, flush=True)
+
+        started = time.perf_counter()
+        events, stays = seed_participants(runtime.journeys, args.participants, on_progress=progress)
+        counts = seed_courses(
+            runtime.journeys,
+            stays,
+            courses=args.courses,
+            sessions=args.sessions,
+            year=int(args.year[:4]),
+        )
+        events += counts.events
+        seconds = time.perf_counter() - started
+        print(
+            f"seeded {events:,} events in {seconds:.0f}s: {counts.courses:,} courses, "
+            f"{counts.sessions:,} sessions, {counts.marks:,} attendance marks",
+            file=sys.stderr,
+        )
+        master = MasterKey.from_text(runtime.settings.master_key)
+        projection_seconds = asyncio.run(catch_up(url, master))
+        print(f"projections caught up in {projection_seconds:.0f}s", file=sys.stderr)
+        with runtime.journeys.recorder.datastore.transaction(commit=True) as curs:
+            curs.execute("ANALYZE")
+    finally:
+        runtime.close()
+    return events, seconds, counts
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--participants", type=int, default=100_000)
+    parser.add_argument("--courses", type=int, default=8_000)
+    parser.add_argument("--sessions", type=int, default=300_000)
     parser.add_argument("--year", default="2021")
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument(
+        "--evidence-runs",
+        type=int,
+        default=3,
+        help="runs of the financial report with every attendance list (slow at full size)",
+    )
     parser.add_argument("--replay-runs", type=int, default=1)
+    parser.add_argument(
+        "--database",
+        help="a database URL to keep: seeded here if it holds no events yet, else measured as "
+        "an earlier run with the same options left it; default: a fresh database, dropped",
+    )
     args = parser.parse_args()
 
-    with bench_database() as db:
-        runtime = bench_runtime(db.url)
-        try:
-            started = time.perf_counter()
-            events = seed(runtime.journeys, args.participants, batch=100)
-            seed_seconds = time.perf_counter() - started
-            print(f"seeded {events} events in {seed_seconds:.0f}s", file=sys.stderr)
-            master = MasterKey.from_text(runtime.settings.master_key)
-            projection_seconds = asyncio.run(catch_up(db.url, master))
-            print(f"projections caught up in {projection_seconds:.0f}s", file=sys.stderr)
-            with runtime.journeys.recorder.datastore.transaction(commit=True) as curs:
-                curs.execute("ANALYZE")
-            figures = asyncio.run(
-                measure(db.url, runtime.configuration, args.year, args.runs, args.replay_runs)
-            )
-        finally:
-            runtime.close()
+    with contextlib.ExitStack() as stack:
+        if args.database:
+            url, embedded, version = args.database, False, "?"
+            seed_seconds = None
+            if not asyncio.run(has_events(url)):
+                _events, seed_seconds, _counts = seed(url, args)
+        else:
+            db = stack.enter_context(bench_database())
+            url, embedded, version = db.url, db.embedded, db.server_version
+            _events, seed_seconds, _counts = seed(url, args)
+        counts = asyncio.run(course_counts(url))
+        if args.database:
+            version = asyncio.run(server_version(url))
+        config = load_configuration(None)
+        load_before = load()
+        reports = [
+            *asyncio.run(
+                measure(
+                    url, config, "monitoring", args.year, [(False, args.runs)], args.replay_runs
+                )
+            ),
+            *asyncio.run(
+                measure(
+                    url,
+                    config,
+                    "financial",
+                    args.year,
+                    [(False, args.runs), (True, args.evidence_runs)],
+                    args.replay_runs,
+                )
+            ),
+        ]
+        load_after = load()
 
-    ratio = figures["replay_median"] / figures["read_model_p50"]
+    m = machine()
     results = {
-        "machine": machine(),
-        "database": {"embedded": db.embedded, "server_version": db.server_version},
+        "machine": m,
+        "load_average_before_after": [load_before, load_after],
+        "database": {"embedded": embedded, "server_version": version},
         "participants": args.participants,
-        "events": events,
+        "courses": counts.__dict__,
         "seed_seconds": seed_seconds,
-        "projection_catch_up_seconds": projection_seconds,
-        "report": {"kind": "monitoring", "period": args.year, "scope": "statewide", **figures},
-        "replay_to_read_model_ratio": ratio,
+        "reports": [
+            {
+                "period": args.year,
+                "scope": "statewide",
+                **r,
+                "replay_to_read_model_ratio": r["replay_median"] / r["read_model_p50"],
+            }
+            for r in reports
+        ],
         "target_p95_seconds": 1.0,
     }
     path = write_results("reports", results)
-    m = results["machine"]
-    where = "embedded" if db.embedded else "server"
-    print(f"\n### Funding reports: statewide monitoring {args.year} ({where} PostgreSQL)")
-    print(f"\n{m['cpu']}, {m['nproc']} cores, Python {m['python']}, PostgreSQL {db.server_version}")
+    where = "embedded" if embedded else "server"
+    print(f"\n### Funding reports: statewide {args.year} ({where} PostgreSQL {version})")
+    print(f"\n{m['cpu']}, {m['nproc']} cores, Python {m['python']}")
+    print(f"load average (1 / 5 / 15 min) before the timings {load_before}, after {load_after}")
     print(
-        f"{args.participants:,} participants, {figures['events']:,} events; "
-        f"{figures['cells']:,} cells per report\n"
+        f"{args.participants:,} participants, {counts.courses:,} courses, "
+        f"{counts.sessions:,} sessions, {counts.lists:,} attendance lists with "
+        f"{counts.marks:,} marks; {reports[0]['events']:,} events\n"
     )
-    rows = [
-        [
-            f"from read models ({args.runs} runs)",
-            f"p50 {figures['read_model_p50'] * 1000:,.0f} ms, "
-            f"p95 {figures['read_model_p95'] * 1000:,.0f} ms",
-            f"target p95 < 1 s: {'pass' if figures['read_model_p95'] < 1 else 'fail'}",
-        ],
-        [
-            f"by replaying the events ({args.replay_runs} run(s))",
-            f"median {figures['replay_median']:,.1f} s",
-            f"{ratio:,.0f}x the read-model p50; same figures: {figures['figures_equal']}",
-        ],
-    ]
-    print(markdown_table(["monitoring report", "time", "ratio / target"], rows))
+    names = {
+        ("monitoring", False): "monitoring",
+        ("financial", False): "financial: figures and per-course rows",
+        ("financial", True): "financial as served to admins/auditors: + every Teilnehmendenliste "
+        "and the legacy event trail",
+    }
+    rows = []
+    for r in reports:
+        p50, p95 = r["read_model_p50"] * 1000, r["read_model_p95"] * 1000
+        runs = len(r["read_model_seconds"])
+        rows.append(
+            [
+                names[r["kind"], r["evidence"]],
+                f"{r['cells']:,} cells, {r['tables']:,} tables, {r['table_rows']:,} rows",
+                f"p50 {p50:,.0f} ms, p95 {p95:,.0f} ms ({runs} runs)",
+                "pass" if r["read_model_p95"] < 1 else "fail",
+                f"{r['replay_median']:,.1f} s",
+                f"{r['replay_median'] / r['read_model_p50']:,.1f}x",
+                "yes" if r["figures_equal"] else "NO",
+            ]
+        )
+    print(
+        markdown_table(
+            [
+                "statewide report",
+                "size",
+                "from read models",
+                "p95 < 1 s",
+                f"replay ({args.replay_runs} run(s))",
+                "replay / read p50",
+                "equal",
+            ],
+            rows,
+        )
+    )
     print(f"\nresults: {path}")
-    return 0 if figures["figures_equal"] else 1
+    return 0 if all(r["figures_equal"] for r in reports) else 1
 
 
 if __name__ == "__main__":

@@ -46,6 +46,18 @@ SESSIONS_SQL = (
     "municipality, provider FROM rm_course_sessions "
     f"WHERE programme = $1 AND session_date BETWEEN $2 AND $3 {_SCOPE}"
 )
+#: Without the lists, the sessions are added up per course and quarter in PostgreSQL:
+#: a statewide year has hundreds of thousands of sessions but only thousands of
+#: courses, and ``add`` needs no more than these sums (the hours paid per attending
+#: participant are summed per session first, as ``add`` does for single sessions).
+SESSION_SUMS_SQL = (
+    "SELECT course_id, min(session_date) AS session_date, count(*) AS sessions, "
+    "sum(lesson_hours) AS lesson_hours, sum(present) AS present, sum(absent) AS absent, "
+    "sum(excused) AS excused, sum(lesson_hours * present) AS participant_hours "
+    "FROM rm_course_sessions "
+    f"WHERE programme = $1 AND session_date BETWEEN $2 AND $3 {_SCOPE} "
+    "GROUP BY course_id, date_trunc('quarter', session_date::timestamp)"
+)
 FEES_SQL = (
     "SELECT course_id, effective_date, amount_eur, municipality, provider FROM rm_course_fees "
     f"WHERE programme = $1 AND effective_date BETWEEN $2 AND $3 {_SCOPE}"
@@ -64,6 +76,8 @@ class CourseRows:
 
     courses: list[Mapping[str, Any]] = field(default_factory=list)
     sessions: list[Mapping[str, Any]] = field(default_factory=list)
+    """Single sessions, or sums per course and quarter (``sessions``: how many,
+    ``participant_hours``: lesson hours x present, added up per session)."""
     fees: list[Mapping[str, Any]] = field(default_factory=list)
     attendance: list[Mapping[str, Any]] | None = None
     """Only with evidence (roles that may see participant ids)."""
@@ -73,7 +87,9 @@ async def fetch(conn: Any, request: ReportRequest, *, evidence: bool) -> CourseR
     args = request.period_arguments()
     rows = CourseRows(
         courses=[dict(r) for r in await conn.fetch(COURSES_SQL, *args)],
-        sessions=[dict(r) for r in await conn.fetch(SESSIONS_SQL, *args)],
+        sessions=[
+            dict(r) for r in await conn.fetch(SESSIONS_SQL if evidence else SESSION_SUMS_SQL, *args)
+        ],
         fees=[dict(r) for r in await conn.fetch(FEES_SQL, *args)],
     )
     if evidence:
@@ -144,19 +160,29 @@ def add(
     }
     amounts: dict[tuple[Any, str], Decimal] = {}
     hours_by: dict[tuple[Any, str], Decimal] = {}
+    rates = {cid: rate_of(programme, course["module"]) for cid, course in courses.items()}
+    # The quarters in which a course held a session or paid a fee: only those add
+    # to the cells (the others would add zeros to cells that start at zero).
+    active: dict[Any, set[str]] = {}
     for s in rows.sessions:
         cid = s["course_id"]
         if cid not in courses:
             continue
         c = per_course[cid]
         hours = Decimal(s["lesson_hours"])
-        c["sessions"] += 1
+        c["sessions"] += int(s.get("sessions", 1))
         c["hours"] += hours
         for status in ("present", "absent", "excused"):
             c[status] += int(s[status])
-        rate = rate_of(programme, courses[cid]["module"])
-        units = hours if rate is None or rate.unit == "lesson_hour" else hours * int(s["present"])
+        rate = rates[cid]
+        if rate is None or rate.unit == "lesson_hour":
+            units = hours
+        elif "participant_hours" in s:
+            units = Decimal(s["participant_hours"])
+        else:
+            units = hours * int(s["present"])
         q = _quarter(s["session_date"])
+        active.setdefault(cid, set()).add(q)
         hours_by[cid, q] = hours_by.get((cid, q), Decimal(0)) + hours
         amounts[cid, q] = amounts.get((cid, q), Decimal(0)) + (
             units * rate.amount_eur if rate is not None else Decimal(0)
@@ -165,6 +191,7 @@ def add(
     for fee in rows.fees:
         if fee["course_id"] in courses:
             at = (fee["course_id"], _quarter(fee["effective_date"]))
+            active.setdefault(at[0], set()).add(at[1])
             fees_by[at] = fees_by.get(at, Decimal(0)) + Decimal(fee["amount_eur"])
 
     providers = sorted({c["provider"] for c in courses.values()})
@@ -174,22 +201,25 @@ def add(
             for q in [*quarters, TOTAL]:
                 for family in ("course_hours", "course_amount", "course_fees"):
                     f.add((family, m, p, q), Decimal(0), sensitive=False)
+    # Added up per (municipality, provider, quarter) first, then into the totals:
+    # the same exact sums with a few cell additions instead of 24 per course and quarter.
+    sums: dict[tuple[str, str, str], list[Decimal]] = {}
     for cid, course in courses.items():
         c = per_course[cid]
-        total_amount = Decimal(0)
-        total_fees = Decimal(0)
+        total_amount = Decimal("0.00")
+        total_fees = Decimal("0.00")
         for q in quarters:
+            if q not in active.get(cid, ()):
+                continue
             amount = amounts.get((cid, q), Decimal(0)).quantize(CENT, ROUND_HALF_UP)
             fees = fees_by.get((cid, q), Decimal(0)).quantize(CENT)
             hours = hours_by.get((cid, q), Decimal(0))
             total_amount += amount
             total_fees += fees
-            for m in (course["municipality"], TOTAL):
-                for p in (course["provider"], TOTAL):
-                    for qq in (q, TOTAL):
-                        f.add(("course_hours", m, p, qq), hours, sensitive=False)
-                        f.add(("course_amount", m, p, qq), amount, sensitive=False)
-                        f.add(("course_fees", m, p, qq), fees, sensitive=False)
+            summed = sums.setdefault((course["municipality"], course["provider"], q), [])
+            summed.append(hours)
+            summed.append(amount)
+            summed.append(fees)
         key = str(cid)
         f.add(("course_sessions", key), c["sessions"], sensitive=False)
         f.add(("course_held", key), c["hours"].quantize(CENT), sensitive=False)
@@ -197,6 +227,16 @@ def add(
             f.add((f"course_{status}", key), c[status], sensitive=False)
         f.add(("course_p", key), total_amount, sensitive=False)
         f.add(("course_exam_fees", key), total_fees, sensitive=False)
+    for (municipality, provider, q), values in sums.items():
+        hours = sum(values[0::3], Decimal(0))
+        amount = sum(values[1::3], Decimal(0))
+        fees = sum(values[2::3], Decimal(0))
+        for m in (municipality, TOTAL):
+            for p in (provider, TOTAL):
+                for qq in (q, TOTAL):
+                    f.add(("course_hours", m, p, qq), hours, sensitive=False)
+                    f.add(("course_amount", m, p, qq), amount, sensitive=False)
+                    f.add(("course_fees", m, p, qq), fees, sensitive=False)
     for k in list(f.cells):
         if k[0] in ("course_hours", "course_amount", "course_fees"):
             f.cells[k] = Decimal(f.cells[k]).quantize(CENT)

@@ -32,9 +32,10 @@ from lotse.domain.envelope import Envelope
 from lotse.domain.participant import Participant
 from lotse.projections.catalogue import PROJECTIONS
 from lotse.reports import course_evidence
-from lotse.reports.cells import TOTAL, Figures
+from lotse.reports.cells import TOTAL, Figures, publish
 from lotse.reports.definition import Labels, ReportRequest
 from lotse.reports.periods import parse_period
+from lotse.reports.service import compute
 from lotse.storage.keys import MasterKey
 from tests.builders.api import Auth
 from tests.builders.projections import rebuild_all, run, snapshot
@@ -273,6 +274,51 @@ def test_course_figures_from_the_read_model_equal_a_replay_of_the_log(
     assert replayed["run"]["source"] == "replay"
     assert replayed["tables"] == from_read_models["tables"]
     assert "kurse" in replayed["tables"]
+
+
+def test_course_figures_summed_in_sql_without_the_lists_equal_single_sessions_and_a_replay(
+    client: TestClient, auth: Auth, runtime: Runtime, case: dict[str, Any]
+) -> None:
+    # Without the lists (change lists of runs, the benchmark), the read model's
+    # sessions are summed per course and quarter in PostgreSQL; for both units.
+    financial(client, auth, runtime)  # waits until the live runner has caught up
+    config = runtime.journeys.configuration
+    request = ReportRequest("financial", "durchstarten", parse_period("2021"))
+    per_attendee = dataclasses.replace(
+        config.programmes["durchstarten"],
+        flat_rates=(FlatRate("P4", "F4", "participant_lesson_hour", Decimal("4.10")),),
+    )
+
+    async def figures() -> tuple[Any, ...]:
+        conn = await asyncpg.connect(runtime.database.url)
+        try:
+            summed = await compute(conn, request, config, evidence=False)
+            replayed = await compute(conn, request, config, position=summed.position)
+            rows = {
+                lists: await course_evidence.fetch(conn, request, evidence=lists)
+                for lists in (False, True)
+            }
+        finally:
+            await conn.close()
+        priced = []
+        for lists in (False, True):
+            f = Figures()
+            course_evidence.add(
+                f, rows[lists], request, Labels.of(config, "durchstarten"), per_attendee
+            )
+            priced.append(f)
+        return summed, replayed, rows[False], *priced
+
+    summed, replayed, sums, from_sums, from_sessions = run(figures())
+
+    assert summed.source == "read_models"
+    assert len(sums.sessions) == 1  # seven sessions, one course, one quarter
+    assert summed.figures.cells == replayed.figures.cells
+    assert publish(summed.figures, set()) == publish(replayed.figures, set())
+    assert summed.figures.value(("course_p", case["course"])) == Decimal("1575.00")
+    # 6 h x (4 present on the first day + 6 on each of the other six) x 4.10 EUR
+    assert from_sums.cells == from_sessions.cells
+    assert from_sums.value(("course_p", case["course"])) == Decimal("984.00")
 
 
 def test_the_courses_read_model_is_equal_after_a_rebuild(
