@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from lotse.api.problems import status_for
 from lotse.api.readmodels import ReadModels
 from lotse.api.runtime import Runtime
-from lotse.api.tokens import TokenError, read_token
+from lotse.api.tokens import TokenError
 from lotse.domain.access import Principal
 from lotse.domain.application import Journeys
 from lotse.domain.errors import AccessDeniedError, DomainError, ParticipantNotFoundError
@@ -80,7 +80,7 @@ def authenticate(runtime: Runtime, token: str | None) -> Principal:
         msg = "a bearer token is required (Authorization: Bearer ...)"
         raise HTTPException(401, msg, CHALLENGE)
     try:
-        return read_token(runtime.settings.secret_key, token)
+        return runtime.authentication.principal(token)
     except TokenError as e:
         raise HTTPException(401, str(e), CHALLENGE) from None
 
@@ -269,7 +269,7 @@ async def log_refused_access(
             user, role, organisation = "-", "-", "-"
             if credentials is not None:
                 try:
-                    p = read_token(runtime.settings.secret_key, credentials.credentials)
+                    p = runtime.authentication.principal(credentials.credentials)
                     user, role, organisation = p.user, p.role.value, p.organisation
                 except TokenError:
                     user = "invalid-token"

@@ -6,9 +6,12 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from lotse.api.authentication import Authenticator
+from lotse.api.issuers import load_issuers
+from lotse.api.oidc import IssuerTokens
 from lotse.api.settings import Settings
 from lotse.domain.application import Journeys
-from lotse.domain.configuration import Configuration, load_configuration
+from lotse.domain.configuration import DEFAULT_CONFIG_DIR, Configuration, load_configuration
 from lotse.storage.access_log import ACCESS_LOG_TABLE, AccessLog
 from lotse.storage.chain import CHAIN_TABLE, append_only_statements
 from lotse.storage.chain import backfill as backfill_chain
@@ -22,6 +25,7 @@ from lotse.storage.database import Database, connect
 from lotse.storage.factory import MASTER_KEY
 from lotse.storage.recorder import LotseRecorder
 from lotse.storage.request_log import PostgresRequestLog
+from lotse.storage.token_registry import TokenRegistry
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,13 @@ class Runtime:
     access_log: AccessLog | None = None
     checkpoints: Checkpoints | None = None
     checkpointer: Checkpointer | None = None
+    tokens: TokenRegistry | None = None
+    authenticator: Authenticator | None = None
+
+    @property
+    def authentication(self) -> Authenticator:
+        assert self.authenticator is not None
+        return self.authenticator
 
     def close(self) -> None:
         if self.access_log is not None:
@@ -94,6 +105,10 @@ def build_runtime(
     access_log = AccessLog(recorder.datastore, schema)
     access_log.create_tables()
     _guard_append_only(recorder, schema)
+    tokens = TokenRegistry(recorder.datastore, schema)
+    tokens.create_tables()
+    issuers = load_issuers(settings.config_dir or DEFAULT_CONFIG_DIR, configuration)
+    authenticator = Authenticator(settings.secret_key, tokens, IssuerTokens(issuers))
     # A log from before the chain is chained once; never once checkpoints exist,
     # because then a missing chain is evidence for verification to report.
     chained = 0
@@ -102,7 +117,16 @@ def build_runtime(
     if chained:
         log.warning("chained %d events recorded before the hash chain existed", chained)
     log.info("lotse ready (%s PostgreSQL)", "embedded" if database.embedded else "server")
-    runtime = Runtime(settings, configuration, database, journeys, access_log, checkpoints)
+    runtime = Runtime(
+        settings,
+        configuration,
+        database,
+        journeys,
+        access_log,
+        checkpoints,
+        tokens=tokens,
+        authenticator=authenticator,
+    )
     if checkpointing and settings.checkpoint_seconds and signing_key is not None:
         runtime.start_checkpointing(settings.checkpoint_seconds)
     return runtime

@@ -39,6 +39,8 @@ class Settings:
     """Longest wait for a database connection (connect, or a free one from a pool)."""
     db_command_timeout_seconds: float = 60.0
     """Longest a single database statement of the API may run."""
+    token_max_ttl_hours: int = 24 * 30
+    """Longest lifetime ``lotse token create`` grants; longer ones are refused."""
 
     @property
     def embedded(self) -> bool:
@@ -124,6 +126,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     except ValueError:
         msg = "LOTSE_TOKEN_TTL_HOURS must be a whole number of hours"
         raise SettingsError(msg) from None
+    max_ttl = _number(env, "LOTSE_TOKEN_MAX_TTL_HOURS", 24 * 30, int, minimum=1)
+    if ttl > max_ttl:
+        msg = "LOTSE_TOKEN_TTL_HOURS must not exceed LOTSE_TOKEN_MAX_TTL_HOURS"
+        raise SettingsError(msg)
     return Settings(
         database_url=database_url,
         data_dir=data_dir,
@@ -136,6 +142,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         max_body_bytes=max_body_bytes,
         db_timeout_seconds=db_timeout,
         db_command_timeout_seconds=db_command_timeout,
+        token_max_ttl_hours=max_ttl,
     )
 
 

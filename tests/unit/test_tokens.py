@@ -26,7 +26,13 @@ def test_a_valid_token_reads_as_its_principal_again_and_again() -> None:
 
 def test_a_remembered_token_is_refused_once_it_has_expired() -> None:
     now = int(time.time())
-    claims = {"iss": "lotse", "sub": "coach-1", "role": "caseworker", "org": "caritas-ahlen"}
+    claims = {
+        "iss": "lotse",
+        "sub": "coach-1",
+        "role": "caseworker",
+        "org": "caritas-ahlen",
+        "jti": "t-1",
+    }
     token = jwt.encode({**claims, "iat": now, "exp": now + 1}, SECRET, algorithm="HS256")
     read_token(SECRET, token)
 
@@ -52,3 +58,12 @@ def test_a_tampered_token_is_refused() -> None:
 
     with pytest.raises(TokenError):
         read_token(SECRET, forged)
+
+
+def test_a_token_without_an_id_is_refused_because_it_could_not_be_revoked() -> None:
+    now = int(time.time())
+    claims = {"iss": "lotse", "sub": "coach-1", "role": "caseworker", "org": "caritas-ahlen"}
+    token = jwt.encode({**claims, "iat": now, "exp": now + 60}, SECRET, algorithm="HS256")
+
+    with pytest.raises(TokenError):
+        read_token(SECRET, token)
