@@ -26,6 +26,7 @@ from lotse.api.routes import (
     participants,
     referrals,
     reports,
+    sign_in,
     system,
 )
 from lotse.api.runtime import Runtime, build_runtime
@@ -157,4 +158,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(system.router)
     app.include_router(audit.router)
     app.include_router(reports.router)
+    app.include_router(sign_in.router)
     return app

@@ -9,6 +9,9 @@ One ``[[issuer]]`` table per provider (usually one per organisation)::
     groups_claim = "groups"               # the claim holding the person's groups
     algorithms = ["RS256", "ES256"]       # optional; only asymmetric ones allowed
     leeway_seconds = 60                   # optional clock skew for exp/nbf/iat
+    client_id = "lotse-web"               # optional: offers browser sign-in (secret in
+                                          # LOTSE_OIDC_SECRET_<NAME>, e.g. ..._CARITAS)
+    display_name = "Caritas Ahlen"        # optional: shown on the sign-in page
 
     [issuer.groups]                       # group -> role at an organisation
     "lotse-coaches" = { role = "caseworker", organisation = "caritas-ahlen" }
@@ -50,6 +53,9 @@ class IssuerConfig:
     algorithms: tuple[str, ...] = ("RS256", "ES256")
     leeway_seconds: int = 60
     refetch_seconds: float = 1.0
+    client_id: str = ""
+    """The client Lotse's sign-in pages use at this provider; empty: no browser sign-in."""
+    display_name: str = ""
 
 
 def load_issuers(directory: Path, configuration: Configuration) -> list[IssuerConfig]:
@@ -111,4 +117,6 @@ def _issuer(
         algorithms=algorithms,
         leeway_seconds=int(table.get("leeway_seconds", 60)),
         refetch_seconds=float(table.get("refetch_seconds", 1.0)),
+        client_id=str(table.get("client_id", "")),
+        display_name=str(table.get("display_name", table["name"])),
     )

@@ -39,12 +39,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lotse.api import problems
 from lotse.api.deps import (
     PRINCIPAL,
+    SESSION,
     authenticate,
+    authenticate_session,
     bearer_token,
     get_principal,
     log_refusal,
     log_refused_access,
 )
+from lotse.api.sessions import cookies_of
 from lotse.domain.access import Principal
 from lotse.domain.errors import AccessDeniedError
 
@@ -190,6 +193,7 @@ class BodyGuard:
         chunked = False
         content_type: bytes | None = None
         authorization: bytes | None = None
+        cookie: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -203,6 +207,8 @@ class BodyGuard:
                 content_type = value
             elif name == b"authorization":
                 authorization = value
+            elif name == b"cookie":
+                cookie = value
         if not chunked and not length:
             await self.app(scope, receive, send)  # no body: nothing to guard
             return
@@ -212,8 +218,16 @@ class BodyGuard:
         strict = route is not None and route.takes_body and _is_json(content_type)
         if route is not None and route.protected:
             header = authorization.decode("latin-1") if authorization is not None else None
+            token = bearer_token(header)
             try:
-                principal = authenticate(runtime, bearer_token(header))
+                if token is None and cookie is not None:
+                    # A browser session: the route's dependency checks its CSRF token.
+                    principal, session = authenticate_session(
+                        runtime, cookies_of(cookie.decode("latin-1"))
+                    )
+                    scope.setdefault("state", {})[SESSION] = session
+                else:
+                    principal = authenticate(runtime, token)
             except HTTPException as e:
                 if route.logs_refusals:
                     _record_refusal(scope, route, runtime, e.status_code)

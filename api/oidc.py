@@ -54,12 +54,17 @@ VERIFIED_CACHE_SIZE = 4096
 _KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
 
 
-def fetch_json(url: str) -> dict[str, Any]:
-    """GET a JSON document over https (http only on the loopback interface, for tests)."""
+def check_transport(url: str) -> None:
+    """A provider is reached over https (plain http only on the loopback interface)."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme != "https" and not (parts.scheme == "http" and _loopback(parts.hostname)):
         msg = "an OpenID provider must be reached over https"
         raise TokenError(msg)
+
+
+def fetch_json(url: str) -> dict[str, Any]:
+    """GET a JSON document from a provider."""
+    check_transport(url)
     request = urllib.request.Request(url, headers={"Accept": "application/json"})  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as response:  # noqa: S310
@@ -89,7 +94,17 @@ class KeySet:
     _keys: dict[str, PyJWK] = field(default_factory=dict)
     _fetched: float = float("-inf")
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _jwks_uri: str | None = None
+    _discovery: dict[str, Any] | None = None
+
+    def discovery(self) -> dict[str, Any]:
+        """The provider's discovery document (fetched once per process)."""
+        if self._discovery is None:
+            document = self.fetch(self.issuer.rstrip("/") + "/.well-known/openid-configuration")
+            if document.get("issuer") != self.issuer or "jwks_uri" not in document:
+                msg = "the OpenID provider's discovery document does not match its issuer"
+                raise TokenError(msg)
+            self._discovery = document
+        return self._discovery
 
     def key(self, kid: str) -> PyJWK:
         found = self._keys.get(kid)
@@ -106,14 +121,8 @@ class KeySet:
 
     def _refresh(self) -> None:
         self._fetched = time.monotonic()
-        if self._jwks_uri is None:
-            discovery = self.fetch(self.issuer.rstrip("/") + "/.well-known/openid-configuration")
-            if discovery.get("issuer") != self.issuer or "jwks_uri" not in discovery:
-                msg = "the OpenID provider's discovery document does not match its issuer"
-                raise TokenError(msg)
-            self._jwks_uri = str(discovery["jwks_uri"])
         keys: dict[str, PyJWK] = {}
-        for data in self.fetch(self._jwks_uri).get("keys", []):
+        for data in self.fetch(str(self.discovery()["jwks_uri"])).get("keys", []):
             if data.get("use", "sig") != "sig" or "kid" not in data:
                 continue
             try:
@@ -150,6 +159,11 @@ class IssuerTokens:
         return verified
 
     def _verify(self, token: str, config: IssuerConfig) -> Verified:
+        claims = self.signed_claims(token, config, audience=config.audience)
+        return Verified(principal_of(claims, config), token_id(claims), float(claims["exp"]))
+
+    def signed_claims(self, token: str, config: IssuerConfig, *, audience: str) -> dict[str, Any]:
+        """The claims of a JWT the issuer signed for ``audience``; ``TokenError`` otherwise."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as e:
@@ -167,18 +181,18 @@ class IssuerTokens:
             msg = "the bearer token's algorithm does not fit its issuer's key"
             raise TokenError(msg)
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key.key,
                 algorithms=[str(algorithm)],
-                audience=config.audience,
+                audience=audience,
                 issuer=config.issuer,
                 leeway=config.leeway_seconds,
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
             )
         except jwt.PyJWTError as e:
             raise TokenError("the bearer token is invalid or expired") from e
-        return Verified(principal_of(claims, config), token_id(claims), float(claims["exp"]))
+        return claims
 
 
 def token_id(claims: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from lotse.api.authentication import Authenticator
 from lotse.api.issuers import load_issuers
 from lotse.api.oidc import IssuerTokens
 from lotse.api.settings import Settings
+from lotse.api.sign_in import SignIn
 from lotse.domain.application import Journeys
 from lotse.domain.configuration import DEFAULT_CONFIG_DIR, Configuration, load_configuration
 from lotse.storage.access_log import ACCESS_LOG_TABLE, AccessLog
@@ -25,6 +26,7 @@ from lotse.storage.database import Database, connect
 from lotse.storage.factory import MASTER_KEY
 from lotse.storage.recorder import LotseRecorder
 from lotse.storage.request_log import PostgresRequestLog
+from lotse.storage.sessions import SessionStore
 from lotse.storage.token_registry import TokenRegistry
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,8 @@ class Runtime:
     checkpointer: Checkpointer | None = None
     tokens: TokenRegistry | None = None
     authenticator: Authenticator | None = None
+    sessions: SessionStore | None = None
+    sign_in: SignIn | None = None
 
     @property
     def authentication(self) -> Authenticator:
@@ -108,7 +112,11 @@ def build_runtime(
     tokens = TokenRegistry(recorder.datastore, schema)
     tokens.create_tables()
     issuers = load_issuers(settings.config_dir or DEFAULT_CONFIG_DIR, configuration)
-    authenticator = Authenticator(settings.secret_key, tokens, IssuerTokens(issuers))
+    issuer_tokens = IssuerTokens(issuers)
+    authenticator = Authenticator(settings.secret_key, tokens, issuer_tokens)
+    sessions = SessionStore(recorder.datastore, schema)
+    sessions.create_tables()
+    sign_in = SignIn(issuer_tokens, settings.oidc_client_secrets, sessions)
     # A log from before the chain is chained once; never once checkpoints exist,
     # because then a missing chain is evidence for verification to report.
     chained = 0
@@ -126,6 +134,8 @@ def build_runtime(
         checkpoints,
         tokens=tokens,
         authenticator=authenticator,
+        sessions=sessions,
+        sign_in=sign_in,
     )
     if checkpointing and settings.checkpoint_seconds and signing_key is not None:
         runtime.start_checkpointing(settings.checkpoint_seconds)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import os
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -15,6 +16,8 @@ from lotse.storage.keys import MasterKey
 SECRET_FILE = "token-secret"  # noqa: S105 - a file name
 MASTER_KEY_FILE = "master.key"
 AUDIT_SIGNING_KEY_FILE = "audit-signing.key"
+#: ``LOTSE_OIDC_SECRET_CARITAS_AHLEN`` is the client secret of issuer ``caritas-ahlen``.
+OIDC_SECRET_PREFIX = "LOTSE_OIDC_SECRET_"  # noqa: S105 - a variable name
 
 
 class SettingsError(Exception):
@@ -41,6 +44,14 @@ class Settings:
     """Longest a single database statement of the API may run."""
     token_max_ttl_hours: int = 24 * 30
     """Longest lifetime ``lotse token create`` grants; longer ones are refused."""
+    oidc_client_secrets: Mapping[str, str] = field(default_factory=dict)
+    """Client secret per issuer name (``LOTSE_OIDC_SECRET_<NAME>``): browser sign-in."""
+    session_idle_minutes: int = 30
+    """A browser session ends after this long without a request."""
+    session_absolute_hours: int = 10
+    """... and this long after sign-in, whatever happens (a working day)."""
+    session_cookie_secure: bool = True
+    """Session cookies only over https (``__Host-`` prefix); off only for plain-http demos."""
 
     @property
     def embedded(self) -> bool:
@@ -130,6 +141,17 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if ttl > max_ttl:
         msg = "LOTSE_TOKEN_TTL_HOURS must not exceed LOTSE_TOKEN_MAX_TTL_HOURS"
         raise SettingsError(msg)
+    oidc_secrets = {
+        name.removeprefix(OIDC_SECRET_PREFIX).lower().replace("_", "-"): value
+        for name, value in env.items()
+        if name.startswith(OIDC_SECRET_PREFIX) and value
+    }
+    idle = _number(env, "LOTSE_SESSION_IDLE_MINUTES", 30, int, minimum=1)
+    absolute = _number(env, "LOTSE_SESSION_ABSOLUTE_HOURS", 10, int, minimum=1)
+    secure_cookie = env.get("LOTSE_SESSION_COOKIE_SECURE", "true").strip().lower()
+    if secure_cookie not in ("true", "false"):
+        msg = "LOTSE_SESSION_COOKIE_SECURE must be true or false"
+        raise SettingsError(msg)
     return Settings(
         database_url=database_url,
         data_dir=data_dir,
@@ -143,6 +165,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         db_timeout_seconds=db_timeout,
         db_command_timeout_seconds=db_command_timeout,
         token_max_ttl_hours=max_ttl,
+        oidc_client_secrets=oidc_secrets,
+        session_idle_minutes=idle,
+        session_absolute_hours=absolute,
+        session_cookie_secure=secure_cookie == "true",
     )
 
 

@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 import jwt
@@ -160,6 +160,31 @@ class OpenIDProvider:
         }
         return {**base, **overrides}
 
+    def log_in(self, authorization_url: str, login: str) -> str:
+        """Go through the provider's login as a browser would; the callback URL it sends to.
+
+        Uses the provider's development login form (any password). The consent is
+        implied for the test clients (``loadExistingGrant`` in provider.mjs).
+        """
+        with httpx.Client(follow_redirects=False, timeout=10) as browser:
+            response = browser.get(authorization_url)
+            for _ in range(10):
+                location = response.headers.get("location")
+                if location is None:
+                    form = re.search(r'action="([^"]+)"', response.text)
+                    assert form, response.text[:500]
+                    response = browser.post(
+                        urljoin(str(response.url), form.group(1)),
+                        data={"prompt": "login", "login": login, "password": "any"},
+                    )
+                    continue
+                target = urljoin(str(response.url), location)
+                if not target.startswith(self.issuer):
+                    return target
+                response = browser.get(target)
+        msg = "the provider did not send the browser back"
+        raise AssertionError(msg)
+
     def sign_in(self, login: str, *, scope: str = "openid profile email groups") -> dict[str, Any]:
         """The Authorization Code flow with PKCE, as a browser would go through it.
 
@@ -173,39 +198,22 @@ class OpenIDProvider:
             .decode()
         )
         state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-        with httpx.Client(base_url=self.issuer, follow_redirects=False, timeout=10) as browser:
-            response = browser.get(
-                "/auth",
-                params={
-                    "client_id": CLIENT_ID,
-                    "response_type": "code",
-                    "scope": scope,
-                    "redirect_uri": self.redirect_uris[0],
-                    "code_challenge": challenge,
-                    "code_challenge_method": "S256",
-                    "state": state,
-                    "nonce": nonce,
-                    "resource": AUDIENCE,
-                },
-            )
-            code = None
-            for _ in range(10):
-                location = response.headers.get("location")
-                if location is None:
-                    form = re.search(r'action="([^"]+)"', response.text)
-                    assert form, response.text[:500]
-                    response = browser.post(
-                        urljoin(str(response.url), form.group(1)),
-                        data={"prompt": "login", "login": login, "password": "any"},
-                    )
-                    continue
-                if location.startswith(self.redirect_uris[0]):
-                    query = parse_qs(urlsplit(location).query)
-                    assert query["state"] == [state]
-                    code = query["code"][0]
-                    break
-                response = browser.get(urljoin(str(response.url), location))
-            assert code is not None, "the provider did not redirect back with a code"
+        query = {
+            "client_id": CLIENT_ID,
+            "response_type": "code",
+            "scope": scope,
+            "redirect_uri": self.redirect_uris[0],
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "state": state,
+            "nonce": nonce,
+            "resource": AUDIENCE,
+        }
+        callback = self.log_in(f"{self.issuer}/auth?{urlencode(query)}", login)
+        answer = parse_qs(urlsplit(callback).query)
+        assert answer["state"] == [state]
+        code = answer["code"][0]
+        with httpx.Client(base_url=self.issuer, timeout=10) as browser:
             tokens = browser.post(
                 "/token",
                 data={
@@ -229,6 +237,7 @@ def issuers_toml(provider: OpenIDProvider, groups: dict[str, tuple[str, str]]) -
         'name = "testop"',
         f'issuer = "{provider.issuer}"',
         f'audience = "{AUDIENCE}"',
+        f'client_id = "{CLIENT_ID}"',
         "refetch_seconds = 0",
         "",
         "[issuer.groups]",
