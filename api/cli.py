@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lotse.api.audit_cli import add_audit_parser, run_audit
 from lotse.api.privacy_cli import add_privacy_parser, run_privacy
@@ -33,16 +37,14 @@ DEMO_USERS = [
 
 
 def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | None) -> int:
-    import uvicorn
-
-    from lotse.api.app import create_app
     from lotse.api.runtime import build_runtime
     from lotse.api.token_cli import issue_recorded
-    from lotse.api.workers import reuse_port_supported
-    from lotse.api.workers import serve as serve_workers
 
     settings = load_settings()
-    runtime = build_runtime(settings)
+    # Opened here, before any worker starts: a database that cannot be reached or
+    # migrated, or bad settings, fail once with their message instead of in every
+    # worker; the demo data is seeded through it.
+    runtime = build_runtime(settings, checkpointing=False)
     if demo_participants:
         from lotse.api.demo import seed
         from lotse.api.progress import Progress
@@ -53,8 +55,10 @@ def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | Non
             events = seed(runtime.journeys, demo_participants, on_progress=progress.advance)
             progress.close()
             from lotse.api.demo_courses import seed_courses
+            from lotse.api.demo_scenarios import seed_scenarios
 
             events += seed_courses(runtime.journeys)
+            events += seed_scenarios(runtime.journeys)
             print(f"demo data: {demo_participants} participants, {events} events")
         else:
             print(f"demo data: already present ({head} events), not seeded again")
@@ -74,40 +78,89 @@ def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | Non
             )
             print(f"  {role:<11} ({org}): {token}")
     sys.stdout.flush()
+    # Each worker process builds its own runtime from the same settings (the
+    # embedded mode's secrets are files in the data directory by now).
+    runtime.close()
     projector = _start_projector(settings) if runs_projector_in_process() else None
-    workers: int = app_factory_args.workers
     try:
-        if workers > 1:
-            # Each worker process builds its own runtime from the same settings (the
-            # embedded mode's secrets are files in the data directory by now).
-            runtime.close()
-            if reuse_port_supported():
-                return serve_workers(
-                    app_factory_args.host,
-                    app_factory_args.port,
-                    workers,
-                    "lotse.api.cli:worker_app",
-                    access_log=False,
-                )
-            uvicorn.run(
-                "lotse.api.cli:worker_app",
-                factory=True,
-                host=app_factory_args.host,
-                port=app_factory_args.port,
-                workers=workers,
-                access_log=False,
-            )
-        else:
-            app = create_app(settings, runtime)
-            uvicorn.run(
-                app, host=app_factory_args.host, port=app_factory_args.port, access_log=False
-            )
+        return serve_app(
+            "lotse.api.cli:worker_app",
+            app_factory_args.host,
+            app_factory_args.port,
+            app_factory_args.workers,
+        )
     finally:
         if projector is not None:
             projector.terminate()
             projector.wait(timeout=15)
-        runtime.close()
+
+
+#: How long a worker may take, once told to stop, to answer its open requests and
+#: close its runtime (flush the access log, sign the last checkpoint) before it is killed.
+WORKER_STOP_SECONDS = 30
+
+#: Granian's own log lines (workers started, died, replaced) in the format of ours.
+_GRANIAN_LOG_FORMATS = {
+    "formatters": {
+        "generic": {
+            "()": "logging.Formatter",
+            "fmt": "%(asctime)s %(levelname)s granian: %(message)s",
+        },
+        "access": {"()": "logging.Formatter", "fmt": "%(message)s"},
+    }
+}
+
+
+def serve_app(target: str, host: str, port: int, workers: int) -> int:
+    """Run ``workers`` processes of the app factory ``target`` until told to stop.
+
+    Granian's worker management (bench/servers.py measured it serving as well as
+    the supervisor of our own it replaced). On Linux every worker listens on a
+    socket of its own (``SO_REUSEPORT``), so the kernel spreads connections opened
+    together, as clients and proxy pools open them, over all workers; a worker that
+    dies is replaced; one that dies again within seconds of being replaced (a
+    configuration that cannot start fails the same way every time) stops the
+    server with status 1; SIGINT and SIGTERM stop the workers gracefully.
+    """
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    server = Granian(
+        target,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        respawn_failed_workers=True,
+        workers_kill_timeout=WORKER_STOP_SECONDS,
+        log_access=False,
+        log_dictconfig=_GRANIAN_LOG_FORMATS,
+    )
+    try:
+        server.serve(target_loader=load_worker_app)
+    except SystemExit as e:  # granian's way of saying the workers failed
+        return e.code if isinstance(e.code, int) else 1
     return 0
+
+
+def load_worker_app(target: str) -> Any:
+    """In each worker process, before it serves: build the app, watch the supervisor.
+
+    A worker whose supervisor is gone (killed without the chance to stop it)
+    stops gracefully instead of serving on unsupervised; granian's workers do
+    not notice on their own.
+    """
+    threading.Thread(
+        target=_stop_when_orphaned, args=(os.getppid(),), name="orphan-watch", daemon=True
+    ).start()
+    module, _, factory = target.partition(":")
+    return getattr(importlib.import_module(module), factory)()
+
+
+def _stop_when_orphaned(supervisor: int) -> None:
+    while os.getppid() == supervisor:
+        time.sleep(1)
+    os.kill(os.getpid(), signal.SIGTERM)  # the worker's graceful shutdown
 
 
 def configure_logging() -> None:

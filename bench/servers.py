@@ -1,22 +1,23 @@
-"""Does Lotse's own worker supervisor (``api/workers.py``) still pay its keep?
+"""Does ``lotse serve`` run its workers as well as a maintained server would?
 
     DATABASE_URL=postgresql://... .venv/bin/python bench/servers.py [--rounds 3]
 
 The same application, two worker processes, three ways of running them:
 
-- ``lotse``: ``lotse serve --workers 2``, our supervisor: one ``SO_REUSEPORT``
-  socket per worker, so the kernel spreads new connections over the workers;
+- ``lotse``: ``lotse serve --workers 2``: granian's worker management as
+  ``serve_app`` configures it (respawn, a watch on the supervisor in every
+  worker), in place of the supervisor of our own it replaced (issue 10 item 7);
+- ``granian``: the plain ``granian --workers 2`` command line on the same app
+  factory: what our configuration and per-worker start hook cost, if anything;
 - ``uvicorn``: ``uvicorn --workers 2``, uvicorn's own process manager (one shared
-  listening socket);
-- ``granian``: ``granian --workers 2``, a maintained Rust server with its own
-  worker management (skipped when not installed: ``pip install granian``).
+  listening socket).
 
 Each is loaded with the write benchmark's closed loop (16 keep-alive clients
 recording milestones, connections opened together as a client pool does) and
 with the same clients reading participants. The variants alternate in rounds on
 one database, each round on a settled database, and the ratios to ``lotse`` are
 the medians of the rounds' ratios (the machines drift by tens of percent within
-minutes). The supervisor is ours to maintain: it stays only while it beats both.
+minutes).
 """
 
 from __future__ import annotations
@@ -84,11 +85,11 @@ VARIANTS: dict[str, tuple[str, ...]] = {
 
 
 def available() -> list[str]:
-    names = ["lotse", "uvicorn"]
-    if importlib.util.find_spec("granian") is not None:
-        names.append("granian")
+    names = ["lotse", "granian"]
+    if importlib.util.find_spec("uvicorn") is not None:
+        names.append("uvicorn")
     else:
-        print("granian is not installed: its variant is skipped", file=sys.stderr)
+        print("uvicorn is not installed: its variant is skipped", file=sys.stderr)
     return names
 
 

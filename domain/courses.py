@@ -21,10 +21,12 @@ from eventsourcing.persistence import IntegrityError
 
 from lotse.domain.access import (
     Principal,
+    accepted_referrals,
     check_may_manage_courses,
     check_may_read_courses,
     may_manage_course,
     may_read_course,
+    serves,
 )
 from lotse.domain.application import (
     MAX_CONFLICT_RETRIES,
@@ -97,12 +99,18 @@ class Courses:
     def check_may_enrol(self, course: Course, participant: Participant) -> None:
         """Who may be enrolled in a course: the one place that decides it.
 
-        For now a course's provider enrols only its own participants (the lead
-        provider's). Referrals across providers (a participant referred to this
-        provider for the course's module) will be accepted here.
+        The course's provider enrols its own participants (it leads the case) and
+        those referred to it for the course's module with the referral accepted and
+        not ended (``domain.access.serves``, read from the participant's own stream).
+        A referral for another module, or one waiting or ended, does not count: it
+        rests on a consent that names the module.
         """
-        if participant.provider != course.provider:
-            msg = "the participant is not a participant of the course's provider"
+        accepted = accepted_referrals(participant.referrals.values())
+        if not serves(course.provider, participant.provider, accepted, course.module):
+            msg = (
+                "the participant is neither the course's provider's own nor referred to it "
+                "(referral accepted, not ended) for the course's module"
+            )
             raise RuleViolationError(msg, field="participant_id", rule="not-own-participant")
 
     def _participant(self, participant_id: UUID, field: str) -> Participant:

@@ -408,6 +408,152 @@ def test_only_the_providers_own_participants_are_enrolled(client: TestClient, au
     assert_problem(response, 409, rule="not-own-participant", field="participant_id")
 
 
+# ------------------------------------------- participants referred to the provider
+
+VHS = ("caseworker", "vhs-warendorf")
+
+
+def referred(
+    client: TestClient, auth: Auth, module: str = "F4", *, accept: bool = True
+) -> tuple[str, str]:
+    """A caritas-ahlen participant referred to vhs-warendorf for ``module``."""
+    lead = auth()
+    response = client.post("/participants", json=registration(), headers=lead)
+    assert response.status_code == 201, response.text
+    pid = str(response.json()["id"])
+    for body in (
+        {"type": "EligibilityAssessed", "eligible": True, "target_group": "duldung"},
+        {"type": "ConsentGiven", "consent_version": "2020-01"},
+        {"type": "ModuleEntered", "module": "F1"},
+    ):
+        r = client.post(
+            f"/participants/{pid}/milestones",
+            json={**body, "effective_date": "2021-03-02"},
+            headers=lead,
+        )
+        assert r.status_code == 201, r.text
+    r = client.post(
+        f"/participants/{pid}/referrals",
+        json={"provider": "vhs-warendorf", "module": module, "effective_date": "2021-03-03"},
+        headers=lead,
+    )
+    assert r.status_code == 201, r.text
+    referral_id = str(r.json()["referral_id"])
+    if accept:
+        r = client.post(
+            f"/participants/{pid}/referrals/{referral_id}/acceptance",
+            json={"effective_date": "2021-03-04"},
+            headers=auth(*VHS),
+        )
+        assert r.status_code == 201, r.text
+    return pid, referral_id
+
+
+def vhs_course(client: TestClient, auth: Auth) -> str:
+    body = course_body(provider="vhs-warendorf", title="Berufsvorbereitung VHS")
+    response = client.post("/courses", json=body, headers=auth(*VHS))
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def enrol_at_vhs(client: TestClient, auth: Auth, cid: str, pid: str) -> Any:
+    return client.post(
+        f"/courses/{cid}/enrolments",
+        json={"participant_id": pid, "effective_date": START},
+        headers=auth(*VHS),
+    )
+
+
+def test_a_participant_referred_for_the_courses_module_is_enrolled_and_attends(
+    client: TestClient, auth: Auth
+) -> None:
+    pid, _ = referred(client, auth)
+    # The receiving provider opens the F4 stay it was referred for.
+    r = client.post(
+        f"/participants/{pid}/milestones",
+        json={"type": "ModuleEntered", "module": "F4", "effective_date": "2021-03-05"},
+        headers=auth(*VHS),
+    )
+    assert r.status_code == 201, r.text
+    own = participant_in_f4(client, auth, provider="vhs-warendorf")
+    cid = vhs_course(client, auth)
+
+    enrolled = [enrol_at_vhs(client, auth, cid, p) for p in (pid, own)]
+
+    assert [r.status_code for r in enrolled] == [201, 201], [r.text for r in enrolled]
+    held = client.post(
+        f"/courses/{cid}/sessions",
+        json={"date": "2021-04-06", "lesson_hours": 6},
+        headers=auth(*VHS),
+    )
+    assert held.status_code == 201, held.text
+    sid = held.json()["session_id"]
+    marks = client.post(
+        f"/courses/{cid}/sessions/{sid}/attendance",
+        json={
+            "entries": [
+                {"participant_id": pid, "status": "present"},
+                {"participant_id": own, "status": "excused"},
+            ]
+        },
+        headers=auth(*VHS),
+    )
+    assert marks.status_code == 201, marks.text
+    course = client.get(f"/courses/{cid}", headers=auth(*VHS)).json()
+    assert course["held_lesson_hours"] == "6.00"
+
+
+def test_a_participant_referred_for_another_module_is_not_enrolled(
+    client: TestClient, auth: Auth
+) -> None:
+    pid, _ = referred(client, auth, module="F1")
+    cid = vhs_course(client, auth)
+    before = client.get(f"/courses/{cid}", headers=auth(*VHS)).json()["version"]
+
+    response = enrol_at_vhs(client, auth, cid, pid)
+
+    body = assert_problem(response, 409, rule="not-own-participant", field="participant_id")
+    assert pid not in response.text
+    assert body["detail"]
+    assert client.get(f"/courses/{cid}", headers=auth(*VHS)).json()["version"] == before
+
+
+def test_a_referral_not_yet_accepted_does_not_enrol(client: TestClient, auth: Auth) -> None:
+    pid, _ = referred(client, auth, accept=False)
+    cid = vhs_course(client, auth)
+
+    response = enrol_at_vhs(client, auth, cid, pid)
+
+    assert_problem(response, 409, rule="not-own-participant", field="participant_id")
+
+
+def test_an_ended_referral_does_not_enrol(client: TestClient, auth: Auth) -> None:
+    pid, referral_id = referred(client, auth)
+    ended = client.post(
+        f"/participants/{pid}/referrals/{referral_id}/ending",
+        json={"effective_date": "2021-03-20", "reason": "no_longer_needed"},
+        headers=auth(),
+    )
+    assert ended.status_code == 201, ended.text
+    cid = vhs_course(client, auth)
+
+    response = enrol_at_vhs(client, auth, cid, pid)
+
+    assert_problem(response, 409, rule="not-own-participant", field="participant_id")
+
+
+def test_the_lead_provider_does_not_enrol_in_a_course_of_the_provider_it_referred_to(
+    client: TestClient, auth: Auth
+) -> None:
+    """The course belongs to the receiving provider: the lead provider does not manage it."""
+    pid, _ = referred(client, auth)
+    cid = vhs_course(client, auth)
+
+    response = enrol(client, auth, cid, pid)  # caritas-ahlen's case worker
+
+    assert response.status_code == 404, response.text
+
+
 def test_an_unknown_participant_cannot_be_enrolled(client: TestClient, auth: Auth) -> None:
     cid = new_course(client, auth)
 

@@ -1,7 +1,9 @@
 """``lotse serve --workers N``: every worker gets connections, and the supervisor holds up.
 
-Each worker listens on its own ``SO_REUSEPORT`` socket (``api.workers``). The apps
-here answer with their process id, so a test can see which worker served it.
+``lotse serve`` runs its workers under granian (``serve_app`` in ``api/cli.py``),
+configured to do what the supervisor of our own it replaced did; these tests hold
+it to that. The apps here answer with their process id, so a test can see which
+worker served it.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from lotse.api.workers import reuse_port_supported
+from lotse.storage.checkpoints import new_signing_key_text
+from lotse.storage.keys import MasterKey
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.skipif(not reuse_port_supported(), reason="SO_REUSEPORT balancing")
+# Only Linux balances connections over SO_REUSEPORT sockets (and has /proc).
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="Linux worker sockets")
 
 
 def free_port() -> int:
@@ -31,11 +35,14 @@ def free_port() -> int:
 
 
 def start(app: str, port: int) -> subprocess.Popen[bytes]:
+    """What ``lotse serve --workers 2`` runs, with one of the apps here instead of Lotse's."""
     code = (
-        "import sys; from api.workers import serve; "
-        f"sys.exit(serve('127.0.0.1', {port}, 2, {app!r}, log_level='warning'))"
+        "import sys; from lotse.api.cli import serve_app; "
+        f"sys.exit(serve_app({app!r}, '127.0.0.1', {port}, 2))"
     )
-    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    return subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def pids_of_new_connections(port: int, count: int) -> list[int]:
@@ -144,3 +151,64 @@ def test_a_worker_that_cannot_start_stops_the_server_with_an_error() -> None:
     parent = start("tests.worker_pid_app:broken", free_port())
 
     assert parent.wait(timeout=60) == 1
+
+
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid``, from /proc."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def test_lotse_serve_with_two_workers_answers_and_stops_all_on_sigterm(
+    database_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "LOTSE_SECRET_KEY": "workers-test-" + "s" * 32,
+        "LOTSE_MASTER_KEY": MasterKey.generate().to_text(),
+        "LOTSE_AUDIT_SIGNING_KEY": new_signing_key_text(),
+        "LOTSE_DATA_DIR": str(tmp_path),
+    }
+    env.pop("LOTSE_PROJECTOR", None)  # the default: serve starts the projector beside
+    env.pop("LOTSE_CONFIG", None)
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "lotse.api.cli", "serve", "--workers", "2", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert parent.poll() is None, "lotse serve exited"
+            assert time.monotonic() < deadline, "lotse serve did not come up"
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                c.request("GET", "/health")
+                if c.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.3)
+        children = _children(parent.pid)
+        assert len(children) >= 3  # two workers and the projector
+
+        parent.send_signal(signal.SIGTERM)
+
+        assert parent.wait(timeout=60) == 0
+        assert not any(_alive(pid) for pid in children)
+        with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port)):
+            pass
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
