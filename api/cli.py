@@ -15,25 +15,19 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from lotse.api.audit_cli import add_audit_parser, run_audit
+from lotse.api.demo_users import DEMO_USERS
 from lotse.api.privacy_cli import add_privacy_parser, run_privacy
 from lotse.api.projections_cli import add_projection_parsers, run_projections
 from lotse.api.readmodels import runs_projector_in_process
 from lotse.api.report_cli import add_report_parser, run_report
 from lotse.api.settings import Settings, SettingsError, load_settings
 from lotse.api.token_cli import add_token_parser, run_token
-from lotse.domain.access import ALL_ORGANISATIONS, Principal, Role
+from lotse.domain.access import Principal, Role
 from lotse.domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-DEMO_USERS = [
-    ("caseworker", "coach-caritas-ahlen-1", "caritas-ahlen"),
-    ("coordinator", "ki-warendorf", "warendorf"),
-    ("funder", "bezreg-arnsberg", ALL_ORGANISATIONS),
-    ("auditor", "pruefung-land", ALL_ORGANISATIONS),
-    ("admin", "admin", ALL_ORGANISATIONS),
-]
 
 
 def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | None) -> int:
@@ -77,6 +71,8 @@ def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | Non
                 runtime, Principal(user, Role(role), org), settings.token_ttl_hours
             )
             print(f"  {role:<11} ({org}): {token}")
+        if settings.demo_sign_in:
+            print(f"Demo sign-in in the browser (no identity provider): {url}/auth/demo")
     sys.stdout.flush()
     # Each worker process builds its own runtime from the same settings (the
     # embedded mode's secrets are files in the data directory by now).
@@ -248,6 +244,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(args, demo_participants=None)
         if args.command == "demo":
+            if not os.environ.get("DATABASE_URL"):
+                # The demo's sign-in page (no provider needed), over plain http; the
+                # API workers read these like every setting, from the environment.
+                os.environ.setdefault("LOTSE_DEMO_SIGN_IN", "true")
+                os.environ.setdefault("LOTSE_SESSION_COOKIE_SECURE", "false")
             return _serve(args, demo_participants=args.participants)
         if args.command == "token":
             return run_token(args)

@@ -52,6 +52,8 @@ class Settings:
     """... and this long after sign-in, whatever happens (a working day)."""
     session_cookie_secure: bool = True
     """Session cookies only over https (``__Host-`` prefix); off only for plain-http demos."""
+    demo_sign_in: bool = False
+    """``lotse demo`` on the embedded database: sign in as a demo user, no provider."""
 
     @property
     def embedded(self) -> bool:
@@ -152,6 +154,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if secure_cookie not in ("true", "false"):
         msg = "LOTSE_SESSION_COOKIE_SECURE must be true or false"
         raise SettingsError(msg)
+    demo_sign_in = env.get("LOTSE_DEMO_SIGN_IN", "").strip().lower() == "true"
+    if demo_sign_in and database_url is not None:
+        msg = "LOTSE_DEMO_SIGN_IN is for the embedded demo only, never with DATABASE_URL"
+        raise SettingsError(msg)
     return Settings(
         database_url=database_url,
         data_dir=data_dir,
@@ -169,6 +175,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         session_idle_minutes=idle,
         session_absolute_hours=absolute,
         session_cookie_secure=secure_cookie == "true",
+        demo_sign_in=demo_sign_in,
     )
 
 

@@ -10,14 +10,16 @@ CSRF token their forms carry.
 
 from __future__ import annotations
 
+import html
 import logging
 import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException
 
+from lotse.api.demo_users import demo_principals
 from lotse.api.deps import RuntimeDep
 from lotse.api.runtime import Runtime
 from lotse.api.sessions import (
@@ -29,6 +31,7 @@ from lotse.api.sessions import (
     set_session_cookie,
 )
 from lotse.api.sign_in import SignIn, SignInError
+from lotse.domain.labels import label
 
 log = logging.getLogger(__name__)
 
@@ -132,4 +135,75 @@ async def sign_out(request: Request, runtime: RuntimeDep) -> RedirectResponse:
     elsewhere = runtime.sign_in.end_session_url(session.issuer, after) if runtime.sign_in else None
     response = RedirectResponse(elsewhere or "/", status_code=303)
     clear_session_cookie(response, runtime)
+    return response
+
+
+# ------------------------------------------------------------------ the demo
+
+DEMO_FORM_COOKIE = "lotse-demo-form"
+
+
+def _demo_only(runtime: Runtime) -> None:
+    # Only `lotse demo` on the embedded database sets this (settings refuse it with
+    # DATABASE_URL): nowhere else can anyone become a user by choosing a name.
+    if not runtime.settings.demo_sign_in:
+        raise HTTPException(404, "Not Found")
+
+
+@router.get("/demo", response_class=HTMLResponse)
+async def demo_sign_in_page(runtime: RuntimeDep) -> HTMLResponse:
+    _demo_only(runtime)
+    form_token = secrets.token_urlsafe(24)
+    choices = "\n".join(
+        f'<li><button type="submit" name="user" value="{i}">'
+        f"{html.escape(label(p.role))}: {html.escape(p.user)} "
+        f"({html.escape(p.organisation)})</button></li>"
+        for i, p in enumerate(demo_principals())
+    )
+    page = f"""<!doctype html>
+<html lang="de">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Anmelden (Demo) &ndash; Lotse</title></head>
+<body>
+<main>
+<h1>Anmelden (Demo)</h1>
+<p><strong>Nur für die Demo:</strong> Hier wählen Sie eine Rolle ohne Passwort. Im Betrieb
+melden Sie sich mit dem Konto Ihrer Organisation an.</p>
+<form method="post" action="/auth/demo">
+<input type="hidden" name="form_token" value="{form_token}">
+<fieldset><legend>Als wer möchten Sie sich anmelden?</legend>
+<ul>
+{choices}
+</ul>
+</fieldset>
+</form>
+</main>
+</body>
+</html>"""
+    response = HTMLResponse(page, headers={"Cache-Control": "no-store"})
+    response.set_cookie(
+        DEMO_FORM_COOKIE, form_token, max_age=600, path="/auth", httponly=True, samesite="strict"
+    )
+    return response
+
+
+@router.post("/demo")
+async def demo_sign_in(request: Request, runtime: RuntimeDep) -> RedirectResponse:
+    _demo_only(runtime)
+    form = await request.form()
+    given, expected = form.get("form_token"), request.cookies.get(DEMO_FORM_COOKIE, "")
+    if not isinstance(given, str) or not expected or not secrets.compare_digest(given, expected):
+        raise HTTPException(403, "the sign-in form has expired: load it again")
+    choice = form.get("user")
+    principals = demo_principals()
+    if not isinstance(choice, str) or not choice.isdigit() or int(choice) >= len(principals):
+        raise HTTPException(422, "choose one of the demo users")
+    principal = principals[int(choice)]
+    assert runtime.sessions is not None
+    session_id, _ = runtime.sessions.open(
+        principal.user, principal.role.value, principal.organisation, "demo"
+    )
+    response = RedirectResponse("/", status_code=303)
+    set_session_cookie(response, runtime, session_id)
+    response.delete_cookie(DEMO_FORM_COOKIE, path="/auth")
     return response
