@@ -28,6 +28,7 @@ from lotse.api.routes import (
     reports,
     sign_in,
     system,
+    users,
 )
 from lotse.api.runtime import Runtime, build_runtime
 from lotse.api.settings import Settings, load_settings
@@ -159,4 +160,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(audit.router)
     app.include_router(reports.router)
     app.include_router(sign_in.router)
+    app.include_router(users.router)
     return app

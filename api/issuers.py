@@ -84,7 +84,7 @@ def load_issuers(directory: Path, configuration: Configuration) -> list[IssuerCo
 def _issuer(
     table: Any, where: str, configuration: Configuration, problems: list[str]
 ) -> IssuerConfig | None:
-    from lotse.api.tokens import check_organisation
+    from lotse.domain.access import check_organisation
 
     if not isinstance(table, dict):
         problems.append(f"{where}: must be a table")
@@ -106,8 +106,6 @@ def _issuer(
             problems.append(f"{where}: group {group!r}: {e}")
             continue
         memberships[str(group)] = Membership(role, organisation)
-    if not memberships:
-        problems.append(f"{where}: no group maps to a role ([issuer.groups])")
     return IssuerConfig(
         name=table["name"],
         issuer=table["issuer"],

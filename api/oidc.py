@@ -41,7 +41,7 @@ import jwt
 from jwt import PyJWK
 
 from lotse.api.issuers import IssuerConfig
-from lotse.api.tokens import TokenError, Verified
+from lotse.api.tokens import TokenError
 from lotse.domain.access import Principal
 from lotse.domain.text import refusal
 
@@ -132,19 +132,38 @@ class KeySet:
         self._keys = keys
 
 
+@dataclass(frozen=True)
+class ProviderIdentity:
+    """Whom a provider's verified token names; the role is decided with the directory."""
+
+    issuer: str
+    """The issuer's name in ``issuers.toml``."""
+    subject: str
+    mapped: Principal | None
+    """The role and organisation of the first mapped group, if the token has one."""
+    token_id: str
+    expires: float
+    display_name: str = field(default="", repr=False)
+    email: str = field(default="", repr=False)
+
+    @property
+    def user(self) -> str:
+        return f"{self.issuer}:{self.subject}"
+
+
 class IssuerTokens:
     """Checks the access tokens of the configured issuers."""
 
     def __init__(self, issuers: list[IssuerConfig], fetch: Fetch = fetch_json) -> None:
         self.issuers = {i.issuer: i for i in issuers}
         self.keys = {i.issuer: KeySet(i.issuer, fetch, i.refetch_seconds) for i in issuers}
-        self._verified: OrderedDict[str, Verified] = OrderedDict()
+        self._verified: OrderedDict[str, ProviderIdentity] = OrderedDict()
         self._lock = threading.Lock()
 
     def knows(self, issuer: object) -> bool:
         return isinstance(issuer, str) and issuer in self.issuers
 
-    def verify(self, token: str, issuer: str) -> Verified:
+    def verify(self, token: str, issuer: str) -> ProviderIdentity:
         with self._lock:
             found = self._verified.get(token)
             if found is not None:
@@ -158,9 +177,9 @@ class IssuerTokens:
                 self._verified.popitem(last=False)
         return verified
 
-    def _verify(self, token: str, config: IssuerConfig) -> Verified:
+    def _verify(self, token: str, config: IssuerConfig) -> ProviderIdentity:
         claims = self.signed_claims(token, config, audience=config.audience)
-        return Verified(principal_of(claims, config), token_id(claims), float(claims["exp"]))
+        return identity_of(claims, config)
 
     def signed_claims(self, token: str, config: IssuerConfig, *, audience: str) -> dict[str, Any]:
         """The claims of a JWT the issuer signed for ``audience``; ``TokenError`` otherwise."""
@@ -199,8 +218,8 @@ def token_id(claims: dict[str, Any]) -> str:
     return f"{claims['iss']}#{claims.get('jti', '')}"
 
 
-def principal_of(claims: dict[str, Any], config: IssuerConfig) -> Principal:
-    """The role and organisation of the first configured group the token carries."""
+def identity_of(claims: dict[str, Any], config: IssuerConfig) -> ProviderIdentity:
+    """The person a verified token names, and the role of its first configured group."""
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject or refusal(subject, free_text=False):
         msg = "the bearer token's subject is not a usable user id"
@@ -210,10 +229,25 @@ def principal_of(claims: dict[str, Any], config: IssuerConfig) -> Principal:
         groups = [groups]
     if not isinstance(groups, list):
         groups = []
-    for group, membership in config.memberships.items():
-        if group in groups:
-            return Principal(
-                f"{config.name}:{subject}", membership.role, membership.organisation
-            )
-    msg = "the bearer token carries no group that Lotse maps to a role"
-    raise TokenError(msg)
+    mapped = next(
+        (
+            Principal(f"{config.name}:{subject}", m.role, m.organisation)
+            for group, m in config.memberships.items()
+            if group in groups
+        ),
+        None,
+    )
+    return ProviderIdentity(
+        config.name,
+        subject,
+        mapped,
+        token_id(claims),
+        float(claims["exp"]),
+        _short_text(claims.get("name")),
+        _short_text(claims.get("email")),
+    )
+
+
+def _short_text(value: object) -> str:
+    text = value if isinstance(value, str) else ""
+    return text[:200] if not refusal(text[:200], free_text=False) else ""

@@ -13,6 +13,7 @@ from lotse.api.settings import Settings
 from lotse.api.sign_in import SignIn
 from lotse.domain.application import Journeys
 from lotse.domain.configuration import DEFAULT_CONFIG_DIR, Configuration, load_configuration
+from lotse.domain.directory import Directory
 from lotse.storage.access_log import ACCESS_LOG_TABLE, AccessLog
 from lotse.storage.chain import CHAIN_TABLE, append_only_statements
 from lotse.storage.chain import backfill as backfill_chain
@@ -113,10 +114,19 @@ def build_runtime(
     tokens.create_tables()
     issuers = load_issuers(settings.config_dir or DEFAULT_CONFIG_DIR, configuration)
     issuer_tokens = IssuerTokens(issuers)
-    authenticator = Authenticator(settings.secret_key, tokens, issuer_tokens)
+    directory = Directory(journeys)
+    authenticator = Authenticator(settings.secret_key, tokens, issuer_tokens, directory.standing)
     sessions = SessionStore(recorder.datastore, schema)
     sessions.create_tables()
-    sign_in = SignIn(issuer_tokens, settings.oidc_client_secrets, sessions)
+    sign_in = SignIn(
+        issuer_tokens,
+        settings.oidc_client_secrets,
+        sessions,
+        authenticator.resolve,
+        lambda person: directory.note_first_sign_in(
+            person.issuer, person.subject, person.display_name, person.email
+        ),
+    )
     # A log from before the chain is chained once; never once checkpoints exist,
     # because then a missing chain is evidence for verification to report.
     chained = 0

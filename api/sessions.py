@@ -50,11 +50,22 @@ def session_of(runtime: Runtime, cookies: dict[str, str]) -> Session | None:
     if not session_id or runtime.sessions is None:
         return None
     settings = runtime.settings
-    return runtime.sessions.find(
+    session = runtime.sessions.find(
         session_id,
         idle=timedelta(minutes=settings.session_idle_minutes),
         absolute=timedelta(hours=settings.session_absolute_hours),
     )
+    if session is None:
+        return None
+    # The directory may have changed since sign-in: a deactivated person, or one
+    # whose role was withdrawn, loses the session within seconds.
+    standing = runtime.authentication.standing(session.user)
+    if standing.known and (
+        not standing.active or (session.role, session.organisation) not in standing.memberships
+    ):
+        runtime.sessions.end(session_id)
+        return None
+    return session
 
 
 def principal_of(session: Session) -> Principal | None:

@@ -20,13 +20,13 @@ import secrets
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lotse.api.issuers import IssuerConfig
-from lotse.api.oidc import FETCH_TIMEOUT_SECONDS, IssuerTokens, check_transport
-from lotse.api.tokens import TokenError
+from lotse.api.oidc import FETCH_TIMEOUT_SECONDS, IssuerTokens, ProviderIdentity, check_transport
+from lotse.api.tokens import TokenError, Verified
 from lotse.domain.access import Principal
 from lotse.storage.sessions import PendingSignIn, SessionStore
 
@@ -61,10 +61,14 @@ class SignIn:
         issuers: IssuerTokens,
         client_secrets: Mapping[str, str],
         sessions: SessionStore,
+        resolve: Callable[[ProviderIdentity], Verified],
+        note_first_sign_in: Callable[[ProviderIdentity], None],
     ) -> None:
         self.tokens = issuers
         self.client_secrets = client_secrets
         self.sessions = sessions
+        self.resolve = resolve
+        self.note_first_sign_in = note_first_sign_in
         self.by_name = {
             c.name: c for c in issuers.issuers.values() if c.client_id and c.name in client_secrets
         }
@@ -128,12 +132,19 @@ class SignIn:
             if not secrets.compare_digest(str(identity.get("nonce", "")), pending.nonce):
                 msg = "the sign-in answer does not belong to this sign-in"
                 raise SignInError(msg)
-            verified = self.tokens.verify(str(response.get("access_token", "")), config.issuer)
+            person = self.tokens.verify(str(response.get("access_token", "")), config.issuer)
         except TokenError as e:
             raise SignInError(str(e)) from e
-        if verified.principal.user != f"{config.name}:{identity['sub']}":
+        if person.subject != identity["sub"]:
             msg = "the provider's tokens name different people"
             raise SignInError(msg)
+        try:
+            verified = self.resolve(person)
+        except TokenError as e:
+            if person.mapped is None:
+                # Recorded for an administrator to approve (a user without roles).
+                self.note_first_sign_in(person)
+            raise SignInError(str(e)) from e
         return verified.principal, config.name, pending.next_path
 
     def end_session_url(self, issuer_name: str, after: str) -> str | None:

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from lotse.api.authentication import unverified_issuer
 from lotse.api.runtime import Runtime, build_runtime
 from lotse.api.settings import load_settings
-from lotse.api.tokens import ISSUER, TokenError, check_organisation, issue_token
-from lotse.domain.access import Principal, Role
+from lotse.api.tokens import ISSUER, TokenError, issue_token
+from lotse.domain.access import Principal, Role, check_organisation
 from lotse.storage.token_registry import IssuedToken, TokenRegistry
 
 REVOKED_BY_CLI = "lotse token revoke"

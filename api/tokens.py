@@ -17,32 +17,13 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from lotse.domain.access import ALL_ORGANISATIONS, Principal, Role
-from lotse.domain.configuration import Configuration
+from lotse.domain.access import Principal, Role
 
 ISSUER = "lotse"
 
 
 class TokenError(Exception):
     """The token is missing, malformed, expired or not signed by us."""
-
-
-def check_organisation(config: Configuration, role: Role, organisation: str) -> None:
-    """Each role acts for a kind of organisation; refuse tokens that cannot work."""
-    if role == Role.CASEWORKER and organisation not in config.providers:
-        msg = f"a caseworker's organisation must be a provider: {sorted(config.providers)}"
-        raise ValueError(msg)
-    if role == Role.COORDINATOR and organisation not in config.municipalities:
-        msg = (
-            f"a coordinator's organisation must be a municipality: {sorted(config.municipalities)}"
-        )
-        raise ValueError(msg)
-    if role == Role.AUDITOR and organisation not in (*config.municipalities, ALL_ORGANISATIONS):
-        msg = "an auditor's organisation must be a municipality or '*' for all"
-        raise ValueError(msg)
-    if role in (Role.FUNDER, Role.ADMIN) and not organisation:
-        msg = "an organisation is required"
-        raise ValueError(msg)
 
 
 @dataclass(frozen=True)

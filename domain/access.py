@@ -39,6 +39,11 @@ class Role(StrEnum):
     FUNDER = "funder"
     AUDITOR = "auditor"
     ADMIN = "admin"
+    TEILHABEMANAGER = "teilhabemanager"
+    """The municipality's Teilhabemanagement (module F6): records F6 and coaching
+    for the participants of its municipality."""
+    ORG_ADMIN = "org_admin"
+    """Administers the users of its own organisation (a provider or a municipality)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,33 @@ class Principal:
     user: str
     role: Role
     organisation: str
+
+
+def check_organisation(config: Configuration, role: Role, organisation: str) -> None:
+    """Each role acts for a kind of organisation; refuse tokens that cannot work."""
+    if role == Role.CASEWORKER and organisation not in config.providers:
+        msg = f"a caseworker's organisation must be a provider: {sorted(config.providers)}"
+        raise ValueError(msg)
+    if role == Role.COORDINATOR and organisation not in config.municipalities:
+        msg = (
+            f"a coordinator's organisation must be a municipality: {sorted(config.municipalities)}"
+        )
+        raise ValueError(msg)
+    if role == Role.AUDITOR and organisation not in (*config.municipalities, ALL_ORGANISATIONS):
+        msg = "an auditor's organisation must be a municipality or '*' for all"
+        raise ValueError(msg)
+    if role == Role.TEILHABEMANAGER and organisation not in config.municipalities:
+        msg = "a Teilhabemanager's organisation must be a municipality"
+        raise ValueError(msg)
+    if role == Role.ORG_ADMIN and organisation not in (
+        *config.providers,
+        *config.municipalities,
+    ):
+        msg = "an organisation admin's organisation must be a provider or a municipality"
+        raise ValueError(msg)
+    if role in (Role.FUNDER, Role.ADMIN) and not organisation:
+        msg = "an organisation is required"
+        raise ValueError(msg)
 
 
 # ------------------------------------------------------------ writing
@@ -601,3 +633,32 @@ def check_may_publish_release(principal: Principal, municipality: str | None) ->
     if not may_publish_release(principal, municipality):
         msg = "only admins, and coordinators for their own municipality, publish releases"
         raise AccessDeniedError(msg, rule="release-publishers-only")
+
+
+# ------------------------------------------------------------ the user directory
+
+
+def check_may_administer_users(principal: Principal) -> None:
+    """The role gate of the directory's routes: admins, and organisation admins."""
+    if principal.role not in (Role.ADMIN, Role.ORG_ADMIN):
+        msg = f"the role {principal.role.value} may not administer users"
+        raise AccessDeniedError(msg)
+
+
+def check_may_grant(principal: Principal, member_of: str) -> None:
+    """An organisation admin grants and withdraws roles only at the own organisation,
+    and never the admin roles (no one makes themselves or others all-powerful)."""
+    check_may_administer_users(principal)
+    if principal.role == Role.ORG_ADMIN and member_of != principal.organisation:
+        msg = "an organisation admin administers only the own organisation's memberships"
+        raise AccessDeniedError(msg)
+
+
+def may_see_user(principal: Principal, memberships: Collection[tuple[str, str]]) -> bool:
+    """Admins see every user; an organisation admin those with a role at its
+    organisation, and those with no role yet (waiting for approval)."""
+    if principal.role == Role.ADMIN:
+        return True
+    if principal.role != Role.ORG_ADMIN:
+        return False
+    return not memberships or any(org == principal.organisation for _, org in memberships)

@@ -17,6 +17,7 @@ from typing import Any
 from lotse.domain.course import Course
 from lotse.domain.errors import InvalidInputError
 from lotse.domain.participant import Participant
+from lotse.domain.user import User
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,15 @@ COURSE_COMMANDS: dict[type[Course.Event], Callable[..., Any]] = {
     Course.ExamFeeIncurred: Course.incur_exam_fee,
     Course.CourseCancelled: Course.cancel,
     Course.CourseCompleted: Course.complete,
+}
+
+#: The user directory's events (``domain/user.py``) and their commands.
+USER_COMMANDS: dict[type[User.Event], Callable[..., Any]] = {
+    User.UserAdded: User.add,
+    User.MembershipGranted: User.grant,
+    User.MembershipWithdrawn: User.withdraw,
+    User.UserDeactivated: User.deactivate,
+    User.UserReactivated: User.reactivate,
 }
 
 BY_EVENT: dict[type[Participant.Event], Milestone] = {m.event: m for m in MILESTONES}

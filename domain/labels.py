@@ -66,6 +66,11 @@ EVENT_TYPES: dict[str, str] = {
     "PersonalDataErased": "Personenbezogene Daten gelöscht",
     # A course's own stream (domain/course.py).
     "CourseScheduled": "Kurs geplant",
+    "UserAdded": "Person ins Verzeichnis aufgenommen",
+    "MembershipGranted": "Rolle vergeben",
+    "MembershipWithdrawn": "Rolle entzogen",
+    "UserDeactivated": "Person deaktiviert",
+    "UserReactivated": "Person wieder aktiviert",
     "ParticipantEnrolled": "Teilnehmende Person angemeldet",
     "ParticipantWithdrawn": "Teilnehmende Person abgemeldet",
     "SessionHeld": "Kurstermin gehalten",
@@ -193,6 +198,8 @@ VOCABULARY: dict[type[StrEnum], dict[str, str]] = {
         Role.FUNDER: "Fördergeber (Bezirksregierung, Ministerium)",
         Role.AUDITOR: "Prüfung",
         Role.ADMIN: "Administration",
+        Role.TEILHABEMANAGER: "Teilhabemanagement (Kommune)",
+        Role.ORG_ADMIN: "Administration der eigenen Organisation",
     },
 }
 
@@ -279,6 +286,12 @@ RULES: dict[str, str] = {
     "unknown-version": "Dieser frühere Eintrag ist unbekannt.",
     "already-enrolled": "Die Person ist in diesem Kurs bereits angemeldet.",
     "course-not-found": "Dieser Kurs wurde nicht gefunden.",
+    "user-not-found": "Diese Person ist im Verzeichnis nicht zu finden.",
+    "user-exists": "Diese Person ist bereits im Verzeichnis.",
+    "user-active": "Diese Person ist aktiv.",
+    "user-inactive": "Diese Person ist bereits deaktiviert.",
+    "membership-exists": "Diese Rolle bei dieser Organisation besteht bereits.",
+    "no-such-membership": "Diese Rolle bei dieser Organisation besteht nicht.",
     "daily-maximum-exceeded": "An diesem Tag würden mehr Unterrichtsstunden gehalten, als"
     " das Programm erlaubt.",
     "date-before-enrolment": "Das Datum liegt vor der Anmeldung zum Kurs.",

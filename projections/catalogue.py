@@ -13,6 +13,7 @@ from lotse.projections.referrals import ReferralsProjection
 from lotse.projections.timeline import TimelineProjection
 from lotse.projections.transitions import TransitionsProjection
 from lotse.projections.units import UnitsProjection
+from lotse.projections.users import UsersProjection
 
 PROJECTIONS: dict[str, Projection[Any]] = {
     p.name: p
@@ -25,5 +26,6 @@ PROJECTIONS: dict[str, Projection[Any]] = {
         TransitionsProjection(),
         CoursesProjection(),
         ReferralsProjection(),
+        UsersProjection(),
     )
 }

@@ -73,6 +73,12 @@ OBJECTS_DOC: dict[str, str] = {
     "unknown release": "a release id that does not exist",
     "replay job": "a replay job started by the auditor of all municipalities (only its starter reads it)",
     "unknown course": "a course id (and session id) that does not exist",
+    "new user": "a person of caritas-ahlen to add to the directory as case worker (one per role)",
+    "user": "a user in the directory, case worker at caritas-ahlen",
+    "fresh user": "a user added for the call, case worker at caritas-ahlen; the body"
+    " grants coordinator at warendorf, withdraws case worker at caritas-ahlen",
+    "deactivated user": "a user added and deactivated for the call",
+    "unknown user": "a user id that does not exist",
 }
 
 
@@ -93,6 +99,7 @@ REF = "/participants/{participant_id}/referrals/{referral_id}"
 RUN = "/reports/runs/{run_id}"
 C = "/courses/{course_id}"
 CHART = "/reports/runs/{run_id}/charts/{name}.{extension}"
+U = "/users/{user_id}"
 
 # fmt: off
 #            operation                              object                     anon cw cw-op cw-om co co-om fu au au-om au* ad
@@ -177,6 +184,15 @@ MATRIX: list[Row] = [
     Row("GET /reports/releases/{release_id}/charts/{name}.{extension}", "municipality release", "401 200 200 200 200 200 200 200 200 200 200"),
     Row("POST /reports/replays",                    "-",                       "401 403 403 403 403 403 403 202 202 202 202"),
     Row("GET /reports/replays/{job_id}",            "replay job",              "401 403 403 403 403 403 403 404 404 200 404"),
+    Row("GET /users",                               "-",                       "401 403 403 403 403 403 403 403 403 403 200"),
+    Row("POST /users",                              "new user",                "401 403 403 403 403 403 403 403 403 403 201"),
+    Row(f"GET {U}",                                 "user",                    "401 403 403 403 403 403 403 403 403 403 200"),
+    Row(f"GET {U}",                                 "unknown user",            "401 403 403 403 403 403 403 403 403 403 404"),
+    Row(f"POST {U}/memberships",                    "fresh user",              "401 403 403 403 403 403 403 403 403 403 201"),
+    Row(f"POST {U}/memberships",                    "unknown user",            "401 403 403 403 403 403 403 403 403 403 404"),
+    Row(f"POST {U}/memberships/withdrawal",         "fresh user",              "401 403 403 403 403 403 403 403 403 403 201"),
+    Row(f"POST {U}/deactivation",                   "fresh user",              "401 403 403 403 403 403 403 403 403 403 201"),
+    Row(f"POST {U}/reactivation",                   "deactivated user",        "401 403 403 403 403 403 403 403 403 403 201"),
 ]
 # fmt: on
 
