@@ -45,6 +45,8 @@ MILESTONES: tuple[Milestone, ...] = (
     Milestone(P.ModuleEntered, P.enter_module, needs_programme=True),
     Milestone(P.ModuleExited, P.exit_module, needs_programme=True),
     Milestone(P.CoachingContactLogged, P.log_coaching_contact),
+    Milestone(P.CaseAssigned, P.assign_case),
+    Milestone(P.CaseUnassigned, P.unassign_case),
     Milestone(P.CourseAttendanceRecorded, P.record_course_attendance, needs_programme=True),
     Milestone(P.LanguageCourseStarted, P.start_language_course),
     Milestone(P.LanguageCourseCompleted, P.complete_language_course),

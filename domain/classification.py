@@ -93,6 +93,9 @@ CLASSIFICATION: dict[str, dict[str, DataClass]] = {
     "ModuleEntered": {"module": T},
     "ModuleExited": {"module": T, "reason": T},
     "CoachingContactLogged": {"minutes": T, "mode": T, "confirmed_by_participant": T},
+    # A staff user id (who is responsible), not the participant's data.
+    "CaseAssigned": {"assignee": T},
+    "CaseUnassigned": {"assignee": T},
     "CourseAttendanceRecorded": {"module": T, "lesson_hours": T, "lesson_hours_attended": T},
     "LanguageCourseStarted": {"course_type": T, "target_level": T},
     "LanguageCourseCompleted": {"course_type": T, "achieved_level": T},

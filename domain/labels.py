@@ -44,6 +44,8 @@ EVENT_TYPES: dict[str, str] = {
     "ModuleEntered": "Eintritt in einen Förderbaustein",
     "ModuleExited": "Austritt aus einem Förderbaustein",
     "CoachingContactLogged": "Coaching-Kontakt",
+    "CaseAssigned": "Fall zugewiesen",
+    "CaseUnassigned": "Zuweisung beendet",
     "CourseAttendanceRecorded": "Kursteilnahme (Unterrichtsstunden)",
     "LanguageCourseStarted": "Sprachkurs begonnen",
     "LanguageCourseCompleted": "Sprachkurs abgeschlossen",
@@ -290,6 +292,8 @@ RULES: dict[str, str] = {
     "user-exists": "Diese Person ist bereits im Verzeichnis.",
     "user-active": "Diese Person ist aktiv.",
     "user-inactive": "Diese Person ist bereits deaktiviert.",
+    "already-assigned": "Diese Person ist dem Fall bereits zugewiesen.",
+    "not-assigned": "Diese Person ist dem Fall nicht zugewiesen.",
     "membership-exists": "Diese Rolle bei dieser Organisation besteht bereits.",
     "no-such-membership": "Diese Rolle bei dieser Organisation besteht nicht.",
     "daily-maximum-exceeded": "An diesem Tag würden mehr Unterrichtsstunden gehalten, als"
