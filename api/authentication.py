@@ -104,7 +104,7 @@ class Authenticator:
         elif self.issuers.knows(issuer):
             verified = self.resolve(self.issuers.verify(token, str(issuer)))
         else:
-            msg = "the bearer token is invalid, expired or from an issuer Lotse does not trust"
+            msg = "the bearer token is invalid or expired"
             raise TokenError(msg)
         if self.registry is not None and self.registry.is_revoked(verified.token_id):
             msg = "the bearer token was revoked"
