@@ -9,6 +9,7 @@ from lotse.projections.model import Projection
 from lotse.projections.module_spans import ModuleSpans
 from lotse.projections.outcomes import OutcomesProjection
 from lotse.projections.participants import Participants
+from lotse.projections.person_facts import PersonFacts
 from lotse.projections.referrals import ReferralsProjection
 from lotse.projections.timeline import TimelineProjection
 from lotse.projections.transitions import TransitionsProjection
@@ -26,6 +27,7 @@ PROJECTIONS: dict[str, Projection[Any]] = {
         TransitionsProjection(),
         CoursesProjection(),
         ReferralsProjection(),
+        PersonFacts(),
         UsersProjection(),
     )
 }

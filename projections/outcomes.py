@@ -1,7 +1,9 @@
 """Read model ``outcomes``: where participants went, at exit and at each follow-up.
 
-One row per ``Exited`` and per ``FollowUpRecorded``, with the modules the person
-had been in, so outcomes can be reported by module ("with what success").
+One row per ``Exited`` and per ``FollowUpRecorded``, with the modules it is
+attributed to (``projections.attribution``: the stays open at the outcome's
+effective date, or else ended last before it), so outcomes can be reported by
+module ("with what success").
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from lotse.projections.attribution import Stays
 from lotse.projections.model import Crypto, Projection, Table, follow_participant
 from lotse.projections.records import EventRecord
 
@@ -39,7 +42,7 @@ TABLE = Table(
 class Outcomes:
     participant_id: UUID
     context: dict[str, Any] = field(default_factory=dict)
-    modules: set[str] = field(default_factory=set)
+    stays: Stays = field(default_factory=Stays)
     rows: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -53,12 +56,8 @@ class OutcomesProjection(Projection[Outcomes]):
     def apply(self, state: Outcomes, event: EventRecord, identifiers: dict[str, Any]) -> Outcomes:
         d, ctx = event.data, state.context
         follow_participant(ctx, event)
-        if event.type == "ModuleEntered":
-            state.modules.add(d["module"])
-        elif event.type == "Reentered":
-            # A new enrolment period: its outcome is the success of its own modules.
-            state.modules = set()
-        elif event.type in ("Exited", "FollowUpRecorded"):
+        state.stays.follow(event)
+        if event.type in ("Exited", "FollowUpRecorded"):
             exited = event.type == "Exited"
             state.rows.append(
                 {
@@ -70,10 +69,16 @@ class OutcomesProjection(Projection[Outcomes]):
                     "destination": d["destination"],
                     "exit_reason": d["reason"] if exited else None,
                     "months_after_exit": None if exited else d["months_after_exit"],
-                    "modules": sorted(state.modules),
                 }
             )
         return state
 
     def rows(self, state: Outcomes, crypto: Crypto) -> dict[str, list[tuple[Any, ...]]]:
-        return {TABLE.name: [TABLE.row_of(r) for r in state.rows]}
+        # The modules are attributed when the rows are built, from the stays as they
+        # stand now: an entry recorded late changes the outcomes it precedes.
+        return {
+            TABLE.name: [
+                TABLE.row_of({**r, "modules": state.stays.modules_at(r["effective_date"])})
+                for r in state.rows
+            ]
+        }

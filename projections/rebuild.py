@@ -188,6 +188,7 @@ COSTS = {
     "outcomes": 1,
     "transitions": 1,
     "referrals": 1,
+    "person_facts": 1,
 }
 
 

@@ -3,8 +3,8 @@
 The outcome report counts apprenticeships started and aborted and employment by
 type (regular, marginal, self-employed) in a period; exits alone do not show an
 apprenticeship begun and aborted during the programme. One row per such event,
-with the modules the person had entered by then, so outcomes can be reported by
-module ("with what success").
+with the modules it is attributed to (``projections.attribution``), so outcomes can
+be reported by module ("with what success").
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from lotse.projections.attribution import Stays
 from lotse.projections.model import Crypto, Projection, Table, follow_participant
 from lotse.projections.records import EventRecord
 
@@ -48,7 +49,7 @@ KINDS = {
 class Transitions:
     participant_id: UUID
     context: dict[str, Any] = field(default_factory=dict)
-    modules: set[str] = field(default_factory=set)
+    stays: Stays = field(default_factory=Stays)
     employment: tuple[str, Any] | None = None
     rows: list[dict[str, Any]] = field(default_factory=list)
 
@@ -65,9 +66,8 @@ class TransitionsProjection(Projection[Transitions]):
     ) -> Transitions:
         d, ctx = event.data, state.context
         follow_participant(ctx, event)
-        if event.type == "ModuleEntered":
-            state.modules.add(d["module"])
-        elif event.type in KINDS:
+        state.stays.follow(event)
+        if event.type in KINDS:
             if event.type == "EmploymentStarted":
                 state.employment = (d["employment_type"], d["hours_per_week"])
             employment = state.employment if event.type.startswith("Employment") else None
@@ -83,10 +83,15 @@ class TransitionsProjection(Projection[Transitions]):
                     "effective_date": event.effective_date,
                     "employment_type": employment[0] if employment else None,
                     "hours_per_week": employment[1] if employment else None,
-                    "modules": sorted(state.modules),
                 }
             )
         return state
 
     def rows(self, state: Transitions, crypto: Crypto) -> dict[str, list[tuple[Any, ...]]]:
-        return {TABLE.name: [TABLE.row_of(r) for r in state.rows]}
+        # Attributed when the rows are built, as in ``outcomes``.
+        return {
+            TABLE.name: [
+                TABLE.row_of({**r, "modules": state.stays.modules_at(r["effective_date"])})
+                for r in state.rows
+            ]
+        }

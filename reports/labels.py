@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from lotse.domain.labels import VOCABULARY
-from lotse.domain.vocabulary import Destination, EmploymentType, Gender, ModuleExitReason
+from lotse.domain.vocabulary import (
+    Destination,
+    EmploymentType,
+    Gender,
+    LanguageLevel,
+    ModuleExitReason,
+)
 
 # The vocabulary's labels come from the one place (domain.labels); what follows
 # them here is the layout of the published tables.
@@ -23,6 +29,17 @@ DIMENSIONS: dict[str, str] = {
     "age_band": "Altersgruppe",
     "residence_status": "Aufenthaltsstatus",
     "nationality": "Staatsangehörigkeit",
+    "language_level": "Sprachstand",
+}
+LANGUAGE_LEVELS: dict[str, str] = {
+    **VOCABULARY[LanguageLevel],
+    "unknown": "nicht festgestellt",
+}
+# Which state the characteristics describe: entries as they were at entry, the
+# stock as it is on the reporting date (a status changed since entry shows there).
+CHARACTERISTICS_AS_OF: dict[str, str] = {
+    "entries": "bei Eintritt",
+    "stock": "am Stichtag {date}",
 }
 OUTCOME_KINDS: dict[str, str] = {"exit": "bei Austritt", "follow_up": "bei Nachbefragung"}
 ALL_MUNICIPALITIES = "Alle Kommunen"

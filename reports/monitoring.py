@@ -13,59 +13,137 @@ open stays there on the transfer date (exit reason ``transferred``) and continue
 them in the new municipality from that day (an entry there): past figures stay where
 they were. A voided stay (``EntryVoided``) is not in the read model at all, so it
 counts nowhere.
-Participant characteristics are those at module entry.
+
+People are counted beside stays (``persons_*`` cells): a person with stays in F1
+and F4 is two stays and one person of the total; see ``_person_cells`` for when a
+person counts as an entry or exit, so that the stock identity holds for people too.
+
+Characteristics of the entries are the state at entry (the stay's first day), those
+of the stock the state on the reporting date (the period's last day): residence
+status, language level and age band from the read model ``person_facts``, by
+effective date; gender and nationality as recorded at entry.
 
 Both sources feed the same pure function ``figures``: the read models through
-``GROUPS_SQL`` (grouped in PostgreSQL, the fast path) and a replay through
-``groups_from_rows`` (grouped here). The two groupings are one definition written
-twice (bucket numbers are PostgreSQL's ``width_bucket``), and a test holds them equal.
+``STAYS_SQL``, ``PERSONS_SQL`` and ``CHARS_SQL`` (grouped in PostgreSQL, the fast
+path) and a replay through ``groups_from_rows`` (grouped here). The two groupings
+are one definition written twice (bucket numbers are PostgreSQL's ``width_bucket``),
+and a test holds them equal.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Any
 
-from lotse.domain.vocabulary import ResidenceStatus
+import asyncpg
+
+from lotse.domain.vocabulary import LanguageLevel, ResidenceStatus
+from lotse.projections.model import age_band
+from lotse.projections.person_facts import full_years
 from lotse.reports.cells import TOTAL, Cell, Column, Figures, Key, Share, TableDef
 from lotse.reports.definition import Labels, ReportRequest
-from lotse.reports.labels import AGE_BANDS, ALL_MODULES, DIMENSIONS, EXIT_REASONS, GENDERS
+from lotse.reports.labels import (
+    AGE_BANDS,
+    ALL_MODULES,
+    CHARACTERISTICS_AS_OF,
+    DIMENSIONS,
+    EXIT_REASONS,
+    GENDERS,
+    LANGUAGE_LEVELS,
+)
 from lotse.reports.periods import Period
 
-TABLES = ("module_spans",)
-DIMS = ("gender", "age_band", "residence_status", "nationality")
+TABLES = ("module_spans", "person_facts")
+DIMS = ("gender", "age_band", "residence_status", "nationality", "language_level")
 OPENING = "opening"
 """The key part of the stock and cumulative entries on the day before the period."""
 OTHER_NATIONALITY = "other"
 """The row of every nationality the programme's ``report_nationalities`` does not list."""
+UNKNOWN = "unknown"
+AGE_OTHER = "other"
+PERSONS = ("persons_entries", "persons_exits", "persons_stock")
+"""Cell families counting people, not stays: never the sum of their modules' cells."""
 
-# municipality, provider, module, entry bucket, exit bucket, exit reason, gender,
-# age band, residence status, nationality: the characteristics only where they
-# count (entered in the period, or in the stock at its end), so groups stay few.
-# The figures never split by provider (a provider filter is a WHERE), so the SQL
-# leaves it out of the grouping (NULL), which halves the groups again.
-Group = tuple[
-    str, str, str, int, int | None, str | None, str | None, str | None, str | None, str | None
-]
+# Groups, each a tuple beginning with its kind:
+# ("stays", municipality, module, entry bucket, exit bucket, exit reason): stays;
+# ("persons", municipality | None, module | None, stock bits, entry bits): people,
+#   None meaning all municipalities / all modules (see ``person_bits``);
+# ("char", municipality, module, basis, gender, age band, residence status,
+#   nationality, language level): stays entered in the period (the state at entry)
+#   or in the stock at its end (the state at the reporting date).
+# The figures never split by provider (a provider filter is a WHERE).
 
-GROUPS_SQL = """
-WITH s AS (
-    SELECT municipality, provider, module, exit_reason, gender, age_band,
-           residence_status, nationality,
+_SPANS = """
+    SELECT participant_id, municipality, module, exit_reason, gender, nationality,
+           entered, exited,
            width_bucket(entered, $1::date[]) AS eb, width_bucket(exited, $1::date[]) AS xb
     FROM rm_module_spans
     WHERE programme = $2 AND entered <= $3
       AND ($4::text IS NULL OR municipality = $4) AND ($5::text IS NULL OR provider = $5)
-), g AS (
-    SELECT *, (eb >= 1 OR xb IS NULL OR xb > $6) AS counts FROM s
-)
-SELECT municipality, NULL::text AS provider, module, eb, xb,
-       CASE WHEN xb BETWEEN 1 AND $6 THEN exit_reason END,
-       CASE WHEN counts THEN gender END, CASE WHEN counts THEN age_band END,
-       CASE WHEN counts THEN residence_status END, CASE WHEN counts THEN nationality END,
+"""
+
+STAYS_SQL = f"""
+WITH s AS ({_SPANS})
+SELECT municipality, module, eb, xb, CASE WHEN xb BETWEEN 1 AND $6 THEN exit_reason END,
        count(*)
-FROM g GROUP BY 1, 3, 4, 5, 6, 7, 8, 9, 10
+FROM s GROUP BY 1, 2, 3, 4, 5
+"""
+
+# A stay's stock bits: bit k (0 = the day before the period, 1..n the quarters' last
+# days) set if the stay is open then; its entry bit: the quarter it began in. A
+# person's bits at a level are the OR of their stays' there (``person_bits``).
+PERSONS_SQL = f"""
+WITH s AS ({_SPANS}), b AS (
+    SELECT participant_id, municipality, module,
+           CASE WHEN least(coalesce(xb, $6 + 1), $6 + 1) > eb
+                THEN (1::bigint << least(coalesce(xb, $6 + 1), $6 + 1)) - (1::bigint << eb)
+                ELSE 0 END AS sm,
+           CASE WHEN eb BETWEEN 1 AND $6 THEN 1::bigint << eb ELSE 0 END AS em
+    FROM s
+), p AS (
+    SELECT municipality, module, bit_or(sm) AS sm, bit_or(em) AS em FROM b
+    GROUP BY GROUPING SETS ((participant_id, municipality, module),
+                            (participant_id, municipality), (participant_id))
+)
+SELECT municipality, module, sm, em, count(*) FROM p GROUP BY 1, 2, 3, 4
+"""
+
+# A date as the number YYYYMMDD: full years between two dates are the floor of the
+# difference / 10000 (``person_facts.full_years``), cheaper than formatting dates.
+_YMD = "(date_part('year', {d}) * 10000 + date_part('month', {d}) * 100 + date_part('day', {d}))"
+# The age bands by ``width_bucket(age, ARRAY[18, 21, 25, 28])``.
+_AGE_BANDS = (AGE_OTHER, "18-20", "21-24", "25-27", AGE_OTHER)
+
+# The state at a date: the fact of each kind valid then (``projections.person_facts``).
+_FACT_AT = """
+LEFT JOIN rm_person_facts {a} ON {a}.participant_id = c.participant_id AND {a}.kind = '{kind}'
+     AND {a}.valid_from <= c.at AND ({a}.valid_to IS NULL OR c.at < {a}.valid_to)"""
+
+CHARS_SQL = f"""
+WITH s AS (
+    SELECT participant_id, municipality, module, gender, nationality, entered, exited
+    FROM rm_module_spans
+    WHERE programme = $2 AND entered <= $3
+      AND ($4::text IS NULL OR municipality = $4) AND ($5::text IS NULL OR provider = $5)
+), c AS (
+    SELECT 'entries' AS basis, s.*, s.entered AS at FROM s WHERE entered >= ($1::date[])[1]
+    UNION ALL
+    SELECT 'stock', s.*, $3::date FROM s WHERE exited IS NULL OR exited > $3
+), v AS (
+    SELECT c.municipality, c.module, c.basis, c.gender, c.nationality,
+           r.value AS residence_status, l.value AS language_level,
+           a.value::int + floor((
+               {_YMD.format(d="c.at")} - {_YMD.format(d="a.valid_from")}) / 10000.0)::int AS age
+    FROM c
+    {_FACT_AT.format(a="r", kind="residence_status")}
+    {_FACT_AT.format(a="l", kind="language_level")}
+    LEFT JOIN rm_person_facts a ON a.participant_id = c.participant_id AND a.kind = 'age'
+)
+SELECT municipality, module, basis, gender, width_bucket(age, ARRAY[18, 21, 25, 28]),
+       residence_status, nationality, language_level, count(*)
+FROM v GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 """
 
 
@@ -81,35 +159,85 @@ def sql_arguments(request: ReportRequest) -> tuple[Any, ...]:
     )
 
 
-def group_of(row: Mapping[str, Any], period: Period) -> Group | None:
-    """The group of one ``module_spans`` row, exactly as ``GROUPS_SQL`` forms it."""
-    if row["entered"] > period.end:
+async def fetch_groups(conn: asyncpg.Connection, request: ReportRequest) -> Counter[Any]:
+    """The groups from the read models (call inside the report's snapshot)."""
+    args = sql_arguments(request)
+    groups: Counter[Any] = Counter()
+    for r in await conn.fetch(STAYS_SQL, *args):
+        groups[("stays", *r[:5])] += int(r[5])
+    for r in await conn.fetch(PERSONS_SQL, *args):
+        groups[("persons", r[0], r[1], int(r[2]), int(r[3]))] += int(r[4])
+    for r in await conn.fetch(CHARS_SQL, *args[:5]):  # no bucket count: no buckets
+        band = None if r[4] is None else _AGE_BANDS[r[4]]
+        groups[("char", *r[:4], band, *r[5:8])] += int(r[8])
+    return groups
+
+
+def stay_bits(eb: int, xb: int | None, n: int) -> tuple[int, int]:
+    """A stay's stock and entry bits, exactly as ``PERSONS_SQL`` forms them."""
+    hi = min(n + 1 if xb is None else xb, n + 1)
+    stock = (1 << hi) - (1 << eb) if hi > eb else 0
+    entry = 1 << eb if 1 <= eb <= n else 0
+    return stock, entry
+
+
+def _fact_at(facts: list[Mapping[str, Any]], day: date) -> str | None:
+    for fact in facts:
+        if fact["valid_from"] <= day and (fact["valid_to"] is None or day < fact["valid_to"]):
+            return str(fact["value"])
+    return None
+
+
+def _age_band_at(facts: list[Mapping[str, Any]], day: date) -> str | None:
+    if not facts:
         return None
-    n = len(period.buckets)
-    eb = period.bucket_of(row["entered"])
-    xb = period.bucket_of(row["exited"])
-    assert eb is not None
-    counts = eb >= 1 or xb is None or xb > n
-    return (
-        row["municipality"],
-        row["provider"],
-        row["module"],
-        eb,
-        xb,
-        row["exit_reason"] if xb is not None and 1 <= xb <= n else None,
-        *(row[d] if counts else None for d in DIMS),
-    )  # type: ignore[return-value]
+    return age_band(int(facts[0]["value"]) + full_years(facts[0]["valid_from"], day))
 
 
 def groups_from_rows(
     rows: Mapping[str, Iterable[Mapping[str, Any]]], request: ReportRequest
 ) -> Counter[Any]:
+    """The groups from replayed rows: the three queries above, written in Python."""
+    period = request.period
+    n = len(period.buckets)
+    facts: dict[tuple[Any, str], list[Mapping[str, Any]]] = {}
+    for fact in rows["person_facts"]:
+        facts.setdefault((fact["participant_id"], fact["kind"]), []).append(fact)
     groups: Counter[Any] = Counter()
+    bits: dict[tuple[Any, ...], tuple[int, int]] = {}
     for row in rows["module_spans"]:
-        if request.in_scope(row):
-            group = group_of(row, request.period)
-            if group is not None:
-                groups[group] += 1
+        if not request.in_scope(row) or row["entered"] > period.end:
+            continue
+        m, mod, pid = row["municipality"], row["module"], row["participant_id"]
+        eb = period.bucket_of(row["entered"])
+        xb = period.bucket_of(row["exited"])
+        assert eb is not None
+        reason = row["exit_reason"] if xb is not None and 1 <= xb <= n else None
+        groups[("stays", m, mod, eb, xb, reason)] += 1
+        sm, em = stay_bits(eb, xb, n)
+        for level in ((pid, m, mod), (pid, m, None), (pid, None, None)):
+            old = bits.get(level, (0, 0))
+            bits[level] = (old[0] | sm, old[1] | em)
+        for basis, at, counts in (
+            ("entries", row["entered"], eb >= 1),
+            ("stock", period.end, xb is None or xb > n),
+        ):
+            if counts:
+                groups[
+                    (
+                        "char",
+                        m,
+                        mod,
+                        basis,
+                        row["gender"],
+                        _age_band_at(facts.get((pid, "age"), []), at),
+                        _fact_at(facts.get((pid, "residence_status"), []), at),
+                        row["nationality"],
+                        _fact_at(facts.get((pid, "language_level"), []), at),
+                    )
+                ] += 1
+    for (_pid, m, mod), (sm, em) in bits.items():
+        groups[("persons", m, mod, sm, em)] += 1
     return groups
 
 
@@ -117,37 +245,73 @@ def _pool_nationalities(groups: Counter[Any], listed: tuple[str, ...]) -> Counte
     """Nationalities the programme does not list count as one group (``other``)."""
     pooled: Counter[Any] = Counter()
     for group, count in groups.items():
-        nationality = group[9]
-        if nationality is not None and nationality not in listed:
-            group = (*group[:9], OTHER_NATIONALITY)
+        if group[0] == "char" and group[7] is not None and group[7] not in listed:
+            group = (*group[:7], OTHER_NATIONALITY, *group[8:])
         pooled[group] += count
     return pooled
+
+
+def _person_cells(sm: int, em: int, n: int) -> list[tuple[str, int]]:
+    """A person's cells at one level, from their bits (``persons_*`` families).
+
+    A person counts in the stock of a quarter if any of their stays there is open on
+    its last day; as an entry if they began a stay in the quarter and were not in
+    the stock at its start; as an exit if they were in the stock at its start or
+    entered, and are not in it at its end. So the stock identity holds for persons
+    as for stays, and a person who changes modules, or leaves and comes back within
+    a quarter, is no entry or exit of the totals.
+    """
+    cells: list[tuple[str, int]] = []
+    for k in range(1, n + 1):
+        before, after, entered = sm >> (k - 1) & 1, sm >> k & 1, em >> k & 1
+        if after:
+            cells.append(("persons_stock", k))
+        if entered and not before:
+            cells.append(("persons_entries", k))
+        if (before or entered) and not after:
+            cells.append(("persons_exits", k))
+    if sm & 1:
+        cells.append(("persons_stock", 0))
+    return cells
 
 
 def figures(groups: Counter[Any], request: ReportRequest, labels: Labels) -> Figures:
     period = request.period
     quarters = [b.label for b in period.buckets]
     n = len(quarters)
-    observed_m = {g[0] for g in groups}
+    stays = [g for g in groups if g[0] == "stays"]
+    observed_m = {g[1] for g in stays}
     municipalities = labels.municipalities_in(request, observed_m)
-    modules = labels.modules + sorted({g[2] for g in groups} - set(labels.modules))
+    modules = labels.modules + sorted({g[2] for g in stays} - set(labels.modules))
     reasons = list(EXIT_REASONS)
     if labels.nationalities:
         groups = _pool_nationalities(groups, labels.nationalities)
+    # A characteristic not known at the date (no language level assessed yet) is
+    # ``unknown``, a row of its own.
+    chars: Counter[tuple[Any, ...]] = Counter()
+    for g, count in groups.items():
+        if g[0] == "char":
+            chars[(*g[1:4], *(v if v is not None else UNKNOWN for v in g[4:]))] += count
+    observed = {dim: {c[3 + i] for c in chars} for i, dim in enumerate(DIMS)}
     # Rows for every value of the vocabulary, not only the observed ones: a row that
     # appears between two reports would say that someone with that value arrived.
     statuses = [s.value for s in ResidenceStatus]
+    levels = [level.value for level in LanguageLevel]
     nationalities = (
         [*labels.nationalities, OTHER_NATIONALITY]
         if labels.nationalities
-        else sorted({g[9] for g in groups if g[9] is not None})
+        else sorted(observed["nationality"])
     )
     values: dict[str, list[str]] = {
         "gender": list(GENDERS),
         "age_band": list(AGE_BANDS),
-        "residence_status": statuses
-        + sorted({g[8] for g in groups if g[8] is not None} - set(statuses)),
+        "residence_status": statuses + sorted(observed["residence_status"] - set(statuses)),
         "nationality": nationalities,
+        "language_level": [
+            *levels,
+            UNKNOWN,
+            *sorted(observed["language_level"] - {*levels, UNKNOWN}),
+        ],
     }
     multi = len(municipalities) > 1
     ms = [*municipalities, TOTAL] if multi else list(municipalities)
@@ -162,8 +326,10 @@ def figures(groups: Counter[Any], request: ReportRequest, labels: Labels) -> Fig
             keys += [("entries", m, mod, q), ("exits", m, mod, q), ("stock", m, mod, q)]
             keys += [("cumulative", m, mod, q)]
             keys += [("exits_reason", m, mod, q, r) for r in reasons]
+            keys += [(family, m, mod, q) for family in PERSONS]
         keys.append(("entries", m, mod, "period"))
         keys += [("stock", m, mod, OPENING), ("cumulative", m, mod, OPENING)]
+        keys.append(("persons_stock", m, mod, OPENING))
         for basis in ("entries", "stock"):
             for dim in DIMS:
                 keys += [("char", m, mod, basis, dim, v) for v in values[dim]]
@@ -185,7 +351,9 @@ def figures(groups: Counter[Any], request: ReportRequest, labels: Labels) -> Fig
     # time was almost all in this loop).
     counted: Counter[tuple[Any, ...]] = Counter()
     for group, count in groups.items():
-        m, _provider, mod, eb, xb, reason, *dims = group
+        if group[0] != "stays":
+            continue
+        _kind, m, mod, eb, xb, reason = group
         if m not in municipalities or mod not in modules:
             continue
         for k, q in enumerate(quarters, start=1):
@@ -204,17 +372,35 @@ def figures(groups: Counter[Any], request: ReportRequest, labels: Labels) -> Fig
                 counted[(m, mod, "stock", OPENING)] += count
         if 1 <= eb <= n:
             counted[(m, mod, "entries", "period")] += count
-            for dim, value in zip(DIMS, dims, strict=True):
-                counted[(m, mod, "char", "entries", dim, value or "unknown")] += count
-        if xb is None or xb > n:
-            for dim, value in zip(DIMS, dims, strict=True):
-                counted[(m, mod, "char", "stock", dim, value or "unknown")] += count
+    for (m, mod, basis, *dims), count in chars.items():
+        if m not in municipalities or mod not in modules:
+            continue
+        for dim, value in zip(DIMS, dims, strict=True):
+            counted[(m, mod, "char", basis, dim, value)] += count
 
     # Sorted, so that cells outside the grid (an unexpected value) come in a fixed order.
     for (m, mod, *rest), count in sorted(counted.items(), key=lambda item: str(item[0])):
         for mm in (m, TOTAL) if multi else (m,):
             for mmod in (mod, TOTAL):
                 f.add((rest[0], mm, mmod, *rest[1:]), count, sensitive=rest[-1] != OPENING)
+
+    # People are counted at each level on their own (a person in two modules, or
+    # two municipalities, is one person of the total): the query gives each
+    # person's bits per module, per municipality and overall.
+    quarter_of = {0: OPENING, **dict(enumerate(quarters, start=1))}
+    people: Counter[Key] = Counter()
+    for group, count in groups.items():
+        if group[0] != "persons":
+            continue
+        _kind, m, mod, sm, em = group
+        mm = TOTAL if m is None else m
+        mmod = TOTAL if mod is None else mod
+        if mm not in ms or mmod not in mods or (mm == TOTAL and m is not None):
+            continue
+        for family, k in _person_cells(sm, em, n):
+            people[(family, mm, mmod, quarter_of[k])] += count
+    for key, count in sorted(people.items(), key=lambda item: str(item[0])):
+        f.add(key, count, sensitive=key[-1] != OPENING)
 
     _relations(f, ms, mods, quarters, reasons, values, multi)
     f.tables = _tables(ms, mods, quarters, reasons, values, period, labels)
@@ -235,6 +421,8 @@ def _relations(
     for key in f.cells:
         by_rest.setdefault((key[0], key[3:]), {})[(key[1], key[2])] = key
     for (family, rest), grid in by_rest.items():
+        if family in PERSONS:
+            continue  # people: a total counts each person once, no sum of its parts
         for m in ms:
             f.relate((family, m, TOTAL, *rest), [grid[(m, mod)] for mod in mods if mod != TOTAL])
         if multi:
@@ -255,6 +443,15 @@ def _relations(
                 f.relate(
                     ("cumulative", m, mod, q),
                     [("cumulative", m, mod, prev), ("entries", m, mod, q)],
+                )
+                # the same identity for people (see ``_person_cells``)
+                f.relate(
+                    ("persons_stock", m, mod, q),
+                    [
+                        ("persons_stock", m, mod, prev),
+                        ("persons_entries", m, mod, q),
+                        ("persons_exits", m, mod, q),
+                    ],
                 )
             f.relate(("entries", m, mod, "period"), [("entries", m, mod, q) for q in quarters])
             for dim in DIMS:
@@ -284,7 +481,8 @@ def _tables(
     ends = {b.label: b.end.isoformat() for b in period.buckets}
     flow = TableDef(
         "quartale",
-        "Eintritte, Austritte und Bestand je Kommune, Förderbaustein und Quartal",
+        "Eintritte, Austritte und Bestand je Kommune, Förderbaustein und Quartal"
+        " (Aufenthalte in Förderbausteinen und Personen)",
         [
             Column("municipality", "Kommune"),
             Column("module", "Förderbaustein"),
@@ -296,22 +494,28 @@ def _tables(
             Column("stock", "Bestand"),
             Column("stock_share", "Anteil am Bestand (%)"),
             Column("cumulative_entries", "Eintritte kumuliert"),
+            Column("persons_entries", "Eintritte (Personen)"),
+            Column("persons_exits", "Austritte (Personen)"),
+            Column("persons_stock", "Bestand (Personen)"),
         ],
     )
     chars = TableDef(
         "merkmale",
-        "Merkmale der Eintritte im Zeitraum und des Bestands am Ende des Zeitraums",
+        "Merkmale der Eintritte im Zeitraum (Stand bei Eintritt) und des Bestands am Ende"
+        " des Zeitraums (Stand am Stichtag)",
         [
             Column("municipality", "Kommune"),
             Column("module", "Förderbaustein"),
             Column("basis", "Grundlage"),
             Column("dimension", "Merkmal"),
             Column("value", "Ausprägung"),
+            # Before the count, which stays the last column (clients read it there).
+            Column("characteristics_as_of", "Stand der Merkmale"),
             Column("count", "Anzahl"),
         ],
     )
     last = quarters[-1]
-    value_labels = {"gender": GENDERS, "age_band": AGE_BANDS}
+    value_labels = {"gender": GENDERS, "age_band": AGE_BANDS, "language_level": LANGUAGE_LEVELS}
     for m in ms:
         name = labels.municipality(m)
         for mod in mods:
@@ -328,13 +532,17 @@ def _tables(
                         Cell(("stock", m, mod, q)),
                         Share(("stock", m, mod, q), ("stock", m, TOTAL, q)),
                         Cell(("cumulative", m, mod, q)),
+                        *(Cell((family, m, mod, q)) for family in PERSONS),
                     ]
                 )
             for basis, basis_label, total in (
                 ("entries", "Eintritte im Zeitraum", ("entries", m, mod, "period")),
                 ("stock", f"Bestand am {period.end.isoformat()}", ("stock", m, mod, last)),
             ):
-                chars.rows.append([name, _module(mod), basis_label, "insgesamt", "", Cell(total)])
+                as_of = CHARACTERISTICS_AS_OF[basis].format(date=period.end.isoformat())
+                chars.rows.append(
+                    [name, _module(mod), basis_label, "insgesamt", "", as_of, Cell(total)]
+                )
                 for dim in DIMS:
                     for v in values[dim]:
                         shown = value_labels.get(dim, {}).get(v, v)
@@ -345,6 +553,7 @@ def _tables(
                                 basis_label,
                                 DIMENSIONS[dim],
                                 shown,
+                                as_of,
                                 Cell(("char", m, mod, basis, dim, v)),
                             ]
                         )

@@ -4,8 +4,10 @@ Per municipality and module: the destination (Verbleib) at exit and at follow-up
 for exits and follow-ups dated in the period (read model ``outcomes``), and the
 apprenticeships started, aborted and completed and the employments started by
 type (regular, marginal, self-employed) in the period (read model
-``transitions``). Counting unit: people, by the modules they had entered; a person
-in two modules counts in both, once in "Gesamt" (so Gesamt is not the modules' sum).
+``transitions``). Counting unit: people, by the modules the outcome is attributed to
+(``projections.attribution``: the stays open at the outcome's effective date, or else
+ended last before it); a person in two modules counts in both, once in "Gesamt" (so
+Gesamt is not the modules' sum).
 """
 
 from __future__ import annotations

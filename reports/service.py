@@ -84,8 +84,7 @@ async def _from_read_models(
         if position is None:
             return None
         if request.kind == "monitoring":
-            records = await conn.fetch(monitoring.GROUPS_SQL, *monitoring.sql_arguments(request))
-            groups: Counter[Any] = Counter({tuple(r[:10]): int(r[10]) for r in records})
+            groups: Counter[Any] = await monitoring.fetch_groups(conn, request)
             result = monitoring.figures(groups, request, labels)
         elif request.kind == "outcomes":
             args = request.period_arguments()
