@@ -30,6 +30,7 @@ from lotse.domain.access import (
     check_may_read_personal_data,
     check_may_record,
     check_may_record_for,
+    check_may_record_milestones,
     check_may_refer,
     check_may_void,
     check_may_void_entry,
@@ -409,7 +410,7 @@ class Journeys(Application[UUID]):
         if voiding:
             check_may_void(principal)
         else:
-            check_may_record(principal)
+            check_may_record_milestones(principal)
         replayed = self._replayed(request_key, "milestone")
         if replayed:
             return replayed
@@ -436,6 +437,7 @@ class Journeys(Application[UUID]):
                     ),
                     entry.name,
                     data.get("module"),
+                    participant.municipality,
                 )
             if expected_version is not None and participant.version != expected_version:
                 msg = (

@@ -292,6 +292,9 @@ RULES: dict[str, str] = {
     "user-exists": "Diese Person ist bereits im Verzeichnis.",
     "user-active": "Diese Person ist aktiv.",
     "user-inactive": "Diese Person ist bereits deaktiviert.",
+    "teilhabemanagement-only": (
+        "Das Teilhabemanagement erfasst nur Ein- und Austritte in F6 und Coaching-Kontakte."
+    ),
     "already-assigned": "Diese Person ist dem Fall bereits zugewiesen.",
     "not-assigned": "Diese Person ist dem Fall nicht zugewiesen.",
     "membership-exists": "Diese Rolle bei dieser Organisation besteht bereits.",
