@@ -17,7 +17,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lotse.api import problems
 from lotse.api.limits import BodyGuard
-from lotse.api.readmodels import ReadModels, runs_projector_in_process
 from lotse.api.routes import (
     audit,
     caseload,
@@ -30,9 +29,8 @@ from lotse.api.routes import (
     system,
     users,
 )
-from lotse.api.runtime import Runtime, build_runtime
+from lotse.api.runtime import Runtime, build_runtime, open_read_models
 from lotse.api.settings import Settings, load_settings
-from lotse.storage.keys import MasterKey
 
 log = logging.getLogger("lotse.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
@@ -119,16 +117,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         owned = runtime is None
         app.state.runtime = runtime or build_runtime(settings or load_settings(), serving=True)
         current: Runtime = app.state.runtime
-        master = MasterKey.from_text(current.settings.master_key)
-        reads = await ReadModels.open(
-            current.database.url,
-            master,
-            timeout=current.settings.db_timeout_seconds,
-            command_timeout=current.settings.db_command_timeout_seconds,
-        )
+        reads = await open_read_models(current)
         app.state.reads = reads
-        if runs_projector_in_process():
-            reads.start_runner()
         # Everything built at start (routes, schemas, configuration) lives as long
         # as the process: moved out of the collector's generations, later full
         # collections no longer scan it, which shortens their pauses (tail latency).

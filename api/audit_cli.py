@@ -406,17 +406,18 @@ def _log_reads(runtime: Runtime, args: argparse.Namespace, endpoint: str, ids: l
 def _replay(runtime: Runtime, args: argparse.Namespace) -> int:
     from lotse.api.views import history_entries, participant_public
     from lotse.domain.errors import DomainError
-    from lotse.domain.timetravel import known_events, replay
     from lotse.storage.access_log import AccessLogUnavailableError
 
     journeys = runtime.journeys
+    operator = _operator(args)
     try:
-        # The same decision as GET /participants/{id}/history: scope, restriction.
-        journeys.participant_for_reading(_operator(args), args.participant)
-        events = list(journeys.history(args.participant))
-        if not events:
-            return _error("no participant with this id")
-        replayed = replay(events, as_of=args.as_of, known_at=args.known_at)
+        # The same decisions as GET /participants/{id}/state and /history.
+        replayed = journeys.state_for_reading(
+            operator, args.participant, as_of=args.as_of, known_at=args.known_at
+        )
+        known: list[Any] = []
+        if args.history:
+            _, known = journeys.history_for_reading(operator, args.participant, args.known_at)
     except DomainError as e:
         return _error(e.message)
     try:
@@ -431,18 +432,15 @@ def _replay(runtime: Runtime, args: argparse.Namespace) -> int:
         "state": participant_public(replayed.participant).model_dump(mode="json"),
     }
     if args.history:
-        shown = history_entries(known_events(events, args.known_at), as_of=args.as_of)
+        shown = history_entries(known, as_of=args.as_of)
         out["history"] = [e.model_dump(mode="json") for e in shown]
     print(json.dumps(out, indent=2, default=str, ensure_ascii=False))
     return 0
 
 
 def _export(runtime: Runtime, args: argparse.Namespace) -> int:
-    from eventsourcing.application import AggregateNotFoundError
-
-    from lotse.domain.access import check_may_export, may_see
+    from lotse.domain.access import check_may_export
     from lotse.domain.errors import DomainError
-    from lotse.domain.participant import Participant
     from lotse.storage.access_log import AccessLogUnavailableError
     from lotse.storage.checkpoints import SigningKeyError
     from lotse.storage.export import Criteria, Exporter, ExportError
@@ -470,13 +468,7 @@ def _export(runtime: Runtime, args: argparse.Namespace) -> int:
     )
 
     def current(pid: UUID) -> tuple[str, str] | None:
-        try:
-            p: object = journeys.repository.get(pid)
-        except AggregateNotFoundError:
-            return None
-        if not isinstance(p, Participant) or not may_see(operator, p.provider, p.municipality):
-            return None
-        return p.provider, p.municipality
+        return journeys.placement_in_scope(operator, pid)
 
     recorder = journeys.recorder
     assert isinstance(recorder, LotseRecorder)

@@ -18,9 +18,14 @@ from lotse.api.audit_cli import add_audit_parser, run_audit
 from lotse.api.demo_users import DEMO_USERS
 from lotse.api.privacy_cli import add_privacy_parser, run_privacy
 from lotse.api.projections_cli import add_projection_parsers, run_projections
-from lotse.api.readmodels import runs_projector_in_process
 from lotse.api.report_cli import add_report_parser, run_report
-from lotse.api.settings import Settings, SettingsError, load_settings
+from lotse.api.settings import (
+    Settings,
+    SettingsError,
+    load_settings,
+    offer_demo_sign_in,
+    projector_child_environment,
+)
 from lotse.api.token_cli import add_token_parser, run_token
 from lotse.domain.access import Principal, Role
 from lotse.domain.errors import ConfigurationError
@@ -77,7 +82,7 @@ def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | Non
     # Each worker process builds its own runtime from the same settings (the
     # embedded mode's secrets are files in the data directory by now).
     runtime.close()
-    projector = _start_projector(settings) if runs_projector_in_process() else None
+    projector = _start_projector(settings) if settings.projector_in_process else None
     try:
         return serve_app(
             "lotse.api.cli:worker_app",
@@ -205,12 +210,7 @@ def _start_projector(settings: Settings) -> subprocess.Popen[bytes]:
     batches would hold the GIL and add to every request's latency (measured).
     The API is told not to start another one.
     """
-    os.environ["LOTSE_PROJECTOR"] = "external"
-    env = {
-        **os.environ,
-        "LOTSE_DATA_DIR": str(settings.data_dir),
-        "LOTSE_PARENT_PID": str(os.getpid()),
-    }
+    env = projector_child_environment(settings, os.getpid())
     return subprocess.Popen([sys.executable, "-m", "lotse.api.cli", "projector"], env=env)
 
 
@@ -240,15 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command in ("serve", "demo") and args.workers is None:
-            args.workers = _workers(os.environ.get("LOTSE_WORKERS") or "1")
+            args.workers = load_settings().workers
         if args.command == "serve":
             return _serve(args, demo_participants=None)
         if args.command == "demo":
-            if not os.environ.get("DATABASE_URL"):
-                # The demo's sign-in page (no provider needed), over plain http; the
-                # API workers read these like every setting, from the environment.
-                os.environ.setdefault("LOTSE_DEMO_SIGN_IN", "true")
-                os.environ.setdefault("LOTSE_SESSION_COOKIE_SECURE", "false")
+            offer_demo_sign_in()
             return _serve(args, demo_participants=args.participants)
         if args.command == "token":
             return run_token(args)

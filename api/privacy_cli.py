@@ -212,7 +212,7 @@ def rotate(settings: Settings, runtime: Runtime, new: MasterKey, out: TextIO) ->
     key_file = settings.data_dir / MASTER_KEY_FILE
     # The embedded mode reads its key from the data directory unless the
     # environment gives one; only then is the file ours to replace.
-    owns_file = settings.embedded and not os.environ.get("LOTSE_MASTER_KEY")
+    owns_file = settings.embedded and not settings.master_key_given
     backup = key_file.with_name(MASTER_KEY_FILE + ".rotating")
     if owns_file:
         if backup.exists() and MasterKey.from_text(backup.read_text()) != new:

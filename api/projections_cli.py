@@ -14,13 +14,13 @@ from typing import Any
 import asyncpg
 
 from lotse.api.progress import Progress
+from lotse.api.runtime import ReadSide, build_read_side
 from lotse.api.settings import load_settings
 from lotse.projections.catalogue import PROJECTIONS
 from lotse.projections.parking import ParkingError, parked_events, resolutions, retry, skip
 from lotse.projections.rebuild import default_processes, rebuild
 from lotse.projections.runner import ProjectionBusyError, Runner
 from lotse.projections.schema import ensure_projections, status
-from lotse.storage.database import connect
 from lotse.storage.keys import MasterKey
 
 
@@ -59,27 +59,27 @@ def add_projection_parsers(sub: Any) -> None:
     )
 
 
-async def _pool() -> tuple[asyncpg.Pool, MasterKey]:
-    pool, master, _ = await _pool_and_url()
+async def _pool(side: ReadSide | None = None) -> tuple[asyncpg.Pool, MasterKey]:
+    pool, master, _ = await _pool_and_url(side)
     return pool, master
 
 
-async def _pool_and_url() -> tuple[asyncpg.Pool, MasterKey, str]:
-    settings = load_settings()
-    database = connect(settings.database_url, settings.data_dir)
-    pool = await asyncpg.create_pool(database.url, min_size=1, max_size=6)
-    return pool, MasterKey.from_text(settings.master_key), database.url
+async def _pool_and_url(side: ReadSide | None = None) -> tuple[asyncpg.Pool, MasterKey, str]:
+    side = side or build_read_side(load_settings())
+    pool = await asyncpg.create_pool(side.database.url, min_size=1, max_size=6)
+    return pool, side.master_key, side.database.url
 
 
 async def _projector(exit_if_busy: bool) -> int:
-    pool, master = await _pool()
+    side = build_read_side(load_settings())
+    pool, master = await _pool(side)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     runner = Runner(pool, master, list(PROJECTIONS.values()))
-    watch = asyncio.create_task(_stop_when_orphaned(stop))
+    watch = asyncio.create_task(_stop_when_orphaned(stop, side.settings.parent_pid))
     try:
         if exit_if_busy:
             await runner.acquire(wait=False)
@@ -94,7 +94,7 @@ async def _projector(exit_if_busy: bool) -> int:
     return 0
 
 
-async def _stop_when_orphaned(stop: asyncio.Event) -> None:
+async def _stop_when_orphaned(stop: asyncio.Event, parent: int | None) -> None:
     """Stop when ``lotse serve``, which started this projector, is gone.
 
     A parent killed without the chance to terminate its child (SIGKILL, a crash)
@@ -102,11 +102,10 @@ async def _stop_when_orphaned(stop: asyncio.Event) -> None:
     ``LOTSE_PARENT_PID`` is set only by ``lotse serve``; a projector started on
     its own (docker-compose, by hand) has none and runs until told to stop.
     """
-    parent = os.environ.get("LOTSE_PARENT_PID")
-    if not parent:
+    if parent is None:
         return
     while not stop.is_set():
-        if os.getppid() != int(parent):
+        if os.getppid() != parent:
             stop.set()
             return
         await asyncio.sleep(1.0)

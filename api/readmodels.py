@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from typing import Any
 
@@ -138,7 +137,3 @@ class ReadModels:
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         result: list[asyncpg.Record] = await self.pool.fetch(query, *args)
         return result
-
-
-def runs_projector_in_process() -> bool:
-    return os.environ.get("LOTSE_PROJECTOR", "in-process") != "external"

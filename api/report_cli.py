@@ -18,20 +18,18 @@ from typing import Any
 import asyncpg
 import orjson
 
+from lotse.api.runtime import build_read_side
 from lotse.api.settings import load_settings
-from lotse.domain.access import ALL_ORGANISATIONS, Principal, Role, report_scope
-from lotse.domain.configuration import load_configuration
+from lotse.domain.access import ALL_ORGANISATIONS, Principal, Role
+from lotse.domain.configuration import Configuration
 from lotse.domain.errors import DomainError
 from lotse.reports import formats
 from lotse.reports.charts import CHARTS, render_chart
 from lotse.reports.definition import KINDS, ReportRequest
-from lotse.reports.integrity import ChainVerifier
-from lotse.reports.periods import PERIOD_FORMS, parse_period
-from lotse.reports.releases import list_releases, publish_release
+from lotse.reports.periods import PERIOD_FORMS
+from lotse.reports.releases import list_releases
+from lotse.reports.requests import make_run, publish_release, report_request
 from lotse.reports.rounding import rounding_secret
-from lotse.reports.service import compute, publish_run
-from lotse.storage.checkpoints import signing_key_from_text
-from lotse.storage.database import connect
 
 OPERATOR = Principal("lotse-cli", Role.ADMIN, ALL_ORGANISATIONS)
 FORMATS = ("json", "csv", "xlsx", "png", "svg")
@@ -65,11 +63,6 @@ def add_report_parser(sub: Any) -> None:
     p.add_argument("--period")
 
 
-def _verifier(url: str, audit_signing_key: str) -> ChainVerifier:
-    key = signing_key_from_text(audit_signing_key) if audit_signing_key else None
-    return ChainVerifier(url, key.public_key() if key else None)
-
-
 def _render(document: dict[str, Any], fmt: str, table: str | None) -> bytes:
     if fmt == "json":
         return orjson.dumps(document, option=orjson.OPT_INDENT_2)
@@ -79,24 +72,20 @@ def _render(document: dict[str, Any], fmt: str, table: str | None) -> bytes:
 
 
 async def _publish(args: argparse.Namespace) -> tuple[Any, bytes]:
-    settings = load_settings()
-    config = load_configuration(settings.config_dir)
-    if args.municipality is not None and args.municipality not in config.municipalities:
-        msg = "--municipality is not a configured municipality"
-        raise DomainError(msg)
-    database = connect(settings.database_url, settings.data_dir)
-    conn = await asyncpg.connect(database.url)
+    side = build_read_side(load_settings())
+    conn = await asyncpg.connect(side.database.url)
     try:
         release = await publish_release(
             conn,
-            config,
+            side.configuration,
             OPERATOR,
             kind=args.report,
-            programme=args.programme or next(iter(config.programmes)),
-            period_text=args.period,
+            period=args.period,
             municipality=args.municipality,
-            secret=rounding_secret(settings.secret_key),
-            chain_check=_verifier(database.url, settings.audit_signing_key),
+            programme=args.programme,
+            secret=rounding_secret(side.settings.secret_key),
+            chain_check=side.chain_verifier(),
+            prefix="--",
         )
     finally:
         await conn.close()
@@ -104,9 +93,8 @@ async def _publish(args: argparse.Namespace) -> tuple[Any, bytes]:
 
 
 async def _releases(args: argparse.Namespace) -> list[Any]:
-    settings = load_settings()
-    database = connect(settings.database_url, settings.data_dir)
-    conn = await asyncpg.connect(database.url)
+    side = build_read_side(load_settings())
+    conn = await asyncpg.connect(side.database.url)
     try:
         return await list_releases(conn, args.report, args.period)
     finally:
@@ -141,42 +129,40 @@ def run_releases(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _run(args: argparse.Namespace) -> tuple[Any, bytes]:
-    settings = load_settings()
-    config = load_configuration(settings.config_dir)
-    programme = args.programme or next(iter(config.programmes))
-    municipality, provider = report_scope(OPERATOR, config, args.municipality, args.provider)
-    request = ReportRequest(
+def request_of(args: argparse.Namespace, config: Configuration) -> ReportRequest:
+    """The report ``lotse report <kind>`` asks for, built as the API builds it."""
+    return report_request(
+        config,
+        OPERATOR,
         kind=args.report_kind,
-        programme=programme,
-        period=parse_period(args.period, field="--period"),
-        municipality=municipality,
-        provider=provider,
+        period=args.period,
+        municipality=args.municipality,
+        provider=args.provider,
+        programme=args.programme,
+        unsuppressed=args.unsuppressed,
+        prefix="--",
     )
-    database = connect(settings.database_url, settings.data_dir)
-    conn = await asyncpg.connect(database.url)
+
+
+async def _run(args: argparse.Namespace) -> tuple[Any, bytes]:
+    side = build_read_side(load_settings())
+    request = request_of(args, side.configuration)
+    conn = await asyncpg.connect(side.database.url)
     try:
-        evidence = request.kind == "financial"
-        computed = await compute(conn, request, config, position=args.position, evidence=evidence)
-        run = await publish_run(
+        run = await make_run(
             conn,
-            computed,
-            config,
+            request,
+            side.configuration,
             OPERATOR,
-            suppressed=not args.unsuppressed,
-            evidence=evidence,
-            chain_check=_verifier(database.url, settings.audit_signing_key),
-            full_chain=args.position is not None,
+            unsuppressed=args.unsuppressed,
+            chain_check=side.chain_verifier(),
+            position=args.position,
         )
     finally:
         await conn.close()
     document = run.document
-    if args.format == "json":
-        return run, orjson.dumps(document, option=orjson.OPT_INDENT_2)
-    if args.format == "csv":
-        return run, formats.to_csv(document, args.table or next(iter(document["tables"])))
-    if args.format == "xlsx":
-        return run, formats.to_xlsx(document)
+    if args.format in ("json", "csv", "xlsx"):
+        return run, _render(document, args.format, args.table)
     chart = args.chart or (CHARTS[request.kind] or ("",))[0]
     return run, render_chart(document, chart, args.format)
 

@@ -1,19 +1,30 @@
-"""The composition root: configuration, database, application, wired once at start."""
+"""The composition root: the write side, the read side and the commands, wired once.
+
+``build_runtime`` wires the write side (application, courses, request and access
+logs, checkpoints), ``open_read_models`` the API's read side on the same database,
+``build_read_side`` what the commands without the write side use. Everything is
+built from the typed settings object (``api.settings``), nothing else.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lotse.api.authentication import Authenticator
 from lotse.api.issuers import load_issuers
 from lotse.api.oidc import IssuerTokens
+from lotse.api.readmodels import ReadModels
 from lotse.api.settings import Settings
 from lotse.api.sign_in import SignIn
-from lotse.domain.application import Journeys
+from lotse.domain.application import EVENT_CACHE_SIZE, Journeys
 from lotse.domain.configuration import DEFAULT_CONFIG_DIR, Configuration, load_configuration
+from lotse.domain.courses import Courses
 from lotse.domain.directory import Directory
+from lotse.reports.integrity import ChainVerifier
 from lotse.storage.access_log import ACCESS_LOG_TABLE, AccessLog
 from lotse.storage.chain import CHAIN_TABLE, append_only_statements
 from lotse.storage.chain import backfill as backfill_chain
@@ -21,10 +32,12 @@ from lotse.storage.checkpoints import (
     CHECKPOINTS_TABLE,
     Checkpointer,
     Checkpoints,
+    SigningKeyError,
     signing_key_from_text,
 )
 from lotse.storage.database import Database, connect
 from lotse.storage.factory import MASTER_KEY
+from lotse.storage.keys import MasterKey
 from lotse.storage.recorder import LotseRecorder
 from lotse.storage.request_log import PostgresRequestLog
 from lotse.storage.sessions import SessionStore
@@ -52,6 +65,20 @@ class Runtime:
         assert self.authenticator is not None
         return self.authenticator
 
+    courses: Courses = field(init=False)
+    """The courses' application service, on the participants' application and store."""
+
+    def __post_init__(self) -> None:
+        self.courses = Courses(self.journeys)
+
+    def chain_verifier(self) -> ChainVerifier:
+        """Verifies the hash chain for a report with the checkpoints' key (if it can sign)."""
+        public_key = None
+        if self.checkpoints is not None:
+            with contextlib.suppress(SigningKeyError):
+                public_key = self.checkpoints.public_key
+        return ChainVerifier(self.database.url, public_key)
+
     def close(self) -> None:
         if self.access_log is not None:
             self.access_log.close()  # writes what is queued: no read goes unlogged
@@ -76,6 +103,56 @@ class Runtime:
         self.checkpointer.start()
 
 
+@dataclass
+class ReadSide:
+    """What the commands without the write side use (reports, projections, tokens).
+
+    No application, no triggers, no background signer: a report or a projection
+    run must not wait for the write side's set-up, nor change the schema. Each
+    part is opened when first asked for: creating a token starts no database.
+    """
+
+    settings: Settings
+
+    @functools.cached_property
+    def configuration(self) -> Configuration:
+        return load_configuration(self.settings.config_dir)
+
+    @functools.cached_property
+    def database(self) -> Database:
+        return connect(self.settings.database_url, self.settings.data_dir)
+
+    @functools.cached_property
+    def master_key(self) -> MasterKey:
+        return MasterKey.from_text(self.settings.master_key)
+
+    def chain_verifier(self) -> ChainVerifier:
+        return chain_verifier(self.settings, self.database)
+
+
+def build_read_side(settings: Settings) -> ReadSide:
+    return ReadSide(settings)
+
+
+def chain_verifier(settings: Settings, database: Database) -> ChainVerifier:
+    """Verifies the hash chain for a report; without a signing key, checkpoints cannot count."""
+    key = signing_key_from_text(settings.audit_signing_key) if settings.audit_signing_key else None
+    return ChainVerifier(database.url, key.public_key() if key is not None else None)
+
+
+async def open_read_models(runtime: Runtime) -> ReadModels:
+    """The API's read side on the runtime's database; its projection runner if it runs here."""
+    reads = await ReadModels.open(
+        runtime.database.url,
+        MasterKey.from_text(runtime.settings.master_key),
+        timeout=runtime.settings.db_timeout_seconds,
+        command_timeout=runtime.settings.db_command_timeout_seconds,
+    )
+    if runtime.settings.projector_in_process:
+        reads.start_runner()
+    return reads
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -97,6 +174,8 @@ def build_runtime(
         statement_timeout_seconds=settings.db_command_timeout_seconds if serving else None,
     )
     env[MASTER_KEY] = settings.master_key
+    # Given explicitly: the library would otherwise take it from the process environment.
+    env[EVENT_CACHE_SIZE] = str(settings.event_cache_size)
     journeys = Journeys(configuration, env=env, **journeys_options)
     recorder = journeys.recorder
     assert isinstance(recorder, LotseRecorder)
@@ -109,6 +188,7 @@ def build_runtime(
     checkpoints.create_tables()
     access_log = AccessLog(recorder.datastore, schema)
     access_log.create_tables()
+    journeys.access_log = access_log
     _guard_append_only(recorder, schema)
     tokens = TokenRegistry(recorder.datastore, schema)
     tokens.create_tables()

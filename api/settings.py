@@ -18,6 +18,7 @@ MASTER_KEY_FILE = "master.key"
 AUDIT_SIGNING_KEY_FILE = "audit-signing.key"
 #: ``LOTSE_OIDC_SECRET_CARITAS_AHLEN`` is the client secret of issuer ``caritas-ahlen``.
 OIDC_SECRET_PREFIX = "LOTSE_OIDC_SECRET_"  # noqa: S105 - a variable name
+MAX_WORKERS = 64
 
 
 class SettingsError(Exception):
@@ -54,6 +55,16 @@ class Settings:
     """Session cookies only over https (``__Host-`` prefix); off only for plain-http demos."""
     demo_sign_in: bool = False
     """``lotse demo`` on the embedded database: sign in as a demo user, no provider."""
+    event_cache_size: int = 2000
+    """Participants whose decoded events each process keeps in memory (0: none)."""
+    workers: int = 1
+    """API worker processes of ``lotse serve`` (``--workers`` overrides)."""
+    projector_in_process: bool = True
+    """False (``LOTSE_PROJECTOR=external``): another process runs the projections."""
+    parent_pid: int | None = None
+    """The ``lotse serve`` that started this projector (``LOTSE_PARENT_PID``): stop without it."""
+    master_key_given: bool = False
+    """The master key came from the environment, not from the data directory's file."""
 
     @property
     def embedded(self) -> bool:
@@ -134,6 +145,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     max_body_bytes = _number(env, "LOTSE_MAX_BODY_BYTES", 1024 * 1024, int, minimum=1)
     db_timeout = _number(env, "LOTSE_DB_TIMEOUT_SECONDS", 2.0, float, minimum=0.1)
     db_command_timeout = _number(env, "LOTSE_DB_COMMAND_TIMEOUT_SECONDS", 60.0, float, minimum=1)
+    event_cache_size = _number(env, "LOTSE_EVENT_CACHE_SIZE", 2000, int, minimum=0)
+    workers = _number(env, "LOTSE_WORKERS", 1, int, minimum=1)
+    if workers > MAX_WORKERS:
+        msg = f"LOTSE_WORKERS must be between 1 and {MAX_WORKERS}"
+        raise SettingsError(msg)
+    parent_pid = _number(env, "LOTSE_PARENT_PID", 0, int, minimum=1) or None
     try:
         ttl = int(env.get("LOTSE_TOKEN_TTL_HOURS", "12"))
     except ValueError:
@@ -176,7 +193,37 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         session_absolute_hours=absolute,
         session_cookie_secure=secure_cookie == "true",
         demo_sign_in=demo_sign_in,
+        event_cache_size=event_cache_size,
+        workers=workers,
+        projector_in_process=env.get("LOTSE_PROJECTOR", "in-process") != "external",
+        parent_pid=parent_pid,
+        master_key_given=bool(env.get("LOTSE_MASTER_KEY")),
     )
+
+
+def projector_child_environment(settings: Settings, parent_pid: int) -> dict[str, str]:
+    """The environment of the projector ``lotse serve`` starts beside itself.
+
+    From now on this process (and the API workers it starts) leave the
+    projections to that child: ``LOTSE_PROJECTOR=external`` is set here too.
+    """
+    os.environ["LOTSE_PROJECTOR"] = "external"
+    return {
+        **os.environ,
+        "LOTSE_DATA_DIR": str(settings.data_dir),
+        "LOTSE_PARENT_PID": str(parent_pid),
+    }
+
+
+def offer_demo_sign_in() -> None:
+    """``lotse demo`` on the embedded database offers the demo sign-in over plain http.
+
+    Set in the environment, because the API workers read their settings from it.
+    Never with ``DATABASE_URL``: ``load_settings`` refuses the demo sign-in there.
+    """
+    if not os.environ.get("DATABASE_URL"):
+        os.environ.setdefault("LOTSE_DEMO_SIGN_IN", "true")
+        os.environ.setdefault("LOTSE_SESSION_COOKIE_SECURE", "false")
 
 
 N = TypeVar("N", int, float)

@@ -430,6 +430,25 @@ def personal_data_scope(principal: Principal) -> tuple[str | None, str | None]:
     return None, None
 
 
+def narrow(confined: str | None, asked: str | None) -> str | None:
+    """Combine the caller's scope with a filter; a filter outside it matches nothing."""
+    if confined is None:
+        return asked
+    if asked is not None and asked != confined:
+        return "(outside your scope)"
+    return confined
+
+
+def lists_referred_participants(principal: Principal) -> bool:
+    """A case worker's caseload includes the participants referred to its provider."""
+    return principal.role == Role.CASEWORKER
+
+
+def may_read_operations(principal: Principal) -> bool:
+    """Positions, read models and parked events in ``/health``: for the operators."""
+    return principal.role is Role.ADMIN
+
+
 def may_see(principal: Principal, provider: str, municipality: str) -> bool:
     """Is the participant (now with ``provider`` in ``municipality``) in scope?"""
     match principal.role:
@@ -663,6 +682,11 @@ def check_may_replay_reports(principal: Principal) -> None:
     if not may_replay_reports(principal):
         msg = "only auditors and admins may replay reports over the log"
         raise AccessDeniedError(msg, rule="replay-auditors-only")
+
+
+def may_read_replay_job(principal: Principal, created_by: str) -> bool:
+    """A replay job is its creator's: others (admins too) see no such job."""
+    return may_replay_reports(principal) and created_by == principal.user
 
 
 def may_publish_release(principal: Principal, municipality: str | None) -> bool:

@@ -7,6 +7,7 @@ It is the only code that saves events. Persistence is chosen by the environment
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -16,7 +17,7 @@ from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from lotse.domain.access import (
@@ -27,6 +28,7 @@ from lotse.domain.access import (
     check_may_accept_referral,
     check_may_end_referral,
     check_may_erase,
+    check_may_read_access_log,
     check_may_read_personal_data,
     check_may_record,
     check_may_record_for,
@@ -52,10 +54,12 @@ from lotse.domain.errors import (
     DomainError,
     InvalidInputError,
     ParticipantNotFoundError,
+    RuleViolationError,
     VersionConflictError,
 )
 from lotse.domain.participant import Participant
 from lotse.domain.referrals import Referral
+from lotse.domain.timetravel import Replayed, known_events, replay
 from lotse.domain.vocabulary import ErasureMode
 
 _T = TypeVar("_T")
@@ -126,6 +130,13 @@ class RequestLog(Protocol):
 
     def find(self, scope: str, key: str) -> tuple[str, str, Recorded] | None:
         """Return (fingerprint, operation, result) of an earlier request, if any."""
+
+
+class ReadAccessLog(Protocol):
+    """Who read which participant's data (implemented in storage)."""
+
+    def entries_for(self, participant_id: UUID, limit: int = 1000) -> list[dict[str, Any]]:
+        """The newest entries about one participant."""
 
 
 # Milestone type -> (command method, whether it needs the programme).
@@ -201,6 +212,7 @@ class Journeys(Application[UUID]):
         self.configuration = configuration
         self.clock = clock
         self.request_log = request_log
+        self.access_log: ReadAccessLog | None = None
         #: Participants whose decoded events are kept in memory (see ``_load``).
         self.event_cache_size = int(self.env.get(EVENT_CACHE_SIZE) or DEFAULT_EVENT_CACHE_SIZE)
         self._decoded: OrderedDict[UUID, _Decoded] = OrderedDict()
@@ -309,12 +321,13 @@ class Journeys(Application[UUID]):
         )
 
     def history_for_reading(
-        self, principal: Principal, participant_id: UUID
+        self, principal: Principal, participant_id: UUID, known_at: datetime | None = None
     ) -> tuple[Participant, list[Participant.Event]]:
         """The events the caller may read: all in scope, else those its organisation recorded.
 
         Referred and former providers read the entries they recorded themselves, and
         no other (``domain.access``); a correction counts as the corrector's entry.
+        With ``known_at``, only what had been recorded by then.
         """
         check_may_read_personal_data(principal)
         participant = self._load(participant_id, visible=_visible_to(principal))
@@ -326,7 +339,19 @@ class Journeys(Application[UUID]):
         check_not_restricted(principal, participant.restricted)
         if own_only:
             events = [e for e in events if is_own_entry(principal, e.organisation)]
-        return participant, events
+        return participant, known_events(events, known_at)
+
+    def state_for_reading(
+        self,
+        principal: Principal,
+        participant_id: UUID,
+        *,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> Replayed:
+        """A participant the caller may read in full, as of a day, as known at a time."""
+        self.participant_for_reading(principal, participant_id)
+        return replay(self.history(participant_id), as_of=as_of, known_at=known_at)
 
     def _replayed(self, key: RequestKey | None, operation: str) -> Recorded | None:
         if key is None or self.request_log is None:
@@ -648,6 +673,55 @@ class Journeys(Application[UUID]):
 
     def history(self, participant_id: UUID) -> Iterator[Participant.Event]:
         yield from self._stored_events(participant_id)
+
+    def access_log_of(self, principal: Principal, participant_id: UUID) -> list[dict[str, Any]]:
+        """Who read a participant's data, when and why (Art. 15 GDPR), newest first.
+
+        For the coordinator in scope and admins, also while processing is
+        restricted or after an erasure: the log is about the readers. A
+        participant out of scope looks like an unknown one.
+        """
+        check_may_read_access_log(principal)
+        if self.placement_in_scope(principal, participant_id) is None:
+            msg = "no participant with this id"
+            raise ParticipantNotFoundError(msg)
+        assert self.access_log is not None  # wired by the composition root
+        return self.access_log.entries_for(participant_id)
+
+    def placement_in_scope(
+        self, principal: Principal, participant_id: UUID
+    ) -> tuple[str, str] | None:
+        """(provider, municipality) of a participant in the caller's scope; else ``None``.
+
+        By the current placement only, restricted or erased alike: for what
+        concerns the records (access log, audit export), not their content.
+        """
+        participant: object = None
+        with contextlib.suppress(AggregateNotFoundError):
+            participant = self.repository.get(participant_id)
+        if not isinstance(participant, Participant) or not may_see(
+            principal, participant.provider, participant.municipality
+        ):
+            return None
+        return participant.provider, participant.municipality
+
+    def entry_to_correct(
+        self, principal: Principal, participant_id: UUID, corrects_version: int
+    ) -> Participant.Event:
+        """The earlier entry a correction names, once the caller may see the participant.
+
+        The scope is checked before the history is read: an unknown version of a
+        participant out of scope must look like an unknown participant.
+        """
+        self.participant_for_reading(principal, participant_id)
+        entry = next(
+            (e for e in self.history(participant_id) if e.originator_version == corrects_version),
+            None,
+        )
+        if entry is None:
+            msg = "corrects_version must name an earlier entry of this participant"
+            raise RuleViolationError(msg, field="corrects_version", rule="unknown-version")
+        return entry
 
     def _stored_events(
         self, participant_id: UUID, gt: int | None = None

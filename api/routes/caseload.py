@@ -21,23 +21,9 @@ from starlette.exceptions import HTTPException
 from lotse.api.deps import LogRefusedAccess, ReadAccessDep, ReadsDep, allowed
 from lotse.api.problems import problem_responses
 from lotse.api.readmodels import ReadModels
-from lotse.domain.access import (
-    Role,
-    check_may_read_personal_data,
-    check_not_restricted,
-    core_data,
-    is_own_entry,
-    may_see,
-    may_see_restricted,
-    personal_data_scope,
-    referred_modules,
-    shows_only_own_entries,
-    visibility,
-)
-from lotse.domain.errors import InvalidInputError, ParticipantNotFoundError
-from lotse.projections.crypto import fetch_keys, index_key, open_names, search_terms
-from lotse.projections.participants import query_page, query_scope, referral_pairs
-from lotse.projections.timeline import query_placement, query_recorded_by, query_timeline
+from lotse.domain.access import check_may_read_personal_data
+from lotse.domain.errors import InvalidInputError
+from lotse.projections.caseload import caseload_page, name_search, timeline_for
 
 router = APIRouter(prefix="/participants", tags=["caseload"], dependencies=[LogRefusedAccess])
 
@@ -108,15 +94,6 @@ class TimelinePublic(BaseModel):
     entries: list[TimelineEntry]
 
 
-def narrow(confined: str | None, asked: str | None) -> str | None:
-    """Combine the caller's scope with a filter; a filter outside it matches nothing."""
-    if confined is None:
-        return asked
-    if asked is not None and asked != confined:
-        return "(outside your scope)"
-    return confined
-
-
 def encode_cursor(key: tuple[date, UUID]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([key[0].isoformat(), str(key[1])])).decode()
 
@@ -160,58 +137,28 @@ async def list_participants(
     min_position: Annotated[int | None, Query(ge=0, description="Wait for your own write")] = None,
 ) -> ParticipantPage:
     """List the caller's caseload, filtered and searched by name, page by page."""
-    principal = access.principal
-    own_provider, own_municipality = personal_data_scope(principal)
     await await_position(reads, ("participants",), min_position)
-    terms = search_terms(index_key(reads.master), q) if q else None
-    if q and not terms:
-        msg = "q must contain at least one word of two or more letters"
-        raise InvalidInputError(msg, field="q")
+    terms = name_search(reads.master, q)
     async with reads.pool.acquire() as conn:
-        page = await query_page(
+        rows, next_key = await caseload_page(
             conn,
-            provider=narrow(own_provider, provider),
-            municipality=narrow(own_municipality, municipality),
+            reads.master,
+            access.principal,
+            provider=provider,
+            municipality=municipality,
             status=status,
             module=module,
             name_terms=terms,
-            # Restricted participants are never found by name, except by auditors.
-            include_restricted=not terms or may_see_restricted(principal),
             after=decode_cursor(cursor) if cursor else None,
             limit=limit,
-            # A case worker's caseload includes the participants referred to it.
-            with_referrals=principal.role == Role.CASEWORKER,
         )
-        keys = await fetch_keys(conn, reads.master, [r["participant_id"] for r in page.rows])
         positions = await reads.positions()
-    items = []
-    for row in page.rows:
-        pid = row["participant_id"]
-        names = open_names(keys.get(pid), pid, row["names_sealed"])
-        hidden = row["restricted"] and not may_see_restricted(principal)
-        referred: frozenset[str] = frozenset()
-        if row["provider"] != own_provider or own_provider is None:
-            referred = referred_modules(
-                principal, referral_pairs(row["referrals"]), row["status"] == "active"
-            )
-        shown = core_data(row, referred) if referred else row
-        items.append(
-            ParticipantSummary(
-                id=pid,
-                given_name=None if hidden else names.get("given_name"),
-                family_name=None if hidden else names.get("family_name"),
-                referred_for=sorted(referred),
-                **{
-                    k: shown[k]
-                    for k in ParticipantSummary.model_fields
-                    if k in shown and k not in ("id", "referred_for")
-                },
-            )
-        )
+    fields = ParticipantSummary.model_fields
+    items = [ParticipantSummary(**{k: row[k] for k in fields if k in row}) for row in rows]
     await access.record_many_async(item.id for item in items)
     return ParticipantPage(
         items=items,
-        next_cursor=encode_cursor(page.next_cursor) if page.next_cursor else None,
+        next_cursor=encode_cursor(next_key) if next_key else None,
         position=positions.get("participants", 0),
     )
 
@@ -231,30 +178,8 @@ async def read_timeline(
     """Read a participant's audit trail: every event, who recorded it, what changed."""
     check_may_read_personal_data(access.principal)
     await await_position(reads, ("timeline",), min_position)
-    principal = access.principal
     async with reads.pool.acquire() as conn:
-        # Scope first, from single rows: the same three queries for an unknown id and
-        # for a participant out of scope, so the time a 404 takes tells them not
-        # apart, whatever the length of the history.
-        placement = await query_placement(conn, participant_id)
-        scope = await query_scope(conn, participant_id)
-        recorded_here = await query_recorded_by(conn, participant_id, principal.organisation)
-        referred = referred_modules(
-            principal,
-            referral_pairs(scope["referrals"] if scope else None),
-            bool(scope) and scope["status"] == "active",  # type: ignore[index]
-        )
-        if placement is None or not (may_see(principal, *placement) or referred or recorded_here):
-            msg = "no participant with this id"
-            raise ParticipantNotFoundError(msg)
-        rows = await query_timeline(conn, participant_id)
-    # Referred and former providers read the entries they recorded, no others.
-    own_only = shows_only_own_entries(
-        visibility(principal, *placement, referred=referred, recorded_here=recorded_here)
-    )
-    check_not_restricted(principal, bool(scope and scope["restricted"]))
-    if own_only:
-        rows = [r for r in rows if is_own_entry(principal, r["organisation"])]
+        rows = await timeline_for(conn, access.principal, participant_id)
     await access.record_async(participant_id)
     fields = TimelineEntry.model_fields
     return TimelinePublic(

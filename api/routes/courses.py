@@ -15,9 +15,9 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
 
-from lotse.api.deps import CurrentUser, JourneysDep, ReadsDep, RequestId, allowed
+from lotse.api.deps import CurrentUser, ReadsDep, RequestId, RuntimeDep, allowed
 from lotse.api.problems import problem_responses
-from lotse.api.routes.caseload import await_position, narrow
+from lotse.api.routes.caseload import await_position
 from lotse.api.routes.participants import (
     IdempotencyKey,
     IfMatch,
@@ -29,6 +29,7 @@ from lotse.api.schemas import Code, Name, Strict
 from lotse.domain.access import (
     check_may_manage_courses,
     check_may_read_courses,
+    narrow,
     personal_data_scope,
 )
 from lotse.domain.application import Recorded
@@ -65,8 +66,8 @@ WRITE_RESPONSES = {
 }
 
 
-async def get_courses(journeys: JourneysDep) -> Courses:
-    return Courses(journeys)
+async def get_courses(runtime: RuntimeDep) -> Courses:
+    return runtime.courses
 
 
 CoursesDep = Annotated[Courses, Depends(get_courses)]

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import re
 from datetime import date, datetime
-from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel
 
+from lotse.api.corrections import coerce_changes, plain
 from lotse.api.deps import (
     CurrentUser,
     JourneysDep,
@@ -25,9 +23,8 @@ from lotse.api.deps import (
     RuntimeDep,
     allowed,
 )
-from lotse.api.problems import problem, problem_responses, safe_message
+from lotse.api.problems import problem, problem_responses
 from lotse.api.schemas import (
-    MILESTONE_MODELS,
     AccessLogEntryPublic,
     AccessLogPublic,
     EntryCorrectedCreate,
@@ -53,16 +50,11 @@ from lotse.domain.access import (
     check_may_record_or_void,
     check_may_void,
     idempotency_scope,
-    may_see,
 )
 from lotse.domain.application import Journeys, RequestKey
 from lotse.domain.errors import (
     InvalidInputError,
-    ParticipantNotFoundError,
-    RuleViolationError,
 )
-from lotse.domain.participant import Participant, known_field_names
-from lotse.domain.timetravel import known_events, replay
 from lotse.storage.key_scrub import KeyScrubber
 from lotse.storage.recorder import LotseRecorder
 
@@ -132,15 +124,6 @@ def scrub_keys(journeys: Journeys) -> bool:
 
 def etag(version: int) -> str:
     return f'"{version}"'
-
-
-def plain(value: Any) -> Any:
-    """Enum members become their values, so events hold plain JSON types."""
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    return value
 
 
 def request_key(
@@ -248,8 +231,9 @@ def read_participant_state(
 ) -> ParticipantStatePublic:
     """Rebuild a participant's state as of a day, as it was known at a time (time travel)."""
     check_known_at(known_at)
-    journeys.participant_for_reading(access.principal, participant_id)
-    replayed = replay(journeys.history(participant_id), as_of=as_of, known_at=known_at)
+    replayed = journeys.state_for_reading(
+        access.principal, participant_id, as_of=as_of, known_at=known_at
+    )
     access.record(participant_id)
     public = participant_public(replayed.participant)
     return ParticipantStatePublic(
@@ -285,8 +269,7 @@ def read_history(
     """
     check_known_at(known_at)
     # Referred and former providers read the entries they recorded, no others.
-    participant, readable = journeys.history_for_reading(access.principal, participant_id)
-    events = known_events(readable, known_at)
+    participant, events = journeys.history_for_reading(access.principal, participant_id, known_at)
     access.record(participant_id)
     response.headers["ETag"] = etag(participant.version)
     return HistoryPublic(
@@ -307,64 +290,11 @@ def read_access_log(
     participant_id: UUID, principal: CurrentUser, runtime: RuntimeDep
 ) -> AccessLogPublic:
     """Who read this participant's data, when, where and why (Art. 15 GDPR)."""
-    check_may_read_access_log(principal)
-    participant: object = None
-    with contextlib.suppress(AggregateNotFoundError):
-        participant = runtime.journeys.repository.get(participant_id)
-    if not isinstance(participant, Participant) or not may_see(
-        principal, participant.provider, participant.municipality
-    ):
-        msg = "no participant with this id"
-        raise ParticipantNotFoundError(msg)
-    assert runtime.access_log is not None
-    rows = runtime.access_log.entries_for(participant_id)
+    rows = runtime.journeys.access_log_of(principal, participant_id)
     return AccessLogPublic(
         participant_id=participant_id,
         entries=[AccessLogEntryPublic.model_validate(row) for row in rows],
     )
-
-
-def coerce_changes(
-    journeys: Journeys, participant_id: UUID, body: EntryCorrectedCreate
-) -> dict[str, Any]:
-    """Validate corrected values exactly as the corrected entry's own fields."""
-    entry = next(
-        (
-            e
-            for e in journeys.history(participant_id)
-            if e.originator_version == body.corrects_version
-        ),
-        None,
-    )
-    if entry is None:
-        msg = "corrects_version must name an earlier entry of this participant"
-        raise RuleViolationError(msg, field="corrects_version", rule="unknown-version")
-    entry_type = type(entry).__name__
-    model: type[BaseModel] = (
-        ParticipantCreate
-        if entry_type == "Registered"
-        else MILESTONE_MODELS.get(entry_type, ParticipantCreate)
-    )
-    coerced: dict[str, Any] = {}
-    for name, value in body.changes.items():
-        field = model.model_fields.get(name)
-        if field is None or name == "type":
-            # An unknown key is submitted data: named only when it is a catalogue field.
-            if name in known_field_names():
-                msg = f"{name} is not a correctable field of {entry_type}"
-                raise InvalidInputError(msg, field=f"changes.{name}")
-            msg = f"changes names a field that {entry_type} does not have"
-            raise InvalidInputError(msg, field="changes")
-        annotation: Any = field.annotation
-        if field.metadata:
-            annotation = Annotated[(annotation, *field.metadata)]  # type: ignore[valid-type]
-        adapter: TypeAdapter[Any] = TypeAdapter(annotation)
-        try:
-            coerced[name] = plain(adapter.validate_python(value))
-        except ValidationError as e:
-            message = safe_message(e.errors()[0])
-            raise InvalidInputError(f"changes.{name}: {message}", field=f"changes.{name}") from None
-    return coerced
 
 
 @router.post(
@@ -393,9 +323,9 @@ def record_milestone(
     expected = expected_version(if_match)
     data = {k: plain(v) for k, v in body.model_dump(exclude={"type", "effective_date"}).items()}
     if isinstance(body, EntryCorrectedCreate):
-        # The gate refused roles that may not correct; scope before reading history.
-        journeys.participant_for_reading(principal, participant_id)
-        data["changes"] = coerce_changes(journeys, participant_id, body)
+        # The gate refused roles that may not correct.
+        entry = journeys.entry_to_correct(principal, participant_id, body.corrects_version)
+        data["changes"] = coerce_changes(type(entry).__name__, body.changes)
     result = journeys.record_milestone(
         principal,
         request_id,

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import asyncpg
 import orjson
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,31 +26,24 @@ from lotse.domain.access import (
     check_may_publish_release,
     check_may_read_ad_hoc_reports,
     check_may_replay_reports,
-    check_unsuppressed,
-    may_read_run,
-    may_see_changed_participant,
-    may_see_unsuppressed,
-    report_scope,
 )
-from lotse.domain.errors import InvalidInputError, ParticipantNotFoundError
-from lotse.projections.participants import query_placements
+from lotse.domain.errors import InvalidInputError
 from lotse.reports import formats, jobs, releases
 from lotse.reports.charts import CHARTS, render_chart
-from lotse.reports.definition import ReportRequest
-from lotse.reports.integrity import ChainVerifier
-from lotse.reports.periods import PERIOD_FORMS, parse_period
-from lotse.reports.rounding import rounding_secret
-from lotse.reports.runs import Run, load
-from lotse.reports.service import (
-    TABLES,
-    ReadModelsUnavailableError,
-    changes,
-    compute,
-    publish_run,
+from lotse.reports.periods import PERIOD_FORMS
+from lotse.reports.requests import (
+    find_release,
+    find_replay_job,
+    find_run,
+    make_run,
+    queue_replay,
+    report_request,
+    run_changes,
 )
-from lotse.reports.sources import head
-from lotse.reports.suppression import DEFAULT_THRESHOLD
-from lotse.storage.checkpoints import SigningKeyError
+from lotse.reports.requests import publish_release as publish_release_once
+from lotse.reports.rounding import rounding_secret
+from lotse.reports.runs import Run
+from lotse.reports.service import TABLES, ReadModelsUnavailableError
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -70,39 +62,6 @@ PROBLEMS = problem_responses(
 )
 PeriodQuery = Annotated[str, Query(max_length=40, description=f"{PERIOD_FORMS}")]
 OrgQuery = Annotated[str | None, Query(pattern=ORG_ID)]
-
-
-class RunNotFoundError(ParticipantNotFoundError):
-    rule = "run-not-found"
-
-
-class ReleaseNotFoundError(ParticipantNotFoundError):
-    rule = "release-not-found"
-
-
-class JobNotFoundError(ParticipantNotFoundError):
-    rule = "job-not-found"
-
-
-def chain_verifier(runtime: RuntimeDep) -> ChainVerifier:
-    """Verifies the hash chain for a run; without a signing key, checkpoints cannot count."""
-    public_key = None
-    if runtime.checkpoints is not None:
-        try:
-            public_key = runtime.checkpoints.public_key
-        except SigningKeyError:
-            public_key = None
-    return ChainVerifier(runtime.database.url, public_key)
-
-
-def _programme(runtime: RuntimeDep, programme: str | None) -> str:
-    programmes = runtime.configuration.programmes
-    if programme is None and len(programmes) == 1:
-        return next(iter(programmes))
-    if programme not in programmes:
-        msg = "programme is not a configured programme"
-        raise InvalidInputError(msg, field="programme", rule="unknown-programme")
-    return programme
 
 
 def _chain_header(chain: dict[str, Any] | None) -> dict[str, str]:
@@ -165,41 +124,36 @@ async def _report(
     fmt: Format,
     table: str | None,
 ) -> Response:
-    config = runtime.configuration
     check_may_read_ad_hoc_reports(principal)
     if position is not None:
         check_may_replay_reports(principal)
         msg = "position: a report at an older position replays the log: POST /reports/replays"
         raise InvalidInputError(msg, field="position", rule="replay-as-job")
-    scope_municipality, scope_provider = report_scope(principal, config, municipality, provider)
-    if unsuppressed:
-        check_unsuppressed(principal)
-    request = ReportRequest(
+    config = runtime.configuration
+    request = report_request(
+        config,
+        principal,
         kind=kind,
-        programme=_programme(runtime, programme),
-        period=parse_period(period),
-        municipality=scope_municipality,
-        provider=scope_provider,
+        period=period,
+        municipality=municipality,
+        provider=provider,
+        programme=programme,
+        unsuppressed=unsuppressed,
     )
     await await_position(reads, TABLES[kind], min_position)
-    evidence = kind == "financial" and may_see_unsuppressed(principal)
     async with reads.pool.acquire() as conn:
         try:
-            computed = await compute(
-                conn, request, config, evidence=evidence, replay_fallback=False
+            run = await make_run(
+                conn,
+                request,
+                config,
+                principal,
+                unsuppressed=unsuppressed,
+                chain_check=runtime.chain_verifier(),
+                replay_fallback=False,
             )
         except ReadModelsUnavailableError as e:
             return problem(503, e.message, rule=e.rule, headers={"Retry-After": str(e.retry_after)})
-        run = await publish_run(
-            conn,
-            computed,
-            config,
-            principal,
-            suppressed=not unsuppressed,
-            threshold=DEFAULT_THRESHOLD,
-            evidence=evidence,
-            chain_check=chain_verifier(runtime),
-        )
     return _respond(run, fmt, table)
 
 
@@ -261,21 +215,9 @@ _report_route("financial", "Financial evidence: lesson hours, flat-rate amounts,
 
 
 async def _run_for(reads: ReadsDep, runtime: RuntimeDep, principal: Principal, run_id: UUID) -> Run:
-    """A stored run the caller may see; any other looks like an unknown id."""
     check_may_read_ad_hoc_reports(principal)
     async with reads.pool.acquire() as conn:
-        run = await load(conn, run_id)
-    if run is None or not may_read_run(
-        principal,
-        runtime.configuration,
-        municipality=run.scope_municipality,
-        provider=run.scope_provider,
-        suppressed=run.suppressed,
-        evidence=run.evidence,
-    ):
-        msg = "no report run with this id"
-        raise RunNotFoundError(msg)
-    return run
+        return await find_run(conn, runtime.configuration, principal, run_id)
 
 
 @router.get("/runs/{run_id}", responses=PROBLEMS)
@@ -298,26 +240,8 @@ async def read_report_changes(
     """List late entries and corrections since a run that change its figures, and by how much."""
     run = await _run_for(reads, runtime, principal, run_id)
     async with reads.pool.acquire() as conn:
-        result = await changes(conn, run, runtime.configuration, principal)
-        await withhold_unseen_participants(conn, principal, result)
+        result = await run_changes(conn, run, runtime.configuration, principal)
     return Response(orjson.dumps(result), media_type="application/json")
-
-
-async def withhold_unseen_participants(
-    conn: Any, principal: Principal, result: dict[str, Any]
-) -> None:
-    """Name only participants the caller may see now, with their per-event cells.
-
-    The run lies within the caller's scope, but a late event may concern someone
-    who has moved to another provider or municipality since.
-    """
-    named = [e for e in result["events"] if e.get("participant_id")]
-    placements = await query_placements(conn, [UUID(e["participant_id"]) for e in named])
-    for entry in named:
-        provider, municipality = placements.get(UUID(entry["participant_id"]), (None, None))
-        if not may_see_changed_participant(principal, provider, municipality):
-            entry["participant_id"] = None
-            entry.pop("cells", None)
 
 
 @router.get("/runs/{run_id}/charts/{name}.{extension}", responses=PROBLEMS)
@@ -381,21 +305,17 @@ async def publish_release(
 ) -> Response:
     """Publish a report at its period's fixed cut-off (reporting date plus delay), once."""
     check_may_publish_release(principal, body.municipality)
-    config = runtime.configuration
-    if body.municipality is not None and body.municipality not in config.municipalities:
-        msg = "municipality is not a configured municipality"
-        raise InvalidInputError(msg, field="municipality", rule="unknown-municipality")
     async with reads.pool.acquire() as conn:
-        release = await releases.publish_release(
+        release = await publish_release_once(
             conn,
-            config,
+            runtime.configuration,
             principal,
             kind=body.report,
-            programme=_programme(runtime, body.programme),
-            period_text=body.period,
+            period=body.period,
             municipality=body.municipality,
+            programme=body.programme,
             secret=rounding_secret(runtime.settings.secret_key),
-            chain_check=chain_verifier(runtime),
+            chain_check=runtime.chain_verifier(),
         )
     return Response(
         orjson.dumps(release.document),
@@ -423,11 +343,7 @@ async def list_releases(
 
 async def _release(reads: ReadsDep, release_id: UUID) -> releases.Release:
     async with reads.pool.acquire() as conn:
-        release = await releases.load(conn, release_id)
-    if release is None:
-        msg = "no release with this id"
-        raise ReleaseNotFoundError(msg)
-    return release
+        return await find_release(conn, release_id)
 
 
 @router.get("/releases/{release_id}", responses=PROBLEMS)
@@ -482,26 +398,26 @@ async def start_replay(
     """Recompute a report by replaying the log up to a position, as a job (auditors, admins)."""
     check_may_replay_reports(principal)
     config = runtime.configuration
-    municipality, provider = report_scope(principal, config, body.municipality, body.provider)
-    if body.unsuppressed:
-        check_unsuppressed(principal)
-    request = ReportRequest(
+    request = report_request(
+        config,
+        principal,
         kind=body.report,
-        programme=_programme(runtime, body.programme),
-        period=parse_period(body.period),
-        municipality=municipality,
-        provider=provider,
+        period=body.period,
+        municipality=body.municipality,
+        provider=body.provider,
+        programme=body.programme,
+        unsuppressed=body.unsuppressed,
     )
     async with reads.pool.acquire() as conn:
-        position = body.position
-        if position is not None and position > await head(conn):
-            msg = "position is beyond the last recorded event"
-            raise InvalidInputError(msg, field="position")
         try:
-            job = await jobs.create(
+            job, work = await queue_replay(
                 conn,
+                request,
+                config,
                 principal,
-                {**request.parameters(), "position": position, "unsuppressed": body.unsuppressed},
+                position=body.position,
+                unsuppressed=body.unsuppressed,
+                chain_check=runtime.chain_verifier(),
             )
         except jobs.TooManyJobsError as e:
             return problem(
@@ -510,24 +426,6 @@ async def start_replay(
                 rule=e.rule,
                 headers={"Retry-After": str(jobs.RETRY_AFTER_SECONDS)},
             )
-    evidence = request.kind == "financial"
-    verifier = chain_verifier(runtime)
-
-    async def work(conn: asyncpg.Connection) -> UUID:
-        at = position if position is not None else await head(conn)
-        computed = await compute(conn, request, config, position=at, evidence=evidence)
-        run = await publish_run(
-            conn,
-            computed,
-            config,
-            principal,
-            suppressed=not body.unsuppressed,
-            evidence=evidence,
-            chain_check=verifier,
-            full_chain=True,
-        )
-        return run.id
-
     jobs.start(reads.pool, job, work)
     location = f"/reports/replays/{job.id}"
     return Response(
@@ -543,10 +441,7 @@ async def read_replay(job_id: UUID, reads: ReadsDep, principal: CurrentUser) -> 
     """A replay job's state; when done, ``run`` links the stored run."""
     check_may_replay_reports(principal)
     async with reads.pool.acquire() as conn:
-        job = await jobs.load(conn, job_id)
-    if job is None or job.created_by != principal.user:
-        msg = "no replay job with this id"
-        raise JobNotFoundError(msg)
+        job = await find_replay_job(conn, principal, job_id)
     headers = {} if job.status in ("done", "failed") else {"Retry-After": "1"}
     if job.run_id is not None:
         headers["Content-Location"] = f"/reports/runs/{job.run_id}"

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from lotse.api.deps import ReadsDep, RuntimeDep
 from lotse.api.runtime import Runtime
 from lotse.api.tokens import TokenError
-from lotse.domain.access import Role
+from lotse.domain.access import may_read_operations
 from lotse.projections.parking import parked_events
 from lotse.projections.schema import status as projection_status
 
@@ -81,6 +81,6 @@ async def read_health(reads: ReadsDep, runtime: RuntimeDep, request: Request) ->
 
 def _is_admin(runtime: Runtime, token: str) -> bool:
     try:
-        return runtime.authentication.principal(token).role is Role.ADMIN
+        return may_read_operations(runtime.authentication.principal(token))
     except TokenError:
         return False

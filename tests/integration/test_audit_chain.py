@@ -497,6 +497,29 @@ def test_cli_replay_prints_the_state_as_of_a_day_and_logs_the_read(
     assert [(e["endpoint"], e["purpose"]) for e in entries] == [("lotse audit replay", "test")]
 
 
+def test_cli_replay_with_history_lists_what_was_known_at_the_time(
+    cli_env: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lotse.api.cli import main
+
+    first = next(iter(cli_env.journeys.recorder.select_notifications(1, 1)))
+    participant = str(first.originator_id)
+    events = list(cli_env.journeys.history(first.originator_id))
+    known_at = events[0].timestamp
+    args = ["audit", "replay", participant, "--history", "--purpose", "test"]
+
+    everything = main(args)
+    out_all = json.loads(capsys.readouterr().out)
+    then = main([*args, "--known-at", known_at.isoformat()])
+    out_then = json.loads(capsys.readouterr().out)
+
+    assert (everything, then) == (0, 0)
+    assert [e["version"] for e in out_all["history"]] == [e.originator_version for e in events]
+    assert [e["version"] for e in out_then["history"]] == [
+        e.originator_version for e in events if e.timestamp <= known_at
+    ]
+
+
 def test_course_events_are_chained_and_verified_with_the_participants(
     seeded: Runtime, database_url: str
 ) -> None:

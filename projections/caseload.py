@@ -1,0 +1,129 @@
+"""The caseload as a caller may see it: lists, name search and timelines, scoped.
+
+The routes parse the request and shape the answer; what a caller may find,
+read by name and see of a referred participant or of another organisation's
+entries is decided here, by the access policy (``domain.access``), before or
+while the read models are queried.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from lotse.domain.access import (
+    Principal,
+    check_not_restricted,
+    core_data,
+    is_own_entry,
+    lists_referred_participants,
+    may_see,
+    may_see_restricted,
+    narrow,
+    personal_data_scope,
+    referred_modules,
+    shows_only_own_entries,
+    visibility,
+)
+from lotse.domain.errors import InvalidInputError, ParticipantNotFoundError
+from lotse.projections.crypto import fetch_keys, index_key, open_names, search_terms
+from lotse.projections.participants import query_page, query_scope, referral_pairs
+from lotse.projections.timeline import query_placement, query_recorded_by, query_timeline
+from lotse.storage.keys import MasterKey
+
+
+def name_search(master: MasterKey, q: str | None) -> list[bytes] | None:
+    """The blind-index terms of a name search; refused when no word can be searched."""
+    terms = search_terms(index_key(master), q) if q else None
+    if q and not terms:
+        msg = "q must contain at least one word of two or more letters"
+        raise InvalidInputError(msg, field="q")
+    return terms
+
+
+async def caseload_page(
+    conn: Any,
+    master: MasterKey,
+    principal: Principal,
+    *,
+    provider: str | None,
+    municipality: str | None,
+    status: str | None,
+    module: str | None,
+    name_terms: list[bytes] | None,
+    after: tuple[date, UUID] | None,
+    limit: int,
+) -> tuple[list[dict[str, Any]], tuple[date, UUID] | None]:
+    """One page of the caller's caseload: rows as the caller may see them, and the next key.
+
+    Each row carries ``id``, the opened ``given_name``/``family_name`` (``None``
+    when restricted for the caller), ``referred_for`` (the modules a referred
+    provider sees; their other fields then are the core data only) and the read
+    model's columns.
+    """
+    own_provider, own_municipality = personal_data_scope(principal)
+    page = await query_page(
+        conn,
+        provider=narrow(own_provider, provider),
+        municipality=narrow(own_municipality, municipality),
+        status=status,
+        module=module,
+        name_terms=name_terms,
+        # Restricted participants are never found by name, except by auditors.
+        include_restricted=not name_terms or may_see_restricted(principal),
+        after=after,
+        limit=limit,
+        with_referrals=lists_referred_participants(principal),
+    )
+    keys = await fetch_keys(conn, master, [r["participant_id"] for r in page.rows])
+    items = []
+    for row in page.rows:
+        pid = row["participant_id"]
+        names = open_names(keys.get(pid), pid, row["names_sealed"])
+        hidden = row["restricted"] and not may_see_restricted(principal)
+        referred: frozenset[str] = frozenset()
+        if row["provider"] != own_provider or own_provider is None:
+            referred = referred_modules(
+                principal, referral_pairs(row["referrals"]), row["status"] == "active"
+            )
+        shown = core_data(row, referred) if referred else dict(row)
+        items.append(
+            {
+                **shown,
+                "id": pid,
+                "given_name": None if hidden else names.get("given_name"),
+                "family_name": None if hidden else names.get("family_name"),
+                "referred_for": sorted(referred),
+            }
+        )
+    return items, page.next_cursor
+
+
+async def timeline_for(conn: Any, principal: Principal, participant_id: UUID) -> list[Any]:
+    """A participant's timeline rows as the caller may read them; else as if unknown.
+
+    Referred and former providers read the entries they recorded, no others.
+    """
+    # Scope first, from single rows: the same three queries for an unknown id and
+    # for a participant out of scope, so the time a 404 takes tells them not
+    # apart, whatever the length of the history.
+    placement = await query_placement(conn, participant_id)
+    scope = await query_scope(conn, participant_id)
+    recorded_here = await query_recorded_by(conn, participant_id, principal.organisation)
+    referred = referred_modules(
+        principal,
+        referral_pairs(scope["referrals"] if scope else None),
+        bool(scope) and scope["status"] == "active",  # type: ignore[index]
+    )
+    if placement is None or not (may_see(principal, *placement) or referred or recorded_here):
+        msg = "no participant with this id"
+        raise ParticipantNotFoundError(msg)
+    rows = await query_timeline(conn, participant_id)
+    own_only = shows_only_own_entries(
+        visibility(principal, *placement, referred=referred, recorded_here=recorded_here)
+    )
+    check_not_restricted(principal, bool(scope and scope["restricted"]))
+    if own_only:
+        rows = [r for r in rows if is_own_entry(principal, r["organisation"])]
+    return rows
