@@ -195,6 +195,7 @@ def build_runtime(
     issuers = load_issuers(settings.config_dir or DEFAULT_CONFIG_DIR, configuration)
     issuer_tokens = IssuerTokens(issuers)
     directory = Directory(journeys)
+    journeys.assignee_check = directory.check_assignee
     authenticator = Authenticator(settings.secret_key, tokens, issuer_tokens, directory.standing)
     sessions = SessionStore(recorder.datastore, schema)
     sessions.create_tables()

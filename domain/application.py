@@ -213,6 +213,9 @@ class Journeys(Application[UUID]):
         self.clock = clock
         self.request_log = request_log
         self.access_log: ReadAccessLog | None = None
+        #: Checks that a ``CaseAssigned``'s assignee works for the participant's
+        #: provider (the user directory; wired by the composition root).
+        self.assignee_check: Callable[[str, str, str], None] | None = None
         #: Participants whose decoded events are kept in memory (see ``_load``).
         self.event_cache_size = int(self.env.get(EVENT_CACHE_SIZE) or DEFAULT_EVENT_CACHE_SIZE)
         self._decoded: OrderedDict[UUID, _Decoded] = OrderedDict()
@@ -464,6 +467,10 @@ class Journeys(Application[UUID]):
                     data.get("module"),
                     participant.municipality,
                 )
+                if entry.event is Participant.CaseAssigned and self.assignee_check is not None:
+                    self.assignee_check(
+                        str(data.get("assignee")), participant.provider, participant.municipality
+                    )
             if expected_version is not None and participant.version != expected_version:
                 msg = (
                     f"the participant is at version {participant.version}, not {expected_version}: "

@@ -78,6 +78,21 @@ class Directory:
             return UNKNOWN
         return Standing(True, user.active, frozenset(user.memberships))
 
+    def check_assignee(self, assignee: str, provider: str, municipality: str) -> None:
+        """A case is assigned to someone who works on it: a case worker of the
+        participant's provider or the municipality's Teilhabemanagement. People the
+        directory does not know (service accounts, the demo's users) are taken as given."""
+        standing = self.standing(assignee)
+        if not standing.known:
+            return
+        if standing.active and (
+            (Role.CASEWORKER.value, provider) in standing.memberships
+            or (Role.TEILHABEMANAGER.value, municipality) in standing.memberships
+        ):
+            return
+        msg = "the assignee is not an active case worker of the participant's provider"
+        raise RuleViolationError(msg, field="assignee", rule="assignee-not-of-provider")
+
     def user_for_reading(self, principal: Principal, stream_id: UUID) -> User:
         check_may_administer_users(principal)
         found: object = None

@@ -295,6 +295,9 @@ RULES: dict[str, str] = {
     "teilhabemanagement-only": (
         "Das Teilhabemanagement erfasst nur Ein- und Austritte in F6 und Coaching-Kontakte."
     ),
+    "assignee-not-of-provider": (
+        "Die zugewiesene Person arbeitet nicht (mehr) beim Träger dieses Falls."
+    ),
     "already-assigned": "Diese Person ist dem Fall bereits zugewiesen.",
     "not-assigned": "Diese Person ist dem Fall nicht zugewiesen.",
     "membership-exists": "Diese Rolle bei dieser Organisation besteht bereits.",
