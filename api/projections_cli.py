@@ -22,6 +22,7 @@ from lotse.projections.rebuild import default_processes, rebuild
 from lotse.projections.runner import ProjectionBusyError, Runner
 from lotse.projections.schema import ensure_projections, status
 from lotse.storage.keys import MasterKey
+from lotse.storage.log_head import log_head
 
 
 def add_projection_parsers(sub: Any) -> None:
@@ -226,8 +227,8 @@ async def _rebuild(names: list[str]) -> int:
     chosen = [PROJECTIONS[n] for n in names] if names else list(PROJECTIONS.values())
     pool, master, url = await _pool_and_url()
     try:
-        head = await pool.fetchval("SELECT coalesce(max(notification_id), 0) FROM lotse_events")
-        progress = Progress(int(head), "rebuilding " + ", ".join(p.name for p in chosen))
+        head = await log_head(pool)
+        progress = Progress(head, "rebuilding " + ", ".join(p.name for p in chosen))
         generations = await rebuild(
             pool,
             master,

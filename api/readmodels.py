@@ -19,6 +19,7 @@ from lotse.projections.catalogue import PROJECTIONS
 from lotse.projections.runner import Runner
 from lotse.projections.schema import TRACKING, ensure_projections
 from lotse.storage.keys import MasterKey
+from lotse.storage.log_head import log_head
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +130,7 @@ class ReadModels:
             await asyncio.sleep(0.02)
 
     async def head(self) -> int:
-        head: int = await self.pool.fetchval(
-            "SELECT coalesce(max(notification_id), 0) FROM lotse_events"
-        )
-        return head
+        return await log_head(self.pool)
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         result: list[asyncpg.Record] = await self.pool.fetch(query, *args)

@@ -13,22 +13,9 @@ from lotse.api.schemas import (
     ParticipantPublic,
     RecordedBy,
 )
+from lotse.domain.envelope import ENVELOPE_FIELDS
 from lotse.domain.participant import Participant
-
-ENVELOPE_FIELDS = frozenset(
-    {
-        "originator_id",
-        "originator_version",
-        "originator_topic",
-        "timestamp",
-        "effective_date",
-        "recorded_by",
-        "recorded_role",
-        "organisation",
-        "request_id",
-    }
-)
-ERASED = "_erased"
+from lotse.storage.mapper import ERASED
 
 
 def participant_public(p: Participant) -> ParticipantPublic:

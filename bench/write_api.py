@@ -77,7 +77,7 @@ from lotse.domain.access import Principal, Role
 from lotse.domain.application import Journeys
 from lotse.projections.schema import EVENTS, TRACKING
 from lotse.storage.database import Database
-from lotse.storage.mapper import SEALED, SEALED_CHANGES, SEALED_FIELDS
+from lotse.storage.sealing import SEALED, SEALED_CHANGES, SEALED_FIELDS
 
 P99_TARGET_MS = 50.0
 RATIO_TARGET = 0.6
@@ -595,8 +595,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results["library"] = library
     ratios = [b.rate / c["events_per_s"] for b, c in rounds]
     results["rounds"] = [
-        {"saturated_per_s": round(b.rate, 1), "library_per_s": c["events_per_s"]}
-        for b, c in rounds
+        {"saturated_per_s": round(b.rate, 1), "library_per_s": c["events_per_s"]} for b, c in rounds
     ]
     results["ratio_saturated_over_library"] = round(statistics.median(ratios), 3)
     results["read"] = read

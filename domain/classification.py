@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from lotse.domain.course import Course
+from lotse.domain.envelope import ENVELOPE_FIELDS
 from lotse.domain.participant import Participant
 from lotse.domain.user import User
 
@@ -35,19 +36,6 @@ class DataClass(StrEnum):
 
 I, S, T = DataClass.IDENTIFYING, DataClass.SENSITIVE, DataClass.STATISTICAL  # noqa: E741
 
-# The envelope: who recorded what, when. User ids are staff pseudonyms, not
-# participants' data.
-ENVELOPE = {
-    "originator_id": T,
-    "originator_version": T,
-    "originator_topic": T,
-    "timestamp": T,
-    "effective_date": T,
-    "recorded_by": T,
-    "recorded_role": T,
-    "organisation": T,
-    "request_id": T,
-}
 
 CLASSIFICATION: dict[str, dict[str, DataClass]] = {
     "Registered": {
@@ -181,7 +169,8 @@ def unclassified_fields() -> list[str]:
     for name, cls in event_classes().items():
         classified = CLASSIFICATION.get(name, {})
         for f in dataclasses.fields(cls):
-            if f.name not in ENVELOPE and f.name not in classified:
+            # The envelope is not classified per event: user ids are staff pseudonyms.
+            if f.name not in ENVELOPE_FIELDS and f.name not in classified:
                 missing.append(f"{name}.{f.name}")
     return missing
 

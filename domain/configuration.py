@@ -337,7 +337,6 @@ def _read_programme(path: Path, problems: list[str]) -> Programme | None:
         consent_versions=tuple(consent_versions),
         max_lesson_hours_per_day=max_per_day,
         plausible_dates=plausible_dates,
-
         release_delay_days=r.get(data, "release_delay_days", int, "", 30),
         report_nationalities=tuple(r.get(data, "report_nationalities", list, "", [])),
     )

@@ -19,7 +19,7 @@ no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -498,11 +498,3 @@ def _check_reason(reason: str) -> None:
         allowed = ", ".join(r.value for r in ReasonCode)
         msg = f"reason must be one of: {allowed}"
         raise InvalidInputError(msg, field="reason")
-
-
-def attendance_counts(marks: Mapping[UUID, str]) -> dict[str, int]:
-    """How many were present, absent and excused in one list."""
-    counts = dict.fromkeys((s.value for s in AttendanceStatus), 0)
-    for status in marks.values():
-        counts[status] += 1
-    return counts

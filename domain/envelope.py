@@ -4,6 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Every event's fields that are not its own data: the library's (originator_*,
+# timestamp) and the envelope's. The one list: classification skips them, exports,
+# views and corrections leave them out.
+ENVELOPE_FIELDS = frozenset(
+    {
+        "originator_id",
+        "originator_version",
+        "originator_topic",
+        "timestamp",
+        "effective_date",
+        "recorded_by",
+        "recorded_role",
+        "organisation",
+        "request_id",
+    }
+)
+
 
 @dataclass(frozen=True)
 class Envelope:

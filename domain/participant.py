@@ -30,25 +30,15 @@ from eventsourcing.domain import Aggregate
 
 from lotse.domain.checks import check_field
 from lotse.domain.configuration import MAX_VALIDITY_YEARS, Programme, Provider
-from lotse.domain.envelope import Envelope, envelope_fields
+from lotse.domain.envelope import ENVELOPE_FIELDS, Envelope, envelope_fields
 from lotse.domain.errors import InvalidInputError, ReferralNotFoundError, RuleViolationError
 from lotse.domain.referrals import Referral
 from lotse.domain.text import check_event_text
 from lotse.domain.vocabulary import ErasureMode, ExitReason, ModuleExitReason, ReferralEndReason
 
-# Fields of the envelope and of the library: never the target of a correction.
-_ENVELOPE_FIELDS = frozenset(
-    {
-        "originator_id",
-        "originator_version",
-        "originator_topic",
-        "timestamp",
-        "recorded_by",
-        "recorded_role",
-        "organisation",
-        "request_id",
-    }
-)
+# Fields of the envelope and of the library are never the target of a correction;
+# the effective date is (a milestone recorded on the wrong day).
+_NOT_DATA = ENVELOPE_FIELDS - {"effective_date"}
 # Registration fields that other milestones change (transfer), or that are derived.
 _NOT_CORRECTABLE = frozenset(
     {
@@ -127,7 +117,6 @@ class Participant(Aggregate):
             else:
                 self.evolve(aggregate)
             aggregate.last_milestone = type(self).__name__
-            aggregate.last_milestone_recorded_at = self.timestamp
 
         def evolve(self, p: Participant) -> None:
             """Change the participant's state; overridden by every event."""
@@ -535,7 +524,6 @@ class Participant(Aggregate):
             self.personal_data_erased = False
             self.restricted = False
             self.last_milestone = ""
-            self.last_milestone_recorded_at: Any = None
 
     def _refold(self) -> None:
         for version in sorted(self._entries):
@@ -1418,7 +1406,7 @@ class Participant(Aggregate):
         fields = {f.name for f in dataclasses.fields(original)}
         changes = dict(changes)
         for name, value in changes.items():
-            if name not in fields or name in _ENVELOPE_FIELDS:
+            if name not in fields or name in _NOT_DATA:
                 # Name the key only when it is a field name of the catalogue: an
                 # unknown key is submitted data and is not echoed.
                 if name in known_field_names():

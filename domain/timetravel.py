@@ -109,7 +109,6 @@ def replay(
     participant._refold()
     last = max(counted.values(), key=lambda e: e.originator_version)
     participant.last_milestone = type(last).__name__
-    participant.last_milestone_recorded_at = last.timestamp
     participant.modified_on = known[-1].timestamp
     return Replayed(
         participant=participant,

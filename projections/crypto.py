@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import unicodedata
 from collections.abc import Iterable
 from typing import Any
@@ -19,18 +18,13 @@ from uuid import UUID
 
 import asyncpg
 import orjson
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from lotse.projections.model import Crypto
+from lotse.storage import sealing
 from lotse.storage.keys import KEYS_TABLE, MasterKey, MasterKeyError
 
 INDEX_BYTES = 12
 MIN_PREFIX = 3
-
-
-def _aad(participant_id: UUID) -> bytes:
-    return b"lotse-rm-names:" + participant_id.bytes
 
 
 def normalised_words(text: str) -> list[str]:
@@ -58,8 +52,8 @@ def open_names(
     if data_key is None or sealed is None:
         return {}
     try:
-        plain = AESGCM(data_key).decrypt(sealed[:12], sealed[12:], _aad(participant_id))
-    except InvalidTag:
+        plain = sealing.open_names(data_key, participant_id, sealed)
+    except sealing.SealBrokenError:
         return {}
     value: dict[str, Any] = orjson.loads(plain)
     return value
@@ -76,8 +70,7 @@ class BatchCrypto(Crypto):
         key = self.keys.get(participant_id)
         if key is None:
             return None
-        nonce = os.urandom(12)
-        return nonce + AESGCM(key).encrypt(nonce, orjson.dumps(values), _aad(participant_id))
+        return sealing.seal_names(key, participant_id, orjson.dumps(values))
 
     def index(self, text: str) -> list[bytes]:
         entries: set[bytes] = set()

@@ -28,11 +28,12 @@ from lotse.projections.failures import describe, is_permanent
 from lotse.projections.model import Projection
 from lotse.projections.records import decode
 from lotse.storage.keys import MasterKey
+from lotse.storage.log_head import EVENTS_TABLE
 
 PARKED = "lotse_projection_parked"
 RESOLUTIONS = "lotse_projection_resolutions"
 _TRACKING = "lotse_projections"
-_EVENTS = "lotse_events"
+_EVENTS = EVENTS_TABLE
 
 PARKING_DDL = (
     f"""

@@ -404,14 +404,6 @@ async def query_page(
     return Page(page, (last["intake_date"], last["participant_id"]) if more and last else None)
 
 
-async def query_restricted(conn: Any, participant_id: UUID) -> bool:
-    """Whether processing of the participant's data is restricted (Art. 18 GDPR)."""
-    restricted = await conn.fetchval(
-        f"SELECT restricted FROM {TABLE.name} WHERE participant_id = $1", participant_id
-    )
-    return bool(restricted)
-
-
 async def query_scope(conn: Any, participant_id: UUID) -> dict[str, Any] | None:
     """What the scope checks need of one participant: placement, status, referrals."""
     row = await conn.fetchrow(

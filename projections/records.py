@@ -8,7 +8,6 @@ a projection asks for them (the names, for search).
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,13 +16,10 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from lotse.storage.mapper import SEALED, SEALED_CHANGES, SEALED_FIELDS, associated_data
+from lotse.storage.sealing import SEALED, SEALED_CHANGES, SEALED_FIELDS, SealBrokenError, open_event
 from lotse.storage.upcasting import CLASS_VERSION, event_class, needs_upcast, upcast
 
-ENVELOPE = ("effective_date", "recorded_by", "recorded_role", "organisation", "request_id")
 _TYPES: dict[str, Callable[[str], Any]] = {
     "date_iso": date.fromisoformat,
     "datetime_iso": datetime.fromisoformat,
@@ -81,12 +77,9 @@ class EventRecord:
         names = [*self.sealed_fields, *(f"changes.{c}" for c in self.sealed_changes)]
         if data_key is None:
             return dict.fromkeys(names)
-        blob = base64.b64decode(self.sealed)
         try:
-            plain = AESGCM(data_key).decrypt(
-                blob[:12], blob[12:], associated_data(self.participant_id, self.version)
-            )
-        except InvalidTag:
+            plain = open_event(data_key, self.participant_id, self.version, self.sealed)
+        except SealBrokenError:
             msg = f"sealed fields of event {self.version} of a participant do not belong to it"
             raise ValueError(msg) from None
         secret = _typed_fields(orjson.loads(plain))

@@ -16,9 +16,10 @@ import asyncpg
 
 from lotse.projections.model import Projection
 from lotse.projections.parking import ensure_parking, parked_events
+from lotse.storage.log_head import EVENTS_TABLE, log_head
 
 TRACKING = "lotse_projections"
-EVENTS = "lotse_events"
+EVENTS = EVENTS_TABLE
 
 TRACKING_DDL = f"""
 CREATE TABLE IF NOT EXISTS {TRACKING} (
@@ -107,7 +108,7 @@ async def ensure_projections(conn: asyncpg.Connection, projections: list[Project
 async def status(conn: asyncpg.Connection) -> tuple[int, list[dict[str, Any]]]:
     """The log head and every live or building generation with its lag and the
     positions of its parked events (``parked``)."""
-    head = await conn.fetchval(f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS}")
+    head = await log_head(conn)
     rows = await conn.fetch(
         f"SELECT name, generation, status, position, error, error_position, updated_at "
         f"FROM {TRACKING} WHERE status <> 'retired' ORDER BY name, generation"

@@ -32,8 +32,6 @@ from lotse.reports.cells import TOTAL, Cell, Column, Figures, TableDef
 from lotse.reports.definition import Labels, ReportRequest
 from lotse.reports.labels import ALL_PROVIDERS
 
-#: The read model's tables this evidence is computed from.
-TABLE_NAMES = ("rm_courses", "rm_course_sessions", "rm_course_attendance", "rm_course_fees")
 CENT = Decimal("0.01")
 ALL_QUARTERS = "Gesamtzeitraum"
 LIST_PREFIX = "Teilnehmendenliste_"

@@ -29,7 +29,6 @@ from lotse.reports.labels import ALL_MODULES, ALL_PROVIDERS
 TABLES = ("units", "courses")
 CENT = Decimal("0.01")
 HOURS = Decimal("0.01")
-UNIT_OF_KIND = {LESSONS: "lesson_hour"}
 
 _WHERE = (
     "WHERE programme = $1 AND effective_date BETWEEN $2 AND $3 "

@@ -24,8 +24,8 @@ from typing import Any
 import asyncpg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from lotse.projections.schema import EVENTS
 from lotse.storage.checkpoints import CHECKPOINTS_TABLE
+from lotse.storage.log_head import log_head
 from lotse.storage.verification import verify_log
 
 AD_HOC_LIMIT = 200_000
@@ -84,8 +84,8 @@ async def chain_record(
         (None, 0) if full or public_key is None else await _start_checkpoint(conn, position)
     )
     if not full:
-        last = await conn.fetchval(f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS}")
-        if int(last) - start_position > AD_HOC_LIMIT:
+        last = await log_head(conn)
+        if last - start_position > AD_HOC_LIMIT:
             return {
                 "position": position,
                 "verified": None,

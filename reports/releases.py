@@ -32,7 +32,8 @@ from lotse.reports.integrity import ChainCheck, verified_to
 from lotse.reports.periods import Period, parse_period
 from lotse.reports.rounding import BASE, Anchor, protect, release_key
 from lotse.reports.service import TABLES, config_provenance, figures_from_rows
-from lotse.reports.sources import head, replay
+from lotse.reports.sources import replay
+from lotse.storage.log_head import log_head
 
 RELEASES = "lotse_report_releases"
 DDL = f"""
@@ -131,7 +132,7 @@ async def cutoff_position(conn: asyncpg.Connection, instant: datetime) -> int:
     Positions are assigned in recording order (the library takes a table lock per
     save), so a binary search over positions reads some 20 rows, not the log.
     """
-    low, high = 0, await head(conn)  # invariant: recorded(low) < instant (0: none)
+    low, high = 0, await log_head(conn)  # invariant: recorded(low) < instant (0: none)
     while low < high:
         middle = (low + high + 1) // 2
         text = await conn.fetchval(_RECORDED_AT, middle)

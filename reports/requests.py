@@ -33,8 +33,8 @@ from lotse.reports.integrity import ChainCheck
 from lotse.reports.periods import parse_period
 from lotse.reports.runs import Run, load
 from lotse.reports.service import changes, compute, publish_run
-from lotse.reports.sources import head
 from lotse.reports.suppression import DEFAULT_THRESHOLD
+from lotse.storage.log_head import log_head as head
 
 
 class RunNotFoundError(ParticipantNotFoundError):

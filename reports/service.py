@@ -34,8 +34,9 @@ from lotse.reports.cells import (
 from lotse.reports.definition import DEFINITION_VERSIONS, Labels, ReportRequest
 from lotse.reports.integrity import ChainCheck, verified_to
 from lotse.reports.runs import Run, store
-from lotse.reports.sources import Rows, head, late_events, read_model_position, replay
+from lotse.reports.sources import Rows, late_events, read_model_position, replay
 from lotse.reports.suppression import DEFAULT_THRESHOLD, suppress
+from lotse.storage.log_head import log_head
 
 TABLES = {
     "monitoring": monitoring.TABLES,
@@ -132,8 +133,8 @@ async def compute(
         if not replay_fallback:
             msg = "the report's read models are catching up or stopped: try again later"
             raise ReadModelsUnavailableError(msg, rule="read-models-unavailable")
-        position = await head(conn)
-    elif position > await head(conn):
+        position = await log_head(conn)
+    elif position > await log_head(conn):
         msg = "position is beyond the last recorded event"
         raise InvalidInputError(msg, field="position")
     rows = await replay(conn, position, TABLES[request.kind])

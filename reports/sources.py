@@ -181,8 +181,3 @@ async def read_model_position(conn: asyncpg.Connection, names: Sequence[str]) ->
         return None
     positions = {int(r["position"]) for r in rows}
     return positions.pop() if len(positions) == 1 else None
-
-
-async def head(conn: asyncpg.Connection) -> int:
-    value = await conn.fetchval(f"SELECT coalesce(max(notification_id), 0) FROM {EVENTS}")
-    return int(value)

@@ -57,6 +57,18 @@ PURPOSE_MAX = 200
 log = logging.getLogger(__name__)
 
 
+def own_connection(datastore: PostgresDatastore) -> psycopg.Connection[Any]:
+    """An autocommit connection outside the pool, to the same server, database and
+    credentials as the pool's (the library passes them as keyword arguments, not as
+    a connection string: connecting with the string alone reaches the default
+    database of the default server). Rows are tuples, not the pool's dicts."""
+    pool = datastore.pool
+    conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
+    kwargs = dict((pool.kwargs() if callable(pool.kwargs) else pool.kwargs) or {})
+    kwargs.pop("row_factory", None)
+    return psycopg.connect(conninfo, **{**kwargs, "autocommit": True})
+
+
 @dataclass(frozen=True)
 class AccessEntry:
     """One read (or refused attempt) of one participant's data."""
@@ -402,13 +414,7 @@ class AccessLog:
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
-            # The same server and credentials as the pool's connections.
-            pool = self.datastore.pool
-            conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
-            kwargs = pool.kwargs() if callable(pool.kwargs) else pool.kwargs
-            conn: psycopg.Connection[Any] = psycopg.connect(
-                conninfo, **{**(kwargs or {}), "autocommit": True}
-            )
+            conn = own_connection(self.datastore)
             # A stuck lock must not hold the writer (and every read) for ever.
             conn.execute(f"SET statement_timeout = '{int(self.timeout * 1000)}ms'")  # type: ignore[arg-type]
             call = f"SELECT * FROM {self.append_function}($1::bigint, $2::bytea, $3::bytea[])"

@@ -43,7 +43,6 @@ from uuid import UUID
 
 CHAIN_TABLE = "lotse_event_chain"
 GENESIS = bytes(32)
-HASH_BYTES = 32
 
 _INT64_FIELD = struct.Struct(">Iq")
 _LENGTH = struct.Struct(">I")

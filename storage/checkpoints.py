@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eventsourcing.postgres import PostgresDatastore
 
-from lotse.storage.access_log import ACCESS_LOG_TABLE
+from lotse.storage.access_log import ACCESS_LOG_TABLE, own_connection
 from lotse.storage.access_log import GENESIS as ACCESS_GENESIS
 from lotse.storage.chain import GENESIS, ChainStatements
 from lotse.storage.keys import KEYS_TABLE
@@ -466,10 +466,7 @@ class Checkpointer:
     def _owns_lock(self) -> bool:
         """Hold (or try to take) the signer's lock on this process's own connection."""
         if self._lock_conn is None or self._lock_conn.closed:
-            conninfo = self.checkpoints.datastore.pool.conninfo
-            self._lock_conn = psycopg.connect(
-                conninfo if isinstance(conninfo, str) else conninfo(), autocommit=True
-            )
+            self._lock_conn = own_connection(self.checkpoints.datastore)
         if self._owner:
             self._lock_conn.execute("SELECT 1")  # still our session, so still our lock
             return True

@@ -59,25 +59,14 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.postgres import PostgresDatastore
 
 from lotse.domain.classification import identifying_changes, identifying_fields
+from lotse.domain.envelope import ENVELOPE_FIELDS
 from lotse.storage.chain import CHAIN_TABLE, GENESIS, encode_row, link, row_digest, row_digest_sql
 from lotse.storage.checkpoints import Checkpoint, Checkpoints, key_id
+from lotse.storage.mapper import ERASED
 
 FORMAT = "lotse-bundle-v1"
 RECORD = struct.Struct(">q32s")
 FILES = ("events.jsonl", "rows.jsonl", "chain.bin", "checkpoint.json")
-ENVELOPE = frozenset(
-    {
-        "originator_id",
-        "originator_version",
-        "originator_topic",
-        "timestamp",
-        "effective_date",
-        "recorded_by",
-        "recorded_role",
-        "organisation",
-        "request_id",
-    }
-)
 
 
 class ExportError(Exception):
@@ -119,8 +108,8 @@ def _plain(value: Any) -> Any:
 
 def _event_line(position: int, event: Any, with_identifiers: bool) -> dict[str, Any]:
     state = dict(vars(event))
-    erased = list(state.pop("_erased", []))
-    data = {k: v for k, v in state.items() if k not in ENVELOPE and not k.startswith("_")}
+    erased = list(state.pop(ERASED, []))
+    data = {k: v for k, v in state.items() if k not in ENVELOPE_FIELDS and not k.startswith("_")}
     withheld: list[str] = []
     if not with_identifiers:
         event_type = type(event).__name__

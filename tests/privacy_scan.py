@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from lotse.storage.log_head import log_head_sync
+
 #: Tables, partitioned tables and materialized views: everything that stores rows.
 _STORING_KINDS = ("r", "p", "m")
 
@@ -107,10 +109,7 @@ def read_models_caught_up(database_url: str, timeout: float = 20.0) -> bool | No
         if not exists or not exists[0]:
             return None
         while True:
-            head_row = conn.execute(
-                "SELECT coalesce(max(notification_id), 0) FROM lotse_events"
-            ).fetchone()
-            head = int(head_row[0]) if head_row else 0
+            head = log_head_sync(conn.cursor())
             rows = conn.execute(
                 "SELECT position, error FROM lotse_projections WHERE status = 'active'"
             ).fetchall()

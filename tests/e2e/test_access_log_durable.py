@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Auth, registration
+from tests.builders.api import Auth, registration
 
 ROOT = Path(__file__).resolve().parents[2]
 GIVEN = "Zyxlogged"

@@ -22,7 +22,7 @@ from lotse.api.app import create_app
 from lotse.api.settings import Settings
 from lotse.storage.checkpoints import new_signing_key_text
 from tests.access_matrix import MATRIX, ROLES, Row
-from tests.conftest import Auth, registration
+from tests.builders.api import Auth, registration
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 

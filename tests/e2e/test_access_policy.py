@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi.testclient import TestClient
 
-from tests.conftest import Auth, registration
+from tests.builders.api import Auth, into_module, register, registration
 
 ADMIN = ("admin", "lotse-operations")
 COACHING = {
@@ -15,12 +13,6 @@ COACHING = {
     "minutes": 30,
     "mode": "phone",
 }
-
-
-def register(client: TestClient, auth: Auth, **overrides: Any) -> str:
-    response = client.post("/participants", json=registration(**overrides), headers=auth())
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 def restrict(client: TestClient, auth: Auth, pid: str) -> None:
@@ -94,16 +86,7 @@ def test_changes_of_a_run_withhold_participants_who_left_the_callers_scope(
 ) -> None:
     # A participant of caritas-ahlen in F4, in an unsuppressed run of that provider.
     pid = register(client, auth)
-    for body in (
-        {
-            "type": "EligibilityAssessed",
-            "effective_date": "2021-03-02",
-            "eligible": True,
-            "target_group": "duldung",
-        },
-        {"type": "ConsentGiven", "effective_date": "2021-03-02", "consent_version": "2020-01"},
-        {"type": "ModuleEntered", "effective_date": "2021-03-03", "module": "F4"},
-    ):
+    for body in into_module():
         response = client.post(f"/participants/{pid}/milestones", json=body, headers=auth())
         assert response.status_code == 201, response.text
     caught_up(client, auth, pid)

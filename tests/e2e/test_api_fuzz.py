@@ -39,7 +39,7 @@ from schemathesis.specs.openapi.checks import (
 
 from lotse.api.app import create_app
 from lotse.api.runtime import Runtime
-from tests.conftest import Auth, registration
+from tests.builders.api import Auth, registration
 
 #: Bounded so the whole fuzz run stays well under two minutes on two cores; raise it
 #: for a deeper hunt (LOTSE_FUZZ_EXAMPLES=500).

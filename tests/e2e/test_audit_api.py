@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from lotse.api.runtime import Runtime
 from lotse.api.settings import Settings
 from lotse.storage.checkpoints import new_signing_key_text
-from tests.conftest import Auth, registration
+from tests.builders.api import Auth, into_module, register, registration
 
 PROBLEM = "application/problem+json"
 
@@ -23,12 +23,6 @@ def settings(settings: Settings) -> Settings:
     return dataclasses.replace(settings, audit_signing_key=new_signing_key_text())
 
 
-def register(client: TestClient, auth: Auth, **overrides: Any) -> str:
-    response = client.post("/participants", json=registration(**overrides), headers=auth())
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
 def milestone(client: TestClient, auth: Auth, pid: str, body: dict[str, Any]) -> None:
     response = client.post(f"/participants/{pid}/milestones", json=body, headers=auth())
     assert response.status_code == 201, response.text
@@ -36,16 +30,7 @@ def milestone(client: TestClient, auth: Auth, pid: str, body: dict[str, Any]) ->
 
 def enrolled(client: TestClient, auth: Auth) -> str:
     pid = register(client, auth)
-    for body in (
-        {
-            "type": "EligibilityAssessed",
-            "effective_date": "2021-03-02",
-            "eligible": True,
-            "target_group": "duldung",
-        },
-        {"type": "ConsentGiven", "effective_date": "2021-03-02", "consent_version": "2020-01"},
-        {"type": "ModuleEntered", "effective_date": "2021-03-10", "module": "F4"},
-    ):
+    for body in into_module(entered="2021-03-10"):
         milestone(client, auth, pid, body)
     return pid
 

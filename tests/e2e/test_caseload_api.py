@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import Auth, registration
+from tests.builders.api import Auth, into_module, registration
 
 
 def register(client: TestClient, auth: Auth, provider: str, **overrides: Any) -> tuple[str, int]:
@@ -125,16 +125,7 @@ def test_garbage_cursor_is_422(client: TestClient, auth: Auth) -> None:
 def test_filters_by_status_and_module(client: TestClient, auth: Auth) -> None:
     pid, _ = register(client, auth, "caritas-ahlen")
     other, _ = register(client, auth, "caritas-ahlen", given_name="Ohne")
-    for body in (
-        {
-            "type": "EligibilityAssessed",
-            "effective_date": "2021-03-02",
-            "eligible": True,
-            "target_group": "duldung",
-        },
-        {"type": "ConsentGiven", "effective_date": "2021-03-02", "consent_version": "2020-01"},
-        {"type": "ModuleEntered", "effective_date": "2021-03-03", "module": "F4"},
-    ):
+    for body in into_module():
         response = client.post(f"/participants/{pid}/milestones", json=body, headers=auth())
         assert response.status_code == 201
     position = response.json()["position"]

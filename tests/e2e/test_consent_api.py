@@ -6,19 +6,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import Auth, registration
+from tests.builders.api import Auth, milestone, register
 
 PROBLEM = "application/problem+json"
-
-
-def register(client: TestClient, auth: Auth) -> str:
-    response = client.post("/participants", json=registration(), headers=auth())
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-def post(client: TestClient, auth: Auth, pid: str, body: dict[str, Any]) -> Any:
-    return client.post(f"/participants/{pid}/milestones", json=body, headers=auth())
 
 
 def consent(version: str, effective_date: str = "2021-03-02", **extra: Any) -> dict[str, Any]:
@@ -37,13 +27,13 @@ def eligible(client: TestClient, auth: Auth, pid: str) -> None:
         "eligible": True,
         "target_group": "duldung",
     }
-    assert post(client, auth, pid, body).status_code == 201
+    assert milestone(client, auth, pid, body).status_code == 201
 
 
 def test_consent_naming_a_configured_version_is_recorded(client: TestClient, auth: Auth) -> None:
     pid = register(client, auth)
 
-    response = post(client, auth, pid, consent("2020-01", language="ar"))
+    response = milestone(client, auth, pid, consent("2020-01", language="ar"))
 
     assert response.status_code == 201
     state = client.get(f"/participants/{pid}", headers=auth()).json()
@@ -55,7 +45,7 @@ def test_consent_naming_an_unknown_version_is_422_and_records_nothing(
 ) -> None:
     pid = register(client, auth)
 
-    response = post(client, auth, pid, consent("1999-01"))
+    response = milestone(client, auth, pid, consent("1999-01"))
 
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM
@@ -68,7 +58,7 @@ def test_consent_version_not_yet_valid_on_the_date_is_409(client: TestClient, au
     pid = register(client, auth)
 
     # Version 2021-07 is valid from 1 July 2021 only.
-    response = post(client, auth, pid, consent("2021-07", effective_date="2021-03-02"))
+    response = milestone(client, auth, pid, consent("2021-07", effective_date="2021-03-02"))
 
     assert response.status_code == 409
     assert response.json()["rule"] == "consent-version-not-valid"
@@ -78,7 +68,7 @@ def test_consent_in_a_language_the_version_lacks_is_422(client: TestClient, auth
     pid = register(client, auth)
 
     # Version 2020-01 has no Ukrainian text; 2021-07 has.
-    response = post(client, auth, pid, consent("2020-01", language="uk"))
+    response = milestone(client, auth, pid, consent("2020-01", language="uk"))
 
     assert response.status_code == 422
     assert response.json()["field"] == "language"
@@ -89,12 +79,12 @@ def test_withdrawn_consent_stops_module_entry_until_consent_is_given_again(
 ) -> None:
     pid = register(client, auth)
     eligible(client, auth, pid)
-    assert post(client, auth, pid, consent("2020-01")).status_code == 201
+    assert milestone(client, auth, pid, consent("2020-01")).status_code == 201
 
-    withdrawn = post(
+    withdrawn = milestone(
         client, auth, pid, {"type": "ConsentWithdrawn", "effective_date": "2021-03-03"}
     )
-    refused = post(
+    refused = milestone(
         client, auth, pid, {"type": "ModuleEntered", "effective_date": "2021-03-04", "module": "F4"}
     )
 
@@ -105,9 +95,10 @@ def test_withdrawn_consent_stops_module_entry_until_consent_is_given_again(
     assert state["consent_withdrawn"] is True
     # Consent given again (a new version, valid by then) lets processing continue.
     assert (
-        post(client, auth, pid, consent("2021-07", effective_date="2021-07-05")).status_code == 201
+        milestone(client, auth, pid, consent("2021-07", effective_date="2021-07-05")).status_code
+        == 201
     )
-    entered = post(
+    entered = milestone(
         client, auth, pid, {"type": "ModuleEntered", "effective_date": "2021-07-06", "module": "F4"}
     )
     assert entered.status_code == 201

@@ -7,8 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import Auth
-from tests.e2e.test_participants_api import PROBLEM, enrolled, milestone, register
+from tests.builders.api import PROBLEM, Auth, enrolled, milestone, register
 
 COORDINATOR = ("coordinator", "warendorf")
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lotse.api.runtime import Runtime
-from tests.conftest import Auth, registration
+from tests.builders.api import Auth, into_module, registration
 
 PROBLEM = "application/problem+json"
 START, END = "2021-04-01", "2021-06-30"
@@ -41,16 +41,7 @@ def participant_in_f4(client: TestClient, auth: Auth, provider: str = "caritas-a
     response = client.post("/participants", json=registration(provider=provider), headers=headers)
     assert response.status_code == 201, response.text
     pid = str(response.json()["id"])
-    for body in (
-        {
-            "type": "EligibilityAssessed",
-            "effective_date": "2021-03-02",
-            "eligible": True,
-            "target_group": "duldung",
-        },
-        {"type": "ConsentGiven", "effective_date": "2021-03-02", "consent_version": "2020-01"},
-        {"type": "ModuleEntered", "effective_date": "2021-03-03", "module": "F4"},
-    ):
+    for body in into_module():
         r = client.post(f"/participants/{pid}/milestones", json=body, headers=headers)
         assert r.status_code == 201, r.text
     return pid

@@ -18,36 +18,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lotse.api.runtime import Runtime
-from tests.conftest import Auth, registration
+from tests.builders.api import Auth, enrolled, milestone, register, registration
 
 PROBLEM = "application/problem+json"
-
-
-def register(client: TestClient, auth: Auth, **overrides: Any) -> str:
-    response = client.post("/participants", json=registration(**overrides), headers=auth())
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-def post(client: TestClient, auth: Auth, pid: str, body: dict[str, Any]) -> Any:
-    return client.post(f"/participants/{pid}/milestones", json=body, headers=auth())
-
-
-def ready(client: TestClient, auth: Auth) -> str:
-    """A participant with eligibility, consent and module F4 open."""
-    pid = register(client, auth)
-    for body in (
-        {
-            "type": "EligibilityAssessed",
-            "effective_date": "2021-03-02",
-            "eligible": True,
-            "target_group": "duldung",
-        },
-        {"type": "ConsentGiven", "effective_date": "2021-03-02", "consent_version": "2020-01"},
-        {"type": "ModuleEntered", "effective_date": "2021-03-03", "module": "F4"},
-    ):
-        assert post(client, auth, pid, body).status_code == 201
-    return pid
 
 
 def event_count(runtime: Runtime) -> int:
@@ -67,11 +40,11 @@ def event_count(runtime: Runtime) -> int:
 def test_nul_in_an_occupation_is_422_naming_the_field_and_nothing_is_written(
     client: TestClient, auth: Auth, runtime: Runtime, kind: str
 ) -> None:
-    pid = ready(client, auth)
+    pid = enrolled(client, auth)
     before = event_count(runtime)
     version = client.get(f"/participants/{pid}", headers=auth()).json()["version"]
 
-    response = post(
+    response = milestone(
         client,
         auth,
         pid,
@@ -116,9 +89,9 @@ def test_control_characters_in_a_sealed_name_are_422(
 
 
 def test_control_character_inside_a_correction_is_422(client: TestClient, auth: Auth) -> None:
-    pid = ready(client, auth)
+    pid = enrolled(client, auth)
 
-    response = post(
+    response = milestone(
         client,
         auth,
         pid,
@@ -141,7 +114,7 @@ def test_tab_and_line_breaks_are_kept_in_free_text_and_refused_in_one_line_field
     note = "Gespräch am 2.3.:\n\t- Duldung liegt vor\r\n- Ausweis fehlt"
     pid = register(client, auth)
 
-    free = post(
+    free = milestone(
         client,
         auth,
         pid,
@@ -153,7 +126,7 @@ def test_tab_and_line_breaks_are_kept_in_free_text_and_refused_in_one_line_field
             "justification": note,
         },
     )
-    line = post(
+    line = milestone(
         client,
         auth,
         pid,
@@ -177,9 +150,9 @@ def test_tab_and_line_breaks_are_kept_in_free_text_and_refused_in_one_line_field
 
 @pytest.mark.parametrize("minutes", [True, "10", 10.5])
 def test_minutes_must_be_a_whole_json_number(client: TestClient, auth: Auth, minutes: Any) -> None:
-    pid = ready(client, auth)
+    pid = enrolled(client, auth)
 
-    response = post(
+    response = milestone(
         client,
         auth,
         pid,
@@ -226,18 +199,18 @@ def test_minutes_must_be_a_whole_json_number(client: TestClient, auth: Auth, min
 def test_numbers_and_booleans_are_not_coerced_from_strings_or_each_other(
     client: TestClient, auth: Auth, body: dict[str, Any], field: str
 ) -> None:
-    pid = ready(client, auth)
+    pid = enrolled(client, auth)
 
-    response = post(client, auth, pid, {"effective_date": "2021-04-01", **body})
+    response = milestone(client, auth, pid, {"effective_date": "2021-04-01", **body})
 
     assert response.status_code == 422
     assert response.json()["field"] == field
 
 
 def test_numbers_as_json_numbers_still_work(client: TestClient, auth: Auth) -> None:
-    pid = ready(client, auth)
+    pid = enrolled(client, auth)
 
-    response = post(
+    response = milestone(
         client,
         auth,
         pid,
@@ -278,9 +251,9 @@ def test_registration_in_year_one_is_422_date_implausible(
 
 
 def test_milestone_in_year_one_is_422_date_implausible(client: TestClient, auth: Auth) -> None:
-    pid = ready(client, auth)
+    pid = enrolled(client, auth)
 
-    response = post(
+    response = milestone(
         client,
         auth,
         pid,
@@ -298,9 +271,9 @@ def test_milestone_in_year_one_is_422_date_implausible(client: TestClient, auth:
 
 
 def test_permit_valid_until_year_9999_is_422(client: TestClient, auth: Auth) -> None:
-    pid = ready(client, auth)
+    pid = enrolled(client, auth)
 
-    response = post(
+    response = milestone(
         client,
         auth,
         pid,
@@ -495,7 +468,7 @@ def probes(spec: dict[str, Any], pid: str) -> Iterator[Probe]:
 
 def test_no_problem_detail_repeats_a_submitted_value(client: TestClient, auth: Auth) -> None:
     spec = client.get("/openapi.json").json()
-    pid = ready(client, auth)
+    pid = enrolled(client, auth)
     # GETs first: a canary accepted by a POST is legitimately shown by a later read.
     ordered = sorted(probes(spec, pid), key=lambda p: p.method != "get")
     echoed: list[str] = []

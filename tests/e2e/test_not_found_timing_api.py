@@ -18,7 +18,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import Auth, registration
+from tests.builders.api import Auth, registration
 
 HISTORY = 200
 PAIRS = 300

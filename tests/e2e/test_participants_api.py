@@ -7,38 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import Auth, registration
-
-PROBLEM = "application/problem+json"
-
-
-def register(client: TestClient, auth: Auth, **overrides: Any) -> str:
-    response = client.post("/participants", json=registration(**overrides), headers=auth())
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-def milestone(
-    client: TestClient, auth: Auth, pid: str, body: dict[str, Any], **headers: str
-) -> Any:
-    return client.post(f"/participants/{pid}/milestones", json=body, headers={**auth(), **headers})
-
-
-def enrolled(client: TestClient, auth: Auth) -> str:
-    pid = register(client, auth)
-    for body in (
-        {
-            "type": "EligibilityAssessed",
-            "effective_date": "2021-03-02",
-            "eligible": True,
-            "target_group": "duldung",
-        },
-        {"type": "ConsentGiven", "effective_date": "2021-03-02", "consent_version": "2020-01"},
-        {"type": "ModuleEntered", "effective_date": "2021-03-03", "module": "F4"},
-    ):
-        assert milestone(client, auth, pid, body).status_code == 201
-    return pid
-
+from tests.builders.api import PROBLEM, Auth, enrolled, milestone, register, registration
 
 # ------------------------------------------------------------------ catalogue
 

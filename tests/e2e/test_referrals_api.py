@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from lotse.api.settings import Settings
 from lotse.domain.configuration import DEFAULT_CONFIG_DIR
-from tests.conftest import Auth, registration
+from tests.builders.api import Auth, registration
 
 #: A provider that delivers another programme only, for the refused referral.
 KIM_PROVIDER = """

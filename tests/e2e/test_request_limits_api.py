@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from lotse.api.app import create_app
 from lotse.api.runtime import Runtime
 from lotse.api.settings import Settings
-from tests.conftest import Auth, registration
+from tests.builders.api import Auth, registration
 
 PROBLEM = "application/problem+json"
 LIMIT = 16 * 1024

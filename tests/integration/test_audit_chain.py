@@ -26,9 +26,12 @@ from lotse.api.settings import Settings
 from lotse.domain.access import ALL_ORGANISATIONS, Principal, Role
 from lotse.domain.vocabulary import ErasureMode
 from lotse.storage.chain import GENESIS, chain_rows, encode_row, encode_row_sql, link
-from lotse.storage.checkpoints import Checkpoints, new_signing_key_text, signing_key_from_text
+from lotse.storage.checkpoints import new_signing_key_text, signing_key_from_text
 from lotse.storage.export import Criteria, Exporter, verify_bundle
-from lotse.storage.verification import VerificationReport, run_verification
+from lotse.storage.log_head import head_query
+from lotse.storage.verification import run_verification
+from tests.builders.audit import checkpoints, verify
+from tests.builders.journeys import AMINA
 
 ADMIN = Principal("admin", Role.ADMIN, ALL_ORGANISATIONS)
 
@@ -44,16 +47,6 @@ def seeded(runtime: Runtime) -> Runtime:
     return runtime
 
 
-def checkpoints(runtime: Runtime) -> Checkpoints:
-    assert runtime.checkpoints is not None
-    return runtime.checkpoints
-
-
-def verify(runtime: Runtime, **kwargs: Any) -> VerificationReport:
-    public_key = checkpoints(runtime).public_key
-    return asyncio.run(run_verification(runtime.database.url, public_key, **kwargs))
-
-
 def sql(database_url: str, statement: str, *params: Any) -> list[Any]:
     """Run SQL as an insider with superuser rights, who skips the append-only guard."""
     with psycopg.connect(database_url, autocommit=True) as conn:
@@ -63,7 +56,7 @@ def sql(database_url: str, statement: str, *params: Any) -> list[Any]:
 
 
 def head(database_url: str) -> int:
-    return int(sql(database_url, "SELECT max(notification_id) FROM lotse_events")[0][0])
+    return int(sql(database_url, head_query())[0][0])
 
 
 # ------------------------------------------------------------------ the chain
@@ -97,12 +90,7 @@ def test_single_event_saves_are_chained_by_the_same_definition(
             programme="durchstarten",
             provider="caritas-ahlen",
             intake_date=date(2021, 3, 1),
-            given_name="Amina",
-            family_name="Haidari",
-            birth_date=date(2001, 5, 17),
-            gender="female",
-            nationality="AF",
-            residence_status="duldung",
+            **AMINA,
         )
     seed(runtime.journeys, 2, batch=1, seed_value=5)
     rows = sql(

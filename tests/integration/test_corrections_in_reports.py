@@ -27,8 +27,8 @@ from lotse.api.runtime import Runtime
 from lotse.domain.envelope import Envelope
 from lotse.domain.errors import DomainError
 from lotse.domain.participant import Participant
-from tests.conftest import Auth
-from tests.integration.test_reports import Script, d, head, pick, replayed_report, report, rows_of
+from tests.builders.api import Auth
+from tests.builders.reports import Script, d, head, pick, replayed_report, report, rows_of
 
 YEAR = "2021"
 QUARTERS = ("2021-Q1", "2021-Q2", "2021-Q3", "2021-Q4")

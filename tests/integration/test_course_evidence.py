@@ -36,9 +36,9 @@ from lotse.reports.cells import TOTAL, Figures
 from lotse.reports.definition import Labels, ReportRequest
 from lotse.reports.periods import parse_period
 from lotse.storage.keys import MasterKey
-from tests.conftest import Auth
-from tests.integration.test_projections import rebuild_all, run, snapshot
-from tests.integration.test_reports import get, head, pick, replayed_report, rows_of
+from tests.builders.api import Auth
+from tests.builders.projections import rebuild_all, run, snapshot
+from tests.builders.reports import get, head, pick, replayed_report, rows_of
 
 SESSION_DAYS = [f"2021-04-{day:02d}" for day in (6, 7, 8, 13, 14, 15, 20)]
 

@@ -25,7 +25,7 @@ from lotse.api.readmodels import ReadModels
 from lotse.api.runtime import Runtime, build_runtime
 from lotse.api.settings import Settings
 from lotse.storage.keys import MasterKey
-from tests.conftest import SECRET, Auth, registration
+from tests.builders.api import SECRET, Auth, registration
 
 BOUND_SECONDS = 3.0
 

@@ -25,9 +25,9 @@ from lotse.api.runtime import Runtime
 from lotse.domain.course import Course
 from lotse.domain.courses import Courses
 from lotse.domain.participant import Participant
+from tests.builders.projections import parked, query, tracking
+from tests.builders.reports import get, head, replayed_report, rows_of
 from tests.conftest import Auth
-from tests.integration.test_parked_events import parked, query, tracking
-from tests.integration.test_reports import get, head, replayed_report, rows_of
 
 PERIOD = "2021"
 

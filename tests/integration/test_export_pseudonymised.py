@@ -17,10 +17,8 @@ from fastapi.testclient import TestClient
 
 from lotse.api.cli import main
 from lotse.api.runtime import Runtime
-from tests.conftest import Auth
-from tests.integration.test_privacy import CANARY_BIRTH_DATE, cli_env, register_canary
-
-__all__ = ["cli_env"]  # a fixture, used by name
+from tests.builders.api import Auth
+from tests.builders.privacy import CANARY_BIRTH_DATE, register_canary
 
 
 def bundle_bytes(path: Path) -> bytes:

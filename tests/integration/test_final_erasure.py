@@ -23,17 +23,8 @@ from lotse.api.privacy_cli import rotate
 from lotse.api.runtime import Runtime
 from lotse.api.settings import Settings
 from lotse.storage.keys import MasterKey
-from tests.conftest import Auth
-from tests.integration.test_privacy import (
-    FAR_FUTURE,
-    cli_env,
-    coordinator,
-    erase,
-    register,
-    wrapped_key,
-)
-
-__all__ = ["cli_env"]  # a fixture, used by name
+from tests.builders.api import Auth
+from tests.builders.privacy import FAR_FUTURE, coordinator, erase, register, wrapped_key
 from tests.raw_pages import database_directory, files_holding, relations_of
 
 KEYS = "lotse_participant_keys"

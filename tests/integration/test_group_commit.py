@@ -22,14 +22,7 @@ from lotse.domain.participant import Participant
 from lotse.storage.keys import KEYS_TABLE
 from lotse.storage.recorder import REQUESTS_TABLE, LotseRecorder
 from lotse.storage.verification import run_verification
-from tests.integration.test_concurrent_writers import (
-    COACH,
-    CONTACT_DAY,
-    INTAKE,
-    all_at_once,
-    log_contact,
-    register,
-)
+from tests.builders.writers import COACH, CONTACT_DAY, INTAKE, all_at_once, log_contact, register
 
 TODAY = date(2021, 7, 1)
 ENVELOPE = Envelope(COACH.user, COACH.role, COACH.organisation, "req-batch")

@@ -35,13 +35,9 @@ from lotse.storage.checkpoints import new_signing_key_text
 from lotse.storage.export import Criteria, Exporter
 from lotse.storage.keys import MasterKey
 from lotse.storage.upcasting import stored_topics
-from tests.conftest import Auth
-from tests.integration.test_audit_chain import checkpoints, verify
-from tests.integration.test_projections import (
-    catch_up,
-    read_models_match_aggregates,
-    snapshot,
-)
+from tests.builders.api import Auth
+from tests.builders.audit import checkpoints, verify
+from tests.builders.projections import catch_up, read_models_match_aggregates, snapshot
 
 ADMIN = Principal("admin", Role.ADMIN, ALL_ORGANISATIONS)
 

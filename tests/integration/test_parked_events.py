@@ -8,8 +8,6 @@ on its own, whatever the API accepts.
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import random
 import time
 from collections.abc import Iterator
@@ -25,45 +23,27 @@ from fastapi.testclient import TestClient
 from lotse.api.app import create_app
 from lotse.api.cli import main
 from lotse.api.runtime import Runtime
-from lotse.api.settings import Settings
 from lotse.domain.envelope import Envelope
 from lotse.domain.participant import Participant
 from lotse.projections.catalogue import PROJECTIONS
 from lotse.projections.parking import ParkingError, skip
 from lotse.projections.runner import ProjectionBusyError, Runner
 from lotse.storage.keys import MasterKey
-from tests.conftest import SECRET, Auth
-from tests.integration.test_projections import (
+from tests.builders.api import Auth
+from tests.builders.projections import (
+    catch_up,
     journeys_with_twists,
-    pool_for,
+    parked,
+    query,
     read_models_match_aggregates,
     rebuild_all,
     run,
     snapshot,
+    tracking,
 )
 
 DAY = date(2021, 3, 1)
 NUL = "\x00"
-
-
-@pytest.fixture
-def master(runtime: Runtime) -> MasterKey:
-    return MasterKey.from_text(runtime.settings.master_key)
-
-
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, database_url: str) -> None:
-    """The environment ``lotse`` reads, pointing at the test database."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("LOTSE_SECRET_KEY", SECRET)
-    monkeypatch.setenv("LOTSE_MASTER_KEY", settings.master_key)
-    monkeypatch.setenv("LOTSE_DATA_DIR", str(settings.data_dir))
-    monkeypatch.delenv("LOTSE_CONFIG", raising=False)
-    signing_key = getattr(settings, "audit_signing_key", "")
-    if not signing_key and importlib.util.find_spec("lotse.storage.checkpoints") is not None:
-        signing_key = importlib.import_module("lotse.storage.checkpoints").new_signing_key_text()
-    if signing_key:
-        monkeypatch.setenv("LOTSE_AUDIT_SIGNING_KEY", signing_key)
 
 
 def registered(runtime: Runtime) -> Participant:
@@ -140,38 +120,6 @@ def position_of(runtime: Runtime, pid: UUID, version: int) -> int:
 
 def head(runtime: Runtime) -> int:
     return int(runtime.journeys.recorder.max_notification_id() or 0)
-
-
-def query(runtime: Runtime, sql: str, *args: Any) -> list[dict[str, Any]]:
-    async def fetch() -> list[dict[str, Any]]:
-        conn = await asyncpg.connect(runtime.database.url)
-        try:
-            return [dict(r) for r in await conn.fetch(sql, *args)]
-        finally:
-            await conn.close()
-
-    return list(run(fetch()))
-
-
-def tracking(runtime: Runtime) -> dict[str, dict[str, Any]]:
-    rows = query(runtime, "SELECT * FROM lotse_projections WHERE status = 'active'")
-    return {r["name"]: r for r in rows}
-
-
-def parked(runtime: Runtime) -> list[tuple[str, int]]:
-    rows = query(runtime, "SELECT name, position FROM lotse_projection_parked ORDER BY name")
-    return [(r["name"], r["position"]) for r in rows]
-
-
-async def catch_up(runtime: Runtime, master: MasterKey, batch_size: int = 97) -> None:
-    pool = await pool_for(runtime)
-    runner = Runner(pool, master, list(PROJECTIONS.values()), batch_size=batch_size)
-    await runner.acquire(wait=False)
-    try:
-        await runner.catch_up()
-    finally:
-        await runner.release()
-        await pool.close()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import importlib.util
 import io
 import uuid
 import zipfile
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from fastapi.testclient import TestClient
 from lotse.api.cli import main
 from lotse.api.privacy_cli import apply_retention, plan_retention, rotate
 from lotse.api.routes.participants import request_key
-from lotse.api.runtime import Runtime, build_runtime
+from lotse.api.runtime import Runtime
 from lotse.api.schemas import ParticipantCreate
 from lotse.api.settings import MASTER_KEY_FILE, Settings
 from lotse.api.views import history_entry, participant_public
@@ -34,123 +33,22 @@ from lotse.domain.access import Principal, Role
 from lotse.storage.keys import MasterKey, MasterKeyError
 from lotse.storage.recorder import LotseRecorder
 from lotse.storage.rotation import keys_not_under
-from tests.conftest import SECRET, Auth, registration
+from tests.builders.api import Auth, registration
+from tests.builders.journeys import AMINA
+from tests.builders.privacy import (
+    CANARY_BIRTH_DATE,
+    FAR_FUTURE,
+    canary,
+    coordinator,
+    erase,
+    milestone,
+    register,
+    register_canary,
+    wrapped_key,
+)
 from tests.privacy_scan import read_models_caught_up, scan
 
 PROBLEM = "application/problem+json"
-FAR_FUTURE = "2040-01-01"
-CANARY_BIRTH_DATE = "1999-02-13"
-
-
-def canary() -> tuple[str, str]:
-    """A given and a family name that occur nowhere else."""
-    tag = uuid.uuid4().hex[:10]
-    return f"Zyxcanary{tag}", f"Qwvcanary{tag}"
-
-
-def register(client: TestClient, auth: Auth, **overrides: Any) -> str:
-    provider = str(overrides.get("provider", "caritas-ahlen"))
-    response = client.post(
-        "/participants", json=registration(**overrides), headers=auth("caseworker", provider)
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-def milestone(client: TestClient, auth: Auth, pid: str, body: dict[str, Any]) -> None:
-    response = client.post(f"/participants/{pid}/milestones", json=body, headers=auth())
-    assert response.status_code == 201, response.text
-
-
-def register_canary(client: TestClient, auth: Auth) -> tuple[str, str, str, str]:
-    """A participant whose every identifying field holds a canary value.
-
-    Names, birth date, a justification, an employer and an identifying correction:
-    one of each kind of sealed value, so each must be proven absent from the scan.
-    """
-    given, family = canary()
-    employer = f"Ujvcanary{uuid.uuid4().hex[:10]} GmbH"
-    pid = register(
-        client, auth, given_name=given, family_name="Placeholder", birth_date=CANARY_BIRTH_DATE
-    )
-    for body in (
-        {
-            "type": "EligibilityAssessed",
-            "effective_date": "2021-03-02",
-            "eligible": True,
-            "target_group": "duldung",
-            "justification": f"{given} per interview",
-        },
-        {"type": "ConsentGiven", "effective_date": "2021-03-02", "consent_version": "2020-01"},
-        {"type": "ModuleEntered", "effective_date": "2021-03-03", "module": "F4"},
-        {
-            "type": "InternshipStarted",
-            "effective_date": "2021-04-01",
-            "occupation": "Koch",
-            "employer_name": employer,
-        },
-        {
-            "type": "EntryCorrected",
-            "effective_date": "2021-04-02",
-            "corrects_version": 1,
-            "reason": "typo in the family name",
-            "changes": {"family_name": family},
-        },
-    ):
-        milestone(client, auth, pid, body)
-    return pid, given, family, employer
-
-
-def coordinator(auth: Auth, municipality: str = "warendorf") -> dict[str, str]:
-    return auth("coordinator", municipality)
-
-
-def erase(client: TestClient, headers: dict[str, str], pid: str, mode: str = "shred") -> Any:
-    return client.post(
-        f"/participants/{pid}/erasure",
-        json={"mode": mode, "reason": "participant_request"},
-        headers=headers,
-    )
-
-
-def wrapped_key(database_url: str, pid: str) -> bytes | None:
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            "SELECT wrapped_key FROM lotse_participant_keys WHERE participant_id = %s", (pid,)
-        ).fetchone()
-    assert row is not None
-    return bytes(row[0]) if row[0] is not None else None
-
-
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, settings: Settings, database_url: str) -> None:
-    """The environment ``lotse`` reads, pointing at the test database."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("LOTSE_SECRET_KEY", SECRET)
-    monkeypatch.setenv("LOTSE_MASTER_KEY", settings.master_key)
-    monkeypatch.setenv("LOTSE_DATA_DIR", str(settings.data_dir))
-    monkeypatch.delenv("LOTSE_CONFIG", raising=False)
-    # The audit work adds a required checkpoint signing key; give one when it exists.
-    signing_key = getattr(settings, "audit_signing_key", "")
-    if not signing_key and importlib.util.find_spec("lotse.storage.checkpoints") is not None:
-        signing_key = importlib.import_module("lotse.storage.checkpoints").new_signing_key_text()
-    if signing_key:
-        monkeypatch.setenv("LOTSE_AUDIT_SIGNING_KEY", signing_key)
-
-
-@pytest.fixture
-def fresh_runtime(settings: Settings) -> Iterator[Any]:
-    """Opens a second runtime on the same database: like another process, with empty caches."""
-    opened: list[Runtime] = []
-
-    def open_runtime(**changes: Any) -> Runtime:
-        runtime = build_runtime(dataclasses.replace(settings, **changes))
-        opened.append(runtime)
-        return runtime
-
-    yield open_runtime
-    for runtime in opened:
-        runtime.close()
 
 
 # ------------------------------------------------------------------ the scanner
@@ -398,12 +296,7 @@ def register_directly(runtime: Runtime) -> str:
         programme="durchstarten",
         provider="caritas-ahlen",
         intake_date=date(2021, 3, 1),
-        given_name="Amina",
-        family_name="Haidari",
-        birth_date=date(2001, 5, 17),
-        gender="female",
-        nationality="AF",
-        residence_status="duldung",
+        **AMINA,
     )
     return str(recorded.participant_id)
 

@@ -23,15 +23,8 @@ from lotse.api.cli import main
 from lotse.api.runtime import Runtime
 from lotse.domain.access import Principal, Role
 from lotse.domain.classification import CLASSIFICATION, DataClass
-from tests.conftest import Auth
-from tests.integration.test_privacy import (  # noqa: F401 (fixtures)
-    cli_env,
-    coordinator,
-    erase,
-    fresh_runtime,
-    milestone,
-    register,
-)
+from tests.builders.api import Auth
+from tests.builders.privacy import coordinator, erase, milestone, register
 from tests.privacy_scan import read_models_caught_up, scan
 
 RECLASSIFIED = {
@@ -127,8 +120,8 @@ def test_events_stored_with_these_fields_in_clear_still_load_project_and_export(
     auth: Auth,
     runtime: Runtime,
     database_url: str,
-    fresh_runtime: Any,  # noqa: F811
-    cli_env: None,  # noqa: F811
+    fresh_runtime: Any,
+    cli_env: None,
     tmp_path: Path,
 ) -> None:
     tag = uuid.uuid4().hex[:10]
@@ -195,7 +188,7 @@ def test_a_correction_of_an_old_clear_occupation_is_sealed(
 def test_after_erasure_an_old_clear_occupation_reads_as_erased(
     client: TestClient,
     auth: Auth,
-    fresh_runtime: Any,  # noqa: F811
+    fresh_runtime: Any,
 ) -> None:
     tag = uuid.uuid4().hex[:10]
     occupation = f"Occcanary{tag}"

@@ -28,8 +28,8 @@ from fastapi.testclient import TestClient
 
 from lotse.api.runtime import Runtime
 from lotse.domain.participant import Participant
+from tests.builders.reports import Script, d, pick, replayed_report, report, rows_of
 from tests.conftest import Auth
-from tests.integration.test_reports import Script, d, pick, replayed_report, report, rows_of
 
 W, ALL = "Kreis Warendorf", "Alle Kommunen"
 PERSONS = ("persons_entries", "persons_exits", "persons_stock")

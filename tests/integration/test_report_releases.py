@@ -22,8 +22,8 @@ from lotse.api.runtime import Runtime
 from lotse.api.settings import Settings
 from lotse.domain.participant import Participant
 from lotse.reports.formats import provenance_rows
-from tests.conftest import Auth
-from tests.integration.test_reports import Script, head, pick, rows_of
+from tests.builders.api import Auth
+from tests.builders.reports import Script, head, pick, rows_of
 
 W = "Kreis Warendorf"
 RecordedOn = Callable[[str], None]

@@ -33,8 +33,10 @@ from lotse.domain.vocabulary import ErasureMode
 from lotse.storage.access_log import AccessEntry
 from lotse.storage.chain import chain_rows
 from lotse.storage.checkpoints import Checkpoint, Checkpointer, Checkpoints, new_signing_key_text
+from lotse.storage.log_head import head_query
 from lotse.storage.verification import VerificationReport, run_verification
-from tests.conftest import Auth, registration
+from tests.builders.api import Auth, registration
+from tests.builders.journeys import AMINA
 
 ADMIN = Principal("admin", Role.ADMIN, ALL_ORGANISATIONS)
 
@@ -77,7 +79,7 @@ def insider(database_url: str, statement: str, *params: Any) -> list[Any]:
 
 
 def head(database_url: str) -> int:
-    return int(insider(database_url, "SELECT max(notification_id) FROM lotse_events")[0][0])
+    return int(insider(database_url, head_query())[0][0])
 
 
 def register(runtime: Runtime, residence_status: str = "duldung") -> UUID:
@@ -87,12 +89,7 @@ def register(runtime: Runtime, residence_status: str = "duldung") -> UUID:
         programme="durchstarten",
         provider="caritas-ahlen",
         intake_date=date(2021, 3, 1),
-        given_name="Amina",
-        family_name="Haidari",
-        birth_date=date(2001, 5, 17),
-        gender="female",
-        nationality="AF",
-        residence_status=residence_status,
+        **{**AMINA, "residence_status": residence_status},
     )
     return UUID(str(recorded.participant_id))
 

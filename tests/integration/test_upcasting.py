@@ -12,7 +12,6 @@ event stored as version 2 must not be upcast again.
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 import json
 import zipfile
@@ -33,15 +32,15 @@ from lotse.domain.participant import Participant
 from lotse.projections.catalogue import PROJECTIONS
 from lotse.projections.rebuild import rebuild
 from lotse.projections.records import decode
-from lotse.projections.runner import Runner
 from lotse.reports.sources import replay
 from lotse.storage.checkpoints import new_signing_key_text
 from lotse.storage.export import Criteria, Exporter
 from lotse.storage.keys import MasterKey
-from lotse.storage.mapper import associated_data
-from tests.conftest import Auth
-from tests.integration.test_audit_chain import checkpoints
-from tests.integration.test_reports import Script
+from lotse.storage.sealing import seal_event
+from tests.builders.api import Auth
+from tests.builders.audit import checkpoints
+from tests.builders.projections import catch_up
+from tests.builders.reports import Script
 
 V1_MINUTES = 30
 V2_MINUTES = 15
@@ -134,18 +133,7 @@ def test_the_live_runner_projects_v1_upcast_and_v2_as_stored(
     s.coaching(p, "2021-03-08", V2_MINUTES, True)
     reader.journeys.save(p)  # stored as version 2: no upcast when read back
     master = MasterKey.from_text(reader.settings.master_key)
-
-    async def follow() -> None:
-        pool = await asyncpg.create_pool(reader.database.url, min_size=1, max_size=4)
-        runner = Runner(pool, master, list(PROJECTIONS.values()), batch_size=1)
-        await runner.acquire(wait=False)
-        try:
-            await runner.catch_up()
-        finally:
-            await runner.release()
-            await pool.close()
-
-    asyncio.run(follow())
+    asyncio.run(catch_up(reader, master, batch_size=1))
 
     assert read_model_minutes(reader.database.url)["participants"] == 2 * V1_MINUTES + V2_MINUTES
     assert reader.journeys._load(stored_v1).coaching_minutes == 2 * V1_MINUTES + V2_MINUTES
@@ -209,10 +197,7 @@ class RenamedGivenName:
 def test_the_read_side_upcasts_renamed_identifying_fields_without_opening_them() -> None:
     participant, version, key = uuid4(), 1, MasterKey.generate().secret
     plain = orjson.dumps({"fields": {"given_name": "Amina"}, "changes": {}})
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    nonce = b"\x00" * 12
-    sealed = nonce + AESGCM(key).encrypt(nonce, plain, associated_data(participant, version))
+    sealed = seal_event(key, participant, version, plain)
     state = orjson.dumps(
         {
             "timestamp": {"_type_": "datetime_iso", "_data_": "2021-01-10T10:00:00+00:00"},
@@ -220,7 +205,7 @@ def test_the_read_side_upcasts_renamed_identifying_fields_without_opening_them()
             "recorded_by": "u",
             "recorded_role": "caseworker",
             "organisation": "caritas-ahlen",
-            "_sealed": base64.b64encode(sealed).decode(),
+            "_sealed": sealed,
             "_sealed_fields": ["given_name"],
             "_sealed_changes": [],
         }

@@ -10,20 +10,16 @@ from typing import Any
 import pytest
 
 from lotse.domain.access import Principal, Role, check_may_void_entry
-from lotse.domain.configuration import Programme, load_configuration
+from lotse.domain.configuration import Programme
 from lotse.domain.envelope import Envelope
 from lotse.domain.errors import InvalidInputError, RuleViolationError
 from lotse.domain.participant import Participant
 from lotse.domain.timetravel import replay
+from tests.builders.journeys import AMINA
 
 TODAY = date(2022, 6, 1)
 INTAKE = date(2021, 3, 1)
 ENV = Envelope("coach-1", "caseworker", "caritas-ahlen", "req-1")
-
-
-@pytest.fixture(scope="module")
-def programme() -> Programme:
-    return load_configuration().programmes["durchstarten"]
 
 
 def day(n: int) -> date:
@@ -43,12 +39,7 @@ def in_f4(programme: Programme) -> Participant:
         provider="caritas-ahlen",
         municipality="warendorf",
         intake_date=INTAKE,
-        given_name="Amina",
-        family_name="Haidari",
-        birth_date=date(2001, 5, 17),
-        gender="female",
-        nationality="AF",
-        residence_status="duldung",
+        **AMINA,
     )
     p.assess_eligibility(**on(1), programme=programme, eligible=True, target_group="duldung")
     p.give_consent(**on(1), programme=programme, consent_version="2020-01")

@@ -9,19 +9,15 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from lotse.domain.configuration import Programme, load_configuration
+from lotse.domain.configuration import Programme
 from lotse.domain.course import Course
 from lotse.domain.envelope import Envelope
 from lotse.domain.errors import CourseNotFoundError, InvalidInputError, RuleViolationError
 from lotse.domain.participant import Participant
+from tests.builders.journeys import AMINA
 
 TODAY = date(2022, 6, 1)
 ENV = Envelope("teacher-1", "caseworker", "caritas-ahlen", "req-1")
-
-
-@pytest.fixture(scope="module")
-def programme() -> Programme:
-    return load_configuration().programmes["durchstarten"]
 
 
 def schedule(programme: Programme, **overrides: Any) -> Course:
@@ -313,12 +309,7 @@ def test_a_module_stay_is_open_from_entry_to_exit_inclusive(programme: Programme
         provider="caritas-ahlen",
         municipality="warendorf",
         intake_date=date(2021, 3, 1),
-        given_name="Amina",
-        family_name="Haidari",
-        birth_date=date(2001, 5, 17),
-        gender="female",
-        nationality="AF",
-        residence_status="duldung",
+        **AMINA,
     )
     p.assess_eligibility(
         envelope=env,

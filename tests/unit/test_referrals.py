@@ -8,7 +8,7 @@ import pytest
 
 from lotse.domain import access
 from lotse.domain.access import Principal, Role, Visibility
-from lotse.domain.configuration import Programme, Provider, load_configuration
+from lotse.domain.configuration import Programme, Provider
 from lotse.domain.envelope import Envelope
 from lotse.domain.errors import (
     AccessDeniedError,
@@ -17,17 +17,12 @@ from lotse.domain.errors import (
     RuleViolationError,
 )
 from lotse.domain.participant import Participant
-from tests.unit.test_participant_rules import on, ready_for_modules, register
+from tests.builders.journeys import on, ready_for_modules, register
 
 VHS = Provider("vhs-warendorf", "Volkshochschule Warendorf", "warendorf")
 KIM_ONLY = Provider("kim-warendorf", "KIM Warendorf", "warendorf", programmes=("kim",))
 VHS_CW = Principal("lehrerin-1", Role.CASEWORKER, "vhs-warendorf")
 VHS_ENV = Envelope("lehrerin-1", "caseworker", "vhs-warendorf", "req-2")
-
-
-@pytest.fixture(scope="module")
-def programme() -> Programme:
-    return load_configuration().programmes["durchstarten"]
 
 
 def referred(programme: Programme, module: str = "F4") -> tuple[Participant, str]:

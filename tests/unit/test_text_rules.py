@@ -24,7 +24,8 @@ from lotse.domain.configuration import PlausibleDates, Programme, load_configura
 from lotse.domain.envelope import Envelope
 from lotse.domain.errors import ConfigurationError, InvalidInputError
 from lotse.domain.text import check_event_text, refusal
-from tests.unit.test_participant_rules import on, ready_for_modules, register
+from tests.builders.api import registration
+from tests.builders.journeys import on, ready_for_modules, register
 
 #: Refused in every string field.
 ALWAYS_REFUSED = {
@@ -48,11 +49,6 @@ LINE_ONLY = {
     "line separator": "\u2028",
     "byte order mark": "\ufeff",
 }
-
-
-@pytest.fixture(scope="module")
-def programme() -> Programme:
-    return load_configuration().programmes["durchstarten"]
 
 
 # ------------------------------------------------------------------ the rule
@@ -368,18 +364,7 @@ def test_numbers_and_iso_dates_are_still_accepted() -> None:
 
 
 def test_request_models_refuse_a_nul_in_every_string_field() -> None:
-    body = {
-        "programme": "durchstarten",
-        "provider": "caritas-ahlen",
-        "intake_date": "2021-03-01",
-        "given_name": "Amina",
-        "family_name": "Haidari",
-        "birth_date": "2001-05-17",
-        "gender": "female",
-        "nationality": "AF",
-        "residence_status": "duldung",
-        "age_exception_reason": "x",
-    }
+    body = registration(age_exception_reason="x")
     for field in ("programme", "provider", "given_name", "family_name", "age_exception_reason"):
         with pytest.raises(ValidationError) as e:
             ParticipantCreate.model_validate({**body, field: "A\x00b"})

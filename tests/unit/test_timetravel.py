@@ -7,11 +7,12 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from lotse.domain.configuration import Programme, load_configuration
+from lotse.domain.configuration import Programme
 from lotse.domain.envelope import Envelope
 from lotse.domain.errors import ParticipantNotFoundError
 from lotse.domain.participant import Participant
 from lotse.domain.timetravel import replay
+from tests.builders.journeys import AMINA
 
 ENV = Envelope("coach-1", "caseworker", "caritas-ahlen", "req-1")
 TODAY = date(2021, 12, 31)
@@ -19,11 +20,6 @@ TODAY = date(2021, 12, 31)
 
 def at(day: str, time: str = "12:00") -> datetime:
     return datetime.fromisoformat(f"{day}T{time}:00").replace(tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def programme() -> Programme:
-    return load_configuration().programmes["durchstarten"]
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +33,7 @@ def history(programme: Programme) -> list[Participant.Event]:
         provider="caritas-ahlen",
         municipality="warendorf",
         intake_date=date(2021, 3, 1),
-        given_name="Amina",
-        family_name="Haidari",
-        birth_date=date(2001, 5, 17),
-        gender="female",
-        nationality="AF",
-        residence_status="duldung",
+        **AMINA,
     )  # v1, recorded 1 March
     p.assess_eligibility(
         **common,
