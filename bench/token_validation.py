@@ -3,7 +3,7 @@
     .venv/bin/python bench/token_validation.py                 # embedded PostgreSQL
     DATABASE_URL=postgresql://... .venv/bin/python bench/token_validation.py
 
-One ``lotse serve`` trusts a real OpenID provider (``tests.openid_provider``, the
+One ``lotse serve`` trusts a real OpenID provider (``tests.builders.openid_provider``, the
 sign-on tests' ``oidc-provider`` on loopback); a person signs in there and gets an
 RS256 access token. The same number of keep-alive clients then read random
 participants (``GET /participants/{id}``) alternately with that token and with an
@@ -43,7 +43,7 @@ from bench.http_client import KeepAliveClient
 from lotse.api.tokens import create_token
 from lotse.domain.access import Principal, Role
 from lotse.domain.configuration import DEFAULT_CONFIG_DIR
-from tests.openid_provider import OpenIDProvider, issuers_toml
+from tests.builders.openid_provider import OpenIDProvider, issuers_toml
 
 ACCOUNTS = {"anna": {"name": "Anna Coach", "email": "anna@example.org", "groups": ["coaches"]}}
 

@@ -1,7 +1,7 @@
 """A person signs in with the organisation's OpenID provider, works, and signs out.
 
 The Authorization Code flow with PKCE runs end to end: Lotse's ``/auth/login``
-sends the browser to a real provider (``tests.openid_provider``), its login form
+sends the browser to a real provider (``tests.builders.openid_provider``), its login form
 is filled in, the provider sends the browser back to ``/auth/callback``, and Lotse
 exchanges the code and opens a server-side session. Then the refusals: a replayed
 or foreign callback, a cookie without CSRF token, an idle or ended session.
@@ -23,8 +23,8 @@ from lotse.api.app import create_app
 from lotse.api.runtime import Runtime
 from lotse.api.settings import Settings
 from lotse.domain.configuration import DEFAULT_CONFIG_DIR
-from tests.conftest import registration
-from tests.openid_provider import CALLBACK, CLIENT_SECRET, OpenIDProvider, issuers_toml
+from tests.builders.api import registration
+from tests.builders.openid_provider import CALLBACK, CLIENT_SECRET, OpenIDProvider, issuers_toml
 
 LOTSE = "https://testserver"
 ACCOUNTS = {

@@ -1,6 +1,6 @@
 """Bearer tokens of a real OpenID provider, and revocation of any token on every worker.
 
-The provider is panva's ``oidc-provider`` on loopback (``tests.openid_provider``);
+The provider is panva's ``oidc-provider`` on loopback (``tests.builders.openid_provider``);
 Lotse checks its tokens against the provider's discovery document and JWKS. The
 refusal cases sign tokens with the provider's real key (or forge them without it)
 and expect 401 with nothing written and no personal data in the answer.
@@ -33,8 +33,8 @@ from lotse.api.settings import Settings
 from lotse.domain.configuration import DEFAULT_CONFIG_DIR
 from lotse.storage.checkpoints import new_signing_key_text
 from lotse.storage.token_registry import REFRESH_SECONDS
-from tests.conftest import registration
-from tests.openid_provider import OpenIDProvider, issuers_toml, new_private_jwk
+from tests.builders.api import registration
+from tests.builders.openid_provider import OpenIDProvider, issuers_toml, new_private_jwk
 
 ACCOUNTS = {
     "anna": {"name": "Anna Coach", "email": "anna@caritas.example", "groups": ["coaches"]},

@@ -2,7 +2,7 @@
 
 A case worker of Caritas Ahlen is in the user directory; a colleague assigns a
 case to her (``CaseAssigned``). She signs in through her organisation's OpenID
-provider (a real one, ``tests.openid_provider``), lands on her caseload
+provider (a real one, ``tests.builders.openid_provider``), lands on her caseload
 (``GET /participants?assigned_to=me``), records a coaching contact, and is then
 deactivated by an administrator: her session is refused within seconds.
 """
@@ -22,8 +22,8 @@ from lotse.api.app import create_app
 from lotse.api.runtime import Runtime
 from lotse.api.settings import Settings
 from lotse.domain.configuration import DEFAULT_CONFIG_DIR
-from tests.conftest import Auth, registration
-from tests.openid_provider import CALLBACK, CLIENT_SECRET, OpenIDProvider, issuers_toml
+from tests.builders.api import Auth, registration
+from tests.builders.openid_provider import CALLBACK, CLIENT_SECRET, OpenIDProvider, issuers_toml
 
 LOTSE = "https://testserver"
 ACCOUNTS = {"anna": {"name": "Anna Coach", "email": "anna@caritas.example", "groups": []}}

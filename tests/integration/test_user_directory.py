@@ -1,6 +1,6 @@
 """The user directory decides who works in Lotse: approval, roles, deactivation.
 
-People sign in through a real OpenID provider (``tests.openid_provider``). A
+People sign in through a real OpenID provider (``tests.builders.openid_provider``). A
 person whose groups map to no role is recorded as waiting at the first sign-in
 and gets in once an administrator grants a role; the directory's roles win over
 the group mapping; a deactivated person loses session and tokens within seconds.
@@ -23,8 +23,8 @@ from lotse.api.app import create_app
 from lotse.api.runtime import Runtime
 from lotse.api.settings import Settings
 from lotse.domain.configuration import DEFAULT_CONFIG_DIR
-from tests.conftest import Auth, registration
-from tests.openid_provider import CALLBACK, CLIENT_SECRET, OpenIDProvider, issuers_toml
+from tests.builders.api import Auth, registration
+from tests.builders.openid_provider import CALLBACK, CLIENT_SECRET, OpenIDProvider, issuers_toml
 
 LOTSE = "https://testserver"
 ACCOUNTS = {

@@ -31,7 +31,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-PROVIDER_DIR = Path(__file__).resolve().parent / "oidc"
+PROVIDER_DIR = Path(__file__).resolve().parents[1] / "oidc"
 AUDIENCE = "urn:lotse:api"
 CLIENT_ID = "lotse-web"
 CLIENT_SECRET = "lotse-web-test-secret-" + "x" * 20
