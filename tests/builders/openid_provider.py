@@ -160,6 +160,22 @@ class OpenIDProvider:
         }
         return {**base, **overrides}
 
+    def refresh(self, refresh_token: str) -> dict[str, Any]:
+        """The refresh-token grant, as a program keeping a person signed in would use it."""
+        with httpx.Client(base_url=self.issuer, timeout=10) as client:
+            answer = client.post(
+                "/token",
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": refresh_token,
+                    "resource": AUDIENCE,
+                },
+                auth=(CLIENT_ID, CLIENT_SECRET),
+            )
+        assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
     def log_in(self, authorization_url: str, login: str) -> str:
         """Go through the provider's login as a browser would; the callback URL it sends to.
 

@@ -216,3 +216,34 @@ def test_the_next_address_never_leads_to_another_site(
     callback = provider.log_in(started.headers["location"], "anna").removeprefix(LOTSE)
 
     assert browser.get(callback).headers["location"] == "/"
+
+
+def test_an_id_token_for_another_sign_in_is_refused(
+    browser: TestClient, provider: OpenIDProvider, runtime: Runtime
+) -> None:
+    started = browser.get("/auth/login", params={"issuer": "testop"})
+    callback = provider.log_in(started.headers["location"], "anna").removeprefix(LOTSE)
+    # The provider's ID token carries the nonce this sign-in sent; the row now
+    # expects another one, as if the answer belonged to someone else's sign-in.
+    with psycopg.connect(runtime.database.url, autocommit=True) as conn:
+        conn.execute("UPDATE lotse_sign_ins SET nonce = 'another-sign-in'")
+
+    answer = browser.get(callback)
+
+    assert answer.status_code == 401
+    assert browser.get("/participants").status_code == 401
+
+
+def test_a_token_the_provider_refreshed_is_accepted(
+    browser: TestClient, provider: OpenIDProvider
+) -> None:
+    first = provider.sign_in("anna", scope="openid profile email groups offline_access")
+    assert "refresh_token" in first, first
+
+    refreshed = provider.refresh(first["refresh_token"])
+
+    assert refreshed["access_token"] != first["access_token"]
+    answer = browser.get(
+        "/participants", headers={"Authorization": f"Bearer {refreshed['access_token']}"}
+    )
+    assert answer.status_code == 200

@@ -73,6 +73,8 @@ const provider = new Provider(issuer, {
     const claims = claimsOf(token.accountId);
     return claims ? { groups: claims.groups, name: claims.name } : undefined;
   },
+  // Refresh tokens for the clients allowed the grant (no consent page to click through).
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
   loadExistingGrant: async (ctx) => {
     // Consent is implied for the test clients: no consent page to click through.
     const grantId = ctx.oidc.result?.consent?.grantId
