@@ -24,6 +24,7 @@ A plain ASGI middleware, like ``api.app.RequestContext``: Starlette's
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping
 from types import SimpleNamespace
@@ -52,6 +53,8 @@ from lotse.domain.access import Principal
 from lotse.domain.errors import AccessDeniedError
 
 _JSON_SUBTYPE = "json"
+
+log = logging.getLogger(__name__)
 
 
 class DuplicateKeyError(ValueError):
@@ -232,6 +235,20 @@ class BodyGuard:
                 if route.logs_refusals:
                     _record_refusal(scope, route, runtime, e.status_code)
                 await _refuse(scope, receive, send, e.status_code, str(e.detail), None, e.headers)
+                return
+            except problems.DATABASE_UNAVAILABLE as e:
+                # Authentication asks the directory (deactivations) and the session
+                # store: an outage there is a 503 like anywhere else, not a 500.
+                log.warning("database unavailable (%s) while authenticating: 503", type(e).__name__)
+                await _refuse(
+                    scope,
+                    receive,
+                    send,
+                    503,
+                    "the database cannot be reached just now; retry later",
+                    "database-unavailable",
+                    {"Retry-After": str(problems.RETRY_AFTER_SECONDS)},
+                )
                 return
             scope.setdefault("state", {})[PRINCIPAL] = principal
             if strict and not route.admits(principal):
