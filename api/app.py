@@ -25,7 +25,9 @@ from lotse.api.routes import (
     participants,
     referrals,
     reports,
+    sign_in,
     system,
+    users,
 )
 from lotse.api.runtime import Runtime, build_runtime, open_read_models
 from lotse.api.settings import Settings, load_settings
@@ -147,4 +149,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(system.router)
     app.include_router(audit.router)
     app.include_router(reports.router)
+    app.include_router(sign_in.router)
+    app.include_router(users.router)
     return app

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from lotse.api.audit_cli import add_audit_parser, run_audit
+from lotse.api.demo_users import DEMO_USERS
 from lotse.api.privacy_cli import add_privacy_parser, run_privacy
 from lotse.api.projections_cli import add_projection_parsers, run_projections
 from lotse.api.report_cli import add_report_parser, run_report
@@ -22,26 +23,21 @@ from lotse.api.settings import (
     Settings,
     SettingsError,
     load_settings,
+    offer_demo_sign_in,
     projector_child_environment,
 )
-from lotse.domain.access import ALL_ORGANISATIONS, Principal, Role
+from lotse.api.token_cli import add_token_parser, run_token
+from lotse.domain.access import Principal, Role
 from lotse.domain.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-DEMO_USERS = [
-    ("caseworker", "coach-caritas-ahlen-1", "caritas-ahlen"),
-    ("coordinator", "ki-warendorf", "warendorf"),
-    ("funder", "bezreg-arnsberg", ALL_ORGANISATIONS),
-    ("auditor", "pruefung-land", ALL_ORGANISATIONS),
-    ("admin", "admin", ALL_ORGANISATIONS),
-]
 
 
 def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | None) -> int:
     from lotse.api.runtime import build_runtime
-    from lotse.api.tokens import create_token
+    from lotse.api.token_cli import issue_recorded
 
     settings = load_settings()
     # Opened here, before any worker starts: a database that cannot be reached or
@@ -76,10 +72,12 @@ def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | Non
     if demo_participants is not None:
         print("Tokens, one per role (Authorization: Bearer <token>):")
         for role, user, org in DEMO_USERS:
-            token = create_token(
-                settings.secret_key, Principal(user, Role(role), org), settings.token_ttl_hours
+            token = issue_recorded(
+                runtime, Principal(user, Role(role), org), settings.token_ttl_hours
             )
             print(f"  {role:<11} ({org}): {token}")
+        if settings.demo_sign_in:
+            print(f"Demo sign-in in the browser (no identity provider): {url}/auth/demo")
     sys.stdout.flush()
     # Each worker process builds its own runtime from the same settings (the
     # embedded mode's secrets are files in the data directory by now).
@@ -216,27 +214,6 @@ def _start_projector(settings: Settings) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "lotse.api.cli", "projector"], env=env)
 
 
-def _token_create(args: argparse.Namespace) -> int:
-    from lotse.api.runtime import build_read_side
-    from lotse.api.tokens import create_token
-    from lotse.domain.access import check_organisation
-
-    settings = load_settings()
-    try:
-        role = Role(args.role)
-    except ValueError:
-        print(f"error: --role must be one of {', '.join(r.value for r in Role)}", file=sys.stderr)
-        return 2
-    try:
-        check_organisation(build_read_side(settings).configuration, role, args.org)
-    except ValueError as e:
-        print(f"error: --org: {e}", file=sys.stderr)
-        return 2
-    ttl = args.ttl_hours or settings.token_ttl_hours
-    print(create_token(settings.secret_key, Principal(args.user, role, args.org), ttl))
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lotse", description="Participant journey tracker")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -249,13 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--participants", type=int, default=60, help="demo participants to generate")
     demo.add_argument("--seed-only", action="store_true", help="generate the data, then exit")
 
-    token = sub.add_parser("token", help="manage bearer tokens")
-    token_sub = token.add_subparsers(dest="token_command", required=True)
-    create = token_sub.add_parser("create", help="print a signed token on stdout")
-    create.add_argument("--user", required=True)
-    create.add_argument("--role", required=True, help=", ".join(r.value for r in Role))
-    create.add_argument("--org", required=True, help="provider, municipality, or * for all")
-    create.add_argument("--ttl-hours", type=int, default=None)
+    add_token_parser(sub)
 
     add_privacy_parser(sub)
     add_projection_parsers(sub)
@@ -273,9 +244,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(args, demo_participants=None)
         if args.command == "demo":
+            offer_demo_sign_in()
             return _serve(args, demo_participants=args.participants)
-        if args.command == "token" and args.token_command == "create":  # noqa: S105
-            return _token_create(args)
+        if args.command == "token":
+            return run_token(args)
         if args.command in ("projector", "projections"):
             return run_projections(args)
         if args.command == "privacy":

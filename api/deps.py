@@ -18,11 +18,13 @@ from starlette.exceptions import HTTPException
 from lotse.api.problems import status_for
 from lotse.api.readmodels import ReadModels
 from lotse.api.runtime import Runtime
-from lotse.api.tokens import TokenError, read_token
+from lotse.api.sessions import check_csrf, principal_of, session_of
+from lotse.api.tokens import TokenError
 from lotse.domain.access import Principal
 from lotse.domain.application import Journeys
 from lotse.domain.errors import AccessDeniedError, DomainError, ParticipantNotFoundError
 from lotse.storage.access_log import PURPOSE_MAX, AccessEntry, AccessLogUnavailableError
+from lotse.storage.sessions import Session
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,10 @@ PRINCIPAL = "principal"
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
+#: Where ``api.limits.BodyGuard`` leaves the browser session it authenticated.
+SESSION = "session"
+
+
 async def get_principal(
     request: Request,
     runtime: Annotated[Runtime, Depends(get_runtime)],
@@ -61,9 +67,26 @@ async def get_principal(
     # A request with a body was authenticated before its body was read.
     state = request.scope.get("state")
     known = state.get(PRINCIPAL) if state else None
+    session = state.get(SESSION) if state else None
     if isinstance(known, Principal):
-        return known
-    return authenticate(runtime, credentials.credentials if credentials else None)
+        principal = known
+    elif credentials is not None:
+        return authenticate(runtime, credentials.credentials)
+    else:
+        principal, session = authenticate_session(runtime, dict(request.cookies))
+    if isinstance(session, Session):
+        await check_csrf(request, session)
+    return principal
+
+
+def authenticate_session(runtime: Runtime, cookies: dict[str, str]) -> tuple[Principal, Session]:
+    """The principal of the browser's live session, or 401 (as for a missing token)."""
+    session = session_of(runtime, cookies)
+    principal = principal_of(session) if session is not None else None
+    if session is None or principal is None:
+        msg = "a bearer token is required (Authorization: Bearer ...), or sign in"
+        raise HTTPException(401, msg, CHALLENGE)
+    return principal, session
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -80,7 +103,7 @@ def authenticate(runtime: Runtime, token: str | None) -> Principal:
         msg = "a bearer token is required (Authorization: Bearer ...)"
         raise HTTPException(401, msg, CHALLENGE)
     try:
-        return read_token(runtime.settings.secret_key, token)
+        return runtime.authentication.principal(token)
     except TokenError as e:
         raise HTTPException(401, str(e), CHALLENGE) from None
 
@@ -269,7 +292,7 @@ async def log_refused_access(
             user, role, organisation = "-", "-", "-"
             if credentials is not None:
                 try:
-                    p = read_token(runtime.settings.secret_key, credentials.credentials)
+                    p = runtime.authentication.principal(credentials.credentials)
                     user, role, organisation = p.user, p.role.value, p.organisation
                 except TokenError:
                     user = "invalid-token"

@@ -24,6 +24,7 @@ A plain ASGI middleware, like ``api.app.RequestContext``: Starlette's
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Mapping
 from types import SimpleNamespace
@@ -39,16 +40,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lotse.api import problems
 from lotse.api.deps import (
     PRINCIPAL,
+    SESSION,
     authenticate,
+    authenticate_session,
     bearer_token,
     get_principal,
     log_refusal,
     log_refused_access,
 )
+from lotse.api.sessions import cookies_of
 from lotse.domain.access import Principal
 from lotse.domain.errors import AccessDeniedError
 
 _JSON_SUBTYPE = "json"
+
+log = logging.getLogger(__name__)
 
 
 class DuplicateKeyError(ValueError):
@@ -190,6 +196,7 @@ class BodyGuard:
         chunked = False
         content_type: bytes | None = None
         authorization: bytes | None = None
+        cookie: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -203,6 +210,8 @@ class BodyGuard:
                 content_type = value
             elif name == b"authorization":
                 authorization = value
+            elif name == b"cookie":
+                cookie = value
         if not chunked and not length:
             await self.app(scope, receive, send)  # no body: nothing to guard
             return
@@ -212,12 +221,34 @@ class BodyGuard:
         strict = route is not None and route.takes_body and _is_json(content_type)
         if route is not None and route.protected:
             header = authorization.decode("latin-1") if authorization is not None else None
+            token = bearer_token(header)
             try:
-                principal = authenticate(runtime, bearer_token(header))
+                if token is None and cookie is not None:
+                    # A browser session: the route's dependency checks its CSRF token.
+                    principal, session = authenticate_session(
+                        runtime, cookies_of(cookie.decode("latin-1"))
+                    )
+                    scope.setdefault("state", {})[SESSION] = session
+                else:
+                    principal = authenticate(runtime, token)
             except HTTPException as e:
                 if route.logs_refusals:
                     _record_refusal(scope, route, runtime, e.status_code)
                 await _refuse(scope, receive, send, e.status_code, str(e.detail), None, e.headers)
+                return
+            except problems.DATABASE_UNAVAILABLE as e:
+                # Authentication asks the directory (deactivations) and the session
+                # store: an outage there is a 503 like anywhere else, not a 500.
+                log.warning("database unavailable (%s) while authenticating: 503", type(e).__name__)
+                await _refuse(
+                    scope,
+                    receive,
+                    send,
+                    503,
+                    "the database cannot be reached just now; retry later",
+                    "database-unavailable",
+                    {"Retry-After": str(problems.RETRY_AFTER_SECONDS)},
+                )
                 return
             scope.setdefault("state", {})[PRINCIPAL] = principal
             if strict and not route.admits(principal):

@@ -30,6 +30,7 @@ from lotse.domain.errors import (
     ParticipantNotFoundError,
     ReferralNotFoundError,
     RuleViolationError,
+    UserNotFoundError,
     VersionConflictError,
 )
 from lotse.domain.labels import rule_label, status_title
@@ -51,6 +52,7 @@ STATUS_OF: list[tuple[type[DomainError], int]] = [
     (ParticipantNotFoundError, 404),
     (CourseNotFoundError, 404),
     (ReferralNotFoundError, 404),
+    (UserNotFoundError, 404),
     (VersionConflictError, 412),
     (AccessDeniedError, 403),
 ]

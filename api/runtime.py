@@ -14,11 +14,16 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from lotse.api.authentication import Authenticator
+from lotse.api.issuers import load_issuers
+from lotse.api.oidc import IssuerTokens
 from lotse.api.readmodels import ReadModels
 from lotse.api.settings import Settings
+from lotse.api.sign_in import SignIn
 from lotse.domain.application import EVENT_CACHE_SIZE, Journeys
-from lotse.domain.configuration import Configuration, load_configuration
+from lotse.domain.configuration import DEFAULT_CONFIG_DIR, Configuration, load_configuration
 from lotse.domain.courses import Courses
+from lotse.domain.directory import Directory
 from lotse.reports.integrity import ChainVerifier
 from lotse.storage.access_log import ACCESS_LOG_TABLE, AccessLog
 from lotse.storage.chain import CHAIN_TABLE, append_only_statements
@@ -35,6 +40,8 @@ from lotse.storage.factory import MASTER_KEY
 from lotse.storage.keys import MasterKey
 from lotse.storage.recorder import LotseRecorder
 from lotse.storage.request_log import PostgresRequestLog
+from lotse.storage.sessions import SessionStore
+from lotse.storage.token_registry import TokenRegistry
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +55,16 @@ class Runtime:
     access_log: AccessLog | None = None
     checkpoints: Checkpoints | None = None
     checkpointer: Checkpointer | None = None
+    tokens: TokenRegistry | None = None
+    authenticator: Authenticator | None = None
+    sessions: SessionStore | None = None
+    sign_in: SignIn | None = None
+
+    @property
+    def authentication(self) -> Authenticator:
+        assert self.authenticator is not None
+        return self.authenticator
+
     courses: Courses = field(init=False)
     """The courses' application service, on the participants' application and store."""
 
@@ -173,6 +190,24 @@ def build_runtime(
     access_log.create_tables()
     journeys.access_log = access_log
     _guard_append_only(recorder, schema)
+    tokens = TokenRegistry(recorder.datastore, schema)
+    tokens.create_tables()
+    issuers = load_issuers(settings.config_dir or DEFAULT_CONFIG_DIR, configuration)
+    issuer_tokens = IssuerTokens(issuers)
+    directory = Directory(journeys)
+    journeys.assignee_check = directory.check_assignee
+    authenticator = Authenticator(settings.secret_key, tokens, issuer_tokens, directory.standing)
+    sessions = SessionStore(recorder.datastore, schema)
+    sessions.create_tables()
+    sign_in = SignIn(
+        issuer_tokens,
+        settings.oidc_client_secrets,
+        sessions,
+        authenticator.resolve,
+        lambda person: directory.note_first_sign_in(
+            person.issuer, person.subject, person.display_name, person.email
+        ),
+    )
     # A log from before the chain is chained once; never once checkpoints exist,
     # because then a missing chain is evidence for verification to report.
     chained = 0
@@ -181,7 +216,18 @@ def build_runtime(
     if chained:
         log.warning("chained %d events recorded before the hash chain existed", chained)
     log.info("lotse ready (%s PostgreSQL)", "embedded" if database.embedded else "server")
-    runtime = Runtime(settings, configuration, database, journeys, access_log, checkpoints)
+    runtime = Runtime(
+        settings,
+        configuration,
+        database,
+        journeys,
+        access_log,
+        checkpoints,
+        tokens=tokens,
+        authenticator=authenticator,
+        sessions=sessions,
+        sign_in=sign_in,
+    )
     if checkpointing and settings.checkpoint_seconds and signing_key is not None:
         runtime.start_checkpointing(settings.checkpoint_seconds)
     return runtime

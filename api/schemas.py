@@ -335,6 +335,18 @@ class CoachingContactLoggedCreate(Milestone):
     confirmed_by_participant: Flag = False
 
 
+class CaseAssignedCreate(Milestone):
+    type: Literal["CaseAssigned"]
+    assignee: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_line)] = Field(
+        description="The user id of a case worker of the participant's provider"
+    )
+
+
+class CaseUnassignedCreate(Milestone):
+    type: Literal["CaseUnassigned"]
+    assignee: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_line)]
+
+
 class CourseAttendanceRecordedCreate(Milestone):
     type: Literal["CourseAttendanceRecorded"]
     module: Code
@@ -470,6 +482,8 @@ MilestoneCreate = Annotated[
     | ModuleEnteredCreate
     | ModuleExitedCreate
     | CoachingContactLoggedCreate
+    | CaseAssignedCreate
+    | CaseUnassignedCreate
     | CourseAttendanceRecordedCreate
     | LanguageCourseStartedCreate
     | LanguageCourseCompletedCreate

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import os
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -15,6 +16,8 @@ from lotse.storage.keys import MasterKey
 SECRET_FILE = "token-secret"  # noqa: S105 - a file name
 MASTER_KEY_FILE = "master.key"
 AUDIT_SIGNING_KEY_FILE = "audit-signing.key"
+#: ``LOTSE_OIDC_SECRET_CARITAS_AHLEN`` is the client secret of issuer ``caritas-ahlen``.
+OIDC_SECRET_PREFIX = "LOTSE_OIDC_SECRET_"  # noqa: S105 - a variable name
 MAX_WORKERS = 64
 
 
@@ -40,6 +43,18 @@ class Settings:
     """Longest wait for a database connection (connect, or a free one from a pool)."""
     db_command_timeout_seconds: float = 60.0
     """Longest a single database statement of the API may run."""
+    token_max_ttl_hours: int = 24 * 30
+    """Longest lifetime ``lotse token create`` grants; longer ones are refused."""
+    oidc_client_secrets: Mapping[str, str] = field(default_factory=dict)
+    """Client secret per issuer name (``LOTSE_OIDC_SECRET_<NAME>``): browser sign-in."""
+    session_idle_minutes: int = 30
+    """A browser session ends after this long without a request."""
+    session_absolute_hours: int = 10
+    """... and this long after sign-in, whatever happens (a working day)."""
+    session_cookie_secure: bool = True
+    """Session cookies only over https (``__Host-`` prefix); off only for plain-http demos."""
+    demo_sign_in: bool = False
+    """``lotse demo`` on the embedded database: sign in as a demo user, no provider."""
     event_cache_size: int = 2000
     """Participants whose decoded events each process keeps in memory (0: none)."""
     workers: int = 1
@@ -141,6 +156,25 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     except ValueError:
         msg = "LOTSE_TOKEN_TTL_HOURS must be a whole number of hours"
         raise SettingsError(msg) from None
+    max_ttl = _number(env, "LOTSE_TOKEN_MAX_TTL_HOURS", 24 * 30, int, minimum=1)
+    if ttl > max_ttl:
+        msg = "LOTSE_TOKEN_TTL_HOURS must not exceed LOTSE_TOKEN_MAX_TTL_HOURS"
+        raise SettingsError(msg)
+    oidc_secrets = {
+        name.removeprefix(OIDC_SECRET_PREFIX).lower().replace("_", "-"): value
+        for name, value in env.items()
+        if name.startswith(OIDC_SECRET_PREFIX) and value
+    }
+    idle = _number(env, "LOTSE_SESSION_IDLE_MINUTES", 30, int, minimum=1)
+    absolute = _number(env, "LOTSE_SESSION_ABSOLUTE_HOURS", 10, int, minimum=1)
+    secure_cookie = env.get("LOTSE_SESSION_COOKIE_SECURE", "true").strip().lower()
+    if secure_cookie not in ("true", "false"):
+        msg = "LOTSE_SESSION_COOKIE_SECURE must be true or false"
+        raise SettingsError(msg)
+    demo_sign_in = env.get("LOTSE_DEMO_SIGN_IN", "").strip().lower() == "true"
+    if demo_sign_in and database_url is not None:
+        msg = "LOTSE_DEMO_SIGN_IN is for the embedded demo only, never with DATABASE_URL"
+        raise SettingsError(msg)
     return Settings(
         database_url=database_url,
         data_dir=data_dir,
@@ -153,6 +187,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         max_body_bytes=max_body_bytes,
         db_timeout_seconds=db_timeout,
         db_command_timeout_seconds=db_command_timeout,
+        token_max_ttl_hours=max_ttl,
+        oidc_client_secrets=oidc_secrets,
+        session_idle_minutes=idle,
+        session_absolute_hours=absolute,
+        session_cookie_secure=secure_cookie == "true",
+        demo_sign_in=demo_sign_in,
         event_cache_size=event_cache_size,
         workers=workers,
         projector_in_process=env.get("LOTSE_PROJECTOR", "in-process") != "external",
@@ -173,6 +213,17 @@ def projector_child_environment(settings: Settings, parent_pid: int) -> dict[str
         "LOTSE_DATA_DIR": str(settings.data_dir),
         "LOTSE_PARENT_PID": str(parent_pid),
     }
+
+
+def offer_demo_sign_in() -> None:
+    """``lotse demo`` on the embedded database offers the demo sign-in over plain http.
+
+    Set in the environment, because the API workers read their settings from it.
+    Never with ``DATABASE_URL``: ``load_settings`` refuses the demo sign-in there.
+    """
+    if not os.environ.get("DATABASE_URL"):
+        os.environ.setdefault("LOTSE_DEMO_SIGN_IN", "true")
+        os.environ.setdefault("LOTSE_SESSION_COOKIE_SECURE", "false")
 
 
 N = TypeVar("N", int, float)

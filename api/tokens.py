@@ -1,10 +1,18 @@
-"""Bearer tokens: signed (HS256 JWT) claims of user, role and organisation."""
+"""Lotse's own bearer tokens: signed (HS256 JWT) claims of user, role and organisation.
+
+They are for programs (service accounts) and the demo; people sign in with their
+organisation's OpenID provider (``api.oidc``). Each token has an id (``jti``) by which
+``lotse token revoke`` revokes it (``storage.token_registry``); a token without one
+(issued before ids existed) is refused, since it could not be revoked.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -18,20 +26,48 @@ class TokenError(Exception):
     """The token is missing, malformed, expired or not signed by us."""
 
 
-def create_token(secret: str, principal: Principal, ttl_hours: int = 12) -> str:
-    now = datetime.now(UTC)
+@dataclass(frozen=True)
+class Issued:
+    token: str
+    token_id: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A token whose signature and claims hold: whom it names, its id, until when."""
+
+    principal: Principal
+    token_id: str
+    expires: float
+
+
+def issue_token(secret: str, principal: Principal, ttl_hours: float = 12) -> Issued:
+    now = datetime.now(UTC).replace(microsecond=0)
+    token_id = uuid.uuid4().hex
+    expires = now + timedelta(hours=ttl_hours)
     claims = {
         "iss": ISSUER,
         "sub": principal.user,
         "role": principal.role.value,
         "org": principal.organisation,
+        "jti": token_id,
         "iat": now,
-        "exp": now + timedelta(hours=ttl_hours),
+        "exp": expires,
     }
-    return jwt.encode(claims, secret, algorithm="HS256")
+    return Issued(jwt.encode(claims, secret, algorithm="HS256"), token_id, now, expires)
+
+
+def create_token(secret: str, principal: Principal, ttl_hours: float = 12) -> str:
+    return issue_token(secret, principal, ttl_hours).token
 
 
 def read_token(secret: str, token: str) -> Principal:
+    return verify_token(secret, token).principal
+
+
+def verify_token(secret: str, token: str) -> Verified:
     """The principal of a valid token; ``TokenError`` otherwise.
 
     A token once verified is remembered until it expires: a client sends the
@@ -46,9 +82,8 @@ def read_token(secret: str, token: str) -> Principal:
         if found is not None:
             _verified.move_to_end(key)
     if found is not None:
-        principal, expires = found
-        if time.time() < expires:
-            return principal
+        if time.time() < found.expires:
+            return found
         with _verified_lock:
             _verified.pop(key, None)
     try:
@@ -57,22 +92,25 @@ def read_token(secret: str, token: str) -> Principal:
             secret,
             algorithms=["HS256"],
             issuer=ISSUER,
-            options={"require": ["exp", "iat", "sub", "iss"]},
+            options={"require": ["exp", "iat", "sub", "iss", "jti"]},
         )
-        principal = Principal(
-            user=str(claims["sub"]), role=Role(claims["role"]), organisation=str(claims["org"])
+        verified = Verified(
+            Principal(
+                user=str(claims["sub"]), role=Role(claims["role"]), organisation=str(claims["org"])
+            ),
+            str(claims["jti"]),
+            float(claims["exp"]),
         )
-        expires = float(claims["exp"])
     except (jwt.PyJWTError, KeyError, ValueError, TypeError) as e:
         msg = "the bearer token is invalid or expired"
         raise TokenError(msg) from e
     with _verified_lock:
-        _verified[key] = (principal, expires)
+        _verified[key] = verified
         while len(_verified) > VERIFIED_CACHE_SIZE:
             _verified.popitem(last=False)
-    return principal
+    return verified
 
 
 VERIFIED_CACHE_SIZE = 4096
-_verified: OrderedDict[tuple[str, str], tuple[Principal, float]] = OrderedDict()
+_verified: OrderedDict[tuple[str, str], Verified] = OrderedDict()
 _verified_lock = threading.Lock()

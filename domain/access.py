@@ -39,6 +39,22 @@ class Role(StrEnum):
     FUNDER = "funder"
     AUDITOR = "auditor"
     ADMIN = "admin"
+    TEILHABEMANAGER = "teilhabemanager"
+    """The municipality's Teilhabemanagement (module F6): records F6 and coaching
+    for the participants of its municipality."""
+    ORG_ADMIN = "org_admin"
+    """Administers the users of its own organisation (a provider or a municipality)."""
+
+
+#: The roles that read participants' records (within their scope). Everything that
+#: shows personal data, unsuppressed figures or ad-hoc reports asks this allow-list,
+#: so a role added later reads nothing until it is put here on purpose.
+READS_RECORDS = frozenset(
+    {Role.CASEWORKER, Role.COORDINATOR, Role.TEILHABEMANAGER, Role.AUDITOR, Role.ADMIN}
+)
+#: The module of the municipality's Teilhabemanagement, and what it records there.
+TEILHABE_MODULE = "F6"
+TEILHABE_MILESTONES = frozenset({"ModuleEntered", "ModuleExited", "CoachingContactLogged"})
 
 
 @dataclass(frozen=True)
@@ -48,6 +64,33 @@ class Principal:
     user: str
     role: Role
     organisation: str
+
+
+def check_organisation(config: Configuration, role: Role, organisation: str) -> None:
+    """Each role acts for a kind of organisation; refuse tokens that cannot work."""
+    if role == Role.CASEWORKER and organisation not in config.providers:
+        msg = f"a caseworker's organisation must be a provider: {sorted(config.providers)}"
+        raise ValueError(msg)
+    if role == Role.COORDINATOR and organisation not in config.municipalities:
+        msg = (
+            f"a coordinator's organisation must be a municipality: {sorted(config.municipalities)}"
+        )
+        raise ValueError(msg)
+    if role == Role.AUDITOR and organisation not in (*config.municipalities, ALL_ORGANISATIONS):
+        msg = "an auditor's organisation must be a municipality or '*' for all"
+        raise ValueError(msg)
+    if role == Role.TEILHABEMANAGER and organisation not in config.municipalities:
+        msg = "a Teilhabemanager's organisation must be a municipality"
+        raise ValueError(msg)
+    if role == Role.ORG_ADMIN and organisation not in (
+        *config.providers,
+        *config.municipalities,
+    ):
+        msg = "an organisation admin's organisation must be a provider or a municipality"
+        raise ValueError(msg)
+    if role in (Role.FUNDER, Role.ADMIN) and not organisation:
+        msg = "an organisation is required"
+        raise ValueError(msg)
 
 
 # ------------------------------------------------------------ writing
@@ -64,6 +107,14 @@ def check_may_record(principal: Principal) -> None:
         raise AccessDeniedError(msg)
 
 
+def check_may_record_milestones(principal: Principal) -> None:
+    """Milestones of a journey: the providers' case workers (and admins), and the
+    municipality's Teilhabemanagement for its module (``check_may_record_for``)."""
+    if principal.role not in (Role.CASEWORKER, Role.TEILHABEMANAGER, Role.ADMIN):
+        msg = f"the role {principal.role.value} may not record milestones or corrections"
+        raise AccessDeniedError(msg)
+
+
 def check_may_record_or_void(principal: Principal) -> None:
     """The gate of the milestones route: case workers record, coordinators only void.
 
@@ -71,7 +122,12 @@ def check_may_record_or_void(principal: Principal) -> None:
     erroneous entry (``EntryVoided``) of a participant of their municipality, so
     they pass the gate and the application refuses them any other milestone.
     """
-    if principal.role not in (Role.CASEWORKER, Role.COORDINATOR, Role.ADMIN):
+    if principal.role not in (
+        Role.CASEWORKER,
+        Role.COORDINATOR,
+        Role.TEILHABEMANAGER,
+        Role.ADMIN,
+    ):
         msg = f"the role {principal.role.value} may not record milestones or corrections"
         raise AccessDeniedError(msg)
 
@@ -271,9 +327,20 @@ def check_may_record_for(
     referred: Collection[str],
     milestone: str,
     module: str | None,
+    municipality: str = "",
 ) -> None:
     """May the caller record ``milestone`` for a participant led by ``provider``?"""
     if may_write(principal, provider):
+        return
+    if principal.role == Role.TEILHABEMANAGER:
+        if principal.organisation != municipality:
+            msg = "no participant with this id"
+            raise ParticipantNotFoundError(msg)
+        if milestone not in TEILHABE_MILESTONES or (
+            milestone != "CoachingContactLogged" and module != TEILHABE_MODULE
+        ):
+            msg = "Teilhabemanagement records F6 entries and exits and coaching contacts only"
+            raise AccessDeniedError(msg, field="type", rule="teilhabemanagement-only")
         return
     if not referred:
         msg = "no participant with this id"
@@ -340,8 +407,10 @@ def check_may_end_referral(principal: Principal, lead_provider: str, receiving: 
 
 
 def check_may_read_personal_data(principal: Principal) -> None:
-    if principal.role == Role.FUNDER:
-        msg = "funders receive aggregated reports only, never personal data"
+    if principal.role not in READS_RECORDS:
+        msg = f"the role {principal.role.value} receives no personal data"
+        if principal.role == Role.FUNDER:
+            msg = "funders receive aggregated reports only, never personal data"
         raise AccessDeniedError(msg)
 
 
@@ -354,29 +423,11 @@ def personal_data_scope(principal: Principal) -> tuple[str | None, str | None]:
     match principal.role:
         case Role.CASEWORKER:
             return principal.organisation, None
-        case Role.COORDINATOR:
+        case Role.COORDINATOR | Role.TEILHABEMANAGER:
             return None, principal.organisation
         case Role.AUDITOR if principal.organisation != ALL_ORGANISATIONS:
             return None, principal.organisation
     return None, None
-
-
-def check_organisation(config: Configuration, role: Role, organisation: str) -> None:
-    """Each role acts for a kind of organisation; refuse tokens that cannot work."""
-    if role == Role.CASEWORKER and organisation not in config.providers:
-        msg = f"a caseworker's organisation must be a provider: {sorted(config.providers)}"
-        raise ValueError(msg)
-    if role == Role.COORDINATOR and organisation not in config.municipalities:
-        msg = (
-            f"a coordinator's organisation must be a municipality: {sorted(config.municipalities)}"
-        )
-        raise ValueError(msg)
-    if role == Role.AUDITOR and organisation not in (*config.municipalities, ALL_ORGANISATIONS):
-        msg = "an auditor's organisation must be a municipality or '*' for all"
-        raise ValueError(msg)
-    if role in (Role.FUNDER, Role.ADMIN) and not organisation:
-        msg = "an organisation is required"
-        raise ValueError(msg)
 
 
 def narrow(confined: str | None, asked: str | None) -> str | None:
@@ -403,7 +454,7 @@ def may_see(principal: Principal, provider: str, municipality: str) -> bool:
     match principal.role:
         case Role.CASEWORKER:
             return principal.organisation == provider
-        case Role.COORDINATOR:
+        case Role.COORDINATOR | Role.TEILHABEMANAGER:
             return principal.organisation == municipality
         case Role.AUDITOR:
             return principal.organisation in (ALL_ORGANISATIONS, municipality)
@@ -497,11 +548,15 @@ def report_scope(
             msg = f"the role {role.value} receives reports for its own municipality only"
             raise AccessDeniedError(msg)
         return (None, provider) if provider else (confined, None)
+    if role not in (Role.FUNDER, Role.AUDITOR, Role.ADMIN):
+        # Statewide reports only for the roles whose scope is statewide.
+        msg = f"the role {role.value} receives no reports"
+        raise AccessDeniedError(msg)
     return municipality, provider
 
 
 def _confined_municipality(principal: Principal) -> str | None:
-    if principal.role == Role.COORDINATOR or (
+    if principal.role in (Role.COORDINATOR, Role.TEILHABEMANAGER) or (
         principal.role == Role.AUDITOR and principal.organisation != ALL_ORGANISATIONS
     ):
         return principal.organisation
@@ -523,7 +578,7 @@ def run_within_scope(
     match principal.role:
         case Role.CASEWORKER:
             return provider == principal.organisation
-        case Role.COORDINATOR | Role.AUDITOR:
+        case Role.COORDINATOR | Role.TEILHABEMANAGER | Role.AUDITOR:
             confined = _confined_municipality(principal)
             return confined is None or run_municipality == confined
         case Role.FUNDER | Role.ADMIN:
@@ -533,7 +588,7 @@ def run_within_scope(
 
 def may_see_unsuppressed(principal: Principal) -> bool:
     """Unsuppressed figures and evidence rows: the roles that may read the records anyway."""
-    return principal.role != Role.FUNDER
+    return principal.role in READS_RECORDS
 
 
 def check_unsuppressed(principal: Principal) -> None:
@@ -584,13 +639,15 @@ def may_manage_course(principal: Principal, provider: str) -> bool:
 
 def may_read_course(principal: Principal, provider: str, municipality: str) -> bool:
     """The provider's case workers, the municipality's coordinators, auditors in scope."""
-    return principal.role != Role.FUNDER and may_see(principal, provider, municipality)
+    return principal.role in READS_RECORDS and may_see(principal, provider, municipality)
 
 
 def check_may_read_courses(principal: Principal) -> None:
-    """Course lists name participants by pseudonym: never for funders."""
-    if principal.role == Role.FUNDER:
-        msg = "funders receive aggregated reports only, never course lists"
+    """Course lists name participants by pseudonym: only for roles that read records."""
+    if principal.role not in READS_RECORDS:
+        msg = f"the role {principal.role.value} receives no course lists"
+        if principal.role == Role.FUNDER:
+            msg = "funders receive aggregated reports only, never course lists"
         raise AccessDeniedError(msg)
 
 
@@ -607,7 +664,7 @@ def may_read_ad_hoc_reports(principal: Principal) -> bool:
     roles that may read the participants' records anyway get them; the others
     (funders) read published releases at fixed cut-offs.
     """
-    return principal.role != Role.FUNDER
+    return principal.role in READS_RECORDS
 
 
 def check_may_read_ad_hoc_reports(principal: Principal) -> None:
@@ -643,3 +700,32 @@ def check_may_publish_release(principal: Principal, municipality: str | None) ->
     if not may_publish_release(principal, municipality):
         msg = "only admins, and coordinators for their own municipality, publish releases"
         raise AccessDeniedError(msg, rule="release-publishers-only")
+
+
+# ------------------------------------------------------------ the user directory
+
+
+def check_may_administer_users(principal: Principal) -> None:
+    """The role gate of the directory's routes: admins, and organisation admins."""
+    if principal.role not in (Role.ADMIN, Role.ORG_ADMIN):
+        msg = f"the role {principal.role.value} may not administer users"
+        raise AccessDeniedError(msg)
+
+
+def check_may_grant(principal: Principal, member_of: str) -> None:
+    """An organisation admin grants and withdraws roles only at the own organisation,
+    and never the admin roles (no one makes themselves or others all-powerful)."""
+    check_may_administer_users(principal)
+    if principal.role == Role.ORG_ADMIN and member_of != principal.organisation:
+        msg = "an organisation admin administers only the own organisation's memberships"
+        raise AccessDeniedError(msg)
+
+
+def may_see_user(principal: Principal, memberships: Collection[tuple[str, str]]) -> bool:
+    """Admins see every user; an organisation admin those with a role at its
+    organisation, and those with no role yet (waiting for approval)."""
+    if principal.role == Role.ADMIN:
+        return True
+    if principal.role != Role.ORG_ADMIN:
+        return False
+    return not memberships or any(org == principal.organisation for _, org in memberships)

@@ -32,6 +32,7 @@ from lotse.domain.access import (
     check_may_read_personal_data,
     check_may_record,
     check_may_record_for,
+    check_may_record_milestones,
     check_may_refer,
     check_may_void,
     check_may_void_entry,
@@ -212,6 +213,9 @@ class Journeys(Application[UUID]):
         self.clock = clock
         self.request_log = request_log
         self.access_log: ReadAccessLog | None = None
+        #: Checks that a ``CaseAssigned``'s assignee works for the participant's
+        #: provider (the user directory; wired by the composition root).
+        self.assignee_check: Callable[[str, str, str], None] | None = None
         #: Participants whose decoded events are kept in memory (see ``_load``).
         self.event_cache_size = int(self.env.get(EVENT_CACHE_SIZE) or DEFAULT_EVENT_CACHE_SIZE)
         self._decoded: OrderedDict[UUID, _Decoded] = OrderedDict()
@@ -434,7 +438,7 @@ class Journeys(Application[UUID]):
         if voiding:
             check_may_void(principal)
         else:
-            check_may_record(principal)
+            check_may_record_milestones(principal)
         replayed = self._replayed(request_key, "milestone")
         if replayed:
             return replayed
@@ -461,7 +465,12 @@ class Journeys(Application[UUID]):
                     ),
                     entry.name,
                     data.get("module"),
+                    participant.municipality,
                 )
+                if entry.event is Participant.CaseAssigned and self.assignee_check is not None:
+                    self.assignee_check(
+                        str(data.get("assignee")), participant.provider, participant.municipality
+                    )
             if expected_version is not None and participant.version != expected_version:
                 msg = (
                     f"the participant is at version {participant.version}, not {expected_version}: "

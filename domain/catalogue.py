@@ -17,6 +17,7 @@ from typing import Any
 from lotse.domain.course import Course
 from lotse.domain.errors import InvalidInputError
 from lotse.domain.participant import Participant
+from lotse.domain.user import User
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ MILESTONES: tuple[Milestone, ...] = (
     Milestone(P.ModuleEntered, P.enter_module, needs_programme=True),
     Milestone(P.ModuleExited, P.exit_module, needs_programme=True),
     Milestone(P.CoachingContactLogged, P.log_coaching_contact),
+    Milestone(P.CaseAssigned, P.assign_case),
+    Milestone(P.CaseUnassigned, P.unassign_case),
     Milestone(P.CourseAttendanceRecorded, P.record_course_attendance, needs_programme=True),
     Milestone(P.LanguageCourseStarted, P.start_language_course),
     Milestone(P.LanguageCourseCompleted, P.complete_language_course),
@@ -85,6 +88,15 @@ COURSE_COMMANDS: dict[type[Course.Event], Callable[..., Any]] = {
     Course.ExamFeeIncurred: Course.incur_exam_fee,
     Course.CourseCancelled: Course.cancel,
     Course.CourseCompleted: Course.complete,
+}
+
+#: The user directory's events (``domain/user.py``) and their commands.
+USER_COMMANDS: dict[type[User.Event], Callable[..., Any]] = {
+    User.UserAdded: User.add,
+    User.MembershipGranted: User.grant,
+    User.MembershipWithdrawn: User.withdraw,
+    User.UserDeactivated: User.deactivate,
+    User.UserReactivated: User.reactivate,
 }
 
 BY_EVENT: dict[type[Participant.Event], Milestone] = {m.event: m for m in MILESTONES}

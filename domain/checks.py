@@ -144,6 +144,7 @@ FIELD_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "level": one_of(LanguageLevel),
     "instrument": optional(text),
     "module": module_code,
+    "assignee": text,
     "minutes": whole_number_between(1, 600),
     "mode": one_of(ContactMode),
     "confirmed_by_participant": boolean,

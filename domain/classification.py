@@ -25,6 +25,7 @@ from typing import Any
 from lotse.domain.course import Course
 from lotse.domain.envelope import ENVELOPE_FIELDS
 from lotse.domain.participant import Participant
+from lotse.domain.user import User
 
 
 class DataClass(StrEnum):
@@ -80,6 +81,9 @@ CLASSIFICATION: dict[str, dict[str, DataClass]] = {
     "ModuleEntered": {"module": T},
     "ModuleExited": {"module": T, "reason": T},
     "CoachingContactLogged": {"minutes": T, "mode": T, "confirmed_by_participant": T},
+    # A staff user id (who is responsible), not the participant's data.
+    "CaseAssigned": {"assignee": T},
+    "CaseUnassigned": {"assignee": T},
     "CourseAttendanceRecorded": {"module": T, "lesson_hours": T, "lesson_hours_attended": T},
     "LanguageCourseStarted": {"course_type": T, "target_level": T},
     "LanguageCourseCompleted": {"course_type": T, "achieved_level": T},
@@ -127,18 +131,25 @@ CLASSIFICATION: dict[str, dict[str, DataClass]] = {
     "ExamFeeIncurred": {"amount_eur": T, "receipt_reference": T, "participant_id": T},
     "CourseCancelled": {"reason": T},
     "CourseCompleted": {},
+    # The user directory (domain/user.py): staff, not participants; their name and
+    # e-mail are personal data all the same, sealed under the user's own key.
+    "UserAdded": {"user_id": T, "issuer": T, "subject": T, "display_name": I, "email": I},
+    "MembershipGranted": {"role": T, "member_of": T},
+    "MembershipWithdrawn": {"role": T, "member_of": T},
+    "UserDeactivated": {"reason": T},
+    "UserReactivated": {},
 }
 
 
-def event_classes() -> dict[str, type[Participant.Event] | type[Course.Event]]:
+def event_classes() -> dict[str, type[Participant.Event] | type[Course.Event] | type[User.Event]]:
     """Every persisted event class (participants' and courses'), by name.
 
     ``Created`` is the library's default creation event, which its metaclass adds to
     every aggregate; participants and courses are created by events of their own
     (``Registered``, ``CourseScheduled``), so it is never stored.
     """
-    found: dict[str, type[Participant.Event] | type[Course.Event]] = {}
-    for aggregate in (Participant, Course):
+    found: dict[str, type[Participant.Event] | type[Course.Event] | type[User.Event]] = {}
+    for aggregate in (Participant, Course, User):
         base = aggregate.Event
         for name, value in vars(aggregate).items():
             if (

@@ -51,6 +51,12 @@ class ReferralNotFoundError(DomainError):
     rule = "referral-not-found"
 
 
+class UserNotFoundError(DomainError):
+    """No such user in the directory, or not one the caller administers (HTTP 404)."""
+
+    rule = "user-not-found"
+
+
 class VersionConflictError(DomainError):
     """The caller's expected version is stale (HTTP 412)."""
 

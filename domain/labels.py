@@ -44,6 +44,8 @@ EVENT_TYPES: dict[str, str] = {
     "ModuleEntered": "Eintritt in einen Förderbaustein",
     "ModuleExited": "Austritt aus einem Förderbaustein",
     "CoachingContactLogged": "Coaching-Kontakt",
+    "CaseAssigned": "Fall zugewiesen",
+    "CaseUnassigned": "Zuweisung beendet",
     "CourseAttendanceRecorded": "Kursteilnahme (Unterrichtsstunden)",
     "LanguageCourseStarted": "Sprachkurs begonnen",
     "LanguageCourseCompleted": "Sprachkurs abgeschlossen",
@@ -66,6 +68,11 @@ EVENT_TYPES: dict[str, str] = {
     "PersonalDataErased": "Personenbezogene Daten gelöscht",
     # A course's own stream (domain/course.py).
     "CourseScheduled": "Kurs geplant",
+    "UserAdded": "Person ins Verzeichnis aufgenommen",
+    "MembershipGranted": "Rolle vergeben",
+    "MembershipWithdrawn": "Rolle entzogen",
+    "UserDeactivated": "Person deaktiviert",
+    "UserReactivated": "Person wieder aktiviert",
     "ParticipantEnrolled": "Teilnehmende Person angemeldet",
     "ParticipantWithdrawn": "Teilnehmende Person abgemeldet",
     "SessionHeld": "Kurstermin gehalten",
@@ -193,6 +200,8 @@ VOCABULARY: dict[type[StrEnum], dict[str, str]] = {
         Role.FUNDER: "Fördergeber (Bezirksregierung, Ministerium)",
         Role.AUDITOR: "Prüfung",
         Role.ADMIN: "Administration",
+        Role.TEILHABEMANAGER: "Teilhabemanagement (Kommune)",
+        Role.ORG_ADMIN: "Administration der eigenen Organisation",
     },
 }
 
@@ -279,6 +288,20 @@ RULES: dict[str, str] = {
     "unknown-version": "Dieser frühere Eintrag ist unbekannt.",
     "already-enrolled": "Die Person ist in diesem Kurs bereits angemeldet.",
     "course-not-found": "Dieser Kurs wurde nicht gefunden.",
+    "user-not-found": "Diese Person ist im Verzeichnis nicht zu finden.",
+    "user-exists": "Diese Person ist bereits im Verzeichnis.",
+    "user-active": "Diese Person ist aktiv.",
+    "user-inactive": "Diese Person ist bereits deaktiviert.",
+    "teilhabemanagement-only": (
+        "Das Teilhabemanagement erfasst nur Ein- und Austritte in F6 und Coaching-Kontakte."
+    ),
+    "assignee-not-of-provider": (
+        "Die zugewiesene Person arbeitet nicht (mehr) beim Träger dieses Falls."
+    ),
+    "already-assigned": "Diese Person ist dem Fall bereits zugewiesen.",
+    "not-assigned": "Diese Person ist dem Fall nicht zugewiesen.",
+    "membership-exists": "Diese Rolle bei dieser Organisation besteht bereits.",
+    "no-such-membership": "Diese Rolle bei dieser Organisation besteht nicht.",
     "daily-maximum-exceeded": "An diesem Tag würden mehr Unterrichtsstunden gehalten, als"
     " das Programm erlaubt.",
     "date-before-enrolment": "Das Datum liegt vor der Anmeldung zum Kurs.",

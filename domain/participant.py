@@ -267,6 +267,20 @@ class Participant(Aggregate):
             p.coaching_contacts += 1
             p.coaching_minutes += self.minutes
 
+    class CaseAssigned(Event):
+        """A case worker of the provider (a user id) is now responsible for the case."""
+
+        assignee: str
+
+        def evolve(self, p: Participant) -> None:
+            p.assignees.add(self.assignee)
+
+    class CaseUnassigned(Event):
+        assignee: str
+
+        def evolve(self, p: Participant) -> None:
+            p.assignees.discard(self.assignee)
+
     class CourseAttendanceRecorded(Event):
         module: str
         lesson_hours: Decimal
@@ -491,6 +505,7 @@ class Participant(Aggregate):
         self.employment_type: str | None = None
         self.coaching_contacts = 0
         self.coaching_minutes = 0
+        self.assignees: set[str] = set()
         self.lesson_hours: dict[str, Decimal] = {}
         self.exit_date: date | None = None
         self.exit_reason: str | None = None
@@ -1056,6 +1071,24 @@ class Participant(Aggregate):
         }
         self._prepare(self.CoachingContactLogged, effective_date, today, **values)
         self._trigger(self.CoachingContactLogged, envelope, effective_date, **values)
+
+    def assign_case(
+        self, *, envelope: Envelope, effective_date: date, today: date, assignee: str
+    ) -> None:
+        self._prepare(self.CaseAssigned, effective_date, today, assignee=assignee)
+        if assignee in self.assignees:
+            msg = "this user is assigned to the case already"
+            raise RuleViolationError(msg, field="assignee", rule="already-assigned")
+        self._trigger(self.CaseAssigned, envelope, effective_date, assignee=assignee)
+
+    def unassign_case(
+        self, *, envelope: Envelope, effective_date: date, today: date, assignee: str
+    ) -> None:
+        self._prepare(self.CaseUnassigned, effective_date, today, assignee=assignee)
+        if assignee not in self.assignees:
+            msg = "this user is not assigned to the case"
+            raise RuleViolationError(msg, field="assignee", rule="not-assigned")
+        self._trigger(self.CaseUnassigned, envelope, effective_date, assignee=assignee)
 
     def record_course_attendance(
         self,

@@ -54,6 +54,7 @@ async def caseload_page(
     name_terms: list[bytes] | None,
     after: tuple[date, UUID] | None,
     limit: int,
+    assigned_to: str | None = None,
 ) -> tuple[list[dict[str, Any]], tuple[date, UUID] | None]:
     """One page of the caller's caseload: rows as the caller may see them, and the next key.
 
@@ -75,6 +76,7 @@ async def caseload_page(
         after=after,
         limit=limit,
         with_referrals=lists_referred_participants(principal),
+        assigned_to=assigned_to,
     )
     keys = await fetch_keys(conn, master, [r["participant_id"] for r in page.rows])
     items = []

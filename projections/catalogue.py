@@ -14,6 +14,7 @@ from lotse.projections.referrals import ReferralsProjection
 from lotse.projections.timeline import TimelineProjection
 from lotse.projections.transitions import TransitionsProjection
 from lotse.projections.units import UnitsProjection
+from lotse.projections.users import UsersProjection
 
 PROJECTIONS: dict[str, Projection[Any]] = {
     p.name: p
@@ -27,5 +28,6 @@ PROJECTIONS: dict[str, Projection[Any]] = {
         CoursesProjection(),
         ReferralsProjection(),
         PersonFacts(),
+        UsersProjection(),
     )
 }

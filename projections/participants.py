@@ -60,6 +60,8 @@ TABLE = Table(
         # what the caseload and the scope checks of other providers read.
         ("referrals", "text[] NOT NULL"),
         ("referred_providers", "text[] NOT NULL"),
+        # User ids of the case workers responsible (CaseAssigned): "my caseload".
+        ("assignees", "text[] NOT NULL"),
     ),
     primary_key=("participant_id",),
     indexes=(
@@ -68,6 +70,7 @@ TABLE = Table(
         "gin:name_index",
         "gin:open_modules",
         "gin:referred_providers",
+        "gin:assignees",
     ),
 )
 
@@ -109,6 +112,7 @@ class Participants(Projection[Row]):
             restricted=False,
             referrals=[],
             referred_providers=[],
+            assignees=[],
         )
         return Row(values, {}, {})
 
@@ -226,6 +230,14 @@ def _coaching(s: Row, d: dict[str, Any], e: EventRecord, ids: dict[str, Any]) ->
     s.values["coaching_minutes"] += d["minutes"]
 
 
+def _assigned(s: Row, d: dict[str, Any], e: EventRecord, ids: dict[str, Any]) -> None:
+    s.values["assignees"] = sorted({*s.values["assignees"], d["assignee"]})
+
+
+def _unassigned(s: Row, d: dict[str, Any], e: EventRecord, ids: dict[str, Any]) -> None:
+    s.values["assignees"] = [a for a in s.values["assignees"] if a != d["assignee"]]
+
+
 def _attendance(s: Row, d: dict[str, Any], e: EventRecord, ids: dict[str, Any]) -> None:
     s.values["lesson_hours"] += Decimal(d["lesson_hours"])
 
@@ -304,6 +316,8 @@ _HANDLERS = {
     "ModuleEntered": _module_entered,
     "ModuleExited": _module_exited,
     "CoachingContactLogged": _coaching,
+    "CaseAssigned": _assigned,
+    "CaseUnassigned": _unassigned,
     "CourseAttendanceRecorded": _attendance,
     "ApprenticeshipStarted": _apprenticeship_started,
     "ApprenticeshipAborted": _apprenticeship_ended,
@@ -339,6 +353,7 @@ async def query_page(
     limit: int,
     include_restricted: bool = True,
     with_referrals: bool = False,
+    assigned_to: str | None = None,
 ) -> Page:
     """One page of participants in intake order, by keyset (stable under inserts).
 
@@ -371,6 +386,8 @@ async def query_page(
         where.append(f"open_modules @> ARRAY[{arg(module)}]::text[]")
     if name_terms is not None:
         where.append(f"name_index @> {arg(name_terms)}::bytea[]")
+    if assigned_to is not None:
+        where.append(f"assignees @> ARRAY[{arg(assigned_to)}]::text[]")
     if not include_restricted:
         where.append("NOT restricted")
     if after is not None:

@@ -127,6 +127,8 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "ModuleExited": lambda d: (
         f"Austritt aus {d['module']}: {_value(ModuleExitReason, d['reason'])}"
     ),
+    "CaseAssigned": lambda d: f"Zuständig: {d['assignee']}",
+    "CaseUnassigned": lambda d: f"Nicht mehr zuständig: {d['assignee']}",
     "CoachingContactLogged": lambda d: (
         f"Coaching {d['minutes']} Minuten, {_value(ContactMode, d['mode'])}"
         + (", von der Person bestätigt" if d["confirmed_by_participant"] else "")

@@ -60,6 +60,10 @@ class ParticipantSummary(BaseModel):
     last_effective_date: date | None = Field(description="null for a referred provider")
     restricted: bool
     personal_data_erased: bool
+    assignees: list[str] | None = Field(
+        default=None,
+        description="User ids of the case workers assigned (null for a referred provider)",
+    )
     referred_for: list[str] = Field(
         default_factory=list,
         description="Modules the participant was referred to the caller's provider for"
@@ -135,6 +139,15 @@ async def list_participants(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     min_position: Annotated[int | None, Query(ge=0, description="Wait for your own write")] = None,
+    assigned_to: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            pattern=r"^[^\x00-\x1f\x7f]+$",
+            description="`me`, or a user id: the participants assigned to that case worker",
+        ),
+    ] = None,
 ) -> ParticipantPage:
     """List the caller's caseload, filtered and searched by name, page by page."""
     await await_position(reads, ("participants",), min_position)
@@ -151,6 +164,7 @@ async def list_participants(
             name_terms=terms,
             after=decode_cursor(cursor) if cursor else None,
             limit=limit,
+            assigned_to=access.principal.user if assigned_to == "me" else assigned_to,
         )
         positions = await reads.positions()
     fields = ParticipantSummary.model_fields

@@ -46,6 +46,7 @@ from lotse.domain.access import (
     check_may_read_access_log,
     check_may_read_personal_data,
     check_may_record,
+    check_may_record_milestones,
     check_may_record_or_void,
     check_may_void,
     idempotency_scope,
@@ -318,7 +319,7 @@ def record_milestone(
     if isinstance(body, EntryVoidedCreate):
         check_may_void(principal)
     else:
-        check_may_record(principal)
+        check_may_record_milestones(principal)
     expected = expected_version(if_match)
     data = {k: plain(v) for k, v in body.model_dump(exclude={"type", "effective_date"}).items()}
     if isinstance(body, EntryCorrectedCreate):

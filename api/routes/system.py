@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from lotse.api.deps import ReadsDep, RuntimeDep
-from lotse.api.tokens import TokenError, read_token
+from lotse.api.runtime import Runtime
+from lotse.api.tokens import TokenError
 from lotse.domain.access import may_read_operations
 from lotse.projections.parking import parked_events
 from lotse.projections.schema import status as projection_status
@@ -41,7 +42,7 @@ async def read_health(reads: ReadsDep, runtime: RuntimeDep, request: Request) ->
     body: dict[str, Any] = {"status": "degraded" if degraded else "ok"}
     # Without a token, or with anyone else's: up or down only. Positions, read models
     # and participant ids of parked events are for the operators.
-    if scheme.lower() == "bearer" and _is_admin(runtime.settings.secret_key, token.strip()):
+    if scheme.lower() == "bearer" and _is_admin(runtime, token.strip()):
         body.update(
             database="reachable",
             head=head,
@@ -78,8 +79,8 @@ async def read_health(reads: ReadsDep, runtime: RuntimeDep, request: Request) ->
     return JSONResponse(body, status_code=503 if degraded else 200)
 
 
-def _is_admin(secret: str, token: str) -> bool:
+def _is_admin(runtime: Runtime, token: str) -> bool:
     try:
-        return may_read_operations(read_token(secret, token))
+        return may_read_operations(runtime.authentication.principal(token))
     except TokenError:
         return False

@@ -52,6 +52,9 @@ class World:
     referral: str = ""
     #: One accepted referral per writing role, so that each ending is a first one.
     accepted: dict[str, str] = field(default_factory=dict)
+    user: str = ""
+    #: Adds a user to the directory (case worker at caritas-ahlen); its id.
+    fresh_user: Callable[..., str] = lambda **_: ""
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,22 @@ OBJECTS: dict[str, Callable[[World], Params]] = {
     "unknown course": lambda w: Params(
         path={"course_id": str(uuid.uuid4()), "session_id": str(uuid.uuid4())}
     ),
+    "new user": lambda w: Params(body=new_user()),
+    "user": lambda w: Params(path={"user_id": w.user}),
+    "fresh user": lambda w: Params(path={"user_id": w.fresh_user()}),
+    "deactivated user": lambda w: Params(path={"user_id": w.fresh_user(deactivated=True)}),
+    "unknown user": lambda w: Params(path={"user_id": str(uuid.uuid4())}),
 }
+
+
+def new_user() -> dict[str, Any]:
+    return {
+        "issuer": "caritas",
+        "subject": f"person-{uuid.uuid4().hex[:12]}",
+        "display_name": "Erika Beispiel",
+        "email": "erika@caritas.example",
+        "memberships": [{"role": "caseworker", "member_of": "caritas-ahlen"}],
+    }
 #: Values for parameters no object names (a chart of a monitoring run, a period).
 DEFAULT_PATH = {"name": "flows", "extension": "svg"}
 DEFAULT_QUERY = {"period": "2021"}
@@ -131,6 +149,13 @@ COACHING = {
 }
 #: Operation -> a valid body, so that only the policy decides the status.
 BODIES: dict[str, dict[str, Any]] = {
+    "POST /users/{user_id}/memberships": {"role": "coordinator", "member_of": "warendorf"},
+    "POST /users/{user_id}/memberships/withdrawal": {
+        "role": "caseworker",
+        "member_of": "caritas-ahlen",
+    },
+    "POST /users/{user_id}/deactivation": {"reason": "left-organisation"},
+    "POST /users/{user_id}/reactivation": {},
     "POST /participants": registration(),
     "POST /participants/{participant_id}/milestones": COACHING,
     "POST /participants/{participant_id}/erasure": {
@@ -310,6 +335,16 @@ def build_world(client: TestClient, auth: Auth) -> World:
     )
     assert job.status_code == 202, job.text
 
+    def fresh_user(*, deactivated: bool = False) -> str:
+        added = client.post("/users", json=new_user(), headers=admin)
+        assert added.status_code == 201, added.text
+        user_id = str(added.json()["id"])
+        if deactivated:
+            path = f"/users/{user_id}/deactivation"
+            done = client.post(path, json={"reason": "left-organisation"}, headers=admin)
+            assert done.status_code == 201, done.text
+        return user_id
+
     def fresh_entry() -> int:
         recorded = client.post(
             f"/participants/{participant}/milestones", json=COACHING, headers=auth()
@@ -331,6 +366,8 @@ def build_world(client: TestClient, auth: Auth) -> World:
         referable,
         waiting,
         accepted,
+        fresh_user(),
+        fresh_user,
     )
 
 

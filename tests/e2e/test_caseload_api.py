@@ -188,6 +188,7 @@ def test_health_reports_each_read_model_position_and_lag_to_an_admin(
         "courses",
         "referrals",
         "person_facts",
+        "users",
     }
     assert all(p["state"] == "active" for p in health["projections"])
     assert health["parked"] == []

@@ -13,6 +13,7 @@ import inspect
 import pytest
 
 from lotse.api.routes.courses import COURSE_MODELS
+from lotse.api.routes.users import USER_MODELS
 from lotse.api.schemas import MILESTONE_MODELS, REFERRAL_MODELS, ErasureCreate, ParticipantCreate
 from lotse.domain import catalogue, labels
 from lotse.domain.classification import CLASSIFICATION, event_classes
@@ -28,6 +29,7 @@ SCHEMAS = {
     **MILESTONE_MODELS,
     **COURSE_MODELS,
     **REFERRAL_MODELS,
+    **USER_MODELS,
     "Registered": ParticipantCreate,
     "PersonalDataErased": ErasureCreate,
 }
@@ -47,6 +49,7 @@ def test_every_event_type_has_its_command(name: str) -> None:
         cls in catalogue.BY_EVENT
         or cls in catalogue.OWN_COMMANDS
         or cls in catalogue.COURSE_COMMANDS
+        or cls in catalogue.USER_COMMANDS
     )
 
 
