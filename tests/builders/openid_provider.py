@@ -11,6 +11,9 @@ provider's real JWKS endpoint. Nothing here stands in for the token validation.
 from __future__ import annotations
 
 import base64
+import contextlib
+import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -21,6 +24,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +33,14 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.testclient import TestClient
 from jwt.algorithms import RSAAlgorithm
+
+from lotse.api.app import create_app
+from lotse.api.runtime import Runtime
+from lotse.api.settings import Settings
+from lotse.domain.configuration import DEFAULT_CONFIG_DIR
+from lotse.storage.checkpoints import new_signing_key_text
 
 PROVIDER_DIR = Path(__file__).resolve().parents[1] / "oidc"
 AUDIENCE = "urn:lotse:api"
@@ -45,19 +56,33 @@ def free_port() -> int:
 
 
 def ensure_installed() -> None:
-    """``npm ci`` once: the provider's packages come from the committed lock file."""
-    if (PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
+    """``npm ci`` from the committed lock file, once per lock file.
+
+    A marker with the lock file's hash is written only after ``npm ci`` succeeded,
+    so an interrupted install is redone instead of leaving a half-filled
+    ``node_modules`` behind; a file lock keeps two test processes from installing
+    at once.
+    """
+    lock_file = PROVIDER_DIR / "package-lock.json"
+    wanted = hashlib.sha256(lock_file.read_bytes()).hexdigest()
+    marker = PROVIDER_DIR / "node_modules" / ".lotse-installed"
+    if marker.exists() and marker.read_text() == wanted:
         return
     npm = shutil.which("npm")
     if npm is None:
         msg = "Node.js with npm is needed for the OpenID provider of the sign-on tests"
         raise RuntimeError(msg)
-    subprocess.run(
-        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=PROVIDER_DIR,
-        check=True,
-        timeout=300,
-    )
+    with (PROVIDER_DIR / ".install.lock").open("w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        if marker.exists() and marker.read_text() == wanted:
+            return
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=PROVIDER_DIR,
+            check=True,
+            timeout=300,
+        )
+        marker.write_text(wanted)
 
 
 def new_private_jwk() -> dict[str, Any]:
@@ -263,3 +288,73 @@ def issuers_toml(provider: OpenIDProvider, groups: dict[str, tuple[str, str]]) -
         for group, (role, org) in groups.items()
     ]
     return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------ shared by the sign-on tests
+
+#: Lotse as the browser sees it in the tests (https, so the __Host- cookie is sent).
+LOTSE = "https://testserver"
+
+
+@contextlib.contextmanager
+def running_provider(
+    workdir: Path, accounts: dict[str, dict[str, Any]], *, browser: bool = True
+) -> Iterator[OpenIDProvider]:
+    """A provider for a test module; with ``browser``, Lotse's callback is registered."""
+    redirects = [f"{LOTSE}/auth/callback", CALLBACK] if browser else [CALLBACK]
+    provider = OpenIDProvider(workdir, accounts, redirects)
+    provider.start()
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+def trusting(
+    settings: Settings,
+    provider: OpenIDProvider,
+    groups: dict[str, tuple[str, str]],
+    tmp_path: Path,
+) -> Settings:
+    """Settings whose configuration trusts ``provider`` (browser sign-in included)."""
+    config = tmp_path / "config"
+    shutil.copytree(DEFAULT_CONFIG_DIR, config)
+    (config / "issuers.toml").write_text(issuers_toml(provider, groups))
+    return dataclasses.replace(
+        settings,
+        config_dir=config,
+        oidc_client_secrets={"testop": CLIENT_SECRET},
+        audit_signing_key=new_signing_key_text(),
+    )
+
+
+@contextlib.contextmanager
+def browser_on(runtime: Runtime) -> Iterator[TestClient]:
+    """A browser on Lotse: keeps cookies, does not follow redirects."""
+    with TestClient(create_app(runtime=runtime), base_url=LOTSE, follow_redirects=False) as c:
+        yield c
+
+
+def sign_in_through(
+    browser: TestClient, provider: OpenIDProvider, login: str, next_path: str | None = None
+) -> httpx.Response:
+    """The whole browser flow; Lotse's answer to the callback (303 when signed in)."""
+    params = {"issuer": "testop", **({"next": next_path} if next_path else {})}
+    started = browser.get("/auth/login", params=params)
+    assert started.status_code == 303, started.text
+    callback = provider.log_in(started.headers["location"], login)
+    assert callback.startswith(f"{LOTSE}/auth/callback"), callback
+    return browser.get(callback.removeprefix(LOTSE))
+
+
+def user_body(
+    subject: str, memberships: list[tuple[str, str]], *, display_name: str = "Anna Coach"
+) -> dict[str, Any]:
+    """A ``POST /users`` body for a person at the test provider."""
+    return {
+        "issuer": "testop",
+        "subject": subject,
+        "display_name": display_name,
+        "email": f"{subject}@example.org",
+        "memberships": [{"role": r, "member_of": o} for r, o in memberships],
+    }

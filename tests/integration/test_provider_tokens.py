@@ -9,11 +9,9 @@ and expect 401 with nothing written and no personal data in the answer.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import hmac
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,11 +28,14 @@ from lotse.api import cli
 from lotse.api.app import create_app
 from lotse.api.runtime import Runtime, build_runtime
 from lotse.api.settings import Settings
-from lotse.domain.configuration import DEFAULT_CONFIG_DIR
-from lotse.storage.checkpoints import new_signing_key_text
 from lotse.storage.token_registry import REFRESH_SECONDS
 from tests.builders.api import registration
-from tests.builders.openid_provider import OpenIDProvider, issuers_toml, new_private_jwk
+from tests.builders.openid_provider import (
+    OpenIDProvider,
+    new_private_jwk,
+    running_provider,
+    trusting,
+)
 
 ACCOUNTS = {
     "anna": {"name": "Anna Coach", "email": "anna@caritas.example", "groups": ["coaches"]},
@@ -43,28 +44,23 @@ ACCOUNTS = {
 GROUPS = {"coaches": ("caseworker", "caritas-ahlen")}
 
 
-@pytest.fixture(scope="module")
-def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenIDProvider]:
-    op = OpenIDProvider(tmp_path_factory.mktemp("op"), ACCOUNTS)
-    op.start()
-    yield op
-    op.stop()
-
-
-@pytest.fixture
-def settings(settings: Settings, provider: OpenIDProvider, tmp_path: Path) -> Settings:
-    config = tmp_path / "config"
-    shutil.copytree(DEFAULT_CONFIG_DIR, config)
-    (config / "issuers.toml").write_text(issuers_toml(provider, GROUPS))
-    return dataclasses.replace(
-        settings, config_dir=config, audit_signing_key=new_signing_key_text()
-    )
 
 
 @pytest.fixture
 def api(runtime: Runtime) -> Iterator[TestClient]:
     with TestClient(create_app(runtime=runtime)) as client:
         yield client
+
+@pytest.fixture(scope="module")
+def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenIDProvider]:
+    with running_provider(tmp_path_factory.mktemp("op"), ACCOUNTS, browser=False) as op:
+        yield op
+
+
+@pytest.fixture
+def settings(settings: Settings, provider: OpenIDProvider, tmp_path: Path) -> Settings:
+    return trusting(settings, provider, GROUPS, tmp_path)
+
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -9,8 +9,6 @@ deactivated by an administrator: her session is refused within seconds.
 
 from __future__ import annotations
 
-import dataclasses
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,14 +16,18 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from lotse.api.app import create_app
 from lotse.api.runtime import Runtime
 from lotse.api.settings import Settings
-from lotse.domain.configuration import DEFAULT_CONFIG_DIR
 from tests.builders.api import Auth, registration
-from tests.builders.openid_provider import CALLBACK, CLIENT_SECRET, OpenIDProvider, issuers_toml
+from tests.builders.openid_provider import (
+    LOTSE,
+    OpenIDProvider,
+    browser_on,
+    running_provider,
+    trusting,
+)
 
-LOTSE = "https://testserver"
+GROUPS: dict[str, tuple[str, str]] = {}
 ACCOUNTS = {"anna": {"name": "Anna Coach", "email": "anna@caritas.example", "groups": []}}
 ADMIN = ("admin", "lotse-operations")
 COACHING = {
@@ -36,30 +38,24 @@ COACHING = {
 }
 
 
+
+
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenIDProvider]:
-    op = OpenIDProvider(
-        tmp_path_factory.mktemp("op"), ACCOUNTS, [f"{LOTSE}/auth/callback", CALLBACK]
-    )
-    op.start()
-    yield op
-    op.stop()
+    with running_provider(tmp_path_factory.mktemp("op"), ACCOUNTS) as op:
+        yield op
 
 
 @pytest.fixture
 def settings(settings: Settings, provider: OpenIDProvider, tmp_path: Path) -> Settings:
-    config = tmp_path / "config"
-    shutil.copytree(DEFAULT_CONFIG_DIR, config)
-    (config / "issuers.toml").write_text(issuers_toml(provider, {}))
-    return dataclasses.replace(
-        settings, config_dir=config, oidc_client_secrets={"testop": CLIENT_SECRET}
-    )
+    return trusting(settings, provider, GROUPS, tmp_path)
 
 
 @pytest.fixture
 def browser(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime=runtime), base_url=LOTSE, follow_redirects=False) as c:
-        yield c
+    with browser_on(runtime) as client:
+        yield client
+
 
 
 def add_to_directory(client: TestClient, auth: Auth, subject: str, member_of: str) -> str:
