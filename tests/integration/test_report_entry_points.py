@@ -22,7 +22,8 @@ from lotse.api.runtime import Runtime, build_runtime
 from lotse.api.settings import Settings
 from lotse.domain.configuration import DEFAULT_CONFIG_DIR
 from lotse.storage.checkpoints import new_signing_key_text
-from tests.conftest import Auth, _truncate
+from tests.builders.api import Auth
+from tests.builders.database import empty_tables
 
 
 def _config_with_two_programmes(root: Path) -> Path:
@@ -46,7 +47,7 @@ def entry_points(
     """The API and the CLI on one database and one configuration (one or two programmes)."""
     config_dir = _config_with_two_programmes(tmp_path) if request.param == 2 else None
     settings = replace(settings, config_dir=config_dir, audit_signing_key=new_signing_key_text())
-    _truncate(database_url)
+    empty_tables(database_url)
     runtime = build_runtime(settings, checkpointing=False)
     for name, value in (
         ("DATABASE_URL", database_url),
