@@ -172,8 +172,10 @@ class Watched:
         # themselves may answer 4xx (a test asks for them); the icon a browser asks
         # for on its own is not something the page asked for.
         kind = response.request.resource_type
-        if response.status >= 400 and kind != "document" and not response.url.endswith(
-            "/favicon.ico"
+        if (
+            response.status >= 400
+            and kind != "document"
+            and not response.url.endswith("/favicon.ico")
         ):
             self.errors.append(f"{kind} {response.url} answered {response.status}")
 
