@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
+GERMAN = Path("/usr/lib/chromium/locales/de.pak")
 AXE_DIR = ROOT / "tests" / "axe"
 #: Every screenshot a test takes (and the one taken when a browser test fails).
 SCREENSHOTS = ROOT / ".lotse" / "screenshots"
@@ -63,6 +64,8 @@ def missing() -> str | None:
         return "Playwright for Python is not installed (python3 dev.py test installs it)"
     if not CHROMIUM.exists():
         return f"Debian's Chromium is missing ({CHROMIUM}; .ci/run: apt-get install chromium)"
+    if not GERMAN.exists():
+        return f"Chromium's German is missing ({GERMAN}; .ci/run: apt-get install chromium-l10n)"
     if shutil.which("npm") is None:
         return "Node.js with npm is missing (needed to install axe-core from tests/axe)"
     return None
@@ -148,7 +151,14 @@ def chromium() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        # German as the browser's own language too (on Linux Chromium takes it from
+        # LANG; its German strings are in chromium-l10n): date fields then take
+        # TT.MM.JJJJ as on a German office PC, where the context's locale alone
+        # would leave them American.
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            env={**os.environ, "LANG": "de_DE.UTF-8", "LANGUAGE": "de"},
+        )
         try:
             yield browser
         finally:
@@ -245,7 +255,7 @@ def page_origin(page: Page) -> str:
     return watched.base_url
 
 
-def tab_to(page: Page, name: str | re.Pattern[str], *, steps: int = 40) -> list[str]:
+def tab_to(page: Page, name: str | re.Pattern[str], *, steps: int = 100) -> list[str]:
     """Press Tab until the focused element's accessible text matches ``name``.
 
     Returns the focus order walked; fails naming it when ``name`` is never reached
@@ -258,8 +268,9 @@ def tab_to(page: Page, name: str | re.Pattern[str], *, steps: int = 40) -> list[
         focused = page.evaluate(
             """() => { const e = document.activeElement;
                 if (!e || e === document.body) return '';
-                return (e.getAttribute('aria-label') || e.innerText || e.value || e.name
-                        || e.tagName).trim(); }"""
+                const label = e.labels && e.labels.length ? e.labels[0].innerText : '';
+                return (e.getAttribute('aria-label') || label || e.innerText || e.value
+                        || e.name || e.tagName).trim(); }"""
         )
         walked.append(focused)
         if wanted.search(focused):
@@ -318,15 +329,16 @@ def slug(text: str) -> str:
 
 
 def screenshot(page: Page, name: str, *, readme: bool = False) -> Path:
-    """Save the whole page as ``.lotse/screenshots/<name>.png``; returns the path.
+    """Save the page as ``.lotse/screenshots/<name>.png``; returns the path.
 
-    ``readme``: one of the README's screenshots, also written to ``docs/screenshots``
-    when renewing them was asked for (``LOTSE_README_SCREENSHOTS=1``), so that an
-    ordinary test run leaves the committed pictures alone.
+    The whole page, or for ``readme`` what the screen shows (1280 x 900): one of
+    the README's screenshots, also written to ``docs/screenshots`` when renewing
+    them was asked for (``LOTSE_README_SCREENSHOTS=1``), so that an ordinary test
+    run leaves the committed pictures alone.
     """
     path = SCREENSHOTS / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=not readme)
     if readme and os.environ.get("LOTSE_README_SCREENSHOTS") == "1":
         README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, README_SCREENSHOTS / path.name)
