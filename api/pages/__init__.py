@@ -24,12 +24,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from lotse.api.pages import caseload, home, participant
+from lotse.api.pages import caseload, home, participant, registration
 from lotse.api.pages.rendering import STATIC
 
 
 def install(app: FastAPI) -> None:
     """Mount the static files and include every page router (after the JSON API's)."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for router in (home.router, caseload.router, participant.router):
+    # registration before participant: /teilnehmende/neu is not a participant's id.
+    for router in (home.router, caseload.router, registration.router, participant.router):
         app.include_router(router)

@@ -354,7 +354,7 @@ async def participant_page(
             "may_change_entries": permits(check_may_record, principal)
             or permits(check_may_void, principal),
             "notice": notice,
-            "saved": event_label(saved) if saved in MILESTONE_MODELS else None,
+            "saved": event_label(saved) if saved in (*MILESTONE_MODELS, "Registered") else None,
         },
         status_code=status_code,
     )
