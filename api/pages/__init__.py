@@ -24,7 +24,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from lotse.api.pages import caseload, home, participant, registration
+from lotse.api.pages import caseload, entries, home, participant, registration
 from lotse.api.pages.rendering import STATIC
 
 
@@ -32,5 +32,11 @@ def install(app: FastAPI) -> None:
     """Mount the static files and include every page router (after the JSON API's)."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # registration before participant: /teilnehmende/neu is not a participant's id.
-    for router in (home.router, caseload.router, registration.router, participant.router):
+    for router in (
+        home.router,
+        caseload.router,
+        registration.router,
+        participant.router,
+        entries.router,
+    ):
         app.include_router(router)

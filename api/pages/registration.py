@@ -38,9 +38,7 @@ PATH = "/teilnehmende/neu"
 
 
 def registration_fields(configuration: Configuration, visitor: Visitor) -> tuple[FormField, ...]:
-    providers = [
-        p for p in configuration.providers.values() if may_write(visitor.principal, p.id)
-    ]
+    providers = [p for p in configuration.providers.values() if may_write(visitor.principal, p.id)]
     programmes = {
         programme_id
         for p in providers
