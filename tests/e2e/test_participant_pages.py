@@ -9,7 +9,9 @@ from uuid import uuid4
 import pytest
 from fastapi.testclient import TestClient
 
+from lotse.api.pages.participant import ENTRY_PAGES
 from lotse.api.runtime import Runtime
+from lotse.domain.catalogue import MILESTONES
 from tests.builders.api import Auth, milestone
 from tests.builders.journeys import AMINA
 from tests.builders.pages import browser, form_of, hidden, registered, sign_in
@@ -220,3 +222,41 @@ def test_script_typed_into_a_text_field_is_shown_inert(
     assert answer.status_code == 303
     assert script not in shown
     assert "<script>alert" not in shown
+
+
+def test_the_page_offers_a_form_for_every_milestone_of_the_catalogue(
+    web: TestClient, runtime: Runtime, client: TestClient, auth: Auth
+) -> None:
+    pid, position = registered(client, auth)
+    sign_in(web, runtime)
+
+    page = web.get(f"/teilnehmende/{pid}", params={"stand": position}).text
+
+    offered = re.findall(r'data-milestone="([A-Za-z]+)"', page)
+    assert offered == [m.name for m in MILESTONES if m.name not in ENTRY_PAGES]
+
+
+def test_the_teilhabemanagement_is_offered_only_what_it_may_record(
+    web: TestClient, runtime: Runtime, client: TestClient, auth: Auth
+) -> None:
+    pid, position = registered(client, auth)
+    sign_in(web, runtime, "teilhabemanager")
+
+    page = web.get(f"/teilnehmende/{pid}", params={"stand": position}).text
+
+    offered = re.findall(r'data-milestone="([A-Za-z]+)"', page)
+    assert offered == ["ModuleEntered", "ModuleExited", "CoachingContactLogged"]
+    assert '<option value="F6"' in form_of(page, "ModuleEntered")
+    assert '<option value="F4"' not in form_of(page, "ModuleEntered")
+
+
+def test_an_auditor_reads_the_page_but_is_offered_no_forms(
+    web: TestClient, runtime: Runtime, client: TestClient, auth: Auth
+) -> None:
+    pid, position = registered(client, auth)
+    sign_in(web, runtime, "auditor")
+
+    page = web.get(f"/teilnehmende/{pid}", params={"stand": position})
+
+    assert page.status_code == 200
+    assert "data-milestone" not in page.text
