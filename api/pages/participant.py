@@ -305,7 +305,7 @@ async def participant_page(
     visitor: Visitor,
     participant_id: UUID,
     *,
-    stand: int | None = None,
+    stand: str | None = None,
     failed: Step | None = None,
     notice: str | None = None,
     status_code: int = 200,
