@@ -260,3 +260,19 @@ def test_an_auditor_reads_the_page_but_is_offered_no_forms(
 
     assert page.status_code == 200
     assert "data-milestone" not in page.text
+
+
+def test_reading_the_page_and_a_refused_attempt_are_in_the_read_access_log(
+    web: TestClient, runtime: Runtime, client: TestClient, auth: Auth
+) -> None:
+    pid, position = registered(client, auth)
+    sign_in(web, runtime, user="coach-1")
+    assert web.get(f"/teilnehmende/{pid}", params={"stand": position}).status_code == 200
+    sign_in(web, runtime, "caseworker", "awo-warendorf", user="coach-elsewhere")
+    assert web.get(f"/teilnehmende/{pid}").status_code == 404
+
+    log = client.get(f"/participants/{pid}/access-log", headers=auth("coordinator", "warendorf"))
+
+    entries = {(e["user_id"], e["endpoint"], e["outcome"]) for e in log.json()["entries"]}
+    assert ("coach-1", "GET /teilnehmende/{participant_id}", 200) in entries
+    assert ("coach-elsewhere", "GET /teilnehmende/{participant_id}", 404) in entries
