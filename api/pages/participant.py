@@ -329,6 +329,9 @@ async def participant_page(
                 True,
             )
         steps.append(fresh(step))
+    if failed is not None and failed.type not in {step.type for step in steps}:
+        # A step this person is not offered (a crafted post): its refusal heads the page.
+        notice = notice or next(iter(failed.errors.values()), None) or rule_label("forbidden")
     if failed is None:
         # The next steps of a new registration come first and open.
         for step in steps:

@@ -14,7 +14,14 @@ from lotse.api.runtime import Runtime
 from lotse.domain.catalogue import MILESTONES
 from tests.builders.api import Auth, milestone
 from tests.builders.journeys import AMINA
-from tests.builders.pages import browser, form_of, hidden, registered, sign_in
+from tests.builders.pages import (
+    browser,
+    form_of,
+    hidden,
+    registered,
+    sign_in,
+    unwritable_access_log,
+)
 
 
 @pytest.fixture
@@ -276,3 +283,44 @@ def test_reading_the_page_and_a_refused_attempt_are_in_the_read_access_log(
     entries = {(e["user_id"], e["endpoint"], e["outcome"]) for e in log.json()["entries"]}
     assert ("coach-1", "GET /teilnehmende/{participant_id}", 200) in entries
     assert ("coach-elsewhere", "GET /teilnehmende/{participant_id}", 404) in entries
+
+
+def test_a_read_that_cannot_be_logged_is_a_503_page_without_the_data(
+    web: TestClient, runtime: Runtime, client: TestClient, auth: Auth, database_url: str
+) -> None:
+    pid, position = registered(client, auth)
+    sign_in(web, runtime)
+    web.get(f"/teilnehmende/{pid}", params={"stand": position})
+
+    with unwritable_access_log(database_url):
+        pages = [web.get(f"/teilnehmende/{pid}"), web.get("/teilnehmende")]
+
+    for page in pages:
+        assert page.status_code == 503
+        assert "Vorübergehend nicht verfügbar" in page.text
+        assert int(page.headers["retry-after"]) > 0
+        assert AMINA["family_name"] not in page.text
+
+
+def test_a_step_the_role_is_not_offered_is_refused_at_the_top_of_the_page(
+    web: TestClient, runtime: Runtime, client: TestClient, auth: Auth
+) -> None:
+    pid, position = registered(client, auth)
+    sign_in(web, runtime, "teilhabemanager")
+    page = web.get(f"/teilnehmende/{pid}", params={"stand": position}).text
+    posted = {**step_form(page, "CoachingContactLogged"), "type": "Exited"}
+
+    answer = web.post(
+        f"/teilnehmende/{pid}/schritte",
+        data={
+            **posted,
+            "effective_date": "2021-03-05",
+            "reason": "completed",
+            "destination": "school",
+        },
+    )
+
+    assert answer.status_code == 403
+    assert "Das Teilhabemanagement erfasst nur Ein- und Austritte in F6" in answer.text
+    history = client.get(f"/participants/{pid}/history", headers=auth()).json()["events"]
+    assert "Exited" not in [e["type"] for e in history]
