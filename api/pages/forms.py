@@ -20,13 +20,14 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import Enum, StrEnum
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from uuid import UUID
 
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from lotse.api import schemas
-from lotse.domain.labels import field_label, input_error_label, label
+from lotse.domain.labels import field_label, input_error_label, label, value_label
 
 #: Fields a form never shows: the type is the form itself.
 NOT_SHOWN = frozenset({"type"})
@@ -138,7 +139,7 @@ def form_field(
         options = tuple(Choice(str(m.value), label(m)) for m in base)
         return FormField(kind="select", choices=options, **common)
     if get_origin(base) is Literal:
-        options = tuple(Choice(str(v), str(v)) for v in get_args(base))
+        options = tuple(Choice(str(v), value_label(str(v))) for v in get_args(base))
         return FormField(kind="select", choices=options, **common)
     if base is bool:
         return FormField(kind="checkbox", python_type=bool, **{**common, "required": False})
@@ -159,6 +160,8 @@ def form_field(
             step=step,
             **common,
         )
+    if base is UUID:
+        return FormField(kind="text", max_length=36, **common)  # pass choices for a list
     if base is str:
         kind = "textarea" if _is_free_text(metadata) else "text"
         return FormField(kind=kind, max_length=bounds.get("max_length"), **common)

@@ -9,10 +9,16 @@ from pydantic import Field
 
 from lotse.api.pages.forms import form_fields, form_values, validate
 from lotse.api.pages.participant import ENTRY_PAGES
-from lotse.api.schemas import MILESTONE_MODELS, Flag, Milestone, ParticipantCreate
+from lotse.api.schemas import (
+    MILESTONE_MODELS,
+    ErasureCreate,
+    Flag,
+    Milestone,
+    ParticipantCreate,
+)
 from lotse.domain.catalogue import MILESTONES
-from lotse.domain.labels import FIELDS, label
-from lotse.domain.vocabulary import ContactMode
+from lotse.domain.labels import FIELDS, OTHER_VALUES, label
+from lotse.domain.vocabulary import ContactMode, ErasureMode
 
 RECORDED_BY_FORM = [m.name for m in MILESTONES if m.name not in ENTRY_PAGES]
 
@@ -102,3 +108,11 @@ def test_an_unchecked_box_is_false_and_empty_fields_are_left_out() -> None:
     fields = form_fields(MILESTONE_MODELS["ApprenticeshipCompleted"])
 
     assert form_values(fields, {"effective_date": ""}) == {"passed_exam": False}
+
+
+def test_a_fixed_list_of_values_is_offered_by_its_german_labels() -> None:
+    fields = {f.name: f for f in form_fields(ErasureCreate)}
+
+    assert fields["reason"].kind == "select"
+    assert all(c.label in OTHER_VALUES.values() for c in fields["reason"].choices)
+    assert [c.label for c in fields["mode"].choices] == [label(m) for m in ErasureMode]
