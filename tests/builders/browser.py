@@ -32,10 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from lotse.api.app import create_app
 from lotse.api.demo_users import demo_principals
 from lotse.api.runtime import Runtime
 from lotse.api.settings import Settings
+from lotse.api.tokens import create_token
+from lotse.domain.access import Principal, Role
 from lotse.domain.labels import label
 from lotse.storage.checkpoints import new_signing_key_text
 from lotse.storage.keys import MasterKey
@@ -111,6 +115,14 @@ def base_url_of(sock: socket.socket) -> str:
 class Served:
     base_url: str
     runtime: Runtime
+
+    def api(self, role: str = "caseworker", organisation: str = "caritas-ahlen") -> httpx.Client:
+        """A program on the JSON API of the served Lotse (bearer token): for a test's
+        set-up that has no page (enrolments), or to check what a page recorded."""
+        token = create_token(SECRET, Principal(f"{role}-{organisation}", Role(role), organisation))
+        return httpx.Client(
+            base_url=self.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
 
 
 @contextlib.contextmanager
@@ -328,17 +340,20 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:120] or "page"
 
 
-def screenshot(page: Page, name: str, *, readme: bool = False) -> Path:
+def screenshot(
+    page: Page, name: str, *, readme: bool = False, full_page: bool | None = None
+) -> Path:
     """Save the page as ``.lotse/screenshots/<name>.png``; returns the path.
 
-    The whole page, or for ``readme`` what the screen shows (1280 x 900): one of
-    the README's screenshots, also written to ``docs/screenshots`` when renewing
-    them was asked for (``LOTSE_README_SCREENSHOTS=1``), so that an ordinary test
-    run leaves the committed pictures alone.
+    The whole page (``full_page``), by default unless for ``readme``: what the
+    screen shows (1280 x 900), one of the README's screenshots, also written to
+    ``docs/screenshots`` when renewing them was asked for
+    (``LOTSE_README_SCREENSHOTS=1``), so that an ordinary test run leaves the
+    committed pictures alone.
     """
     path = SCREENSHOTS / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(path), full_page=not readme)
+    page.screenshot(path=str(path), full_page=not readme if full_page is None else full_page)
     if readme and os.environ.get("LOTSE_README_SCREENSHOTS") == "1":
         README_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, README_SCREENSHOTS / path.name)
