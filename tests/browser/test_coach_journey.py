@@ -67,6 +67,7 @@ def test_a_coach_registers_a_person_and_records_the_first_steps(page: Page) -> N
     expect(alert).to_contain_text("Es wurde nichts gespeichert")
     expect(alert).to_contain_text("Die Förderberechtigung ist nicht festgestellt")
     check_accessibility(page, "participant-refused")
+    refused.locator("summary").scroll_into_view_if_needed()
     screenshot(page, "participant-refused-step", readme=True)
 
     eligibility = step(page, "Förderberechtigung geprüft")
