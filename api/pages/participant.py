@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -295,6 +296,25 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def readable_names(configuration: Configuration) -> Callable[[str], str]:
+    """Organisation and programme ids in a timeline text, replaced by their names.
+
+    The timeline read model keeps ids (its text is written once, at projection,
+    and names may change); a person reads the configured names, not the codes.
+    """
+    names = {p.id: p.name for p in configuration.providers.values()}
+    names.update({m.id: m.name for m in configuration.municipalities.values()})
+    names.update({p.id: p.name for p in configuration.programmes.values()})
+    if not names:
+        return lambda text: text
+    pattern = re.compile(
+        r"(?<![\w-])("
+        + "|".join(re.escape(i) for i in sorted(names, key=len, reverse=True))
+        + r")(?![\w-])"
+    )
+    return lambda text: pattern.sub(lambda m: names[m.group(1)], text)
+
+
 async def _timeline(
     reads: ReadModels, principal: Principal, participant_id: UUID, configuration: Configuration
 ) -> list[dict[str, Any]]:
@@ -302,6 +322,7 @@ async def _timeline(
         rows = await timeline_for(conn, principal, participant_id)
     organisations = {p.id: p.name for p in configuration.providers.values()}
     organisations.update({m.id: m.name for m in configuration.municipalities.values()})
+    names = readable_names(configuration)
     return [
         {
             "version": r["version"],
@@ -312,7 +333,7 @@ async def _timeline(
             "recorded_by": r["recorded_by"],
             "role": role_label(r["recorded_role"]),
             "organisation": organisations.get(r["organisation"], r["organisation"]),
-            "summary": r["summary"],
+            "summary": names(r["summary"]),
             "corrects_version": r["corrects_version"],
             "corrected_by": list(r["corrected_by"] or []),
         }

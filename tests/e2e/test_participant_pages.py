@@ -58,7 +58,7 @@ def test_an_out_of_scope_id_gives_the_same_404_page_as_an_unknown_id(
     web: TestClient, runtime: Runtime, client: TestClient, auth: Auth
 ) -> None:
     pid, _ = registered(client, auth)
-    sign_in(web, runtime, "caseworker", "awo-warendorf")
+    sign_in(web, runtime, "caseworker", "awo-duesseldorf")
 
     foreign = web.get(f"/teilnehmende/{pid}")
     unknown = web.get(f"/teilnehmende/{uuid4()}")
@@ -275,7 +275,7 @@ def test_reading_the_page_and_a_refused_attempt_are_in_the_read_access_log(
     pid, position = registered(client, auth)
     sign_in(web, runtime, user="coach-1")
     assert web.get(f"/teilnehmende/{pid}", params={"stand": position}).status_code == 200
-    sign_in(web, runtime, "caseworker", "awo-warendorf", user="coach-elsewhere")
+    sign_in(web, runtime, "caseworker", "awo-duesseldorf", user="coach-elsewhere")
     assert web.get(f"/teilnehmende/{pid}").status_code == 404
 
     log = client.get(f"/participants/{pid}/access-log", headers=auth("coordinator", "warendorf"))
