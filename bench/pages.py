@@ -5,7 +5,7 @@
 
 1. Seeds ``api.demo``'s journeys (the generator behind ``lotse demo``; providers
    chosen at random) until ``--in-scope`` participants (default 2,000) belong to
-   the case worker's provider (caritas-ahlen; about four times as many elsewhere,
+   the case worker's provider (caritas-ahlen; about five times as many elsewhere,
    which the scope must filter out), and one participant there with ``--events``
    events (default 300: registration, eligibility, consent, module entry and
    coaching contacts), all through the ``Participant`` aggregate; catches the
