@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from lotse.domain.classification import identifying_fields
-from lotse.domain.labels import VOCABULARY, event_label
+from lotse.domain.labels import VOCABULARY, event_label, field_label
 from lotse.domain.vocabulary import (
     Certificate,
     ContactMode,
@@ -85,7 +85,8 @@ def _ended(d: dict[str, Any]) -> str:
 
 
 def _correction(d: dict[str, Any]) -> str:
-    fields = ", ".join(sorted(d["changes"]))
+    # The fields by their German labels (what a person reads), not the schema's names.
+    fields = ", ".join(sorted(field_label(name) for name in d["changes"]))
     corrected = event_label(d["corrected_type"])
     return f"Eintrag {d['corrects_version']} ({corrected}) korrigiert: {fields}"
 

@@ -63,7 +63,14 @@ from lotse.domain.errors import (
     ParticipantNotFoundError,
     VersionConflictError,
 )
-from lotse.domain.labels import event_label, label, role_label, rule_label, status_label
+from lotse.domain.labels import (
+    country_label,
+    event_label,
+    label,
+    role_label,
+    rule_label,
+    status_label,
+)
 from lotse.domain.participant import Participant
 from lotse.domain.vocabulary import (
     Destination,
@@ -241,7 +248,7 @@ def core_facts(
         ("Geburtsjahr", None if values.get("birth_date") else _text(values.get("birth_year"))),
         ("Alter bei Aufnahme", _text(values.get("age_at_intake"))),
         ("Geschlecht", vocabulary(Gender, values.get("gender")) if values.get("gender") else None),
-        ("Staatsangehörigkeit", values.get("nationality")),
+        ("Staatsangehörigkeit", country_label(values.get("nationality")) or None),
         (
             "Aufenthaltsstatus",
             (
@@ -297,7 +304,7 @@ def _text(value: Any) -> str | None:
 
 
 def readable_names(configuration: Configuration) -> Callable[[str], str]:
-    """Organisation and programme ids in a timeline text, replaced by their names.
+    """Organisation, programme and module ids in a timeline text, replaced by their names.
 
     The timeline read model keeps ids (its text is written once, at projection,
     and names may change); a person reads the configured names, not the codes.
@@ -305,6 +312,10 @@ def readable_names(configuration: Configuration) -> Callable[[str], str]:
     names = {p.id: p.name for p in configuration.providers.values()}
     names.update({m.id: m.name for m in configuration.municipalities.values()})
     names.update({p.id: p.name for p in configuration.programmes.values()})
+    # A module code (F2) reads with its name, as in the lists of the pages.
+    for programme in configuration.programmes.values():
+        for module in programme.modules:
+            names.setdefault(module.code, module_choice(programme, module.code).label)
     if not names:
         return lambda text: text
     pattern = re.compile(
@@ -439,7 +450,9 @@ async def participant_page(
             "pid": str(participant_id),
             "version": participant.version,
             "facts": core_facts(values, configuration, full=not referred),
-            "referred": referred,
+            "referred": sorted(
+                module_choice(programme, code).label if programme else code for code in referred
+            ),
             "modules": [
                 (module_choice(programme, code).label if programme else code, since[code])
                 for code in values.get("open_modules") or []
