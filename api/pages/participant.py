@@ -35,6 +35,7 @@ from lotse.api.corrections import plain
 from lotse.api.deps import ReadAccess, RuntimeDep, access_entry
 from lotse.api.pages.forms import Choice, FormField, form_fields, submitted, validate
 from lotse.api.pages.freshness import Stand, catch_up
+from lotse.api.pages.names import organisation_names
 from lotse.api.pages.navigation import permits
 from lotse.api.pages.rendering import german_date, redirect, render
 from lotse.api.pages.routing import STALE, page_router
@@ -331,8 +332,7 @@ async def _timeline(
 ) -> list[dict[str, Any]]:
     async with reads.pool.acquire() as conn:
         rows = await timeline_for(conn, principal, participant_id)
-    organisations = {p.id: p.name for p in configuration.providers.values()}
-    organisations.update({m.id: m.name for m in configuration.municipalities.values()})
+    organisations = organisation_names(configuration)
     names = readable_names(configuration)
     return [
         {
