@@ -29,10 +29,13 @@ from lotse.domain.vocabulary import (
     ReferralEndReason,
     ResidenceStatus,
     TargetGroup,
+    WorklistDismissalReason,
+    WorklistKind,
 )
 
 EVENT_TYPES: dict[str, str] = {
     "Registered": "Aufnahme",
+    "WorklistItemDismissed": "Wiedervorlage verworfen",
     "EligibilityAssessed": "Förderberechtigung geprüft",
     "ConsentGiven": "Einwilligung erteilt",
     "ConsentWithdrawn": "Einwilligung widerrufen",
@@ -189,6 +192,24 @@ VOCABULARY: dict[type[StrEnum], dict[str, str]] = {
         EndReason.ABORTED_EMPLOYER: "Abbruch durch Betrieb",
         EndReason.STATUS_CHANGE: "Statuswechsel",
         EndReason.OTHER: "Sonstiges",
+    },
+    WorklistKind: {
+        WorklistKind.RESIDENCE_EXPIRY: "Aufenthaltstitel oder Duldung läuft ab",
+        WorklistKind.FOLLOW_UP_DUE: "Verbleib sechs Monate nach Austritt erfragen",
+        WorklistKind.APPRENTICESHIP_ABORT_NOTICE: "Meldung nach Ausbildungsabbruch"
+        " (§ 60c AufenthG)",
+        WorklistKind.NO_CONTACT: "Kein Coaching-Kontakt seit Wochen",
+        WorklistKind.CONSENT_SUPERSEDED: "Einwilligung in neuer Fassung einholen",
+        WorklistKind.AGE_LIMIT: "Altersgrenze erreicht",
+        WorklistKind.MODULE_CLOSED_BY_PROGRAMME: "Förderbaustein vom Programm beendet:"
+        " Aufenthalt schließen",
+    },
+    WorklistDismissalReason: {
+        WorklistDismissalReason.DONE_OUTSIDE_LOTSE: "außerhalb von Lotse erledigt",
+        WorklistDismissalReason.NOT_APPLICABLE: "trifft nicht zu",
+        WorklistDismissalReason.PARTICIPANT_UNREACHABLE: "Person nicht erreichbar",
+        WorklistDismissalReason.HANDLED_BY_OTHER_OFFICE: "von einer anderen Stelle erledigt",
+        WorklistDismissalReason.OTHER: "Sonstiges",
     },
     ErasureMode: {
         ErasureMode.SHRED: "sofort löschen (Schlüssel vernichten)",
