@@ -158,6 +158,12 @@ BODIES: dict[str, dict[str, Any]] = {
     "POST /users/{user_id}/reactivation": {},
     "POST /participants": registration(),
     "POST /participants/{participant_id}/milestones": COACHING,
+    "POST /participants/{participant_id}/worklist/dismissals": {
+        "effective_date": "2021-04-01",
+        "kind": "no_contact",
+        "due_date": "2021-04-29",
+        "reason": "done_outside_lotse",
+    },
     "POST /participants/{participant_id}/erasure": {
         "mode": "restrict",
         "reason": "participant_request",
