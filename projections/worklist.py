@@ -175,9 +175,7 @@ class Worklist(Projection[Due]):
             self._open(s, "apprenticeship_abort_notice", event, event.effective_date)
         elif t == "ModuleEntered":
             s.open_since[d["module"]] = (event.effective_date, event.version)
-            self._open(
-                s, "module_closed_by_programme", event, event.effective_date, d["module"]
-            )
+            self._open(s, "module_closed_by_programme", event, event.effective_date, d["module"])
         elif t == "ModuleExited":
             s.open_since.pop(d["module"], None)
             self._close(

@@ -69,7 +69,11 @@ def journeys(client: TestClient, auth: Auth, runtime: Runtime) -> dict[str, Any]
     b = ids["B"] = register(client, auth)
     enter(client, auth, b, "F1")
     post(client, auth, b, coaching("2021-03-10"), "caritas-ahlen")
-    started = {"type": "ApprenticeshipStarted", "effective_date": "2021-04-01", "occupation": "Koch"}
+    started = {
+        "type": "ApprenticeshipStarted",
+        "effective_date": "2021-04-01",
+        "occupation": "Koch",
+    }
     post(client, auth, b, started, "caritas-ahlen")
     aborted = {
         "type": "ApprenticeshipAborted",
@@ -95,9 +99,7 @@ def journeys(client: TestClient, auth: Auth, runtime: Runtime) -> dict[str, Any]
         "due_date": "2021-07-01",
         "reason": "done_outside_lotse",
     }
-    response = client.post(
-        f"/participants/{c}/worklist/dismissals", json=dismissal, headers=auth()
-    )
+    response = client.post(f"/participants/{c}/worklist/dismissals", json=dismissal, headers=auth())
     assert response.status_code == 201, response.text
     # D: another provider of the municipality.
     d = ids["D"] = register(client, auth, "vhs-warendorf")
@@ -254,9 +256,7 @@ def test_each_role_sees_the_items_of_its_scope_only(
     assert journeys["D"] not in {i["participant_id"] for i in own}
     assert {i["participant_id"] for i in other} == {journeys["D"]}
     assert elsewhere == []
-    assert {i["participant_id"] for i in coordinator} == {
-        i["participant_id"] for i in own + other
-    }
+    assert {i["participant_id"] for i in coordinator} == {i["participant_id"] for i in own + other}
     assert funder.status_code == 403
 
 
