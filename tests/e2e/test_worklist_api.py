@@ -17,7 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lotse.api.runtime import Runtime
+from lotse.storage.keys import MasterKey
 from tests.builders.api import PROBLEM, Auth, into_module, registration
+from tests.builders.projections import rebuild_all, run, snapshot
 
 TODAY = date(2022, 9, 1)
 
@@ -347,3 +349,21 @@ def test_registration_stores_the_residence_expiry_with_the_status(
     assert state["residence_valid_until"] == "2021-06-30"
     assert before_intake.status_code == 422
     assert before_intake.json()["field"] == "residence_valid_until"
+
+
+def test_the_worklist_read_model_rebuilt_equals_the_live_one(
+    client: TestClient, auth: Auth, runtime: Runtime, journeys: dict[str, Any]
+) -> None:
+    live_items = worklist(
+        client, auth(), due_within_days=0, state="all", min_position=journeys["position"]
+    )
+    live = run(snapshot(runtime))
+
+    run(rebuild_all(runtime, MasterKey.from_text(runtime.settings.master_key)))
+
+    rebuilt = run(snapshot(runtime))
+    assert len(live["rm_worklist"]) >= len(live_items)
+    assert len(live["rm_worklist_dismissals"]) == 1
+    assert rebuilt["rm_worklist"] == live["rm_worklist"]
+    assert rebuilt["rm_worklist_dismissals"] == live["rm_worklist_dismissals"]
+    assert worklist(client, auth(), due_within_days=0, state="all") == live_items
