@@ -87,9 +87,7 @@ async def sign_in_callback(
         # A callback this browser did not start (login CSRF) or a forged state.
         raise HTTPException(401, "this sign-in was not started in this browser: sign in again")
     try:
-        principal, issuer, next_path = _sign_in(runtime).finish(
-            state, code, _callback_url(request)
-        )
+        principal, issuer, next_path = _sign_in(runtime).finish(state, code, _callback_url(request))
     except SignInError as e:
         log.info("sign-in refused: %s", e)
         raise HTTPException(401, str(e)) from None
