@@ -228,6 +228,10 @@ VOCABULARY: dict[type[StrEnum], dict[str, str]] = {
 
 #: Each rule code of a refusal, as a case worker should read it (``detail_de``).
 RULES: dict[str, str] = {
+    "user-deactivated": "Die Person ist in Lotse deaktiviert: ihr Kalender-Abonnement"
+    " liefert nichts mehr.",
+    "role-withdrawn": "Die Person hat die Rolle, für die das Kalender-Abonnement erstellt"
+    " wurde, nicht mehr.",
     "access-log-unavailable": "Der Lesezugriff konnte nicht protokolliert werden; deshalb"
     " werden keine Daten angezeigt. Bitte später erneut versuchen.",
     "erasure-not-final": "Die Löschung ist erfasst, aber noch nicht endgültig: bitte die"

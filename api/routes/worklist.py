@@ -7,12 +7,14 @@ Dismissing an item is a milestone (``WorklistItemDismissed`` at
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Literal
+import asyncio
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
 from lotse.api.deps import (
     CurrentUser,
@@ -22,12 +24,20 @@ from lotse.api.deps import (
     ReadsDep,
     RequestId,
     RuntimeDep,
+    access_entry,
     allowed,
 )
 from lotse.api.problems import problem_responses
 from lotse.api.routes.caseload import await_position
 from lotse.api.schemas import Day, MilestoneRecorded, Strict
-from lotse.domain.access import check_may_read_personal_data, check_may_record_milestones
+from lotse.domain.access import (
+    Principal,
+    Role,
+    check_may_read_personal_data,
+    check_may_record_milestones,
+)
+from lotse.domain.errors import AccessDeniedError
+from lotse.domain.labels import VOCABULARY
 from lotse.domain.vocabulary import WorklistDismissalReason, WorklistKind
 from lotse.projections.due_list import MAX_DUE_WITHIN_DAYS, due_list
 
@@ -174,3 +184,157 @@ def dismiss_item(
         reason=body.reason.value,
     )
     return MilestoneRecorded(version=result.version, position=result.position)
+
+
+# ------------------------------------------------------------ calendar feed
+
+
+class CalendarFeedCreated(BaseModel):
+    url: str = Field(description="Subscribe to this URL in a calendar program; keep it secret")
+    token: str = Field(description="The feed's token (also in the URL); shown once")
+
+
+@router.post(
+    "/worklist/calendar-feeds",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CalendarFeedCreated,
+    responses=PROBLEMS,
+    dependencies=MAY_READ,
+)
+def create_calendar_feed(principal: CurrentUser, runtime: RuntimeDep) -> CalendarFeedCreated:
+    """A personal feed of the caller's due list (iCalendar); ends the caller's earlier feed."""
+    assert runtime.calendar_feeds is not None
+    token = runtime.calendar_feeds.create(
+        principal.user, principal.role.value, principal.organisation
+    )
+    return CalendarFeedCreated(url=f"/worklist.ics?token={token}", token=token)
+
+
+@router.delete(
+    "/worklist/calendar-feeds",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=PROBLEMS,
+    dependencies=MAY_READ,
+)
+def revoke_calendar_feeds(principal: CurrentUser, runtime: RuntimeDep) -> Response:
+    """End the caller's calendar feeds: their URLs answer 404 from now on."""
+    assert runtime.calendar_feeds is not None
+    runtime.calendar_feeds.revoke(principal.user, principal.role.value, principal.organisation)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+ICS_PROBLEMS = problem_responses(
+    {
+        403: "The feed's user is deactivated, or no longer holds the feed's role",
+        404: "Unknown or revoked feed token",
+        422: "Invalid parameter: the body names it",
+    }
+)
+
+
+@router.get(
+    "/worklist.ics",
+    responses={
+        200: {"content": {"text/calendar": {}}, "description": "The due list as iCalendar"},
+        **ICS_PROBLEMS,
+    },
+)
+async def read_calendar_feed(
+    request: Request,
+    reads: ReadsDep,
+    runtime: RuntimeDep,
+    token: Annotated[str, Query(min_length=20, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")],
+    due_within_days: Annotated[int, Query(ge=0, le=MAX_DUE_WITHIN_DAYS)] = 90,
+) -> Response:
+    """The due list of the feed's user as all-day events, with pseudonymous references only.
+
+    Calendar programs send no bearer token: the feed's random token is the credential.
+    It is refused once revoked, and the user's standing in the directory is checked on
+    every request (a deactivated user's feed answers 403).
+    """
+    assert runtime.calendar_feeds is not None
+    async with reads.pool.acquire() as conn:
+        feed = await runtime.calendar_feeds.find(conn, token)
+        if feed is None:
+            raise HTTPException(404, "no calendar feed with this token (unknown or revoked)")
+        standing = await asyncio.to_thread(runtime.authentication.standing, feed.user)
+        if not standing.active:
+            msg = "the feed's user is deactivated in Lotse's directory"
+            raise AccessDeniedError(msg, rule="user-deactivated")
+        if standing.known and (feed.role, feed.organisation) not in standing.memberships:
+            msg = "the feed's user no longer holds the role the feed was created for"
+            raise AccessDeniedError(msg, rule="role-withdrawn")
+        principal = Principal(feed.user, Role(feed.role), feed.organisation)
+        today = runtime.journeys.clock()
+        found = await due_list(
+            conn,
+            runtime.configuration,
+            principal,
+            today=today,
+            due_within_days=due_within_days,
+        )
+    if runtime.access_log is not None:
+        ids = dict.fromkeys(item["participant_id"] for item in found.items)
+        entries = [
+            access_entry(request, feed.user, feed.role, feed.organisation, pid, 200) for pid in ids
+        ]
+        await runtime.access_log.record_many_async(entries)
+    return Response(
+        content=to_icalendar(found.items, today),
+        media_type="text/calendar; charset=utf-8",
+        headers={"Cache-Control": "private, no-store"},
+    )
+
+
+def _ics_text(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+
+
+def to_icalendar(items: list[dict[str, Any]], today: date) -> str:
+    """RFC 5545: one all-day VEVENT per item; the summary names the kind and the
+    participant's pseudonymous id, never a name."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    labels = VOCABULARY[WorklistKind]
+    lines = [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Lotse//Wiedervorlage//DE",
+        "CALSCALE:GREGORIAN",
+        "X-WR-CALNAME:Lotse Wiedervorlage",
+    ]
+    for item in items:
+        due: date = item["due_date"]
+        kind = item["kind"]
+        pid = str(item["participant_id"])
+        overdue = " (überfällig)" if item["overdue"] else ""
+        module = f" {item['module']}" if item["module"] else ""
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{pid}-{kind}-{due:%Y%m%d}@lotse",
+            f"DTSTAMP:{stamp}",
+            f"DTSTART;VALUE=DATE:{due:%Y%m%d}",
+            f"DTEND;VALUE=DATE:{due + timedelta(days=1):%Y%m%d}",
+            "SUMMARY:" + _ics_text(f"{labels[kind]}{module}{overdue}"),
+            "DESCRIPTION:" + _ics_text(f"Teilnehmende {pid}, fällig {due:%d.%m.%Y}"),
+            "TRANSP:TRANSPARENT",
+            "END:VEVENT",
+        ]
+    lines.append("END:VCALENDAR")
+    return "".join(_fold(line) + "\r\n" for line in lines)
+
+
+def _fold(line: str) -> str:
+    """Lines of at most 75 octets, continued with a space (RFC 5545 3.1)."""
+    raw = line.encode()
+    if len(raw) <= 75:
+        return line
+    parts: list[str] = []
+    current = b""
+    for ch in line:
+        encoded = ch.encode()
+        if len(current) + len(encoded) > (75 if not parts else 74):
+            parts.append(current.decode())
+            current = b""
+        current += encoded
+    parts.append(current.decode())
+    return "\r\n ".join(parts)

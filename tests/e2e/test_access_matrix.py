@@ -55,6 +55,8 @@ class World:
     user: str = ""
     #: Adds a user to the directory (case worker at caritas-ahlen); its id.
     fresh_user: Callable[..., str] = lambda **_: ""
+    #: The token of a calendar feed of a case worker of caritas-ahlen (``feed-owner``).
+    feed: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,8 @@ OBJECTS: dict[str, Callable[[World], Params]] = {
     "fresh user": lambda w: Params(path={"user_id": w.fresh_user()}),
     "deactivated user": lambda w: Params(path={"user_id": w.fresh_user(deactivated=True)}),
     "unknown user": lambda w: Params(path={"user_id": str(uuid.uuid4())}),
+    "calendar feed": lambda w: Params(query={"token": w.feed}),
+    "unknown calendar feed": lambda w: Params(query={"token": "x" * 43}),
 }
 
 
@@ -127,6 +131,8 @@ def new_user() -> dict[str, Any]:
         "email": "erika@caritas.example",
         "memberships": [{"role": "caseworker", "member_of": "caritas-ahlen"}],
     }
+
+
 #: Values for parameters no object names (a chart of a monitoring run, a period).
 DEFAULT_PATH = {"name": "flows", "extension": "svg"}
 DEFAULT_QUERY = {"period": "2021"}
@@ -358,6 +364,11 @@ def build_world(client: TestClient, auth: Auth) -> World:
         assert recorded.status_code == 201, recorded.text
         return int(recorded.json()["version"])
 
+    feed = client.post(
+        "/worklist/calendar-feeds", headers=auth("caseworker", "caritas-ahlen", user="feed-owner")
+    )
+    assert feed.status_code == 201, feed.text
+
     return World(
         participant,
         restricted,
@@ -374,6 +385,7 @@ def build_world(client: TestClient, auth: Auth) -> World:
         accepted,
         fresh_user(),
         fresh_user,
+        feed.json()["token"],
     )
 
 

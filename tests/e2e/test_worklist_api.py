@@ -10,6 +10,7 @@ Every due date below is computed by hand from those rules.
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from typing import Any
 
@@ -367,3 +368,77 @@ def test_the_worklist_read_model_rebuilt_equals_the_live_one(
     assert rebuilt["rm_worklist"] == live["rm_worklist"]
     assert rebuilt["rm_worklist_dismissals"] == live["rm_worklist_dismissals"]
     assert worklist(client, auth(), due_within_days=0, state="all") == live_items
+
+
+def feed_of(client: TestClient, headers: dict[str, str]) -> str:
+    response = client.post("/worklist/calendar-feeds", headers=headers)
+    assert response.status_code == 201, response.text
+    url = str(response.json()["url"])
+    assert url.startswith("/worklist.ics?token=")
+    return url
+
+
+def test_the_calendar_feed_holds_the_due_list_with_pseudonymous_references_only(
+    client: TestClient, auth: Auth, journeys: dict[str, Any]
+) -> None:
+    expected = worklist(client, auth(), due_within_days=90, min_position=journeys["position"])
+    url = feed_of(client, auth())
+
+    response = client.get(url)  # a calendar program sends no bearer token
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/calendar")
+    text = response.text
+    assert text.startswith("BEGIN:VCALENDAR\r\n")
+    assert text.endswith("END:VCALENDAR\r\n")
+    assert text.count("BEGIN:VEVENT") == len(expected) == 7
+    assert f"UID:{journeys['B']}-follow_up_due-20211215@lotse" in text
+    assert "DTSTART;VALUE=DATE:20211215" in text
+    assert "Amina" not in text
+    assert "Haidari" not in text
+    assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
+
+
+def test_a_revoked_or_replaced_feed_answers_404(
+    client: TestClient, auth: Auth, journeys: dict[str, Any]
+) -> None:
+    first = feed_of(client, auth())
+    second = feed_of(client, auth())
+
+    replaced = client.get(first)
+    revoked = client.delete("/worklist/calendar-feeds", headers=auth())
+    after = client.get(second)
+
+    assert replaced.status_code == 404
+    assert revoked.status_code == 204
+    assert after.status_code == 404
+    assert after.headers["content-type"].startswith(PROBLEM)
+
+
+def test_the_feed_of_a_deactivated_user_is_refused(
+    client: TestClient, auth: Auth, journeys: dict[str, Any]
+) -> None:
+    admin = auth("admin", "lotse-operations")
+    person = {
+        "issuer": "caritas",
+        "subject": "coach-feed",
+        "display_name": "Erika Beispiel",
+        "email": "erika@caritas.example",
+        "memberships": [{"role": "caseworker", "member_of": "caritas-ahlen"}],
+    }
+    added = client.post("/users", json=person, headers=admin)
+    assert added.status_code == 201, added.text
+    stream, user_id = added.json()["id"], added.json()["user_id"]
+    url = feed_of(client, auth(user=user_id))
+    assert client.get(url).status_code == 200
+
+    done = client.post(
+        f"/users/{stream}/deactivation", json={"reason": "left-organisation"}, headers=admin
+    )
+    assert done.status_code == 201, done.text
+    deadline = time.monotonic() + 5
+    while (response := client.get(url)).status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.2)  # the directory's standing is at most REFRESH_SECONDS old
+
+    assert response.status_code == 403
+    assert response.json()["rule"] == "user-deactivated"
