@@ -29,10 +29,13 @@ from lotse.domain.vocabulary import (
     ReferralEndReason,
     ResidenceStatus,
     TargetGroup,
+    WorklistDismissalReason,
+    WorklistKind,
 )
 
 EVENT_TYPES: dict[str, str] = {
     "Registered": "Aufnahme",
+    "WorklistItemDismissed": "Wiedervorlage verworfen",
     "EligibilityAssessed": "Förderberechtigung geprüft",
     "ConsentGiven": "Einwilligung erteilt",
     "ConsentWithdrawn": "Einwilligung widerrufen",
@@ -190,6 +193,24 @@ VOCABULARY: dict[type[StrEnum], dict[str, str]] = {
         EndReason.STATUS_CHANGE: "Statuswechsel",
         EndReason.OTHER: "Sonstiges",
     },
+    WorklistKind: {
+        WorklistKind.RESIDENCE_EXPIRY: "Aufenthaltstitel oder Duldung läuft ab",
+        WorklistKind.FOLLOW_UP_DUE: "Verbleib sechs Monate nach Austritt erfragen",
+        WorklistKind.APPRENTICESHIP_ABORT_NOTICE: "Meldung nach Ausbildungsabbruch"
+        " (§ 60c AufenthG)",
+        WorklistKind.NO_CONTACT: "Kein Coaching-Kontakt seit Wochen",
+        WorklistKind.CONSENT_SUPERSEDED: "Einwilligung in neuer Fassung einholen",
+        WorklistKind.AGE_LIMIT: "Altersgrenze erreicht",
+        WorklistKind.MODULE_CLOSED_BY_PROGRAMME: "Förderbaustein vom Programm beendet:"
+        " Aufenthalt schließen",
+    },
+    WorklistDismissalReason: {
+        WorklistDismissalReason.DONE_OUTSIDE_LOTSE: "außerhalb von Lotse erledigt",
+        WorklistDismissalReason.NOT_APPLICABLE: "trifft nicht zu",
+        WorklistDismissalReason.PARTICIPANT_UNREACHABLE: "Person nicht erreichbar",
+        WorklistDismissalReason.HANDLED_BY_OTHER_OFFICE: "von einer anderen Stelle erledigt",
+        WorklistDismissalReason.OTHER: "Sonstiges",
+    },
     ErasureMode: {
         ErasureMode.SHRED: "sofort löschen (Schlüssel vernichten)",
         ErasureMode.RESTRICT: "einschränken, löschen zum Ende der Aufbewahrungsfrist",
@@ -207,6 +228,10 @@ VOCABULARY: dict[type[StrEnum], dict[str, str]] = {
 
 #: Each rule code of a refusal, as a case worker should read it (``detail_de``).
 RULES: dict[str, str] = {
+    "user-deactivated": "Die Person ist in Lotse deaktiviert: ihr Kalender-Abonnement"
+    " liefert nichts mehr.",
+    "role-withdrawn": "Die Person hat die Rolle, für die das Kalender-Abonnement erstellt"
+    " wurde, nicht mehr.",
     "access-log-unavailable": "Der Lesezugriff konnte nicht protokolliert werden; deshalb"
     " werden keine Daten angezeigt. Bitte später erneut versuchen.",
     "erasure-not-final": "Die Löschung ist erfasst, aber noch nicht endgültig: bitte die"

@@ -29,6 +29,8 @@ from lotse.domain.vocabulary import (
     ReferralEndReason,
     ResidenceStatus,
     TargetGroup,
+    WorklistDismissalReason,
+    WorklistKind,
 )
 from lotse.projections.model import Crypto, Projection, Table
 from lotse.projections.records import EventRecord
@@ -174,6 +176,10 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
     "FollowUpRecorded": lambda d: (
         f"Verbleib nach {d['months_after_exit']} Monaten: {_value(Destination, d['destination'])}"
+    ),
+    "WorklistItemDismissed": lambda d: (
+        f"Wiedervorlage verworfen: {_value(WorklistKind, d['kind'])}"
+        f" (fällig {d['due_date']:%d.%m.%Y}), {_value(WorklistDismissalReason, d['reason'])}"
     ),
     "Reentered": lambda d: (
         f"erneut aufgenommen am {d['intake_date']:%d.%m.%Y} (neuer Förderzeitraum)"
