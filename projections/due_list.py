@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
+from uuid import UUID
 
 from lotse.domain.access import Principal, narrow, worklist_scope
 from lotse.domain.configuration import Configuration, Programme
@@ -83,8 +84,12 @@ async def due_list(
     assigned_to: str | None = None,
     provider: str | None = None,
     limit: int = 500,
+    participant: UUID | None = None,
 ) -> DueList:
-    """The caller's items due within ``due_within_days`` of ``today``, overdue ones first."""
+    """The caller's items due within ``due_within_days`` of ``today``, overdue ones first.
+
+    ``participant``: only that participant's items (the participant's page).
+    """
     if not 0 <= due_within_days <= MAX_DUE_WITHIN_DAYS:
         msg = f"due_within_days must lie between 0 and {MAX_DUE_WITHIN_DAYS}"
         raise InvalidInputError(msg, field="due_within_days")
@@ -109,6 +114,7 @@ async def due_list(
             states=state_list,
             assigned_to=assigned_to,
             limit=limit,
+            participant=participant,
         )
         items.extend(_item(row, programme, today) for row in rows)
     items.sort(key=lambda i: (i["due_date"], str(i["participant_id"]), i["kind"]))

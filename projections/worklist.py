@@ -293,6 +293,7 @@ async def query_items(
     states: list[str],
     assigned_to: str | None,
     limit: int,
+    participant: UUID | None = None,
 ) -> list[dict[str, Any]]:
     """Items of one programme due on or before ``until`` (overdue ones included)."""
     args: list[Any] = []
@@ -334,6 +335,8 @@ async def query_items(
         where.append(f"w.kind = ANY({arg(kinds)}::text[])")
     if assigned_to is not None:
         where.append(f"p.assignees @> ARRAY[{arg(assigned_to)}]::text[]")
+    if participant is not None:
+        where.append(f"w.participant_id = {arg(participant)}")
     sql = f"""
 WITH items AS (
   SELECT w.participant_id, w.kind, w.detail, w.state, w.done_by, w.done_version,

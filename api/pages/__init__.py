@@ -36,7 +36,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from lotse.api.pages import caseload, entries, home, participant, registration
+from lotse.api.pages import caseload, dismissals, entries, home, participant, registration
 from lotse.api.pages.rendering import STATIC
 from lotse.api.pages.routing import answers_with_page, api_prefixes, page_for_http_error
 
@@ -54,6 +54,7 @@ def install(app: FastAPI) -> None:
         registration.router,
         participant.router,
         entries.router,
+        dismissals.router,
     ):
         app.include_router(router)
 

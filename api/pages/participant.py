@@ -33,6 +33,7 @@ from starlette.responses import Response
 
 from lotse.api.corrections import plain
 from lotse.api.deps import ReadAccess, RuntimeDep, access_entry
+from lotse.api.pages.due import PARTICIPANT_DAYS, DueItem, due_items
 from lotse.api.pages.forms import Choice, FormField, form_fields, submitted, validate
 from lotse.api.pages.freshness import Stand, catch_up
 from lotse.api.pages.names import organisation_names
@@ -49,6 +50,7 @@ from lotse.api.views import participant_public
 from lotse.domain.access import (
     Principal,
     accepted_referrals,
+    check_may_read_personal_data,
     check_may_record_for,
     check_may_record_milestones,
     core_data,
@@ -80,6 +82,7 @@ from lotse.domain.vocabulary import (
     LanguageLevel,
     ResidenceStatus,
     TargetGroup,
+    WorklistDismissalReason,
 )
 from lotse.projections.caseload import timeline_for
 from lotse.storage.access_log import AccessLogUnavailableError
@@ -88,6 +91,9 @@ router = page_router()
 
 #: Entries recorded on pages of their own (an earlier entry's page), not as a step.
 ENTRY_PAGES = frozenset({"EntryCorrected", "EntryVoided"})
+#: Entries recorded by a form of their own on this page: a due item's dismissal
+#: (``api.pages.dismissals``), offered next to the item it takes off the list.
+OWN_FORMS = frozenset({"WorklistItemDismissed"})
 #: What a table cell shows for "none" (an en dash).
 NOTHING = "\u2013"
 _KEY = re.compile(r"^[A-Za-z0-9-]{8,100}$")
@@ -195,7 +201,7 @@ def recordable_steps(
     for milestone in MILESTONES:
         name = milestone.name
         model = MILESTONE_MODELS[name]
-        if name in ENTRY_PAGES:
+        if name in ENTRY_PAGES or name in OWN_FORMS:
             continue
         modules: list[str] = []
         if "module" in model.model_fields:
@@ -412,9 +418,14 @@ async def participant_page(
     principal = visitor.principal
     participant, referred = await load_for_page(runtime, request, visitor, participant_id)
     reads: ReadModels = request.app.state.reads
-    current = await catch_up(reads, ("timeline",), stand)
+    current = await catch_up(reads, ("timeline", "worklist"), stand)
     configuration = runtime.journeys.configuration
     timeline = await _timeline(reads, principal, participant_id, configuration)
+    due: list[DueItem] = []
+    if permits(check_may_read_personal_data, principal):
+        due, _ = await due_items(
+            reads, runtime, principal, days=PARTICIPANT_DAYS, participant=participant_id
+        )
     await ReadAccess(runtime, request, principal).record_async(participant_id)
     values = participant_public(participant).model_dump()
     since = {m["module"]: m["since"] for m in values["open_modules"]}
@@ -463,6 +474,12 @@ async def participant_page(
             "may_change_entries": may_write(principal, participant.provider)
             or may_void(principal, participant.provider, participant.municipality),
             "notice": notice,
+            "due": [(item, str(uuid.uuid4())) for item in due],
+            "due_days": PARTICIPANT_DAYS,
+            "may_dismiss": permits(check_may_record_milestones, principal)
+            and may_record(principal, participant, "WorklistItemDismissed", None, referred),
+            "dismiss_reasons": [(r.value, label(r)) for r in WorklistDismissalReason],
+            "today": runtime.journeys.clock().isoformat(),
             "saved": event_label(saved) if saved in (*MILESTONE_MODELS, "Registered") else None,
         },
         status_code=status_code,
