@@ -418,6 +418,7 @@ FIELDS: dict[str, str] = {
     "gender": "Geschlecht",
     "nationality": "Staatsangehörigkeit",
     "residence_status": "Aufenthaltsstatus",
+    "residence_valid_until": "Aufenthaltsstatus gültig bis",
     "age_exception_reason": "Begründung der Altersausnahme",
     "effective_date": "Datum",
     "eligible": "förderberechtigt",
@@ -468,6 +469,9 @@ FIELDS: dict[str, str] = {
     "end_date": "Ende",
     "date": "Datum",
     "participant_id": "Teilnehmende Person",
+    # A due-list item's dismissal (Wiedervorlage).
+    "kind": "Art der Wiedervorlage",
+    "due_date": "fällig am",
 }
 
 #: Values of request fields that are fixed lists in the schema (``Literal``), not a
