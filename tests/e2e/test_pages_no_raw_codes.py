@@ -155,6 +155,9 @@ def test_the_pages_of_a_journey_show_no_raw_codes(
     assert f"Staatsangehörigkeit {country_label('IR')}" in person
     assert "Eintrag 5 (Sprachstand festgestellt) korrigiert: Datum, Sprachniveau" in person
     assert "Eintritt in F4 - " in person
+    # The Wiedervorlage is read too: the module open since 2021 has gone without contact.
+    assert "Kein Coaching-Kontakt seit Wochen" in shown["caseworker /teilnehmende"]
+    assert "Kein Coaching-Kontakt seit Wochen" in person
 
 
 def test_the_registration_form_offers_nationality_by_country_name(
