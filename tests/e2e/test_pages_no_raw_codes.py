@@ -84,8 +84,8 @@ def web(runtime: Runtime) -> Iterator[TestClient]:
         yield client
 
 
-def journey(client: TestClient, auth: Auth) -> tuple[str, int]:
-    """A participant as the demo has them; (id, number of entries)."""
+def journey(client: TestClient, auth: Auth) -> tuple[str, int, int]:
+    """A participant as the demo has them; (id, number of entries, last position)."""
     coach = {"user": COACH}
     answer = client.post(
         "/participants",
@@ -121,13 +121,13 @@ def journey(client: TestClient, auth: Auth) -> tuple[str, int]:
     for body in steps:
         answer = milestone(client, lambda: auth(**coach), pid, body)
         assert answer.status_code == 201, answer.text
-    return pid, 1 + len(steps)
+    return pid, 1 + len(steps), int(answer.json()["position"])
 
 
 def test_the_pages_of_a_journey_show_no_raw_codes(
     web: TestClient, runtime: Runtime, client: TestClient, auth: Auth
 ) -> None:
-    pid, entries = journey(client, auth)
+    pid, entries, last = journey(client, auth)
     sign_in(web, runtime, "caseworker", user=COACH)
     paths = [
         "/",
@@ -138,13 +138,14 @@ def test_the_pages_of_a_journey_show_no_raw_codes(
     ]
     shown: dict[str, str] = {}
     for path in paths:
-        page = web.get(path, follow_redirects=True)
+        # ?stand: the pages wait until their read models hold the journey.
+        page = web.get(path, params={"stand": last}, follow_redirects=True)
         assert page.status_code == 200, path
         shown[f"caseworker {path}"] = visible(page.text)
     web.cookies.clear()
     sign_in(web, runtime, "coordinator", user=COORDINATOR)
     for path in ("/", "/teilnehmende", f"/teilnehmende/{pid}"):
-        page = web.get(path, follow_redirects=True)
+        page = web.get(path, params={"stand": last}, follow_redirects=True)
         assert page.status_code == 200, path
         shown[f"coordinator {path}"] = visible(page.text)
 
