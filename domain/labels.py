@@ -14,6 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from lotse.domain.access import Role
+from lotse.domain.course import AttendanceStatus, CourseStatus, CourseType, ReasonCode
 from lotse.domain.vocabulary import (
     Certificate,
     ContactMode,
@@ -193,6 +194,31 @@ VOCABULARY: dict[type[StrEnum], dict[str, str]] = {
     ErasureMode: {
         ErasureMode.SHRED: "sofort löschen (Schlüssel vernichten)",
         ErasureMode.RESTRICT: "einschränken, löschen zum Ende der Aufbewahrungsfrist",
+    },
+    # Courses (domain/course.py): the course list, the attendance list, the reasons.
+    CourseType: {
+        CourseType.JUGENDINTEGRATIONSKURS: "Jugendintegrationskurs",
+        CourseType.BERUFSVORBEREITENDER_KURS: "berufsvorbereitender Kurs",
+        CourseType.HSA_KURS: "Kurs zum Hauptschulabschluss",
+        CourseType.SPRACHKURS: "Sprachkurs",
+        CourseType.OTHER: "anderer Kurs",
+    },
+    AttendanceStatus: {
+        AttendanceStatus.PRESENT: "anwesend",
+        AttendanceStatus.ABSENT: "abwesend",
+        AttendanceStatus.EXCUSED: "entschuldigt",
+    },
+    CourseStatus: {
+        CourseStatus.SCHEDULED: "geplant oder laufend",
+        CourseStatus.CANCELLED: "abgesagt",
+        CourseStatus.COMPLETED: "abgeschlossen",
+    },
+    ReasonCode: {
+        ReasonCode.TOO_FEW_PARTICIPANTS: "zu wenige Teilnehmende",
+        ReasonCode.NO_TEACHER: "keine Lehrkraft",
+        ReasonCode.PARTICIPANT_LEFT: "Person hat den Kurs verlassen",
+        ReasonCode.CHANGED_COURSE: "in einen anderen Kurs gewechselt",
+        ReasonCode.OTHER: "Sonstiges",
     },
     Role: {
         Role.CASEWORKER: "Fallbegleitung (Coach beim Träger)",

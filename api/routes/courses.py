@@ -109,20 +109,26 @@ class WithdrawalCreate(Strict):
     reason: ReasonCode
 
 
+class AttendanceEntry(Strict):
+    participant_id: UUID
+    status: AttendanceStatus
+
+
 class SessionCreate(Strict):
     date: date
     lesson_hours: Hours
+    attendance: list[AttendanceEntry] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="The session's whole attendance list, recorded with it in one transaction",
+    )
 
 
 class SessionCreated(BaseModel):
     session_id: UUID
     version: int
     position: int
-
-
-class AttendanceEntry(Strict):
-    participant_id: UUID
-    status: AttendanceStatus
 
 
 class AttendanceCreate(Strict):
@@ -436,17 +442,34 @@ def hold_session(
     idempotency_key: IdempotencyKey = None,
     if_match: IfMatch = None,
 ) -> SessionCreated:
-    """Record a session held: its date and the lesson hours the course held."""
+    """Record a session held: its date and the lesson hours the course held.
+
+    With ``attendance``, the session's whole attendance list is recorded with it,
+    in the same transaction: both or neither.
+    """
     path = f"/courses/{course_id}/sessions"
-    held = courses.hold_session(
-        principal,
-        request_id,
-        course_id,
-        session_date=body.date,
-        lesson_hours=body.lesson_hours,
-        expected_version=expected_version(if_match),
-        request_key=request_key(principal, idempotency_key, "course-session", path, body),
-    )
+    key = request_key(principal, idempotency_key, "course-session", path, body)
+    if body.attendance is not None:
+        held = courses.hold_session_with_attendance(
+            principal,
+            request_id,
+            course_id,
+            session_date=body.date,
+            lesson_hours=body.lesson_hours,
+            entries=[(e.participant_id, e.status.value) for e in body.attendance],
+            expected_version=expected_version(if_match),
+            request_key=key,
+        )
+    else:
+        held = courses.hold_session(
+            principal,
+            request_id,
+            course_id,
+            session_date=body.date,
+            lesson_hours=body.lesson_hours,
+            expected_version=expected_version(if_match),
+            request_key=key,
+        )
     changed = _changed(held.recorded, response)
     response.headers["Location"] = f"/courses/{course_id}#session-{held.session_id}"
     return SessionCreated(
