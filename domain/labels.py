@@ -231,6 +231,22 @@ VOCABULARY: dict[type[StrEnum], dict[str, str]] = {
     },
 }
 
+#: Why personal data is erased or restricted (``ErasureCreate.reason``).
+ERASURE_REASONS: dict[str, str] = {
+    "participant_request": "auf Antrag der Person (Art. 17 DSGVO)",
+    "consent_withdrawn": "Einwilligung widerrufen",
+    "retention_expired": "Aufbewahrungsfrist abgelaufen",
+    "other": "anderer Grund",
+}
+
+#: The funding reports (``/reports/{kind}``), as the Berichte page names them.
+REPORT_KINDS: dict[str, str] = {
+    "monitoring": "Monitoring (Eintritte, Austritte, Bestand)",
+    "outcomes": "Verbleib und Erfolge",
+    "financial": "Finanzen (Verwendungsnachweis)",
+}
+
+
 #: Each rule code of a refusal, as a case worker should read it (``detail_de``).
 RULES: dict[str, str] = {
     "access-log-unavailable": "Der Lesezugriff konnte nicht protokolliert werden; deshalb"

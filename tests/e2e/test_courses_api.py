@@ -156,9 +156,7 @@ def test_a_session_and_its_attendance_list_are_recorded_in_one_request(
     assert (s["present"], s["absent"], s["excused"]) == (1, 1, 0)
 
 
-def test_a_refused_attendance_list_leaves_no_session_behind(
-    client: TestClient, auth: Auth
-) -> None:
+def test_a_refused_attendance_list_leaves_no_session_behind(client: TestClient, auth: Auth) -> None:
     cid = new_course(client, auth)
     enrolled, stranger = participant_in_f4(client, auth), participant_in_f4(client, auth)
     enrol(client, auth, cid, enrolled)
