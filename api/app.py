@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lotse.api import problems
+from lotse.api import pages, problems
 from lotse.api.limits import BodyGuard
 from lotse.api.routes import (
     audit,
@@ -151,4 +151,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(reports.router)
     app.include_router(sign_in.router)
     app.include_router(users.router)
+    # The web pages (German, for people in a browser) under /: after the API's routes.
+    pages.install(app)
     return app

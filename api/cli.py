@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 
-
 def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | None) -> int:
     from lotse.api.runtime import build_runtime
     from lotse.api.token_cli import issue_recorded

@@ -417,3 +417,121 @@ def rule_label(rule: str | None) -> str | None:
 
 def status_title(status: int) -> str:
     return STATUS_TITLES.get(status, "Fehler")
+
+
+# ------------------------------------------------------------- the web forms
+#
+# The web pages build a form for each milestone from its request schema
+# (``api.pages.forms``): every field a form shows has its German label here, so a
+# new field without one fails ``tests/unit/test_page_forms.py``.
+
+FIELDS: dict[str, str] = {
+    "programme": "Programm",
+    "provider": "Träger",
+    "intake_date": "Aufnahmedatum",
+    "given_name": "Vorname",
+    "family_name": "Familienname",
+    "birth_date": "Geburtsdatum",
+    "gender": "Geschlecht",
+    "nationality": "Staatsangehörigkeit (Ländercode, z. B. SY)",
+    "residence_status": "Aufenthaltsstatus",
+    "age_exception_reason": "Begründung der Altersausnahme",
+    "effective_date": "Datum",
+    "eligible": "förderberechtigt",
+    "target_group": "Zielgruppe",
+    "lives_in_reception_centre": "lebt in einer Aufnahmeeinrichtung",
+    "excluded_by_security_check": "nach Sicherheitsprüfung ausgeschlossen (nur das Ergebnis)",
+    "employment_ban": "Beschäftigungsverbot",
+    "regular_school_access": "Zugang zur Regelschule",
+    "justification": "Begründung",
+    "consent_version": "Fassung der Einwilligung",
+    "language": "Sprache der Einwilligung (z. B. de, ar)",
+    "to_provider": "neuer Träger",
+    "level": "Sprachniveau",
+    "instrument": "Einstufungsverfahren",
+    "module": "Förderbaustein",
+    "reason": "Grund",
+    "minutes": "Dauer in Minuten",
+    "mode": "Art des Kontakts",
+    "confirmed_by_participant": "von der Person bestätigt",
+    "assignee": "Fallbegleitung (Benutzerkennung)",
+    "lesson_hours": "gehaltene Unterrichtsstunden",
+    "lesson_hours_attended": "besuchte Unterrichtsstunden (leer: alle)",
+    "course_type": "Art des Sprachkurses",
+    "target_level": "angestrebtes Niveau",
+    "achieved_level": "erreichtes Niveau",
+    "certificate": "Abschluss oder Zertifikat",
+    "occupation": "Beruf",
+    "employer_name": "Betrieb",
+    "passed_exam": "Prüfung bestanden",
+    "employment_type": "Art der Beschäftigung",
+    "hours_per_week": "Stunden pro Woche",
+    "status": "Status",
+    "valid_until": "gültig bis",
+    "destination": "Verbleib",
+    "months_after_exit": "Monate nach dem Austritt",
+    "corrects_version": "korrigierter Eintrag (Nr.)",
+    "voids_version": "ungültiger Eintrag (Nr.)",
+    "changes": "Änderungen",
+    "version": "Stand der Seite",
+    "Idempotency-Key": "Formularkennung",
+    "If-Match": "Stand der Seite",
+    "q": "Name",
+    "cursor": "Seite",
+}
+
+#: What a form field's input is missing or gets wrong, by the validator's error type.
+INPUT_ERRORS: dict[str, str] = {
+    "missing": "Bitte ausfüllen.",
+    "string_too_short": "Bitte ausfüllen.",
+    "string_too_long": "Der Text ist zu lang.",
+    "string_pattern_mismatch": "Das Format stimmt nicht.",
+    "date_type": "Bitte ein Datum angeben (TT.MM.JJJJ).",
+    "date_parsing": "Bitte ein gültiges Datum angeben (TT.MM.JJJJ).",
+    "date_from_datetime_parsing": "Bitte ein gültiges Datum angeben (TT.MM.JJJJ).",
+    "enum": "Bitte einen Eintrag aus der Liste wählen.",
+    "literal_error": "Bitte einen Eintrag aus der Liste wählen.",
+    "int_type": "Bitte eine ganze Zahl angeben.",
+    "int_parsing": "Bitte eine ganze Zahl angeben.",
+    "int_from_float": "Bitte eine ganze Zahl angeben.",
+    "number_type": "Bitte eine Zahl angeben.",
+    "decimal_type": "Bitte eine Zahl angeben.",
+    "decimal_parsing": "Bitte eine Zahl angeben.",
+    "decimal_max_places": "Höchstens zwei Stellen nach dem Komma.",
+    "decimal_max_digits": "Die Zahl ist zu groß.",
+    "greater_than_equal": "Die Zahl ist zu klein.",
+    "greater_than": "Die Zahl ist zu klein.",
+    "less_than_equal": "Die Zahl ist zu groß.",
+    "less_than": "Die Zahl ist zu groß.",
+    "bool_type": "Bitte ankreuzen oder leer lassen.",
+    "invalid_characters": "Der Text enthält Steuerzeichen oder unsichtbare Zeichen, die"
+    " hier nicht erlaubt sind.",
+    "extra_forbidden": "Dieses Feld gehört nicht zu diesem Formular.",
+}
+
+#: A participant's status in the caseload and on the participant's page.
+PARTICIPANT_STATUSES: dict[str, str] = {
+    "active": "aktiv",
+    "exited": "ausgetreten",
+    "voided": "ungültig (doppelt erfasst)",
+}
+
+
+def field_label(name: str) -> str:
+    """The German label of a form field (``changes.x``: the label of ``x``)."""
+    return FIELDS.get(name.rpartition(".")[2], FIELDS.get(name, name))
+
+
+def input_error_label(error_type: str) -> str:
+    return INPUT_ERRORS.get(error_type, "Die Eingabe ist ungültig.")
+
+
+def role_label(role: str) -> str:
+    try:
+        return label(Role(role))
+    except ValueError:
+        return role
+
+
+def status_label(status: str) -> str:
+    return PARTICIPANT_STATUSES.get(status, status)

@@ -10,7 +10,6 @@ CSRF token their forms carry.
 
 from __future__ import annotations
 
-import html
 import logging
 import secrets
 from typing import Annotated
@@ -21,6 +20,7 @@ from starlette.exceptions import HTTPException
 
 from lotse.api.demo_users import demo_principals
 from lotse.api.deps import RuntimeDep
+from lotse.api.pages.rendering import render
 from lotse.api.runtime import Runtime
 from lotse.api.sessions import (
     SIGN_IN_COOKIE,
@@ -30,7 +30,7 @@ from lotse.api.sessions import (
     session_of,
     set_session_cookie,
 )
-from lotse.api.sign_in import SignIn, SignInError
+from lotse.api.sign_in import SignIn, SignInError, safe_next
 from lotse.domain.labels import label
 
 log = logging.getLogger(__name__)
@@ -87,9 +87,7 @@ async def sign_in_callback(
         # A callback this browser did not start (login CSRF) or a forged state.
         raise HTTPException(401, "this sign-in was not started in this browser: sign in again")
     try:
-        principal, issuer, next_path = _sign_in(runtime).finish(
-            state, code, _callback_url(request)
-        )
+        principal, issuer, next_path = _sign_in(runtime).finish(state, code, _callback_url(request))
     except SignInError as e:
         log.info("sign-in refused: %s", e)
         raise HTTPException(401, str(e)) from None
@@ -151,36 +149,22 @@ def _demo_only(runtime: Runtime) -> None:
 
 
 @router.get("/demo", response_class=HTMLResponse)
-async def demo_sign_in_page(runtime: RuntimeDep) -> HTMLResponse:
+async def demo_sign_in_page(
+    request: Request,
+    runtime: RuntimeDep,
+    next: Annotated[str | None, Query(max_length=2000)] = None,
+) -> HTMLResponse:
     _demo_only(runtime)
     form_token = secrets.token_urlsafe(24)
-    choices = "\n".join(
-        f'<li><button type="submit" name="user" value="{i}">'
-        f"{html.escape(label(p.role))}: {html.escape(p.user)} "
-        f"({html.escape(p.organisation)})</button></li>"
-        for i, p in enumerate(demo_principals())
+    choices = [
+        {"role": label(p.role), "user": p.user, "organisation": p.organisation}
+        for p in demo_principals()
+    ]
+    response = render(
+        request,
+        "demo_sign_in.html",
+        {"form_token": form_token, "choices": choices, "next_path": safe_next(next)},
     )
-    page = f"""<!doctype html>
-<html lang="de">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Anmelden (Demo) &ndash; Lotse</title></head>
-<body>
-<main>
-<h1>Anmelden (Demo)</h1>
-<p><strong>Nur für die Demo:</strong> Hier wählen Sie eine Rolle ohne Passwort. Im Betrieb
-melden Sie sich mit dem Konto Ihrer Organisation an.</p>
-<form method="post" action="/auth/demo">
-<input type="hidden" name="form_token" value="{form_token}">
-<fieldset><legend>Als wer möchten Sie sich anmelden?</legend>
-<ul>
-{choices}
-</ul>
-</fieldset>
-</form>
-</main>
-</body>
-</html>"""
-    response = HTMLResponse(page, headers={"Cache-Control": "no-store"})
     response.set_cookie(
         DEMO_FORM_COOKIE, form_token, max_age=600, path="/auth", httponly=True, samesite="strict"
     )
@@ -203,7 +187,10 @@ async def demo_sign_in(request: Request, runtime: RuntimeDep) -> RedirectRespons
     session_id, _ = runtime.sessions.open(
         principal.user, principal.role.value, principal.organisation, "demo"
     )
-    response = RedirectResponse("/", status_code=303)
+    next_path = form.get("next")
+    response = RedirectResponse(
+        safe_next(next_path if isinstance(next_path, str) else None), status_code=303
+    )
     set_session_cookie(response, runtime, session_id)
     response.delete_cookie(DEMO_FORM_COOKIE, path="/auth")
     return response

@@ -127,6 +127,8 @@ def new_user() -> dict[str, Any]:
         "email": "erika@caritas.example",
         "memberships": [{"role": "caseworker", "member_of": "caritas-ahlen"}],
     }
+
+
 #: Values for parameters no object names (a chart of a monitoring run, a period).
 DEFAULT_PATH = {"name": "flows", "extension": "svg"}
 DEFAULT_QUERY = {"period": "2021"}

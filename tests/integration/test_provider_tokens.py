@@ -44,12 +44,11 @@ ACCOUNTS = {
 GROUPS = {"coaches": ("caseworker", "caritas-ahlen")}
 
 
-
-
 @pytest.fixture
 def api(runtime: Runtime) -> Iterator[TestClient]:
     with TestClient(create_app(runtime=runtime)) as client:
         yield client
+
 
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenIDProvider]:
@@ -60,7 +59,6 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenIDProvide
 @pytest.fixture
 def settings(settings: Settings, provider: OpenIDProvider, tmp_path: Path) -> Settings:
     return trusting(settings, provider, GROUPS, tmp_path)
-
 
 
 def bearer(token: str) -> dict[str, str]:

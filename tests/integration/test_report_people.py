@@ -105,9 +105,7 @@ def test_monitoring_counts_persons_beside_stays_and_the_total_counts_a_person_on
     assert pick(rows, municipality=ALL, module="Gesamt", quarter="2021-Q2")["persons_stock"] == 5
     # One provider's figures: P4 (F1), P5 (F1, F4), P6 (F1) of vhs-warendorf.
     vhs = rows_of(
-        report(
-            client, auth, runtime, "monitoring", unsuppressed=True, provider="vhs-warendorf"
-        ),
+        report(client, auth, runtime, "monitoring", unsuppressed=True, provider="vhs-warendorf"),
         "quartale",
     )
     assert counts(vhs, "Gesamt", "2021-Q2", STAYS) == (2, 0, 4)

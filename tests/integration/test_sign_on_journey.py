@@ -38,8 +38,6 @@ COACHING = {
 }
 
 
-
-
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenIDProvider]:
     with running_provider(tmp_path_factory.mktemp("op"), ACCOUNTS) as op:
@@ -55,7 +53,6 @@ def settings(settings: Settings, provider: OpenIDProvider, tmp_path: Path) -> Se
 def browser(runtime: Runtime) -> Iterator[TestClient]:
     with browser_on(runtime) as client:
         yield client
-
 
 
 def add_to_directory(client: TestClient, auth: Auth, subject: str, member_of: str) -> str:

@@ -35,8 +35,6 @@ ACCOUNTS = {
 GROUPS = {"coaches": ("caseworker", "caritas-ahlen")}
 
 
-
-
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenIDProvider]:
     with running_provider(tmp_path_factory.mktemp("op"), ACCOUNTS) as op:
@@ -52,7 +50,6 @@ def settings(settings: Settings, provider: OpenIDProvider, tmp_path: Path) -> Se
 def browser(runtime: Runtime) -> Iterator[TestClient]:
     with browser_on(runtime) as client:
         yield client
-
 
 
 def sign_in(browser: TestClient, provider: OpenIDProvider, login: str) -> int:

@@ -1,0 +1,35 @@
+"""The web pages: German, server-rendered, on the same services as the JSON API.
+
+How a page is built (read this before adding one):
+
+- a module per page area (``home``, ``caseload``, ``participant``, ...) with a
+  router from ``routing.page_router()``: errors become German error pages
+  (``routing.page_for_error``), the routes stay out of the OpenAPI schema;
+- the signed-in person comes from ``visitors.SignedIn`` (the browser session only;
+  without one, a redirect to the Anmeldung; on a post the CSRF token is checked);
+- the page answers with ``rendering.render(request, "x.html", {...})`` or, after a
+  form post, ``rendering.redirect(path)``: both carry the security headers;
+- templates in ``api/templates`` extend ``base.html``; every form carries
+  ``<input type="hidden" name="csrf_token" value="{{ visitor.csrf_token }}">``;
+  forms for a request schema come from ``forms.form_fields`` and
+  ``_fields.html``'s ``field`` macro; codes are shown through ``domain.labels``;
+- the navigation lists the pages a role may use (``navigation.NAVIGATION``).
+
+A page calls the same application service and read-side function as the JSON
+route it mirrors; it never decides access itself.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from lotse.api.pages import caseload, home
+from lotse.api.pages.rendering import STATIC
+
+
+def install(app: FastAPI) -> None:
+    """Mount the static files and include every page router (after the JSON API's)."""
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in (home.router, caseload.router):
+        app.include_router(router)
