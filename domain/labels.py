@@ -247,6 +247,22 @@ REPORT_KINDS: dict[str, str] = {
 }
 
 
+#: What the verification of the log found (``storage.verification.Problem.kind``).
+VERIFICATION_PROBLEMS: dict[str, str] = {
+    "unknown-checkpoint": "Den genannten Prüfpunkt gibt es nicht.",
+    "checkpoint-mismatch": "Ein signierter Prüfpunkt passt nicht zu den gespeicherten Ereignissen.",
+    "checkpoint-signature": "Die Signatur eines Prüfpunkts ist ungültig.",
+    "event-missing": "Ein Ereignis fehlt in der Kette.",
+    "access-log-mismatch": "Das Protokoll der Lesezugriffe passt nicht zum signierten Prüfpunkt.",
+    "keys-mismatch": "Die Schlüsseltabelle passt nicht zum signierten Prüfpunkt.",
+    "key-destroyed-unrecorded": "Ein Schlüssel wurde vernichtet, ohne dass eine Löschung"
+    " erfasst ist.",
+    "malformed-row": "Ein gespeicherter Eintrag ist beschädigt.",
+    "unchained-event": "Ein Ereignis ist nicht in die Kette eingebunden.",
+    "chain-mismatch": "Ein Ereignis wurde nachträglich verändert (Kettenwert stimmt nicht).",
+}
+
+
 #: Each rule code of a refusal, as a case worker should read it (``detail_de``).
 RULES: dict[str, str] = {
     "access-log-unavailable": "Der Lesezugriff konnte nicht protokolliert werden; deshalb"

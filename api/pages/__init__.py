@@ -24,12 +24,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from lotse.api.pages import caseload, home
+from lotse.api.pages import audit, caseload, courses, home, privacy, reports
 from lotse.api.pages.rendering import STATIC
 
 
 def install(app: FastAPI) -> None:
     """Mount the static files and include every page router (after the JSON API's)."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for router in (home.router, caseload.router):
+    for router in (
+        home.router,
+        caseload.router,
+        courses.router,
+        reports.router,
+        audit.router,
+        privacy.router,
+    ):
         app.include_router(router)
