@@ -259,7 +259,8 @@ def test_a_coordinator_reads_the_course_but_gets_no_session_form(
 
     page = web.get(f"/kurse/{cid}?stand={position}")
     post = web.post(
-        f"/kurse/{cid}/termine", data={"csrf_token": csrf, "date": "2021-04-06", "lesson_hours": "4"}
+        f"/kurse/{cid}/termine",
+        data={"csrf_token": csrf, "date": "2021-04-06", "lesson_hours": "4"},
     )
 
     assert page.status_code == 200
