@@ -76,7 +76,8 @@ def test_a_coordinator_makes_a_report_with_chart_and_downloads(
 
     assert page.status_code == 200
     chart = re.search(r'<img src="([^"]+\.svg)" alt="([^"]+)"', page.text)
-    assert chart is not None and chart.group(2)
+    assert chart is not None
+    assert chart.group(2)
     assert web.get(chart.group(1)).headers["content-type"].startswith("image/svg+xml")
     xlsx = re.search(r'href="([^"]+format=xlsx)"', page.text)
     assert xlsx is not None
