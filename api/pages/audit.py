@@ -23,6 +23,7 @@ from uuid import UUID
 
 from fastapi import Request
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
 from lotse.api.deps import ReadAccess, RuntimeDep
@@ -230,8 +231,10 @@ async def audit_page(
         if not values["kenntnisstand"] and "kenntnisstand" not in errors:
             errors["kenntnisstand"] = "Bitte den Kenntnisstand angeben, mit dem verglichen wird."
         if not errors:
-            today = _column(runtime, visitor, participant_id, as_of, None)
-            then = _column(runtime, visitor, participant_id, as_of, known_at)
+            today = await run_in_threadpool(_column, runtime, visitor, participant_id, as_of, None)
+            then = await run_in_threadpool(
+                _column, runtime, visitor, participant_id, as_of, known_at
+            )
             # Both columns were read: one entry each in the read-access log, as the API's.
             await ReadAccess(runtime, request, principal).record_async(participant_id)
             comparison = {
@@ -310,7 +313,9 @@ async def export_bundle(request: Request, runtime: RuntimeDep, visitor: SignedIn
     criteria = Criteria(participant=participant, municipality=municipality)
     exporter = None
     if not errors:
-        exporter, chosen = participants_to_export(runtime, principal, criteria)
+        exporter, chosen = await run_in_threadpool(
+            participants_to_export, runtime, principal, criteria
+        )
         if not chosen:
             errors["export_teilnehmende"] = (
                 "Keine Person in Ihrem Zuständigkeitsbereich passt zu dieser Auswahl."
@@ -334,7 +339,7 @@ async def export_bundle(request: Request, runtime: RuntimeDep, visitor: SignedIn
     await ReadAccess(runtime, request, principal).record_many_async(chosen)
     target = Path(tempfile.mkdtemp(prefix="lotse-export-")) / "bundle.zip"
     try:
-        exporter.export(criteria, chosen, target)
+        await run_in_threadpool(exporter.export, criteria, chosen, target)
     except (ExportError, SigningKeyError):
         _remove(target)
         return render(

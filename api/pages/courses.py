@@ -22,6 +22,7 @@ from uuid import UUID
 
 from fastapi import Request
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from lotse.api.deps import ReadAccess, RuntimeDep
@@ -277,7 +278,8 @@ async def schedule_course(request: Request, runtime: RuntimeDep, visitor: Signed
     else:
         key = idempotency_key(values["idempotency_key"])
         try:
-            result = runtime.courses.schedule(
+            result = await run_in_threadpool(
+                runtime.courses.schedule,
                 principal,
                 request.state.request_id,
                 programme=body.programme,
@@ -382,7 +384,9 @@ async def course_page(
 ) -> Response:
     check_may_read_courses(visitor.principal)
     await catch_up(request.app.state.reads, ("courses", "participants"), stand)
-    course = runtime.courses.course_for_reading(visitor.principal, _course_id(course_id))
+    course = await run_in_threadpool(
+        runtime.courses.course_for_reading, visitor.principal, _course_id(course_id)
+    )
     return await _course_page(request, runtime, visitor, course)
 
 
@@ -428,7 +432,8 @@ async def hold_session(
         path = f"/courses/{cid}/sessions"
         key = idempotency_key(values["idempotency_key"])
         try:
-            held = courses.hold_session_with_attendance(
+            held = await run_in_threadpool(
+                courses.hold_session_with_attendance,
                 principal,
                 request.state.request_id,
                 cid,
@@ -445,7 +450,7 @@ async def hold_session(
             errors[field if field != "session date" else "date"] = domain_error_message(e)
         else:
             return redirect(f"/kurse/{cid}?stand={held.recorded.position}#termin-{held.session_id}")
-    course = courses.course_for_reading(principal, cid)
+    course = await run_in_threadpool(courses.course_for_reading, principal, cid)
     return await _course_page(
         request, runtime, visitor, course, values=values, errors=errors, status_code=422
     )
@@ -460,7 +465,9 @@ async def attendance_sheet(
     termin: str | None = None,
 ) -> Response:
     """The Teilnehmendenliste to print and sign: a blank one, or a session's marks."""
-    course = runtime.courses.course_for_reading(visitor.principal, _course_id(course_id))
+    course = await run_in_threadpool(
+        runtime.courses.course_for_reading, visitor.principal, _course_id(course_id)
+    )
     session: dict[str, Any] | None = None
     ids = current_enrolments(course)
     if termin is not None:

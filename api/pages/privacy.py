@@ -18,6 +18,7 @@ from uuid import UUID
 
 from fastapi import Request
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from lotse.api.deps import RuntimeDep
@@ -90,9 +91,12 @@ def _participant_id(raw: str) -> UUID:
         raise ParticipantNotFoundError(msg) from None
 
 
-def _in_scope(runtime: Runtime, principal: Principal, participant_id: UUID) -> None:
+async def _in_scope(runtime: Runtime, principal: Principal, participant_id: UUID) -> None:
     """As the erasure decides it: the participant's current placement, in scope."""
-    if runtime.journeys.placement_in_scope(principal, participant_id) is None:
+    placement = await run_in_threadpool(
+        runtime.journeys.placement_in_scope, principal, participant_id
+    )
+    if placement is None:
         msg = "no participant with this id"
         raise ParticipantNotFoundError(msg)
 
@@ -163,7 +167,7 @@ async def access_log_page(
     principal = visitor.principal
     check_may_read_access_log(principal)
     pid = _participant_id(participant_id)
-    rows = runtime.journeys.access_log_of(principal, pid)
+    rows = await run_in_threadpool(runtime.journeys.access_log_of, principal, pid)
     try:
         check_may_erase(principal)
         may_erase = True
@@ -187,7 +191,7 @@ async def erasure_page(
 ) -> Response:
     check_may_erase(visitor.principal)
     pid = _participant_id(participant_id)
-    _in_scope(runtime, visitor.principal, pid)
+    await _in_scope(runtime, visitor.principal, pid)
     return _erasure_form(request, pid, {}, {})
 
 
@@ -198,7 +202,7 @@ async def confirm_erasure(
     """The confirmation step: says what will happen; records nothing."""
     check_may_erase(visitor.principal)
     pid = _participant_id(participant_id)
-    _in_scope(runtime, visitor.principal, pid)
+    await _in_scope(runtime, visitor.principal, pid)
     values, body, errors = _validated(await request.form())
     if body is None:
         return _erasure_form(request, pid, values, errors, status_code=422)
@@ -245,16 +249,17 @@ async def erase(
     form = await request.form()
     values, body, errors = _validated(form)
     if body is None:
-        _in_scope(runtime, principal, pid)
+        await _in_scope(runtime, principal, pid)
         return _erasure_form(request, pid, values, errors, status_code=422)
     key = values.get("idempotency_key") or str(uuid.uuid4())
     if form_text(form, "bestaetigt", 4) != "ja":
         # Not confirmed on the confirmation page: say again what would happen.
-        _in_scope(runtime, principal, pid)
+        await _in_scope(runtime, principal, pid)
         return _confirmation(request, pid, body, key)
     journeys = runtime.journeys
     path = f"/participants/{pid}/erasure"
-    result, changed = journeys.erase(
+    result, changed = await run_in_threadpool(
+        journeys.erase,
         principal,
         request.state.request_id,
         pid,
@@ -262,7 +267,8 @@ async def erase(
         reason_code=body.reason,
         request_key=request_key(principal, idempotency_key(key), "erasure", path, body),
     )
-    if body.mode == ErasureMode.SHRED and not scrub_keys(journeys):
+    # Blocking work (and the scrub's wait for older transactions) off the event loop.
+    if body.mode == ErasureMode.SHRED and not await run_in_threadpool(scrub_keys, journeys):
         # Recorded and the key destroyed, but an old copy may remain: confirming
         # again (same key, nothing recorded twice) runs the scrub again.
         return _confirmation(
