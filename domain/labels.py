@@ -494,6 +494,22 @@ FIELDS: dict[str, str] = {
     "If-Match": "Stand der Seite",
     "q": "Name",
     "cursor": "Seite",
+    # Courses (domain/course.py) and data protection, for the pages built on these forms.
+    "title": "Titel",
+    "planned_lesson_hours": "geplante Unterrichtsstunden",
+    "start_date": "Beginn",
+    "end_date": "Ende",
+    "date": "Datum",
+    "participant_id": "Teilnehmende Person",
+}
+
+#: Values of request fields that are fixed lists in the schema (``Literal``), not a
+#: vocabulary enum: the erasure's reason.
+OTHER_VALUES: dict[str, str] = {
+    "participant_request": "auf Antrag der Person",
+    "consent_withdrawn": "Einwilligung widerrufen",
+    "retention_expired": "Aufbewahrungsfrist abgelaufen",
+    "other": "Sonstiges",
 }
 
 #: What a form field's input is missing or gets wrong, by the validator's error type.
@@ -536,6 +552,11 @@ PARTICIPANT_STATUSES: dict[str, str] = {
 def field_label(name: str) -> str:
     """The German label of a form field (``changes.x``: the label of ``x``)."""
     return FIELDS.get(name.rpartition(".")[2], FIELDS.get(name, name))
+
+
+def value_label(value: str) -> str:
+    """The German label of a value of a fixed list (``OTHER_VALUES``)."""
+    return OTHER_VALUES.get(value, value)
 
 
 def input_error_label(error_type: str) -> str:

@@ -24,16 +24,30 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from lotse.api.pages import audit, caseload, courses, home, privacy, reports
+from lotse.api.pages import (
+    audit,
+    caseload,
+    courses,
+    entries,
+    home,
+    participant,
+    privacy,
+    registration,
+    reports,
+)
 from lotse.api.pages.rendering import STATIC
 
 
 def install(app: FastAPI) -> None:
     """Mount the static files and include every page router (after the JSON API's)."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # registration before participant: /teilnehmende/neu is not a participant's id.
     for router in (
         home.router,
         caseload.router,
+        registration.router,
+        participant.router,
+        entries.router,
         courses.router,
         reports.router,
         audit.router,

@@ -44,7 +44,7 @@ def _text(form: Any, name: str, limit: int = 200) -> str:
 
 
 async def _caseload(
-    request: Request, runtime: RuntimeDep, visitor: Visitor, stand: int | None = None
+    request: Request, runtime: RuntimeDep, visitor: Visitor, stand: str | None = None
 ) -> Response:
     principal = visitor.principal
     check_may_read_personal_data(principal)
@@ -129,7 +129,8 @@ async def _caseload(
             "may_register": permits(check_may_record, principal),
             "role_label": label(principal.role),
         },
-        status_code=422 if errors else 200,
+        # htmx swaps only successful answers: as one types, the hint replaces the list.
+        status_code=422 if errors and "hx-request" not in request.headers else 200,
     )
 
 

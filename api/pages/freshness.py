@@ -14,13 +14,15 @@ from fastapi import Query
 
 from lotse.api.readmodels import ReadModels
 
-Stand = Annotated[int | None, Query(ge=0, le=2**62)]
+#: Taken as text: a mangled value is ignored rather than failing the page.
+Stand = Annotated[str | None, Query()]
 
 
-async def catch_up(reads: ReadModels, names: tuple[str, ...], position: int | None) -> bool:
-    """Wait until ``names`` include ``position``; ``False`` if they did not in time."""
-    if position is None:
+async def catch_up(reads: ReadModels, names: tuple[str, ...], stand: str | int | None) -> bool:
+    """Wait until ``names`` include the position ``stand``; ``False`` if not in time."""
+    if stand is None or not str(stand).isdigit() or len(str(stand)) > 18:
         return True
+    position = int(stand)
     if position > await reads.head():
         return True  # no completed write has it: nothing to wait for
     return bool(await reads.wait_for(names, position))

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import urllib.parse
-from typing import Annotated
 
-from fastapi import Query, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from lotse.api.deps import RuntimeDep
@@ -16,6 +15,8 @@ from lotse.api.pages.visitors import SIGN_IN_PAGE, MaybeSignedIn, SignedIn
 from lotse.api.sign_in import safe_next
 
 router = page_router()
+
+MAX_NEXT = 2000
 
 
 @router.get("/")
@@ -36,10 +37,11 @@ async def sign_in_page(
     request: Request,
     runtime: RuntimeDep,
     visitor: MaybeSignedIn,
-    next: Annotated[str | None, Query(max_length=2000)] = None,
-    unsaved: Annotated[str | None, Query(max_length=1)] = None,
+    next: str | None = None,
+    unsaved: str | None = None,
 ) -> Response:
-    next_path = safe_next(next)
+    # Lenient on purpose: a mangled link still shows the Anmeldung, sending on to "/".
+    next_path = safe_next(next if next is not None and len(next) <= MAX_NEXT else None)
     offered = runtime.sign_in.offered() if runtime.sign_in is not None else []
     issuers = [
         {

@@ -115,7 +115,7 @@ def page_for_error(request: Request, error: Exception) -> Response:
         if error.status_code == 403:
             return error_page(request, 403, CSRF_REFUSED)
         return error_page(request, error.status_code)
-    if isinstance(error, DATABASE_UNAVAILABLE | AccessLogUnavailableError):
+    if isinstance(error, (*DATABASE_UNAVAILABLE, AccessLogUnavailableError)):
         log.warning("page answered 503 (%s)", type(error).__name__)
         return error_page(request, 503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     if isinstance(error, MapperDeserialisationError):

@@ -55,13 +55,15 @@ class SignInRequiredError(Exception):
 
 
 def _return_path(request: Request) -> str:
-    """Where to go after signing in: the page asked for; for a post, the page it came from."""
+    """Where to go after signing in: the page asked for; for a post, the page it came from.
+
+    A post's own address only takes posts, so without the page it came from (the
+    ``Referer``, which browsers send to this site under ``same-origin``) it is the
+    start page. The path only: a query string may hold search terms.
+    """
     if request.method in UNSAFE_METHODS:
-        referer = request.headers.get("referer", "")
-        parts = urllib.parse.urlsplit(referer)
-        same_site = parts.netloc == request.url.netloc
-        return safe_next(parts.path) if referer and same_site else safe_next(request.url.path)
-    # The path only: a query string may hold search terms, and they are not kept.
+        parts = urllib.parse.urlsplit(request.headers.get("referer", ""))
+        return safe_next(parts.path) if parts.netloc == request.url.netloc else "/"
     return safe_next(request.url.path)
 
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 from fastapi.testclient import TestClient
 
 from lotse.api.app import create_app
@@ -70,3 +71,23 @@ def registered(client: TestClient, auth: Auth, **overrides: object) -> tuple[str
     response = client.post("/participants", json=registration(**overrides), headers=auth())
     assert response.status_code == 201, response.text
     return str(response.json()["id"]), int(response.json()["position"])
+
+
+@contextmanager
+def unwritable_access_log(database_url: str) -> Iterator[None]:
+    """The read-access log refuses every insert, as a full disk or a lost grant would."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE FUNCTION test_pages_refuse_insert() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'access log unwritable (test)'; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER test_pages_refuse_insert BEFORE INSERT ON lotse_access_log"
+            " FOR EACH ROW EXECUTE FUNCTION test_pages_refuse_insert()"
+        )
+    try:
+        yield
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("DROP TRIGGER test_pages_refuse_insert ON lotse_access_log")
+            conn.execute("DROP FUNCTION test_pages_refuse_insert()")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -10,7 +13,7 @@ from fastapi.testclient import TestClient
 from lotse.api.runtime import Runtime
 from tests.builders.api import Auth, register
 from tests.builders.journeys import AMINA
-from tests.builders.pages import browser, registered, sign_in
+from tests.builders.pages import browser, hidden, registered, sign_in
 
 PAGE_HEADERS = {
     "content-security-policy": (
@@ -142,3 +145,96 @@ def test_a_funder_gets_no_caseload_and_no_names(
     for page in (listing, overview):
         assert AMINA["family_name"] not in page.text
         assert AMINA["given_name"] not in page.text
+
+
+def test_the_abmelden_button_ends_the_session(web: TestClient, runtime: Runtime) -> None:
+    sign_in(web, runtime)
+    page = web.get("/teilnehmende").text
+    form = page.split('action="/auth/logout"', 1)[1].split("</form>", 1)[0]
+
+    answer = web.post("/auth/logout", data={"csrf_token": hidden(form, "csrf_token")})
+
+    assert answer.status_code == 303
+    assert web.get("/teilnehmende").status_code == 303
+
+
+def test_the_demo_sign_in_uses_the_layout_and_goes_on_to_next(
+    runtime: Runtime,
+) -> None:
+    runtime.settings = dataclasses.replace(
+        runtime.settings, demo_sign_in=True, session_cookie_secure=False
+    )
+    with browser(runtime) as web:
+        anmeldung = web.get("/anmeldung", params={"next": "/teilnehmende"})
+        demo = web.get("/auth/demo", params={"next": "/teilnehmende"})
+        answer = web.post(
+            "/auth/demo",
+            data={
+                "form_token": hidden(demo.text, "form_token"),
+                "next": "/teilnehmende",
+                "user": "0",
+            },
+        )
+
+        assert 'href="/auth/demo?next=%2Fteilnehmende"' in anmeldung.text
+        assert demo.headers["content-security-policy"] == PAGE_HEADERS["content-security-policy"]
+        assert 'class="skip-link"' in demo.text
+        assert answer.headers["location"] == "/teilnehmende"
+        assert web.get("/teilnehmende").status_code == 200
+
+
+def test_error_pages_carry_the_security_headers_and_are_german(
+    web: TestClient, runtime: Runtime
+) -> None:
+    sign_in(web, runtime, "funder")
+
+    refused = web.get("/teilnehmende")
+
+    assert refused.status_code == 403
+    assert refused.headers["content-security-policy"] == PAGE_HEADERS["content-security-policy"]
+    assert refused.headers["cache-control"] == "no-store"
+    assert "Keine Berechtigung" in refused.text
+    assert "Ihre Rolle darf diese Seite oder diesen Schritt nicht verwenden." in refused.text
+
+
+def test_a_search_typed_with_javascript_shows_its_hint_in_the_results(
+    web: TestClient, runtime: Runtime
+) -> None:
+    csrf = sign_in(web, runtime)
+
+    answer = web.post(
+        "/teilnehmende", data={"csrf_token": csrf, "q": "A"}, headers={"HX-Request": "true"}
+    )
+
+    assert answer.status_code == 200
+    results = answer.text.split('id="ergebnisse"', 1)[1]
+    assert "Bitte mindestens ein Wort mit zwei Buchstaben" in results
+
+
+def test_a_post_whose_session_expired_without_referer_goes_to_the_start_afterwards(
+    web: TestClient,
+) -> None:
+    answer = web.post("/teilnehmende/00000000-0000-0000-0000-000000000000/schritte", data={})
+
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/anmeldung?next=%2F&unsaved=1"
+
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "api" / "templates"
+
+
+@pytest.mark.parametrize("template", sorted(p.name for p in TEMPLATES.glob("*.html")))
+def test_no_template_has_inline_script_or_style(template: str) -> None:
+    text = (TEMPLATES / template).read_text()
+
+    assert re.findall(r"<script(?![^>]*\bsrc=)", text) == []
+    assert re.findall(r"<style|\sstyle=|\son[a-z]+=|javascript:|hx-on", text) == []
+
+
+def test_static_files_are_served_without_a_session(web: TestClient) -> None:
+    css = web.get("/static/lotse.css")
+    script = web.get("/static/htmx.min.js")
+
+    assert css.status_code == script.status_code == 200
+    assert css.headers["content-type"].startswith("text/css")
+    assert "@media print" in css.text

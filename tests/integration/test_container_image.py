@@ -239,6 +239,15 @@ def test_the_wheel_built_from_the_image_holds_every_module_of_every_package(
     }
     assert expected - in_wheel == set()
     assert {n for n in in_wheel if not n.startswith("lotse/")} == set(), "nothing generic at top"
+    # The web pages' templates and static files are package data.
+    pages = {
+        "lotse/" + str(p.relative_to(ROOT))
+        for folder in ("api/templates", "api/static")
+        for p in (ROOT / folder).rglob("*")
+        if p.is_file()
+    }
+    assert pages
+    assert pages - set(zipfile.ZipFile(wheel).namelist()) == set()
 
 
 def test_lotse_from_the_image_answers_help(installed_image: tuple[Path, dict[str, str]]) -> None:
@@ -286,6 +295,10 @@ def test_lotse_serve_from_the_image_answers_health_on_postgresql(
                 time.sleep(0.3)
 
         assert status == 200
+        # The pages render from the installed templates and static files.
+        for path in ("/anmeldung", "/static/lotse.css", "/static/htmx.min.js"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+                assert r.status == 200, path
     finally:
         process.terminate()
         process.wait(timeout=30)
