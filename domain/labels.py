@@ -231,14 +231,6 @@ VOCABULARY: dict[type[StrEnum], dict[str, str]] = {
     },
 }
 
-#: Why personal data is erased or restricted (``ErasureCreate.reason``).
-ERASURE_REASONS: dict[str, str] = {
-    "participant_request": "auf Antrag der Person (Art. 17 DSGVO)",
-    "consent_withdrawn": "Einwilligung widerrufen",
-    "retention_expired": "Aufbewahrungsfrist abgelaufen",
-    "other": "anderer Grund",
-}
-
 #: The funding reports (``/reports/{kind}``), as the Berichte page names them.
 REPORT_KINDS: dict[str, str] = {
     "monitoring": "Monitoring (Eintritte, Austritte, Bestand)",

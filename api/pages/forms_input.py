@@ -13,9 +13,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from lotse.api.pages.forms import field_errors
 from lotse.api.problems import status_for
 from lotse.domain.errors import AccessDeniedError, DomainError, VersionConflictError
-from lotse.domain.labels import input_error_label, rule_label
+from lotse.domain.labels import rule_label
 
 #: Longest text a page's form field is read to (the schemas limit each field further).
 FIELD_LIMIT = 2000
@@ -40,12 +41,9 @@ def idempotency_key(value: str) -> str | None:
 
 
 def validation_messages(error: ValidationError) -> dict[str, str]:
-    """The first German message per top-level field the request schema refused."""
-    messages: dict[str, str] = {}
-    for item in error.errors():
-        location = item.get("loc") or ("body",)
-        messages.setdefault(str(location[0]), input_error_label(str(item.get("type", ""))))
-    return messages
+    """The German message per top-level field the request schema refused
+    (``forms.field_errors``, for forms whose fields are the schema's own names)."""
+    return field_errors(error, lambda _name: True)
 
 
 def domain_error_message(error: DomainError) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, get_args
 from uuid import UUID
 
 from fastapi import Request
@@ -31,7 +31,7 @@ from lotse.api.runtime import Runtime
 from lotse.api.schemas import ErasureCreate
 from lotse.domain.access import Principal, check_may_erase, check_may_read_access_log
 from lotse.domain.errors import AccessDeniedError, ParticipantNotFoundError
-from lotse.domain.labels import ERASURE_REASONS, label, role_label, rule_label
+from lotse.domain.labels import label, role_label, rule_label, value_label
 from lotse.domain.vocabulary import ErasureMode
 
 router = page_router()
@@ -52,6 +52,8 @@ CONSEQUENCES = {
         "Zum Ende der Aufbewahrungsfrist des Programms werden die Daten gelöscht.",
     ],
 }
+#: The reasons an erasure may give: the request schema's own list.
+REASONS: tuple[str, ...] = get_args(ErasureCreate.model_fields["reason"].annotation)
 OUTCOMES = {200: "gelesen", 401: "abgewiesen", 403: "abgewiesen", 404: "abgewiesen"}
 
 
@@ -123,7 +125,7 @@ def _erasure_form(
             "participant": short_id(participant_id),
             "participant_id": participant_id,
             "modes": [(m.value, label(m)) for m in ErasureMode],
-            "reasons": list(ERASURE_REASONS.items()),
+            "reasons": [(r, value_label(r)) for r in REASONS],
             "values": values,
             "errors": errors,
         },
@@ -228,7 +230,7 @@ def _confirmation(
             "mode": body.mode.value,
             "mode_label": label(body.mode),
             "reason": body.reason,
-            "reason_label": ERASURE_REASONS.get(body.reason, body.reason),
+            "reason_label": value_label(body.reason),
             "consequences": CONSEQUENCES[body.mode],
             "idempotency_key": key,
             "notice": notice,
