@@ -42,6 +42,7 @@ from lotse.api.readmodels import ReadModels
 from lotse.api.routes.courses import (
     AttendanceEntry,
     CourseCreate,
+    EnrolmentCreate,
     SessionCreate,
     course_list,
 )
@@ -55,11 +56,13 @@ from lotse.domain.access import (
 from lotse.domain.course import AttendanceStatus, Course, CourseStatus, CourseType
 from lotse.domain.errors import CourseNotFoundError, DomainError
 from lotse.domain.labels import label
-from lotse.projections.caseload import names_of
+from lotse.projections.caseload import caseload_page, names_of
 
 router = page_router()
 
 LIST_SIZE = 200
+#: Participants offered for enrolment on a course's page.
+CANDIDATES = 500
 
 
 # ------------------------------------------------------------ view models
@@ -191,6 +194,35 @@ async def _names(
     # Every name shown is a read of personal data: logged before the page leaves.
     await ReadAccess(runtime, request, visitor.principal).record_many_async(names)
     return names
+
+
+async def _candidates(
+    reads: ReadModels,
+    runtime: Runtime,
+    request: Request,
+    visitor: Visitor,
+    course: Course,
+    enrolled: set[UUID],
+) -> list[tuple[UUID, str]]:
+    """Who the course's provider may enrol: its caseload (own and referred participants,
+    as ``GET /participants`` lists them) with an open stay in the course's module."""
+    async with reads.pool.acquire() as conn:
+        rows, _next = await caseload_page(
+            conn,
+            reads.master,
+            visitor.principal,
+            provider=course.provider,
+            municipality=None,
+            status="active",
+            module=course.module,
+            name_terms=None,
+            after=None,
+            limit=CANDIDATES,
+        )
+    shown = [r for r in rows if r["id"] not in enrolled and not r.get("restricted")]
+    await ReadAccess(runtime, request, visitor.principal).record_many_async(r["id"] for r in shown)
+    names = {r["id"]: (r.get("given_name"), r.get("family_name")) for r in shown}
+    return sorted(((pid, display_name(pid, names)) for pid in names), key=lambda c: c[1])
 
 
 # -------------------------------------------------------------------- pages
@@ -328,6 +360,11 @@ async def _course_page(
     )
     values = values or {}
     errors = errors or {}
+    candidates = (
+        await _candidates(reads, runtime, request, visitor, course, set(enrolled))
+        if may_record
+        else []
+    )
     rows = [
         {
             "id": pid,
@@ -357,6 +394,9 @@ async def _course_page(
             ],
             "sessions": session_rows(course, names),
             "may_record": may_record,
+            "candidates": candidates,
+            "session_errors": {k: v for k, v in errors.items() if not k.startswith("enrol_")},
+            "enrol_errors": {k: v for k, v in errors.items() if k.startswith("enrol_")},
             "attendance": rows,
             "values": values,
             "errors": errors,
@@ -504,4 +544,56 @@ async def attendance_sheet(
             "today": date.today(),
             "hours_total": sum((h for _d, h in course.sessions.values()), Decimal(0)),
         },
+    )
+
+
+@router.post("/kurse/{course_id}/anmeldungen")
+async def enrol(
+    course_id: str, request: Request, runtime: RuntimeDep, visitor: SignedIn
+) -> Response:
+    """Enrol a participant, as ``POST /courses/{id}/enrolments`` does."""
+    principal = visitor.principal
+    check_may_manage_courses(principal)
+    cid = _course_id(course_id)
+    form = await request.form()
+    values: dict[str, Any] = {
+        "enrol_participant_id": form_text(form, "participant_id", 40),
+        "enrol_effective_date": form_text(form, "effective_date", 10),
+        "enrol_key": form_text(form, "idempotency_key"),
+    }
+    errors: dict[str, str] = {}
+    try:
+        body = EnrolmentCreate.model_validate(
+            {
+                "participant_id": values["enrol_participant_id"],
+                "effective_date": values["enrol_effective_date"],
+            }
+        )
+    except ValidationError as e:
+        errors = {f"enrol_{k}": v for k, v in validation_messages(e).items()}
+    else:
+        path = f"/courses/{cid}/enrolments"
+        key = idempotency_key(values["enrol_key"])
+        try:
+            result = await run_in_threadpool(
+                runtime.courses.enrol,
+                principal,
+                request.state.request_id,
+                cid,
+                participant_id=body.participant_id,
+                effective_date=body.effective_date,
+                request_key=request_key(principal, key, "course-enrolment", path, body),
+            )
+        except DomainError as e:
+            if not shown_next_to_field(e):
+                raise
+            field = (
+                "enrol_effective_date" if e.field == "effective_date" else "enrol_participant_id"
+            )
+            errors[field] = domain_error_message(e)
+        else:
+            return redirect(f"/kurse/{cid}?stand={result.position}#angemeldet")
+    course = await run_in_threadpool(runtime.courses.course_for_reading, principal, cid)
+    return await _course_page(
+        request, runtime, visitor, course, values=values, errors=errors, status_code=422
     )

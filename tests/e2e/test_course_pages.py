@@ -304,3 +304,39 @@ def test_script_in_a_course_title_renders_inert(
         assert page.status_code == 200
         assert SCRIPT not in page.text
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+
+
+def test_a_participant_of_the_caseload_is_enrolled_through_the_course_page(
+    web: TestClient, client: TestClient, runtime: Runtime, auth: Auth
+) -> None:
+    cid, _ = course(client, auth)
+    response = client.post("/participants", json=registration(), headers=auth())
+    pid = str(response.json()["id"])
+    position = 0
+    for body in into_module():
+        recorded = client.post(f"/participants/{pid}/milestones", json=body, headers=auth())
+        position = int(recorded.json()["position"])
+    csrf = sign_in(web, runtime)
+    page = web.get(f"/kurse/{cid}?stand={position}")
+    assert f'<option value="{pid}">Haidari, Amina</option>' in page.text
+    fields = {
+        "csrf_token": csrf,
+        "idempotency_key": re.findall(r'name="idempotency_key" value="([^"]+)"', page.text)[0],
+        "participant_id": pid,
+        "effective_date": START,
+    }
+
+    late = web.post(
+        f"/kurse/{cid}/anmeldungen",
+        data={**fields, "idempotency_key": "late-1", "effective_date": "2021-07-15"},
+    )
+    first = web.post(f"/kurse/{cid}/anmeldungen", data=fields)
+    again = web.post(f"/kurse/{cid}/anmeldungen", data=fields)
+
+    assert late.status_code == 422
+    assert 'id="anmeldung-datum-error"' in late.text
+    assert "Das Datum liegt außerhalb der Kursdauer." in late.text
+    assert first.status_code == 303
+    assert again.status_code == 303
+    enrolments = client.get(f"/courses/{cid}", headers=auth()).json()["enrolments"]
+    assert [e["participant_id"] for e in enrolments] == [pid]
