@@ -13,7 +13,13 @@ How a page is built (read this before adding one):
   ``<input type="hidden" name="csrf_token" value="{{ visitor.csrf_token }}">``;
   forms for a request schema come from ``forms.form_fields`` and
   ``_fields.html``'s ``field`` macro; codes are shown through ``domain.labels``;
-- the navigation lists the pages a role may use (``navigation.NAVIGATION``).
+- the navigation lists the pages a role may use (``navigation.NAVIGATION``);
+- a page that shows a participant's data records it with ``api.deps.ReadAccess``
+  (as the JSON routes do); a form that writes carries an ``idempotency_key``
+  (generated into the page) and, for a participant, the ``version`` it showed;
+  after the write it redirects with ``?stand=<position>`` and the next page waits
+  for its read models (``freshness.catch_up``);
+- register the router in ``install`` below (a fixed path before a ``{id}`` one).
 
 A page calls the same application service and read-side function as the JSON
 route it mirrors; it never decides access itself.

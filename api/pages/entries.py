@@ -34,11 +34,11 @@ from lotse.api.pages.participant import (
     ENTRY_PAGES,
     form_key,
     form_version,
+    may_record,
     parse_id,
     record_refusal,
     step_choices,
 )
-from lotse.api.pages.participant import _passes as may_record
 from lotse.api.pages.rendering import redirect, render
 from lotse.api.pages.routing import STALE, page_router
 from lotse.api.pages.visitors import SignedIn, Visitor
@@ -54,6 +54,7 @@ from lotse.api.schemas import (
 )
 from lotse.api.views import history_entries
 from lotse.domain.access import check_may_record_milestones, check_may_void
+from lotse.domain.access import may_void as may_void_entries
 from lotse.domain.errors import (
     AccessDeniedError,
     DomainError,
@@ -143,7 +144,11 @@ async def _load(
         and permits(check_may_record_milestones, principal)
         and may_record(principal, participant, "EntryCorrected", None)
     )
-    may_void = entry.type not in ENTRY_PAGES and permits(check_may_void, principal)
+    may_void = (
+        entry.type not in ENTRY_PAGES
+        and permits(check_may_void, principal)
+        and may_void_entries(principal, participant.provider, participant.municipality)
+    )
     return EntryForms(entry, participant, fields, may_correct, may_void and entry.voided_by is None)
 
 

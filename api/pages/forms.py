@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import types
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import Enum, StrEnum
@@ -56,7 +56,6 @@ class FormField:
     hint: str | None = None
     #: The Python type the posted text becomes (int, Decimal, bool, str).
     python_type: type = str
-    options: dict[str, Any] = field(default_factory=dict)
 
 
 class UnsupportedFieldError(TypeError):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -42,14 +43,17 @@ from lotse.api.problems import status_for
 from lotse.api.readmodels import ReadModels
 from lotse.api.routes.participants import request_key
 from lotse.api.runtime import Runtime
-from lotse.api.schemas import MILESTONE_MODELS, ParticipantPublic
+from lotse.api.schemas import MILESTONE_MODELS
 from lotse.api.views import participant_public
 from lotse.domain.access import (
     Principal,
-    check_may_record,
+    accepted_referrals,
     check_may_record_for,
     check_may_record_milestones,
-    check_may_void,
+    core_data,
+    may_void,
+    may_write,
+    referred_modules,
 )
 from lotse.domain.catalogue import MILESTONES
 from lotse.domain.configuration import Configuration, Programme
@@ -126,14 +130,19 @@ class Step:
     key: str = ""
 
 
-def _passes(
-    principal: Principal, participant: Participant, milestone: str, module: str | None
+def may_record(
+    principal: Principal,
+    participant: Participant,
+    milestone: str,
+    module: str | None,
+    referred: frozenset[str] = frozenset(),
 ) -> bool:
+    """Does the access policy let the caller record this milestone for this person?"""
     try:
         check_may_record_for(
             principal,
             participant.provider,
-            frozenset(),
+            referred,
             milestone,
             module,
             participant.municipality,
@@ -165,7 +174,10 @@ def step_choices(
 
 
 def recordable_steps(
-    principal: Principal, configuration: Configuration, participant: Participant
+    principal: Principal,
+    configuration: Configuration,
+    participant: Participant,
+    referred: frozenset[str] = frozenset(),
 ) -> list[Step]:
     """A form for every milestone of the catalogue the caller may record for this person."""
     if not permits(check_may_record_milestones, principal):
@@ -180,11 +192,13 @@ def recordable_steps(
         modules: list[str] = []
         if "module" in model.model_fields:
             modules = [
-                m.code for m in programme.modules if _passes(principal, participant, name, m.code)
+                m.code
+                for m in programme.modules
+                if may_record(principal, participant, name, m.code, referred)
             ]
             if not modules:
                 continue
-        elif not _passes(principal, participant, name, None):
+        elif not may_record(principal, participant, name, None, referred):
             continue
         fields = form_fields(
             model, choices=step_choices(configuration, programme, participant, modules)
@@ -205,47 +219,100 @@ def fresh(step: Step) -> Step:
 # ------------------------------------------------------------- the page
 
 
-def core_data(public: ParticipantPublic, configuration: Configuration) -> list[tuple[str, str]]:
-    programme = configuration.programmes.get(public.programme)
-    provider = configuration.providers.get(public.provider)
-    if public.personal_data_erased:
+def core_facts(
+    values: dict[str, Any], configuration: Configuration, *, full: bool
+) -> list[tuple[str, str]]:
+    """The participant's data as label and text; fields the caller does not read are left out.
+
+    ``values`` is the participant as the caller may read it: the full state, or a
+    referred provider's core data (``domain.access.core_data``, other fields ``None``).
+    """
+    programme = configuration.programmes.get(values["programme"] or "")
+    provider = configuration.providers.get(values["provider"] or "")
+    if values.get("personal_data_erased"):
         name = "(personenbezogene Daten gelöscht)"
     else:
-        name = f"{public.given_name or ''} {public.family_name or ''}".strip() or NOTHING
-    eligible = {True: "ja", False: "nein", None: "noch nicht geprüft"}[public.eligible]
-    consent = (
-        "widerrufen"
-        if public.consent_withdrawn
-        else (f"erteilt (Fassung {public.consent_version})" if public.consent_version else "keine")
-    )
-    residence = vocabulary(ResidenceStatus, public.residence_status)
-    if public.residence_valid_until:
-        residence += f", gültig bis {german_date(public.residence_valid_until)}"
-    facts = [
-        ("Name", name),
-        ("Geburtsdatum", german_date(public.birth_date) or NOTHING),
-        ("Alter bei Aufnahme", str(public.age_at_intake)),
-        ("Geschlecht", vocabulary(Gender, public.gender)),
-        ("Staatsangehörigkeit", public.nationality),
-        ("Aufenthaltsstatus", residence),
-        ("Programm", programme.name if programme else public.programme),
-        ("Träger", provider.name if provider else public.provider),
-        ("Status", status_label(public.status)),
-        ("Aufnahme", german_date(public.intake_date)),
-        ("Förderberechtigt", eligible),
-        ("Zielgruppe", vocabulary(TargetGroup, public.target_group)),
-        ("Einwilligung", consent),
-        ("Sprachniveau", vocabulary(LanguageLevel, public.language_level)),
+        name = f"{values.get('given_name') or ''} {values.get('family_name') or ''}".strip()
+    consent = values.get("consent_version")
+    residence = values.get("residence_status")
+    facts: list[tuple[str, str | None]] = [
+        ("Name", name or None),
+        ("Geburtsdatum", german_date(values.get("birth_date")) or None),
+        ("Geburtsjahr", None if values.get("birth_date") else _text(values.get("birth_year"))),
+        ("Alter bei Aufnahme", _text(values.get("age_at_intake"))),
+        ("Geschlecht", vocabulary(Gender, values.get("gender")) if values.get("gender") else None),
+        ("Staatsangehörigkeit", values.get("nationality")),
+        (
+            "Aufenthaltsstatus",
+            (
+                vocabulary(ResidenceStatus, residence)
+                + (
+                    f", gültig bis {german_date(values['residence_valid_until'])}"
+                    if values.get("residence_valid_until")
+                    else ""
+                )
+            )
+            if residence
+            else None,
+        ),
+        ("Programm", programme.name if programme else values.get("programme")),
+        ("Träger", provider.name if provider else values.get("provider")),
+        ("Status", status_label(values["status"]) if values.get("status") else None),
+        ("Aufnahme", german_date(values.get("intake_date")) or None),
     ]
-    if public.exit_date:
+    if full:
+        eligible = {True: "ja", False: "nein", None: "noch nicht geprüft"}[values.get("eligible")]
+        facts += [
+            ("Förderberechtigt", eligible),
+            ("Zielgruppe", vocabulary(TargetGroup, values.get("target_group"))),
+            (
+                "Einwilligung",
+                "widerrufen"
+                if values.get("consent_withdrawn")
+                else (f"erteilt (Fassung {consent})" if consent else "keine"),
+            ),
+        ]
+    facts.append(
+        (
+            "Sprachniveau",
+            vocabulary(LanguageLevel, values.get("language_level"))
+            if values.get("language_level")
+            else None,
+        )
+    )
+    if values.get("exit_date"):
         facts.append(
             (
                 "Austritt",
-                f"{german_date(public.exit_date)}: {vocabulary(ExitReason, public.exit_reason)},"
-                f" Verbleib {vocabulary(Destination, public.exit_destination)}",
+                f"{german_date(values['exit_date'])}: "
+                f"{vocabulary(ExitReason, values.get('exit_reason'))}, Verbleib "
+                f"{vocabulary(Destination, values.get('exit_destination'))}",
             )
         )
-    return facts
+    return [(name, text) for name, text in facts if text]
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def readable_names(configuration: Configuration) -> Callable[[str], str]:
+    """Organisation and programme ids in a timeline text, replaced by their names.
+
+    The timeline read model keeps ids (its text is written once, at projection,
+    and names may change); a person reads the configured names, not the codes.
+    """
+    names = {p.id: p.name for p in configuration.providers.values()}
+    names.update({m.id: m.name for m in configuration.municipalities.values()})
+    names.update({p.id: p.name for p in configuration.programmes.values()})
+    if not names:
+        return lambda text: text
+    pattern = re.compile(
+        r"(?<![\w-])("
+        + "|".join(re.escape(i) for i in sorted(names, key=len, reverse=True))
+        + r")(?![\w-])"
+    )
+    return lambda text: pattern.sub(lambda m: names[m.group(1)], text)
 
 
 async def _timeline(
@@ -255,6 +322,7 @@ async def _timeline(
         rows = await timeline_for(conn, principal, participant_id)
     organisations = {p.id: p.name for p in configuration.providers.values()}
     organisations.update({m.id: m.name for m in configuration.municipalities.values()})
+    names = readable_names(configuration)
     return [
         {
             "version": r["version"],
@@ -265,7 +333,7 @@ async def _timeline(
             "recorded_by": r["recorded_by"],
             "role": role_label(r["recorded_role"]),
             "organisation": organisations.get(r["organisation"], r["organisation"]),
-            "summary": r["summary"],
+            "summary": names(r["summary"]),
             "corrects_version": r["corrects_version"],
             "corrected_by": list(r["corrected_by"] or []),
         }
@@ -288,15 +356,35 @@ async def record_refusal(
 
 async def load_for_page(
     runtime: Runtime, request: Request, visitor: Visitor, participant_id: UUID
-) -> Participant:
-    """The participant as the caller may read it in full, or the 404 page (logged)."""
+) -> tuple[Participant, frozenset[str]]:
+    """The participant and the modules the caller is referred for (none: it reads in full).
+
+    A provider the participant was referred to reads the core data only, as the
+    JSON API's list does; everything else is the 404 page (logged as a refusal).
+    """
+    principal = visitor.principal
+    journeys = runtime.journeys
     try:
-        return await run_in_threadpool(
-            runtime.journeys.participant_for_reading, visitor.principal, participant_id
+        try:
+            participant = await run_in_threadpool(
+                journeys.participant_for_reading, principal, participant_id
+            )
+            return participant, frozenset()
+        except AccessDeniedError as e:
+            if e.rule != "referral-core-data-only":
+                raise
+        participant, _ = await run_in_threadpool(
+            journeys.history_for_reading, principal, participant_id
         )
     except ParticipantNotFoundError:
-        await record_refusal(runtime, request, visitor.principal, participant_id)
+        await record_refusal(runtime, request, principal, participant_id)
         raise
+    referred = referred_modules(
+        principal,
+        accepted_referrals(participant.referrals.values()),
+        participant.status == "active",
+    )
+    return participant, referred
 
 
 async def participant_page(
@@ -311,16 +399,20 @@ async def participant_page(
     status_code: int = 200,
 ) -> Response:
     principal = visitor.principal
-    participant = await load_for_page(runtime, request, visitor, participant_id)
+    participant, referred = await load_for_page(runtime, request, visitor, participant_id)
     reads: ReadModels = request.app.state.reads
     current = await catch_up(reads, ("timeline",), stand)
     configuration = runtime.journeys.configuration
     timeline = await _timeline(reads, principal, participant_id, configuration)
     await ReadAccess(runtime, request, principal).record_async(participant_id)
-    public = participant_public(participant)
-    programme = configuration.programmes.get(public.programme)
+    values = participant_public(participant).model_dump()
+    since = {m["module"]: m["since"] for m in values["open_modules"]}
+    values["open_modules"] = list(since)
+    if referred:
+        values = core_data(values, referred)
+    programme = configuration.programmes.get(participant.programme)
     steps = []
-    for step in recordable_steps(principal, configuration, participant):
+    for step in recordable_steps(principal, configuration, participant, referred):
         if failed is not None and failed.type == step.type:
             step.values, step.errors, step.key, step.open = (
                 failed.values,
@@ -335,8 +427,8 @@ async def participant_page(
     if failed is None:
         # The next steps of a new registration come first and open.
         for step in steps:
-            if (step.type == "EligibilityAssessed" and public.eligible is None) or (
-                step.type == "ConsentGiven" and public.consent_version is None
+            if (step.type == "EligibilityAssessed" and participant.eligible is None) or (
+                step.type == "ConsentGiven" and participant.consent_version is None
             ):
                 step.open = True
     saved = request.query_params.get("gespeichert")
@@ -346,16 +438,17 @@ async def participant_page(
         {
             "pid": str(participant_id),
             "version": participant.version,
-            "facts": core_data(public, configuration),
+            "facts": core_facts(values, configuration, full=not referred),
+            "referred": referred,
             "modules": [
-                (module_choice(programme, m.module).label if programme else m.module, m.since)
-                for m in public.open_modules
+                (module_choice(programme, code).label if programme else code, since[code])
+                for code in values.get("open_modules") or []
             ],
             "timeline": timeline,
             "timeline_current": current,
             "steps": steps,
-            "may_change_entries": permits(check_may_record, principal)
-            or permits(check_may_void, principal),
+            "may_change_entries": may_write(principal, participant.provider)
+            or may_void(principal, participant.provider, participant.municipality),
             "notice": notice,
             "saved": event_label(saved) if saved in (*MILESTONE_MODELS, "Registered") else None,
         },

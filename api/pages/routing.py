@@ -84,7 +84,8 @@ def error_page(
         {
             "status": status,
             "message": message or MESSAGES.get(status, MESSAGES[400]),
-            "reload": reload,
+            # Reloading means asking for the page again: only a page that was asked for.
+            "reload": reload and request.method == "GET",
         },
         status_code=status,
         headers=headers,

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lotse.api.runtime import Runtime
-from tests.builders.api import Auth, register
+from tests.builders.api import Auth, enrolled, register
 from tests.builders.journeys import AMINA
 from tests.builders.pages import browser, hidden, registered, sign_in
 
@@ -238,3 +238,27 @@ def test_static_files_are_served_without_a_session(web: TestClient) -> None:
     assert css.status_code == script.status_code == 200
     assert css.headers["content-type"].startswith("text/css")
     assert "@media print" in css.text
+
+
+def test_the_caseload_filters_by_status_and_module(
+    web: TestClient, runtime: Runtime, client: TestClient, auth: Auth
+) -> None:
+    plain, _ = registered(client, auth)
+    in_f4 = enrolled(client, auth)
+    last = client.post(
+        f"/participants/{in_f4}/milestones",
+        json={"type": "LanguageLevelAssessed", "effective_date": "2021-03-04", "level": "A1"},
+        headers=auth(),
+    ).json()["position"]
+    csrf = sign_in(web, runtime)
+    web.get("/teilnehmende", params={"stand": last})
+
+    f4 = web.post("/teilnehmende", data={"csrf_token": csrf, "module": "F4"}).text
+    exited = web.post("/teilnehmende", data={"csrf_token": csrf, "status": "exited"}).text
+    active = web.post("/teilnehmende", data={"csrf_token": csrf, "status": "active"}).text
+
+    assert f"/teilnehmende/{in_f4}" in f4
+    assert f"/teilnehmende/{plain}" not in f4
+    assert "/teilnehmende/" not in exited.split('id="ergebnisse"', 1)[1]
+    assert f"/teilnehmende/{plain}" in active
+    assert f"/teilnehmende/{in_f4}" in active

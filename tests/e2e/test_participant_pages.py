@@ -58,7 +58,7 @@ def test_an_out_of_scope_id_gives_the_same_404_page_as_an_unknown_id(
     web: TestClient, runtime: Runtime, client: TestClient, auth: Auth
 ) -> None:
     pid, _ = registered(client, auth)
-    sign_in(web, runtime, "caseworker", "awo-warendorf")
+    sign_in(web, runtime, "caseworker", "awo-duesseldorf")
 
     foreign = web.get(f"/teilnehmende/{pid}")
     unknown = web.get(f"/teilnehmende/{uuid4()}")
@@ -275,7 +275,7 @@ def test_reading_the_page_and_a_refused_attempt_are_in_the_read_access_log(
     pid, position = registered(client, auth)
     sign_in(web, runtime, user="coach-1")
     assert web.get(f"/teilnehmende/{pid}", params={"stand": position}).status_code == 200
-    sign_in(web, runtime, "caseworker", "awo-warendorf", user="coach-elsewhere")
+    sign_in(web, runtime, "caseworker", "awo-duesseldorf", user="coach-elsewhere")
     assert web.get(f"/teilnehmende/{pid}").status_code == 404
 
     log = client.get(f"/participants/{pid}/access-log", headers=auth("coordinator", "warendorf"))
@@ -324,3 +324,51 @@ def test_a_step_the_role_is_not_offered_is_refused_at_the_top_of_the_page(
     assert "Das Teilhabemanagement erfasst nur Ein- und Austritte in F6" in answer.text
     history = client.get(f"/participants/{pid}/history", headers=auth()).json()["events"]
     assert "Exited" not in [e["type"] for e in history]
+
+
+def referred_case(client: TestClient, auth: Auth) -> tuple[str, int]:
+    """A participant of caritas-ahlen in F1, referred to vhs-warendorf for F4 (accepted)."""
+    pid, _ = registered(client, auth)
+    for body in (
+        {"type": "EligibilityAssessed", "eligible": True, "target_group": "duldung"},
+        {"type": "ConsentGiven", "consent_version": "2020-01"},
+        {"type": "ModuleEntered", "module": "F1"},
+    ):
+        answer = milestone(client, auth, pid, {"effective_date": "2021-03-02", **body})
+        assert answer.status_code == 201, answer.text
+    made = client.post(
+        f"/participants/{pid}/referrals",
+        json={"provider": "vhs-warendorf", "module": "F4", "effective_date": "2021-03-03"},
+        headers=auth(),
+    )
+    assert made.status_code == 201, made.text
+    accepted = client.post(
+        f"/participants/{pid}/referrals/{made.json()['referral_id']}/acceptance",
+        json={"effective_date": "2021-03-04"},
+        headers=auth("caseworker", "vhs-warendorf"),
+    )
+    assert accepted.status_code == 201, accepted.text
+    return pid, int(accepted.json()["position"])
+
+
+def test_a_referred_provider_sees_the_core_data_and_records_its_module_only(
+    web: TestClient, runtime: Runtime, client: TestClient, auth: Auth
+) -> None:
+    pid, position = referred_case(client, auth)
+    sign_in(web, runtime, "caseworker", "vhs-warendorf")
+
+    page = web.get(f"/teilnehmende/{pid}", params={"stand": position}).text
+
+    assert AMINA["family_name"] in page
+    assert "Aufenthaltsstatus" not in page.split('id="verlauf"')[0]
+    assert "Förderberechtigt" not in page
+    assert "F1 - " not in page.split('id="verlauf"')[0]  # the lead provider's module
+    offered = re.findall(r'data-milestone="([A-Za-z]+)"', page)
+    assert offered == [
+        "ModuleEntered",
+        "ModuleExited",
+        "CourseAttendanceRecorded",
+    ]
+    assert '<option value="F4"' in form_of(page, "ModuleEntered")
+    assert '<option value="F1"' not in form_of(page, "ModuleEntered")
+    assert "/eintraege/" not in page  # nothing of the lead provider's to correct or void

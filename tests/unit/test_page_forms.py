@@ -8,7 +8,7 @@ import pytest
 from pydantic import Field
 
 from lotse.api.pages.forms import form_fields, form_values, validate
-from lotse.api.pages.participant import ENTRY_PAGES
+from lotse.api.pages.participant import ENTRY_PAGES, readable_names
 from lotse.api.schemas import (
     MILESTONE_MODELS,
     ErasureCreate,
@@ -17,6 +17,7 @@ from lotse.api.schemas import (
     ParticipantCreate,
 )
 from lotse.domain.catalogue import MILESTONES
+from lotse.domain.configuration import load_configuration
 from lotse.domain.labels import FIELDS, OTHER_VALUES, label
 from lotse.domain.vocabulary import ContactMode, ErasureMode
 
@@ -116,3 +117,12 @@ def test_a_fixed_list_of_values_is_offered_by_its_german_labels() -> None:
     assert fields["reason"].kind == "select"
     assert all(c.label in OTHER_VALUES.values() for c in fields["reason"].choices)
     assert [c.label for c in fields["mode"].choices] == [label(m) for m in ErasureMode]
+
+
+def test_timeline_texts_show_names_not_organisation_ids() -> None:
+    readable = readable_names(load_configuration())
+
+    assert readable("aufgenommen beim Träger caritas-ahlen (durchstarten)") == (
+        "aufgenommen beim Träger Caritasverband Ahlen (Durchstarten in Ausbildung und Arbeit)"
+    )
+    assert readable("Eintritt in F4") == "Eintritt in F4"
