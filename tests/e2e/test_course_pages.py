@@ -340,3 +340,47 @@ def test_a_participant_of_the_caseload_is_enrolled_through_the_course_page(
     assert again.status_code == 303
     enrolments = client.get(f"/courses/{cid}", headers=auth()).json()["enrolments"]
     assert [e["participant_id"] for e in enrolments] == [pid]
+
+
+def test_the_course_provider_reads_the_name_of_a_participant_referred_to_it(
+    web: TestClient, client: TestClient, runtime: Runtime, auth: Auth
+) -> None:
+    lead, vhs = auth(), auth("caseworker", "vhs-warendorf")
+    pid = str(client.post("/participants", json=registration(), headers=lead).json()["id"])
+    for body in into_module(module="F1"):
+        assert client.post(f"/participants/{pid}/milestones", json=body, headers=lead).is_success
+    referral = client.post(
+        f"/participants/{pid}/referrals",
+        json={"provider": "vhs-warendorf", "module": "F4", "effective_date": "2021-03-04"},
+        headers=lead,
+    ).json()["referral_id"]
+    accepted = client.post(
+        f"/participants/{pid}/referrals/{referral}/acceptance",
+        json={"effective_date": "2021-03-05"},
+        headers=vhs,
+    )
+    assert accepted.status_code == 201, accepted.text
+    entered = client.post(
+        f"/participants/{pid}/milestones",
+        json={"type": "ModuleEntered", "effective_date": "2021-03-06", "module": "F4"},
+        headers=vhs,
+    )
+    assert entered.status_code == 201, entered.text
+    cid, _ = course(client, lambda: vhs, provider="vhs-warendorf")
+    enrolment = client.post(
+        f"/courses/{cid}/enrolments",
+        json={"participant_id": pid, "effective_date": START},
+        headers=vhs,
+    )
+    assert enrolment.status_code == 201, enrolment.text
+    position = int(enrolment.json()["position"])
+
+    sign_in(web, runtime, "caseworker", "vhs-warendorf")
+    at_vhs = web.get(f"/kurse/{cid}?stand={position}")
+    web.cookies.clear()
+    sign_in(web, runtime, "caseworker", "caritas-ahlen")
+    at_caritas = web.get(f"/kurse/{cid}")
+
+    assert at_vhs.status_code == 200
+    assert "Haidari, Amina" in at_vhs.text
+    assert at_caritas.status_code == 404
