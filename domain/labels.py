@@ -493,6 +493,15 @@ FIELDS: dict[str, str] = {
     "end_date": "Ende",
     "date": "Datum",
     "participant_id": "Teilnehmende Person",
+    # Fields of recorded entries that the Prüfung page shows (the history's data).
+    "municipality": "Kommune",
+    "birth_year": "Geburtsjahr",
+    "age_at_intake": "Alter bei Aufnahme",
+    "rule_version": "Fassung der Förderregeln",
+    "referral_id": "Vermittlung",
+    "session_id": "Kurstermin",
+    "corrected_type": "korrigierte Art des Eintrags",
+    "voided_type": "für ungültig erklärte Art des Eintrags",
 }
 
 #: Values of request fields that are fixed lists in the schema (``Literal``), not a

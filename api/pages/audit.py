@@ -87,11 +87,25 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
+#: Fields whose value is an organisation's or a programme's id: shown by its name.
+NAMED_BY_CONFIGURATION = frozenset({"provider", "municipality", "to_provider", "programme"})
+#: Fields whose value is an event type (what a correction or void concerns).
+EVENT_TYPE_FIELDS = frozenset({"corrected_type", "voided_type"})
+
+
+def detail_text(key: str, value: Any, names: Mapping[str, str]) -> str:
+    if key in NAMED_BY_CONFIGURATION and isinstance(value, str):
+        return names.get(value, value)
+    if key in EVENT_TYPE_FIELDS and isinstance(value, str):
+        return event_label(value)
+    return value_text(value)
+
+
 def entry_view(entry: HistoryEntry, organisations: Mapping[str, str]) -> dict[str, Any]:
     details = [
-        (field_label(k), value_text(v))
+        (field_label(k), detail_text(k, v, organisations))
         for k, v in entry.data.items()
-        if k not in HIDDEN_DATA and k not in entry.erased_fields
+        if k not in HIDDEN_DATA and k not in entry.erased_fields and v not in (None, "", [], {})
     ]
     return {
         "version": entry.version,
@@ -149,10 +163,12 @@ def local_time(text: str) -> datetime | None:
 
 
 def _organisations(runtime: Runtime) -> dict[str, str]:
+    """Names of municipalities, providers and programmes, by id."""
     config = runtime.configuration
     return {
         **{m.id: m.name for m in config.municipalities.values()},
         **{p.id: p.name for p in config.providers.values()},
+        **{p.id: p.name for p in config.programmes.values()},
     }
 
 

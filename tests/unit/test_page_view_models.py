@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from uuid import UUID
 
-from lotse.api.pages.audit import differing, problem_text, value_text
+from lotse.api.pages.audit import detail_text, differing, problem_text, value_text
 from lotse.api.pages.courses import attendance_entries, display_name, entry_row, pseudonym
 from lotse.api.pages.privacy import REASONS, access_rows
 from lotse.api.pages.reports import cell_text, table_views
@@ -122,3 +122,13 @@ def test_the_access_log_is_shown_in_german() -> None:
     assert rows[0]["role"] == "Fallbegleitung (Coach beim Träger)"
     assert rows[0]["organisation"] == "Caritas Ahlen"
     assert rows[0]["outcome"] == "abgewiesen"
+
+
+def test_audit_details_name_organisations_and_event_types() -> None:
+    names = {"caritas-ahlen": "Caritasverband Ahlen"}
+
+    assert detail_text("provider", "caritas-ahlen", names) == "Caritasverband Ahlen"
+    assert detail_text("corrected_type", "ModuleEntered", names) == (
+        "Eintritt in einen Förderbaustein"
+    )
+    assert detail_text("module", "F4", names) == "F4"
