@@ -125,10 +125,13 @@ def municipality_choices(principal: Principal, runtime: Runtime) -> list[tuple[s
     chosen = []
     for municipality in config.municipalities.values():
         try:
-            report_scope(principal, config, municipality.id, None)
+            scope = report_scope(principal, config, municipality.id, None)
         except DomainError:
             continue
-        chosen.append((municipality.id, municipality.name))
+        # Only where the report would cover that municipality (a case worker's covers
+        # the own provider, whatever is asked).
+        if scope[0] == municipality.id:
+            chosen.append((municipality.id, municipality.name))
     return chosen
 
 

@@ -163,3 +163,20 @@ def test_roles_without_reports_are_refused(web: TestClient, runtime: Runtime) ->
 
     assert web.get("/berichte").status_code == 403
     assert 'href="/berichte"' not in web.get("/start").text
+
+
+def test_a_case_workers_report_covers_the_own_provider(
+    web: TestClient, client: TestClient, runtime: Runtime, auth: Auth
+) -> None:
+    _pid, position = participant_in_f4(client, auth)
+    caught_up(client, auth, position)
+    csrf = sign_in(web, runtime)
+    form = web.get("/berichte")
+
+    answer = web.post("/berichte", data={"csrf_token": csrf, "kind": "outcomes", "period": "2021"})
+
+    assert 'name="municipality"' not in form.text
+    assert "Teilnehmenden Ihres Trägers" in form.text
+    assert answer.status_code == 303
+    page = web.get(answer.headers["location"])
+    assert "Caritasverband Ahlen" in page.text
