@@ -119,6 +119,8 @@ def seed_courses(
     on_progress: Callable[[CourseCounts], None] | None = None,
 ) -> CourseCounts:
     """``courses`` F4 courses in ``year`` with about ``sessions`` sessions in all."""
+    if courses <= 0:
+        return CourseCounts()  # a year without courses: the reports as before issue 11
     rng = random.Random(seed_value)
     config = journeys.configuration
     programme = config.programmes["durchstarten"]
