@@ -143,3 +143,25 @@ def test_an_auditor_downloads_a_verifiable_pseudonymised_bundle(
         f"/participants/{pid}/access-log", headers=auth("coordinator", "warendorf")
     ).json()["entries"]
     assert any(e["endpoint"] == "POST /pruefung/export" for e in log)
+
+
+@pytest.mark.parametrize(
+    ("role", "org", "shown"),
+    [
+        ("auditor", "*", {"/kurse", "/berichte", "/pruefung"}),
+        ("coordinator", "warendorf", {"/kurse", "/berichte", "/datenschutz"}),
+        ("caseworker", "caritas-ahlen", {"/kurse", "/berichte"}),
+        ("funder", "*", {"/berichte"}),
+    ],
+)
+def test_the_navigation_offers_each_role_its_pages(
+    web: TestClient, runtime: Runtime, role: str, org: str, shown: set[str]
+) -> None:
+    sign_in(web, runtime, role, org)
+
+    page = web.get("/start").text
+
+    offered = {
+        p for p in ("/kurse", "/berichte", "/pruefung", "/datenschutz") if f'href="{p}"' in page
+    }
+    assert offered == shown
