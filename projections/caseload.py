@@ -29,7 +29,8 @@ from lotse.domain.access import (
 )
 from lotse.domain.errors import InvalidInputError, ParticipantNotFoundError
 from lotse.projections.crypto import fetch_keys, index_key, open_names, search_terms
-from lotse.projections.participants import TABLE, query_page, query_scope, referral_pairs
+from lotse.projections.participants import TABLE as PARTICIPANTS
+from lotse.projections.participants import query_page, query_scope, referral_pairs
 from lotse.projections.timeline import query_placement, query_recorded_by, query_timeline
 from lotse.storage.keys import MasterKey
 
@@ -103,7 +104,7 @@ async def caseload_page(
     return items, page.next_cursor
 
 
-async def names_of(
+async def readable_names_of(
     conn: Any, master: MasterKey, principal: Principal, participant_ids: list[UUID]
 ) -> dict[UUID, tuple[str | None, str | None]]:
     """(given, family) name of each listed participant whose name the caller may read.
@@ -117,7 +118,7 @@ async def names_of(
     personal_data_scope(principal)  # funders: refused
     rows = await conn.fetch(
         "SELECT participant_id, provider, municipality, status, restricted, referrals, "
-        f"names_sealed FROM {TABLE.name} WHERE participant_id = ANY($1::uuid[])",
+        f"names_sealed FROM {PARTICIPANTS.name} WHERE participant_id = ANY($1::uuid[])",
         participant_ids,
     )
     readable = []
@@ -167,3 +168,34 @@ async def timeline_for(conn: Any, principal: Principal, participant_id: UUID) ->
     if own_only:
         rows = [r for r in rows if is_own_entry(principal, r["organisation"])]
     return rows
+
+
+async def names_of(
+    conn: Any, master: MasterKey, principal: Principal, participant_ids: list[UUID]
+) -> dict[UUID, str]:
+    """Names ("Familienname, Vorname") of participants the caller found in scope (due list).
+
+    Restricted participants read as "(eingeschränkt)" unless the role sees them;
+    names are core data, which referred providers read too.
+    """
+    if not participant_ids:
+        return {}
+    rows = await conn.fetch(
+        "SELECT participant_id, names_sealed, restricted, personal_data_erased "
+        f"FROM {PARTICIPANTS.name} WHERE participant_id = ANY($1::uuid[])",
+        list(participant_ids),
+    )
+    keys = await fetch_keys(conn, master, [r["participant_id"] for r in rows])
+    shown: dict[UUID, str] = {}
+    for row in rows:
+        pid = row["participant_id"]
+        if row["personal_data_erased"]:
+            shown[pid] = "(Daten gelöscht)"
+            continue
+        if row["restricted"] and not may_see_restricted(principal):
+            shown[pid] = "(eingeschränkt)"
+            continue
+        names = open_names(keys.get(pid), pid, row["names_sealed"])
+        given, family = names.get("given_name"), names.get("family_name")
+        shown[pid] = f"{family or ''}, {given or ''}".strip(", ") or "(ohne Namen)"
+    return shown

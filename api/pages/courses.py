@@ -8,7 +8,7 @@ attendance list is ``Courses.hold_session_with_attendance`` (``POST
 /courses/{id}/sessions`` with ``attendance``): both events in one transaction
 under the form's Idempotency-Key, so a double submit is one session. Names of
 enrolled participants are shown where the policy lets the caller read them
-(``projections.caseload.names_of``), and those reads go to the read-access log.
+(``projections.caseload.readable_names_of``), and those reads go to the read-access log.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from lotse.domain.access import (
 from lotse.domain.course import AttendanceStatus, Course, CourseStatus, CourseType
 from lotse.domain.errors import CourseNotFoundError, DomainError
 from lotse.domain.labels import label
-from lotse.projections.caseload import caseload_page, names_of
+from lotse.projections.caseload import caseload_page, readable_names_of
 
 router = page_router()
 
@@ -190,7 +190,7 @@ async def _names(
     if not ids:
         return {}
     async with reads.pool.acquire() as conn:
-        names = await names_of(conn, reads.master, visitor.principal, ids)
+        names = await readable_names_of(conn, reads.master, visitor.principal, ids)
     # Every name shown is a read of personal data: logged before the page leaves.
     await ReadAccess(runtime, request, visitor.principal).record_many_async(names)
     return names
