@@ -88,7 +88,9 @@ def value_text(value: Any) -> str:
 
 
 #: Fields whose value is an organisation's or a programme's id: shown by its name.
-NAMED_BY_CONFIGURATION = frozenset({"provider", "municipality", "to_provider", "programme"})
+NAMED_BY_CONFIGURATION = frozenset(
+    {"provider", "municipality", "to_provider", "programme", "module"}
+)
 #: Fields whose value is an event type (what a correction or void concerns).
 EVENT_TYPE_FIELDS = frozenset({"corrected_type", "voided_type"})
 
@@ -163,12 +165,13 @@ def local_time(text: str) -> datetime | None:
 
 
 def _organisations(runtime: Runtime) -> dict[str, str]:
-    """Names of municipalities, providers and programmes, by id."""
+    """Names of municipalities, providers, programmes and modules, by id or code."""
     config = runtime.configuration
     return {
         **{m.id: m.name for m in config.municipalities.values()},
         **{p.id: p.name for p in config.providers.values()},
         **{p.id: p.name for p in config.programmes.values()},
+        **{code: f"{code} – {name}" for code, name in _modules(runtime).items()},  # noqa: RUF001
     }
 
 

@@ -82,13 +82,20 @@ def display_name(participant_id: UUID, names: Mapping[UUID, tuple[str | None, st
     return f"{family or ''}, {given or ''}".strip(", ")
 
 
-def course_summary(row: Mapping[str, Any], providers: Mapping[str, str]) -> dict[str, Any]:
+def module_text(code: str, modules: Mapping[str, str]) -> str:
+    """A module as people read it: its code with the programme's own name."""
+    return f"{code} – {modules[code]}" if code in modules else code  # noqa: RUF001
+
+
+def course_summary(
+    row: Mapping[str, Any], providers: Mapping[str, str], modules: Mapping[str, str]
+) -> dict[str, Any]:
     """A row of the courses read model as the list shows it: labels, never codes."""
     return {
         "id": row["course_id"],
         "title": row["title"],
         "provider": providers.get(row["provider"], row["provider"]),
-        "module": row["module"],
+        "module": module_text(row["module"], modules),
         "course_type": label(CourseType(row["course_type"])),
         "start_date": row["start_date"],
         "end_date": row["end_date"],
@@ -162,6 +169,14 @@ def entry_row(field: str | None) -> int | None:
 
 def _providers(runtime: Runtime) -> dict[str, str]:
     return {p.id: p.name for p in runtime.configuration.providers.values()}
+
+
+def _modules(runtime: Runtime) -> dict[str, str]:
+    return {
+        m.code: m.name
+        for programme in runtime.configuration.programmes.values()
+        for m in programme.modules
+    }
 
 
 def _course_modules(runtime: Runtime) -> list[tuple[str, str, str]]:
@@ -242,7 +257,7 @@ async def courses_page(request: Request, runtime: RuntimeDep, visitor: SignedIn)
         request,
         "courses.html",
         {
-            "courses": [course_summary(r, providers) for r in rows],
+            "courses": [course_summary(r, providers, _modules(runtime)) for r in rows],
             "may_schedule": may_schedule,
         },
     )
@@ -383,6 +398,7 @@ async def _course_page(
             "course": course,
             "provider": providers.get(course.provider, course.provider),
             "course_type": label(CourseType(course.course_type)),
+            "module": module_text(course.module, _modules(runtime)),
             "status": label(CourseStatus(course.status)),
             "enrolments": [
                 {
@@ -539,6 +555,7 @@ async def attendance_sheet(
             "course": course,
             "provider": _providers(runtime).get(course.provider, course.provider),
             "course_type": label(CourseType(course.course_type)),
+            "module": module_text(course.module, _modules(runtime)),
             "session": session,
             "rows": rows,
             "today": date.today(),

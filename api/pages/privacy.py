@@ -11,6 +11,7 @@ token and ``bestaetigt=ja``) records anything.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, get_args
@@ -70,12 +71,36 @@ def access_rows(
             "user": row["user_id"],
             "role": role_label(row["role"]),
             "organisation": organisations.get(row["organisation"], row["organisation"]),
-            "endpoint": row["endpoint"],
+            "endpoint": access_way(row["endpoint"]),
             "purpose": row.get("purpose") or "–",  # noqa: RUF001
             "outcome": OUTCOMES.get(int(row["outcome"]), "abgewiesen"),
         }
         for row in rows
     ]
+
+
+#: What a read of the JSON API was for, by the route's path after the participant's id.
+API_READS = {
+    "": "Stammdaten",
+    "/state": "Stand zu einem Stichtag",
+    "/history": "Verlauf",
+    "/timeline": "Zeitleiste",
+    "/access-log": "Protokoll der Lesezugriffe",
+    "/milestones": "Eintrag",
+}
+
+
+def access_way(endpoint: str) -> str:
+    """How the data was read (the log keeps "METHOD /path"), in words."""
+    method, _, path = endpoint.partition(" ")
+    if path.startswith("/participants/{participant_id}"):
+        rest = path[len("/participants/{participant_id}") :]
+        return f"Schnittstelle: {API_READS.get(rest, 'Teilnehmende')}"
+    if path.startswith("/participants"):
+        return "Schnittstelle: Liste oder Suche"
+    if method.startswith("lotse"):
+        return "Kommandozeile: Prüfpaket"
+    return f"Seite {re.sub(r'[{][a-z_]+[}]', '…', path)}" if path else endpoint
 
 
 def short_id(participant_id: UUID) -> str:

@@ -21,6 +21,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from lotse.api.deps import RuntimeDep
+from lotse.api.pages.audit import value_text
 from lotse.api.pages.forms_input import domain_error_message, form_text, shown_next_to_field
 from lotse.api.pages.rendering import redirect, render
 from lotse.api.pages.routing import page_router
@@ -34,7 +35,7 @@ from lotse.domain.access import (
     report_scope,
 )
 from lotse.domain.errors import DomainError
-from lotse.domain.labels import REPORT_KINDS, event_label
+from lotse.domain.labels import EVENT_TYPES, REPORT_KINDS, event_label
 from lotse.reports import formats, releases
 from lotse.reports.charts import CHARTS
 from lotse.reports.requests import (
@@ -72,18 +73,36 @@ def cell_text(value: Any, hidden: bool) -> str:
     return str(value)
 
 
-def table_views(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+def shown_cell(value: Any, hidden: bool, column: str, modules: Mapping[str, str]) -> str:
+    """A cell on the page: as downloaded, but codes (modules, event types, vocabulary
+    values of the evidence rows) by their German labels."""
+    if hidden or not isinstance(value, str) or formats._is_decimal_text(value):
+        return cell_text(value, hidden)
+    if column == "module" and value in modules:
+        return f"{value} – {modules[value]}"  # noqa: RUF001
+    if value in EVENT_TYPES:
+        return event_label(value)
+    return value_text(value)
+
+
+def table_views(
+    document: Mapping[str, Any], modules: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
     """The document's tables with their German headers, ready to print as HTML."""
     views = []
     for name, table in document["tables"].items():
         hidden = {(r, c) for r, c in table["suppressed"]}
+        keys = [c["key"] for c in table["columns"]]
         views.append(
             {
                 "name": name,
                 "title": table.get("title") or name,
                 "columns": [c["label"] for c in table["columns"]],
                 "rows": [
-                    [cell_text(v, (r, c) in hidden) for c, v in enumerate(row)]
+                    [
+                        shown_cell(v, (r, c) in hidden, keys[c], modules or {})
+                        for c, v in enumerate(row)
+                    ]
                     for r, row in enumerate(table["rows"])
                 ],
                 "suppressed": bool(hidden),
@@ -141,6 +160,14 @@ def statewide_allowed(principal: Principal, runtime: Runtime) -> bool:
     except DomainError:
         return False
     return scope == (None, None)
+
+
+def _modules(runtime: Runtime) -> dict[str, str]:
+    return {
+        m.code: m.name
+        for programme in runtime.configuration.programmes.values()
+        for m in programme.modules
+    }
 
 
 def _names(runtime: Runtime) -> dict[str, str]:
@@ -283,7 +310,7 @@ async def run_page(
             "created_at": run.created_at,
             "position": run.position,
             "provenance": _provenance(run.chain, run.document),
-            "tables": table_views(run.document),
+            "tables": table_views(run.document, _modules(runtime)),
             "charts": [
                 {"src": f"{base}/charts/{name}.svg", "text": CHART_TEXTS.get(name, name)}
                 for name in CHARTS.get(run.kind, ())
@@ -336,7 +363,7 @@ async def release_page(
             "position": release.position,
             "cutoff_date": release.cutoff_date,
             "provenance": _provenance(release.chain, release.document),
-            "tables": table_views(release.document),
+            "tables": table_views(release.document, _modules(runtime)),
             "charts": [
                 {"src": f"{base}/charts/{name}.svg", "text": CHART_TEXTS.get(name, name)}
                 for name in CHARTS.get(release.kind, ())
