@@ -10,7 +10,7 @@ from uuid import UUID
 
 from lotse.api.pages.audit import detail_text, differing, problem_text, value_text
 from lotse.api.pages.courses import attendance_entries, display_name, entry_row, pseudonym
-from lotse.api.pages.privacy import REASONS, access_rows
+from lotse.api.pages.privacy import REASONS, access_rows, access_way
 from lotse.api.pages.reports import cell_text, table_views
 from lotse.domain.labels import OTHER_VALUES, VERIFICATION_PROBLEMS
 from lotse.domain.vocabulary import ResidenceStatus
@@ -132,3 +132,9 @@ def test_audit_details_name_organisations_and_event_types() -> None:
         "Eintritt in einen Förderbaustein"
     )
     assert detail_text("module", "F4", names) == "F4"
+
+
+def test_the_access_log_says_how_the_data_was_read_without_placeholders() -> None:
+    assert access_way("GET /participants/{participant_id}/history") == "Schnittstelle: Verlauf"
+    assert access_way("GET /kurse/{course_id}") == "Seite /kurse/…"
+    assert access_way("lotse audit export (pseudonymised)") == "Kommandozeile: Prüfpaket"
