@@ -29,6 +29,7 @@ from starlette.responses import FileResponse, Response
 from lotse.api.deps import ReadAccess, RuntimeDep
 from lotse.api.export_bundles import participants_to_export
 from lotse.api.pages.forms_input import form_text
+from lotse.api.pages.names import organisation_names
 from lotse.api.pages.rendering import LOCAL_TIME, PAGE_HEADERS, render
 from lotse.api.pages.routing import page_router
 from lotse.api.pages.visitors import SignedIn, Visitor
@@ -165,11 +166,10 @@ def local_time(text: str) -> datetime | None:
 
 
 def _organisations(runtime: Runtime) -> dict[str, str]:
-    """Names of municipalities, providers, programmes and modules, by id or code."""
+    """Names of organisations (``names.organisation_names``), programmes and modules."""
     config = runtime.configuration
     return {
-        **{m.id: m.name for m in config.municipalities.values()},
-        **{p.id: p.name for p in config.providers.values()},
+        **organisation_names(config),
         **{p.id: p.name for p in config.programmes.values()},
         **{code: f"{code} – {name}" for code, name in _modules(runtime).items()},  # noqa: RUF001
     }

@@ -35,6 +35,7 @@ from lotse.api.pages.forms_input import (
     validation_messages,
 )
 from lotse.api.pages.freshness import Stand, catch_up
+from lotse.api.pages.names import organisation_names
 from lotse.api.pages.rendering import redirect, render
 from lotse.api.pages.routing import page_router
 from lotse.api.pages.visitors import SignedIn, Visitor
@@ -168,7 +169,7 @@ def entry_row(field: str | None) -> int | None:
 
 
 def _providers(runtime: Runtime) -> dict[str, str]:
-    return {p.id: p.name for p in runtime.configuration.providers.values()}
+    return organisation_names(runtime.configuration)
 
 
 def _modules(runtime: Runtime) -> dict[str, str]:

@@ -24,6 +24,7 @@ from starlette.responses import Response
 
 from lotse.api.deps import RuntimeDep
 from lotse.api.pages.forms_input import form_text, idempotency_key, validation_messages
+from lotse.api.pages.names import organisation_names
 from lotse.api.pages.rendering import redirect, render
 from lotse.api.pages.routing import page_router
 from lotse.api.pages.visitors import SignedIn
@@ -129,11 +130,7 @@ async def _in_scope(runtime: Runtime, principal: Principal, participant_id: UUID
 
 
 def _organisations(runtime: Runtime) -> dict[str, str]:
-    config = runtime.configuration
-    return {
-        **{m.id: m.name for m in config.municipalities.values()},
-        **{p.id: p.name for p in config.providers.values()},
-    }
+    return organisation_names(runtime.configuration)
 
 
 def _erasure_form(

@@ -23,6 +23,7 @@ from starlette.responses import Response
 from lotse.api.deps import RuntimeDep
 from lotse.api.pages.audit import value_text
 from lotse.api.pages.forms_input import domain_error_message, form_text, shown_next_to_field
+from lotse.api.pages.names import organisation_names
 from lotse.api.pages.rendering import redirect, render
 from lotse.api.pages.routing import page_router
 from lotse.api.pages.visitors import SignedIn
@@ -171,11 +172,7 @@ def _modules(runtime: Runtime) -> dict[str, str]:
 
 
 def _names(runtime: Runtime) -> dict[str, str]:
-    config = runtime.configuration
-    return {
-        **{m.id: m.name for m in config.municipalities.values()},
-        **{p.id: p.name for p in config.providers.values()},
-    }
+    return organisation_names(runtime.configuration)
 
 
 # -------------------------------------------------------------------- pages
