@@ -30,22 +30,24 @@ def web(runtime: Runtime) -> Iterator[TestClient]:
         yield client
 
 
-def register(client: TestClient, auth: Auth, org: str = "caritas-ahlen", **overrides: Any) -> str:
+def register(
+    client: TestClient, auth: Auth, org: str = "caritas-ahlen", **overrides: Any
+) -> tuple[str, int]:
     answer = client.post(
         "/participants", json=registration(provider=org, **overrides), headers=auth(org=org)
     )
     assert answer.status_code == 201, answer.text
-    return str(answer.json()["id"])
+    return str(answer.json()["id"]), int(answer.json()["position"])
 
 
 @pytest.fixture
 def people(client: TestClient, auth: Auth, runtime: Runtime) -> dict[str, str]:
     """Expiring: a Duldung until 10.10.2022; quiet: in F4, last contact 10.08.2022;
     elsewhere: the same Duldung at another provider."""
-    expiring = register(
+    expiring, _ = register(
         client, auth, residence_valid_until="2022-10-10", given_name="Dawit", family_name="Tesfay"
     )
-    quiet = register(client, auth, given_name="Samir", family_name="Nouri")
+    quiet, _ = register(client, auth, given_name="Samir", family_name="Nouri")
     for body in [
         *into_module("F4"),
         {
@@ -56,7 +58,7 @@ def people(client: TestClient, auth: Auth, runtime: Runtime) -> dict[str, str]:
         },
     ]:
         assert milestone(client, auth, quiet, body).status_code == 201
-    elsewhere = register(
+    elsewhere, last = register(
         client,
         auth,
         org="vhs-warendorf",
@@ -64,6 +66,11 @@ def people(client: TestClient, auth: Auth, runtime: Runtime) -> dict[str, str]:
         given_name="Elsa",
         family_name="Anderswo",
     )
+    # The pages read the read models: wait until they hold every write above.
+    waited = client.get(
+        "/worklist", params={"min_position": last}, headers=auth("coordinator", "warendorf")
+    )
+    assert waited.status_code == 200, waited.text
     runtime.journeys.clock = lambda: TODAY  # type: ignore[method-assign]
     return {"expiring": expiring, "quiet": quiet, "elsewhere": elsewhere}
 
