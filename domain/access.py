@@ -691,6 +691,14 @@ def check_may_read_ad_hoc_reports(principal: Principal) -> None:
         raise AccessDeniedError(msg, rule="published-releases-only")
 
 
+def check_may_read_reports(principal: Principal) -> None:
+    """Any funding report: ad-hoc ones for the roles that read records, published
+    releases for funders (the Berichte page shows each what it may read)."""
+    if not may_read_ad_hoc_reports(principal) and principal.role != Role.FUNDER:
+        msg = f"the role {principal.role.value} receives no reports"
+        raise AccessDeniedError(msg)
+
+
 def may_replay_reports(principal: Principal) -> bool:
     """Reports recomputed by replaying the whole log (seconds each): audit work only."""
     return principal.role in (Role.AUDITOR, Role.ADMIN)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from lotse.domain.access import Role
+from lotse.domain.course import AttendanceStatus, CourseStatus, CourseType, ReasonCode
 from lotse.domain.vocabulary import (
     Certificate,
     ContactMode,
@@ -215,6 +216,31 @@ VOCABULARY: dict[type[StrEnum], dict[str, str]] = {
         ErasureMode.SHRED: "sofort löschen (Schlüssel vernichten)",
         ErasureMode.RESTRICT: "einschränken, löschen zum Ende der Aufbewahrungsfrist",
     },
+    # Courses (domain/course.py): the course list, the attendance list, the reasons.
+    CourseType: {
+        CourseType.JUGENDINTEGRATIONSKURS: "Jugendintegrationskurs",
+        CourseType.BERUFSVORBEREITENDER_KURS: "berufsvorbereitender Kurs",
+        CourseType.HSA_KURS: "Kurs zum Hauptschulabschluss",
+        CourseType.SPRACHKURS: "Sprachkurs",
+        CourseType.OTHER: "anderer Kurs",
+    },
+    AttendanceStatus: {
+        AttendanceStatus.PRESENT: "anwesend",
+        AttendanceStatus.ABSENT: "abwesend",
+        AttendanceStatus.EXCUSED: "entschuldigt",
+    },
+    CourseStatus: {
+        CourseStatus.SCHEDULED: "geplant oder laufend",
+        CourseStatus.CANCELLED: "abgesagt",
+        CourseStatus.COMPLETED: "abgeschlossen",
+    },
+    ReasonCode: {
+        ReasonCode.TOO_FEW_PARTICIPANTS: "zu wenige Teilnehmende",
+        ReasonCode.NO_TEACHER: "keine Lehrkraft",
+        ReasonCode.PARTICIPANT_LEFT: "Person hat den Kurs verlassen",
+        ReasonCode.CHANGED_COURSE: "in einen anderen Kurs gewechselt",
+        ReasonCode.OTHER: "Sonstiges",
+    },
     Role: {
         Role.CASEWORKER: "Fallbegleitung (Coach beim Träger)",
         Role.COORDINATOR: "Koordination (Kommunales Integrationszentrum)",
@@ -225,6 +251,30 @@ VOCABULARY: dict[type[StrEnum], dict[str, str]] = {
         Role.ORG_ADMIN: "Administration der eigenen Organisation",
     },
 }
+
+#: The funding reports (``/reports/{kind}``), as the Berichte page names them.
+REPORT_KINDS: dict[str, str] = {
+    "monitoring": "Monitoring (Eintritte, Austritte, Bestand)",
+    "outcomes": "Verbleib und Erfolge",
+    "financial": "Finanzen (Verwendungsnachweis)",
+}
+
+
+#: What the verification of the log found (``storage.verification.Problem.kind``).
+VERIFICATION_PROBLEMS: dict[str, str] = {
+    "unknown-checkpoint": "Den genannten Prüfpunkt gibt es nicht.",
+    "checkpoint-mismatch": "Ein signierter Prüfpunkt passt nicht zu den gespeicherten Ereignissen.",
+    "checkpoint-signature": "Die Signatur eines Prüfpunkts ist ungültig.",
+    "event-missing": "Ein Ereignis fehlt in der Kette.",
+    "access-log-mismatch": "Das Protokoll der Lesezugriffe passt nicht zum signierten Prüfpunkt.",
+    "keys-mismatch": "Die Schlüsseltabelle passt nicht zum signierten Prüfpunkt.",
+    "key-destroyed-unrecorded": "Ein Schlüssel wurde vernichtet, ohne dass eine Löschung"
+    " erfasst ist.",
+    "malformed-row": "Ein gespeicherter Eintrag ist beschädigt.",
+    "unchained-event": "Ein Ereignis ist nicht in die Kette eingebunden.",
+    "chain-mismatch": "Ein Ereignis wurde nachträglich verändert (Kettenwert stimmt nicht).",
+}
+
 
 #: Each rule code of a refusal, as a case worker should read it (``detail_de``).
 RULES: dict[str, str] = {
@@ -469,6 +519,15 @@ FIELDS: dict[str, str] = {
     "end_date": "Ende",
     "date": "Datum",
     "participant_id": "Teilnehmende Person",
+    # Fields of recorded entries that the Prüfung page shows (the history's data).
+    "municipality": "Kommune",
+    "birth_year": "Geburtsjahr",
+    "age_at_intake": "Alter bei Aufnahme",
+    "rule_version": "Fassung der Förderregeln",
+    "referral_id": "Vermittlung",
+    "session_id": "Kurstermin",
+    "corrected_type": "korrigierte Art des Eintrags",
+    "voided_type": "für ungültig erklärte Art des Eintrags",
     # A due-list item's dismissal (Wiedervorlage).
     "kind": "Art der Wiedervorlage",
     "due_date": "fällig am",

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from lotse.domain.access import (
     Principal,
+    Visibility,
     check_not_restricted,
     core_data,
     is_own_entry,
@@ -101,6 +102,43 @@ async def caseload_page(
             }
         )
     return items, page.next_cursor
+
+
+async def readable_names_of(
+    conn: Any, master: MasterKey, principal: Principal, participant_ids: list[UUID]
+) -> dict[UUID, tuple[str | None, str | None]]:
+    """(given, family) name of each listed participant whose name the caller may read.
+
+    For pages that name participants listed elsewhere (a course's attendance list):
+    the caller reads a name where it reads the participant's core data (in scope, or
+    referred to the caller's provider and active), never while processing is
+    restricted (except auditors). Anyone else is left out of the answer; the caller
+    shows a pseudonym instead. An erased participant's names read as ``None``.
+    """
+    personal_data_scope(principal)  # funders: refused
+    rows = await conn.fetch(
+        "SELECT participant_id, provider, municipality, status, restricted, referrals, "
+        f"names_sealed FROM {PARTICIPANTS.name} WHERE participant_id = ANY($1::uuid[])",
+        participant_ids,
+    )
+    readable = []
+    for row in rows:
+        referred = referred_modules(
+            principal, referral_pairs(row["referrals"]), row["status"] == "active"
+        )
+        seen = visibility(
+            principal, row["provider"], row["municipality"], referred=referred, recorded_here=False
+        )
+        hidden = row["restricted"] and not may_see_restricted(principal)
+        if seen in (Visibility.FULL, Visibility.REFERRAL) and not hidden:
+            readable.append(row)
+    keys = await fetch_keys(conn, master, [r["participant_id"] for r in readable])
+    names = {}
+    for row in readable:
+        pid = row["participant_id"]
+        opened = open_names(keys.get(pid), pid, row["names_sealed"])
+        names[pid] = (opened.get("given_name"), opened.get("family_name"))
+    return names
 
 
 async def timeline_for(conn: Any, principal: Principal, participant_id: UUID) -> list[Any]:

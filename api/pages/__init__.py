@@ -36,7 +36,18 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from lotse.api.pages import caseload, dismissals, entries, home, participant, registration
+from lotse.api.pages import (
+    audit,
+    caseload,
+    courses,
+    dismissals,
+    entries,
+    home,
+    participant,
+    privacy,
+    registration,
+    reports,
+)
 from lotse.api.pages.rendering import STATIC
 from lotse.api.pages.routing import answers_with_page, api_prefixes, page_for_http_error
 
@@ -55,6 +66,10 @@ def install(app: FastAPI) -> None:
         participant.router,
         entries.router,
         dismissals.router,
+        courses.router,
+        reports.router,
+        audit.router,
+        privacy.router,
     ):
         app.include_router(router)
 
