@@ -28,6 +28,7 @@ from lotse.api.routes import (
     sign_in,
     system,
     users,
+    worklist,
 )
 from lotse.api.runtime import Runtime, build_runtime, open_read_models
 from lotse.api.settings import Settings, load_settings
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(reports.router)
     app.include_router(sign_in.router)
     app.include_router(users.router)
+    app.include_router(worklist.router)
     # The web pages (German, for people in a browser) under /: after the API's routes.
     pages.install(app)
     return app

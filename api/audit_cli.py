@@ -439,19 +439,18 @@ def _replay(runtime: Runtime, args: argparse.Namespace) -> int:
 
 
 def _export(runtime: Runtime, args: argparse.Namespace) -> int:
+    from lotse.api.export_bundles import participants_to_export
     from lotse.domain.access import check_may_export
     from lotse.domain.errors import DomainError
     from lotse.storage.access_log import AccessLogUnavailableError
     from lotse.storage.checkpoints import SigningKeyError
-    from lotse.storage.export import Criteria, Exporter, ExportError
-    from lotse.storage.recorder import LotseRecorder
+    from lotse.storage.export import Criteria, ExportError
 
     operator = _operator(args)
     try:
         check_may_export(operator)
     except DomainError as e:
         return _error(e.message)
-    journeys = runtime.journeys
     with_personal_data = bool(args.with_personal_data)
     if with_personal_data and args.without_identifiers:
         return _error("--with-personal-data and --without-identifiers exclude each other")
@@ -467,13 +466,7 @@ def _export(runtime: Runtime, args: argparse.Namespace) -> int:
         with_identifiers=with_personal_data,
     )
 
-    def current(pid: UUID) -> tuple[str, str] | None:
-        return journeys.placement_in_scope(operator, pid)
-
-    recorder = journeys.recorder
-    assert isinstance(recorder, LotseRecorder)
-    exporter = Exporter(recorder.datastore, journeys.mapper, _checkpoints(runtime))
-    participants = exporter.participants(criteria, current)
+    exporter, participants = participants_to_export(runtime, operator, criteria)
     if not participants:
         return _error("no participant matches")
     endpoint = (

@@ -27,6 +27,7 @@ from lotse.api.settings import (
     projector_child_environment,
 )
 from lotse.api.token_cli import add_token_parser, run_token
+from lotse.api.worklist_cli import add_worklist_parser, run_worklist
 from lotse.domain.access import Principal, Role
 from lotse.domain.errors import ConfigurationError
 
@@ -231,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_projection_parsers(sub)
     add_audit_parser(sub)
     add_report_parser(sub)
+    add_worklist_parser(sub)
     return parser
 
 
@@ -255,6 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_audit(args)
         if args.command == "report":
             return run_report(args)
+        if args.command == "worklist":
+            return run_worklist(args)
     except (SettingsError, ConfigurationError, argparse.ArgumentTypeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

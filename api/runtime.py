@@ -26,6 +26,7 @@ from lotse.domain.courses import Courses
 from lotse.domain.directory import Directory
 from lotse.reports.integrity import ChainVerifier
 from lotse.storage.access_log import ACCESS_LOG_TABLE, AccessLog
+from lotse.storage.calendar_feeds import CalendarFeeds
 from lotse.storage.chain import CHAIN_TABLE, append_only_statements
 from lotse.storage.chain import backfill as backfill_chain
 from lotse.storage.checkpoints import (
@@ -59,6 +60,7 @@ class Runtime:
     authenticator: Authenticator | None = None
     sessions: SessionStore | None = None
     sign_in: SignIn | None = None
+    calendar_feeds: CalendarFeeds | None = None
 
     @property
     def authentication(self) -> Authenticator:
@@ -192,6 +194,8 @@ def build_runtime(
     _guard_append_only(recorder, schema)
     tokens = TokenRegistry(recorder.datastore, schema)
     tokens.create_tables()
+    calendar_feeds = CalendarFeeds(recorder.datastore, schema)
+    calendar_feeds.create_tables()
     issuers = load_issuers(settings.config_dir or DEFAULT_CONFIG_DIR, configuration)
     issuer_tokens = IssuerTokens(issuers)
     directory = Directory(journeys)
@@ -227,6 +231,7 @@ def build_runtime(
         authenticator=authenticator,
         sessions=sessions,
         sign_in=sign_in,
+        calendar_feeds=calendar_feeds,
     )
     if checkpointing and settings.checkpoint_seconds and signing_key is not None:
         runtime.start_checkpointing(settings.checkpoint_seconds)

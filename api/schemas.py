@@ -12,7 +12,16 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic import Strict as StrictMode
 from pydantic_core import PydanticCustomError
 
@@ -32,6 +41,8 @@ from lotse.domain.vocabulary import (
     ReferralEndReason,
     ResidenceStatus,
     TargetGroup,
+    WorklistDismissalReason,
+    WorklistKind,
 )
 
 # ------------------------------------------------------------------ value types
@@ -161,6 +172,9 @@ class ParticipantCreate(Strict):
     nationality: CountryCode
     residence_status: ResidenceStatus
     age_exception_reason: FreeText | None = None
+    residence_valid_until: Day | None = Field(
+        default=None, description="Expiry of the residence status (e.g. of a Duldung)"
+    )
 
 
 class ParticipantCreated(BaseModel):
@@ -428,7 +442,22 @@ class EmploymentEndedCreate(Milestone):
 class ResidenceStatusChangedCreate(Milestone):
     type: Literal["ResidenceStatusChanged"]
     status: ResidenceStatus
-    valid_until: Day | None = Field(default=None, description="Expiry, e.g. of a Duldung")
+    valid_until: Day | None = Field(
+        default=None,
+        # The contract's name is residence_valid_until (as at registration); the
+        # stored event keeps its field valid_until.
+        validation_alias=AliasChoices("residence_valid_until", "valid_until"),
+        description="Expiry, e.g. of a Duldung; also accepted as residence_valid_until",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_expiry(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "valid_until" in data and "residence_valid_until" in data:
+            raise PydanticCustomError(
+                "one_expiry", "give residence_valid_until or valid_until, not both"
+            )
+        return data
 
 
 class ExitedCreate(Milestone):
@@ -441,6 +470,15 @@ class FollowUpRecordedCreate(Milestone):
     type: Literal["FollowUpRecorded"]
     destination: Destination
     months_after_exit: Annotated[Whole, Field(ge=1, le=36)]
+
+
+class WorklistItemDismissedCreate(Milestone):
+    """Take a due-list item (``GET /worklist``) off the list, with a reason code."""
+
+    type: Literal["WorklistItemDismissed"]
+    kind: WorklistKind
+    due_date: Day = Field(description="The item's due date as the due list shows it")
+    reason: WorklistDismissalReason
 
 
 class EntryCorrectedCreate(Milestone):
@@ -500,6 +538,7 @@ MilestoneCreate = Annotated[
     | ResidenceStatusChangedCreate
     | ExitedCreate
     | FollowUpRecordedCreate
+    | WorklistItemDismissedCreate
     | ReenteredCreate
     | EntryCorrectedCreate
     | EntryVoidedCreate,

@@ -444,6 +444,24 @@ def lists_referred_participants(principal: Principal) -> bool:
     return principal.role == Role.CASEWORKER
 
 
+#: Of a participant referred to its provider, a case worker's due list shows only
+#: the items about the referred modules: the lead provider's deadlines (residence
+#: status, consent, follow-up) are not the referred provider's to know.
+REFERRED_WORKLIST_KINDS = frozenset({"module_closed_by_programme"})
+
+
+def worklist_scope(principal: Principal) -> tuple[str | None, str | None, frozenset[str]]:
+    """(provider, municipality, kinds of referred participants) of the caller's due list.
+
+    The caseload's scope: a case worker the own provider's participants (and of
+    referred ones the kinds above), a coordinator or Teilhabemanagement the own
+    municipality; funders are refused (no personal data).
+    """
+    provider, municipality = personal_data_scope(principal)
+    referred = REFERRED_WORKLIST_KINDS if lists_referred_participants(principal) else frozenset()
+    return provider, municipality, referred
+
+
 def may_read_operations(principal: Principal) -> bool:
     """Positions, read models and parked events in ``/health``: for the operators."""
     return principal.role is Role.ADMIN
@@ -671,6 +689,14 @@ def check_may_read_ad_hoc_reports(principal: Principal) -> None:
     if not may_read_ad_hoc_reports(principal):
         msg = "this role receives published releases only: GET /reports/releases"
         raise AccessDeniedError(msg, rule="published-releases-only")
+
+
+def check_may_read_reports(principal: Principal) -> None:
+    """Any funding report: ad-hoc ones for the roles that read records, published
+    releases for funders (the Berichte page shows each what it may read)."""
+    if not may_read_ad_hoc_reports(principal) and principal.role != Role.FUNDER:
+        msg = f"the role {principal.role.value} receives no reports"
+        raise AccessDeniedError(msg)
 
 
 def may_replay_reports(principal: Principal) -> bool:

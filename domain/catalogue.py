@@ -63,6 +63,7 @@ MILESTONES: tuple[Milestone, ...] = (
     Milestone(P.ResidenceStatusChanged, P.change_residence_status, needs_programme=True),
     Milestone(P.Exited, P.exit),
     Milestone(P.FollowUpRecorded, P.record_follow_up),
+    Milestone(P.WorklistItemDismissed, P.dismiss_worklist_item),
     Milestone(P.Reentered, P.reenter),
     Milestone(P.EntryCorrected, P.correct_entry, needs_programme=True),
     Milestone(P.EntryVoided, P.void_entry, needs_programme=True),

@@ -29,6 +29,8 @@ from lotse.domain.vocabulary import (
     ReferralEndReason,
     ResidenceStatus,
     TargetGroup,
+    WorklistDismissalReason,
+    WorklistKind,
 )
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -170,6 +172,10 @@ FIELD_CHECKS: dict[str, Callable[[str, Any], None]] = {
     "hours_per_week": number_between(Decimal(1), Decimal(60)),
     "status": one_of(ResidenceStatus),
     "valid_until": optional(a_date),
+    "residence_valid_until": optional(a_date),
+    "kind": one_of(WorklistKind),
+    "due_date": a_date,
+    "WorklistItemDismissed.reason": one_of(WorklistDismissalReason),
     "destination": one_of(Destination),
     "months_after_exit": whole_number_between(1, 36),
     "effective_date": a_date,

@@ -52,6 +52,8 @@ CLASSIFICATION: dict[str, dict[str, DataClass]] = {
         "nationality": S,
         "residence_status": S,
         "age_exception_reason": I,
+        # Since class version 2: the expiry of the residence status at intake.
+        "residence_valid_until": S,
     },
     "EligibilityAssessed": {
         "eligible": T,
@@ -111,6 +113,8 @@ CLASSIFICATION: dict[str, dict[str, DataClass]] = {
     # ``reason`` is free text: identifying, sealed under the participant's key.
     "EntryVoided": {"voids_version": T, "voided_type": T, "reason": I},
     "PersonalDataErased": {"mode": T, "reason_code": T},
+    # A due-list item taken off the list: its kind and due date, a reason code.
+    "WorklistItemDismissed": {"kind": T, "due_date": T, "reason": T},
     # Course events (domain/course.py): participants appear only by their
     # pseudonymous id; the teacher is a staff user id; the receipt is a number.
     "CourseScheduled": {

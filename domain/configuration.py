@@ -61,6 +61,27 @@ class EligibilityRules:
     target_groups: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class WorklistRules:
+    """The due list's rules (Wiedervorlage): lead times, from ``[worklist]``.
+
+    The read model keeps only the dates the rules start from (an expiry, an exit,
+    an abort, the last contact); the due dates are computed from these rules when
+    the list is read, so a changed lead time applies at once, without a rebuild,
+    and every answer names the ``version`` it was computed with.
+    """
+
+    version: str = "default"
+    #: A residence permit or Duldung: due this many days before ``valid_until``.
+    residence_expiry_lead_days: int = 42
+    #: The follow-up (Verbleib) is due this many months after the exit.
+    follow_up_months: int = 6
+    #: § 60c (5) AufenthG: the notice after an apprenticeship abort, due within these days.
+    apprenticeship_abort_notice_days: int = 14
+    #: No coaching contact for this many days while a module is open.
+    no_contact_days: int = 28
+
+
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 MAX_VALIDITY_YEARS = 10
 
@@ -102,6 +123,8 @@ class Programme:
 
     report_nationalities: tuple[str, ...] = ()
     """Nationalities the reports show as rows of their own; the others pool as "other"."""
+    worklist: WorklistRules = WorklistRules()
+    """The due list's rules and lead times ([worklist] in the file)."""
     release_delay_days: int = 30
     """Days after a period's reporting date until its published release's cut-off:
     late entries recorded within them still count in the release."""
@@ -111,6 +134,11 @@ class Programme:
 
     def consent_version(self, version_id: str) -> ConsentVersion | None:
         return next((c for c in self.consent_versions if c.id == version_id), None)
+
+    def current_consent_version(self, day: date) -> ConsentVersion | None:
+        """The consent version in force on ``day``: the latest valid from then."""
+        valid = [c for c in self.consent_versions if c.valid_from <= day]
+        return max(valid, key=lambda c: c.valid_from) if valid else None
 
     @property
     def retention_end(self) -> date:
@@ -324,6 +352,8 @@ def _read_programme(path: Path, problems: list[str]) -> Programme | None:
     ):
         problems.append(f"{path}: plausible_dates.max_validity_years must be between 1 and 100")
 
+    worklist = _read_worklist(r, data.get("worklist", {}), problems)
+
     programme = Programme(
         id=r.get(data, "id", str, ""),
         name=r.get(data, "name", str, ""),
@@ -337,6 +367,7 @@ def _read_programme(path: Path, problems: list[str]) -> Programme | None:
         consent_versions=tuple(consent_versions),
         max_lesson_hours_per_day=max_per_day,
         plausible_dates=plausible_dates,
+        worklist=worklist,
         release_delay_days=r.get(data, "release_delay_days", int, "", 30),
         report_nationalities=tuple(r.get(data, "report_nationalities", list, "", [])),
     )
@@ -345,6 +376,34 @@ def _read_programme(path: Path, problems: list[str]) -> Programme | None:
     if programme.id is not None and programme.id != path.stem:
         problems.append(f"{path}: id {programme.id!r} must match the file name {path.stem!r}")
     return programme if len(problems) == before else None
+
+
+#: Each lead time of ``[worklist]`` and the range it must lie in.
+_WORKLIST_RANGES = {
+    "residence_expiry_lead_days": (0, 365),
+    "follow_up_months": (1, 36),
+    "apprenticeship_abort_notice_days": (1, 90),
+    "no_contact_days": (1, 365),
+}
+
+
+def _read_worklist(r: _Reader, table: Any, problems: list[str]) -> WorklistRules:
+    if not isinstance(table, dict):
+        problems.append(f"{r.source}: worklist must be a table")
+        return WorklistRules()
+    default = WorklistRules()
+    if not table:
+        # A programme without a due list's rules gets the defaults.
+        return default
+    values: dict[str, Any] = {"version": r.get(table, "version", str, "worklist.")}
+    for key, (low, high) in _WORKLIST_RANGES.items():
+        value = r.get(table, key, int, "worklist.", getattr(default, key))
+        if isinstance(value, int) and not low <= value <= high:
+            problems.append(f"{r.source}: worklist.{key} must lie between {low} and {high}")
+        values[key] = value if isinstance(value, int) else getattr(default, key)
+    for key in sorted(set(table) - {"version", *_WORKLIST_RANGES}):
+        problems.append(f"{r.source}: worklist.{key} is not a known key")
+    return WorklistRules(**{k: v for k, v in values.items() if v is not None})
 
 
 def _programmes_of(value: list[Any] | None) -> tuple[str, ...] | None:

@@ -112,6 +112,7 @@ def _register(registered: Participant.Registered, programme: Programme, today: d
         nationality=registered.nationality,
         residence_status=registered.residence_status,
         age_exception_reason=registered.age_exception_reason,
+        residence_valid_until=registered.residence_valid_until,
         participant_id=registered.originator_id,
     )
     scratch.collect_events()

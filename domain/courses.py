@@ -315,21 +315,12 @@ class Courses:
         envelope = self._envelope(principal, request_id)
 
         def command(course: Course) -> None:
-            session = course.sessions.get(session_id)
-            stay_open: set[UUID] = set()
-            if session is not None:
-                for i, (pid, _status) in enumerate(entries):
-                    if pid not in course.enrolled:
-                        continue  # the course names the rule (not enrolled)
-                    participant = self._participant(pid, f"entries[{i}].participant_id")
-                    if participant.module_open_on(course.module, session[0]):
-                        stay_open.add(pid)
             course.record_attendance(
                 envelope=envelope,
                 today=self.journeys.clock(),
                 session_id=session_id,
                 entries=entries,
-                stay_open=stay_open,
+                stay_open=self._stays_open(course, session_id, entries),
             )
 
         recorded, _ = self._change(
@@ -341,6 +332,71 @@ class Courses:
             request_key=request_key,
         )
         return recorded
+
+    def hold_session_with_attendance(
+        self,
+        principal: Principal,
+        request_id: str,
+        course_id: UUID,
+        *,
+        session_date: date,
+        lesson_hours: Decimal,
+        entries: list[tuple[UUID, str]],
+        expected_version: int | None = None,
+        request_key: RequestKey | None = None,
+    ) -> SessionRecorded:
+        """A session held and its whole attendance list, recorded together or not at all.
+
+        Both events are saved in one transaction under one Idempotency-Key: a
+        refused list leaves no session without its list behind, and a retried
+        submit (the web form's double click) answers with the first session.
+        """
+        envelope = self._envelope(principal, request_id)
+
+        def command(course: Course) -> None:
+            session_id = course.hold_session(
+                envelope=envelope,
+                today=self.journeys.clock(),
+                programme=self.journeys.programme(course.programme),
+                session_date=session_date,
+                lesson_hours=lesson_hours,
+                session_id=session_id_for(course.id, course.version + 1),
+            )
+            course.record_attendance(
+                envelope=envelope,
+                today=self.journeys.clock(),
+                session_id=session_id,
+                entries=entries,
+                stay_open=self._stays_open(course, session_id, entries),
+            )
+
+        recorded, _ = self._change(
+            principal,
+            course_id,
+            "course-session",
+            command,
+            expected_version=expected_version,
+            request_key=request_key,
+        )
+        # The session is the event before the attendance list (see ``session_id_for``).
+        return SessionRecorded(recorded, session_id_for(course_id, recorded.version - 1))
+
+    def _stays_open(
+        self, course: Course, session_id: UUID, entries: list[tuple[UUID, str]]
+    ) -> set[UUID]:
+        """The listed participants whose stay in the course's module is open on the
+        session's date, read from their journeys (the course cannot know it)."""
+        session = course.sessions.get(session_id)
+        stay_open: set[UUID] = set()
+        if session is None:
+            return stay_open
+        for i, (pid, _status) in enumerate(entries):
+            if pid not in course.enrolled:
+                continue  # the course names the rule (not enrolled)
+            participant = self._participant(pid, f"entries[{i}].participant_id")
+            if participant.module_open_on(course.module, session[0]):
+                stay_open.add(pid)
+        return stay_open
 
     def incur_exam_fee(
         self,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from lotse.domain.access import Role
+from lotse.domain.course import AttendanceStatus, CourseStatus, CourseType, ReasonCode
 from lotse.domain.vocabulary import (
     Certificate,
     ContactMode,
@@ -29,10 +30,13 @@ from lotse.domain.vocabulary import (
     ReferralEndReason,
     ResidenceStatus,
     TargetGroup,
+    WorklistDismissalReason,
+    WorklistKind,
 )
 
 EVENT_TYPES: dict[str, str] = {
     "Registered": "Aufnahme",
+    "WorklistItemDismissed": "Wiedervorlage verworfen",
     "EligibilityAssessed": "Förderberechtigung geprüft",
     "ConsentGiven": "Einwilligung erteilt",
     "ConsentWithdrawn": "Einwilligung widerrufen",
@@ -190,9 +194,52 @@ VOCABULARY: dict[type[StrEnum], dict[str, str]] = {
         EndReason.STATUS_CHANGE: "Statuswechsel",
         EndReason.OTHER: "Sonstiges",
     },
+    WorklistKind: {
+        WorklistKind.RESIDENCE_EXPIRY: "Aufenthaltstitel oder Duldung läuft ab",
+        WorklistKind.FOLLOW_UP_DUE: "Verbleib sechs Monate nach Austritt erfragen",
+        WorklistKind.APPRENTICESHIP_ABORT_NOTICE: "Meldung nach Ausbildungsabbruch"
+        " (§ 60c AufenthG)",
+        WorklistKind.NO_CONTACT: "Kein Coaching-Kontakt seit Wochen",
+        WorklistKind.CONSENT_SUPERSEDED: "Einwilligung in neuer Fassung einholen",
+        WorklistKind.AGE_LIMIT: "Altersgrenze erreicht",
+        WorklistKind.MODULE_CLOSED_BY_PROGRAMME: "Förderbaustein vom Programm beendet:"
+        " Aufenthalt schließen",
+    },
+    WorklistDismissalReason: {
+        WorklistDismissalReason.DONE_OUTSIDE_LOTSE: "außerhalb von Lotse erledigt",
+        WorklistDismissalReason.NOT_APPLICABLE: "trifft nicht zu",
+        WorklistDismissalReason.PARTICIPANT_UNREACHABLE: "Person nicht erreichbar",
+        WorklistDismissalReason.HANDLED_BY_OTHER_OFFICE: "von einer anderen Stelle erledigt",
+        WorklistDismissalReason.OTHER: "Sonstiges",
+    },
     ErasureMode: {
         ErasureMode.SHRED: "sofort löschen (Schlüssel vernichten)",
         ErasureMode.RESTRICT: "einschränken, löschen zum Ende der Aufbewahrungsfrist",
+    },
+    # Courses (domain/course.py): the course list, the attendance list, the reasons.
+    CourseType: {
+        CourseType.JUGENDINTEGRATIONSKURS: "Jugendintegrationskurs",
+        CourseType.BERUFSVORBEREITENDER_KURS: "berufsvorbereitender Kurs",
+        CourseType.HSA_KURS: "Kurs zum Hauptschulabschluss",
+        CourseType.SPRACHKURS: "Sprachkurs",
+        CourseType.OTHER: "anderer Kurs",
+    },
+    AttendanceStatus: {
+        AttendanceStatus.PRESENT: "anwesend",
+        AttendanceStatus.ABSENT: "abwesend",
+        AttendanceStatus.EXCUSED: "entschuldigt",
+    },
+    CourseStatus: {
+        CourseStatus.SCHEDULED: "geplant oder laufend",
+        CourseStatus.CANCELLED: "abgesagt",
+        CourseStatus.COMPLETED: "abgeschlossen",
+    },
+    ReasonCode: {
+        ReasonCode.TOO_FEW_PARTICIPANTS: "zu wenige Teilnehmende",
+        ReasonCode.NO_TEACHER: "keine Lehrkraft",
+        ReasonCode.PARTICIPANT_LEFT: "Person hat den Kurs verlassen",
+        ReasonCode.CHANGED_COURSE: "in einen anderen Kurs gewechselt",
+        ReasonCode.OTHER: "Sonstiges",
     },
     Role: {
         Role.CASEWORKER: "Fallbegleitung (Coach beim Träger)",
@@ -205,8 +252,36 @@ VOCABULARY: dict[type[StrEnum], dict[str, str]] = {
     },
 }
 
+#: The funding reports (``/reports/{kind}``), as the Berichte page names them.
+REPORT_KINDS: dict[str, str] = {
+    "monitoring": "Monitoring (Eintritte, Austritte, Bestand)",
+    "outcomes": "Verbleib und Erfolge",
+    "financial": "Finanzen (Verwendungsnachweis)",
+}
+
+
+#: What the verification of the log found (``storage.verification.Problem.kind``).
+VERIFICATION_PROBLEMS: dict[str, str] = {
+    "unknown-checkpoint": "Den genannten Prüfpunkt gibt es nicht.",
+    "checkpoint-mismatch": "Ein signierter Prüfpunkt passt nicht zu den gespeicherten Ereignissen.",
+    "checkpoint-signature": "Die Signatur eines Prüfpunkts ist ungültig.",
+    "event-missing": "Ein Ereignis fehlt in der Kette.",
+    "access-log-mismatch": "Das Protokoll der Lesezugriffe passt nicht zum signierten Prüfpunkt.",
+    "keys-mismatch": "Die Schlüsseltabelle passt nicht zum signierten Prüfpunkt.",
+    "key-destroyed-unrecorded": "Ein Schlüssel wurde vernichtet, ohne dass eine Löschung"
+    " erfasst ist.",
+    "malformed-row": "Ein gespeicherter Eintrag ist beschädigt.",
+    "unchained-event": "Ein Ereignis ist nicht in die Kette eingebunden.",
+    "chain-mismatch": "Ein Ereignis wurde nachträglich verändert (Kettenwert stimmt nicht).",
+}
+
+
 #: Each rule code of a refusal, as a case worker should read it (``detail_de``).
 RULES: dict[str, str] = {
+    "user-deactivated": "Die Person ist in Lotse deaktiviert: ihr Kalender-Abonnement"
+    " liefert nichts mehr.",
+    "role-withdrawn": "Die Person hat die Rolle, für die das Kalender-Abonnement erstellt"
+    " wurde, nicht mehr.",
     "access-log-unavailable": "Der Lesezugriff konnte nicht protokolliert werden; deshalb"
     " werden keine Daten angezeigt. Bitte später erneut versuchen.",
     "erasure-not-final": "Die Löschung ist erfasst, aber noch nicht endgültig: bitte die"
@@ -391,8 +466,9 @@ FIELDS: dict[str, str] = {
     "family_name": "Familienname",
     "birth_date": "Geburtsdatum",
     "gender": "Geschlecht",
-    "nationality": "Staatsangehörigkeit (Ländercode, z. B. SY)",
+    "nationality": "Staatsangehörigkeit",
     "residence_status": "Aufenthaltsstatus",
+    "residence_valid_until": "Aufenthaltsstatus gültig bis",
     "age_exception_reason": "Begründung der Altersausnahme",
     "effective_date": "Datum",
     "eligible": "förderberechtigt",
@@ -443,6 +519,18 @@ FIELDS: dict[str, str] = {
     "end_date": "Ende",
     "date": "Datum",
     "participant_id": "Teilnehmende Person",
+    # Fields of recorded entries that the Prüfung page shows (the history's data).
+    "municipality": "Kommune",
+    "birth_year": "Geburtsjahr",
+    "age_at_intake": "Alter bei Aufnahme",
+    "rule_version": "Fassung der Förderregeln",
+    "referral_id": "Vermittlung",
+    "session_id": "Kurstermin",
+    "corrected_type": "korrigierte Art des Eintrags",
+    "voided_type": "für ungültig erklärte Art des Eintrags",
+    # A due-list item's dismissal (Wiedervorlage).
+    "kind": "Art der Wiedervorlage",
+    "due_date": "fällig am",
 }
 
 #: Values of request fields that are fixed lists in the schema (``Literal``), not a
@@ -514,3 +602,83 @@ def role_label(role: str) -> str:
 
 def status_label(status: str) -> str:
     return PARTICIPANT_STATUSES.get(status, status)
+
+
+# ------------------------------------------------------------- countries
+#
+# Nationality is stored as an ISO 3166-1 alpha-2 code (the public schema); a person
+# reads the German short name. All officially assigned codes, plus XK (Kosovo, a
+# user-assigned code the programme's statistics use); ``country_label`` falls back
+# to "Staat mit dem Ländercode XY" for a code not listed here, never the bare code.
+
+_COUNTRY_LINES = """
+AD Andorra|AE Vereinigte Arabische Emirate|AF Afghanistan|AG Antigua und Barbuda
+AI Anguilla|AL Albanien|AM Armenien|AO Angola|AQ Antarktis|AR Argentinien
+AS Amerikanisch-Samoa|AT Österreich|AU Australien|AW Aruba|AX Ålandinseln
+AZ Aserbaidschan|BA Bosnien und Herzegowina|BB Barbados|BD Bangladesch|BE Belgien
+BF Burkina Faso|BG Bulgarien|BH Bahrain|BI Burundi|BJ Benin|BL Saint-Barthélemy
+BM Bermuda|BN Brunei Darussalam|BO Bolivien|BQ Bonaire, Sint Eustatius und Saba
+BR Brasilien|BS Bahamas|BT Bhutan|BV Bouvetinsel|BW Botsuana|BY Belarus|BZ Belize
+CA Kanada|CC Kokosinseln|CD Kongo, Demokratische Republik|CF Zentralafrikanische Republik
+CG Kongo, Republik|CH Schweiz|CI Côte d'Ivoire|CK Cookinseln|CL Chile|CM Kamerun
+CN China|CO Kolumbien|CR Costa Rica|CU Kuba|CV Cabo Verde|CW Curaçao|CX Weihnachtsinsel
+CY Zypern|CZ Tschechien|DE Deutschland|DJ Dschibuti|DK Dänemark|DM Dominica
+DO Dominikanische Republik|DZ Algerien|EC Ecuador|EE Estland|EG Ägypten|EH Westsahara
+ER Eritrea|ES Spanien|ET Äthiopien|FI Finnland|FJ Fidschi|FK Falklandinseln
+FM Mikronesien|FO Färöer|FR Frankreich|GA Gabun|GB Vereinigtes Königreich|GD Grenada
+GE Georgien|GF Französisch-Guayana|GG Guernsey|GH Ghana|GI Gibraltar|GL Grönland
+GM Gambia|GN Guinea|GP Guadeloupe|GQ Äquatorialguinea|GR Griechenland
+GS Südgeorgien und die Südlichen Sandwichinseln|GT Guatemala|GU Guam|GW Guinea-Bissau
+GY Guyana|HK Hongkong|HM Heard und McDonaldinseln|HN Honduras|HR Kroatien|HT Haiti
+HU Ungarn|ID Indonesien|IE Irland|IL Israel|IM Insel Man|IN Indien
+IO Britisches Territorium im Indischen Ozean|IQ Irak|IR Iran|IS Island|IT Italien
+JE Jersey|JM Jamaika|JO Jordanien|JP Japan|KE Kenia|KG Kirgisistan|KH Kambodscha
+KI Kiribati|KM Komoren|KN St. Kitts und Nevis|KP Korea, Demokratische Volksrepublik
+KR Korea, Republik|KW Kuwait|KY Kaimaninseln|KZ Kasachstan|LA Laos|LB Libanon
+LC St. Lucia|LI Liechtenstein|LK Sri Lanka|LR Liberia|LS Lesotho|LT Litauen
+LU Luxemburg|LV Lettland|LY Libyen|MA Marokko|MC Monaco|MD Moldau|ME Montenegro
+MF Saint-Martin|MG Madagaskar|MH Marshallinseln|MK Nordmazedonien|ML Mali|MM Myanmar
+MN Mongolei|MO Macau|MP Nördliche Marianen|MQ Martinique|MR Mauretanien|MS Montserrat
+MT Malta|MU Mauritius|MV Malediven|MW Malawi|MX Mexiko|MY Malaysia|MZ Mosambik
+NA Namibia|NC Neukaledonien|NE Niger|NF Norfolkinsel|NG Nigeria|NI Nicaragua
+NL Niederlande|NO Norwegen|NP Nepal|NR Nauru|NU Niue|NZ Neuseeland|OM Oman|PA Panama
+PE Peru|PF Französisch-Polynesien|PG Papua-Neuguinea|PH Philippinen|PK Pakistan
+PL Polen|PM Saint-Pierre und Miquelon|PN Pitcairninseln|PR Puerto Rico
+PS Palästinensische Gebiete|PT Portugal|PW Palau|PY Paraguay|QA Katar|RE Réunion
+RO Rumänien|RS Serbien|RU Russische Föderation|RW Ruanda|SA Saudi-Arabien
+SB Salomonen|SC Seychellen|SD Sudan|SE Schweden|SG Singapur|SH St. Helena|SI Slowenien
+SJ Svalbard und Jan Mayen|SK Slowakei|SL Sierra Leone|SM San Marino|SN Senegal
+SO Somalia|SR Suriname|SS Südsudan|ST São Tomé und Príncipe|SV El Salvador
+SX Sint Maarten|SY Syrien|SZ Eswatini|TC Turks- und Caicosinseln|TD Tschad
+TF Französische Süd- und Antarktisgebiete|TG Togo|TH Thailand|TJ Tadschikistan
+TK Tokelau|TL Timor-Leste|TM Turkmenistan|TN Tunesien|TO Tonga|TR Türkei
+TT Trinidad und Tobago|TV Tuvalu|TW Taiwan|TZ Tansania|UA Ukraine|UG Uganda
+UM Kleinere Amerikanische Überseeinseln|US Vereinigte Staaten|UY Uruguay
+UZ Usbekistan|VA Vatikanstadt|VC St. Vincent und die Grenadinen|VE Venezuela
+VG Britische Jungferninseln|VI Amerikanische Jungferninseln|VN Vietnam|VU Vanuatu
+WF Wallis und Futuna|WS Samoa|XK Kosovo|YE Jemen|YT Mayotte|ZA Südafrika|ZM Sambia
+ZW Simbabwe
+"""
+
+#: German short names by ISO 3166-1 alpha-2 code.
+COUNTRIES: dict[str, str] = {
+    code: name
+    for code, _, name in (
+        entry.strip().partition(" ")
+        for entry in _COUNTRY_LINES.replace("\n", "|").split("|")
+        if entry.strip()
+    )
+}
+
+
+def country_label(code: str | None) -> str:
+    """A nationality code as its German country name (a stated fallback if unknown)."""
+    if not code:
+        return ""
+    return COUNTRIES.get(code, f"Staat mit dem Ländercode {code}")
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """(code, name) of every country, in German alphabetical order (Ä as A)."""
+    fold = str.maketrans("ÄÖÜÅäöüå", "AOUAaoua")
+    return sorted(COUNTRIES.items(), key=lambda item: item[1].translate(fold).casefold())

@@ -135,6 +135,15 @@ class Participant(Aggregate):
         nationality: str
         residence_status: str
         age_exception_reason: str | None
+        residence_valid_until: date | None
+        """Since version 2: the expiry of the residence status at intake (a Duldung's)."""
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Registrations before version 2 recorded no expiry with the status.
+            state["residence_valid_until"] = None
 
         def evolve(self, p: Participant) -> None:
             p._reset()
@@ -150,6 +159,7 @@ class Participant(Aggregate):
             p.gender = self.gender
             p.nationality = self.nationality
             p.residence_status = self.residence_status
+            p.residence_valid_until = self.residence_valid_until
             p.age_exception_reason = self.age_exception_reason
             p.last_effective_date = self.effective_date
             p.period_start = self.intake_date
@@ -400,6 +410,21 @@ class Participant(Aggregate):
         def evolve(self, p: Participant) -> None:
             p.follow_ups.append((self.months_after_exit, self.destination))
 
+    class WorklistItemDismissed(Event):
+        """A due-list item taken off the list by a case worker, with a reason code.
+
+        A participant's entry (not an aggregate of its own): it is about the
+        participant, is scoped, audited, corrected, voided and erased with the rest
+        of the journey, and the due list is a fold of the same stream.
+        """
+
+        kind: str
+        due_date: date
+        reason: str
+
+        def evolve(self, p: Participant) -> None:
+            pass
+
     class Reentered(Event):
         """A new enrolment period after an exit: eligibility and consent start afresh."""
 
@@ -581,6 +606,7 @@ class Participant(Aggregate):
         nationality: str,
         residence_status: str,
         age_exception_reason: str | None = None,
+        residence_valid_until: date | None = None,
         participant_id: UUID | None = None,
     ) -> Participant:
         values = {
@@ -592,12 +618,17 @@ class Participant(Aggregate):
             "nationality": nationality,
             "residence_status": residence_status,
             "age_exception_reason": age_exception_reason,
+            "residence_valid_until": residence_valid_until,
         }
         for name, value in values.items():
             check_field("Registered", name, value)
         cls.check_registration_dates(
             programme, intake_date, birth_date, age_exception_reason, today
         )
+        if residence_valid_until is not None:
+            cls.check_valid_until(
+                programme, intake_date, residence_valid_until, field="residence_valid_until"
+            )
         check_event_text(
             "Registered",
             {
@@ -628,6 +659,7 @@ class Participant(Aggregate):
             nationality=nationality,
             residence_status=residence_status,
             age_exception_reason=age_exception_reason,
+            residence_valid_until=residence_valid_until,
         )
 
     @staticmethod
@@ -724,6 +756,7 @@ class Participant(Aggregate):
             raise RuleViolationError(msg, rule="registration-voided")
         after_exit = (
             "FollowUpRecorded",
+            "WorklistItemDismissed",
             "EntryCorrected",
             "EntryVoided",
             "ConsentWithdrawn",
@@ -1317,6 +1350,22 @@ class Participant(Aggregate):
             valid_until=valid_until,
         )
 
+    def dismiss_worklist_item(
+        self,
+        *,
+        envelope: Envelope,
+        effective_date: date,
+        today: date,
+        kind: str,
+        due_date: date,
+        reason: str,
+    ) -> None:
+        """Take a due-list item off the list (``projections.worklist`` matches it by
+        kind and due date): the work was done elsewhere, or does not apply."""
+        values = {"kind": kind, "due_date": due_date, "reason": reason}
+        self._prepare(self.WorklistItemDismissed, effective_date, today, **values)
+        self._trigger(self.WorklistItemDismissed, envelope, effective_date, **values)
+
     def exit(
         self,
         *,
@@ -1429,6 +1478,13 @@ class Participant(Aggregate):
                 changes.get("effective_date", original.effective_date),
                 changes["valid_until"],
                 field="changes.valid_until",
+            )
+        if changes.get("residence_valid_until") is not None:
+            self.check_valid_until(
+                programme,
+                changes.get("intake_date", original.effective_date),
+                changes["residence_valid_until"],
+                field="changes.residence_valid_until",
             )
         if "effective_date" in changes:
             if event_type in ("Registered", "Reentered"):

@@ -139,6 +139,29 @@ class ReferralEndReason(StrEnum):
     OTHER = "other"
 
 
+class WorklistKind(StrEnum):
+    """What a due-list item (Wiedervorlage) is about: ``projections.worklist``."""
+
+    RESIDENCE_EXPIRY = "residence_expiry"
+    FOLLOW_UP_DUE = "follow_up_due"
+    APPRENTICESHIP_ABORT_NOTICE = "apprenticeship_abort_notice"
+    NO_CONTACT = "no_contact"
+    CONSENT_SUPERSEDED = "consent_superseded"
+    AGE_LIMIT = "age_limit"
+    MODULE_CLOSED_BY_PROGRAMME = "module_closed_by_programme"
+
+
+class WorklistDismissalReason(StrEnum):
+    """Why a case worker took a due-list item off the list without the milestone
+    that would have closed it. A code, not free text: it is shown to colleagues."""
+
+    DONE_OUTSIDE_LOTSE = "done_outside_lotse"
+    NOT_APPLICABLE = "not_applicable"
+    PARTICIPANT_UNREACHABLE = "participant_unreachable"
+    HANDLED_BY_OTHER_OFFICE = "handled_by_other_office"
+    OTHER = "other"
+
+
 class ErasureMode(StrEnum):
     """Art. 17 GDPR: shred now, or restrict now and shred at retention end (17(3)(b))."""
 

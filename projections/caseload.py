@@ -14,6 +14,7 @@ from uuid import UUID
 
 from lotse.domain.access import (
     Principal,
+    Visibility,
     check_not_restricted,
     core_data,
     is_own_entry,
@@ -28,6 +29,7 @@ from lotse.domain.access import (
 )
 from lotse.domain.errors import InvalidInputError, ParticipantNotFoundError
 from lotse.projections.crypto import fetch_keys, index_key, open_names, search_terms
+from lotse.projections.participants import TABLE as PARTICIPANTS
 from lotse.projections.participants import query_page, query_scope, referral_pairs
 from lotse.projections.timeline import query_placement, query_recorded_by, query_timeline
 from lotse.storage.keys import MasterKey
@@ -102,6 +104,43 @@ async def caseload_page(
     return items, page.next_cursor
 
 
+async def readable_names_of(
+    conn: Any, master: MasterKey, principal: Principal, participant_ids: list[UUID]
+) -> dict[UUID, tuple[str | None, str | None]]:
+    """(given, family) name of each listed participant whose name the caller may read.
+
+    For pages that name participants listed elsewhere (a course's attendance list):
+    the caller reads a name where it reads the participant's core data (in scope, or
+    referred to the caller's provider and active), never while processing is
+    restricted (except auditors). Anyone else is left out of the answer; the caller
+    shows a pseudonym instead. An erased participant's names read as ``None``.
+    """
+    personal_data_scope(principal)  # funders: refused
+    rows = await conn.fetch(
+        "SELECT participant_id, provider, municipality, status, restricted, referrals, "
+        f"names_sealed FROM {PARTICIPANTS.name} WHERE participant_id = ANY($1::uuid[])",
+        participant_ids,
+    )
+    readable = []
+    for row in rows:
+        referred = referred_modules(
+            principal, referral_pairs(row["referrals"]), row["status"] == "active"
+        )
+        seen = visibility(
+            principal, row["provider"], row["municipality"], referred=referred, recorded_here=False
+        )
+        hidden = row["restricted"] and not may_see_restricted(principal)
+        if seen in (Visibility.FULL, Visibility.REFERRAL) and not hidden:
+            readable.append(row)
+    keys = await fetch_keys(conn, master, [r["participant_id"] for r in readable])
+    names = {}
+    for row in readable:
+        pid = row["participant_id"]
+        opened = open_names(keys.get(pid), pid, row["names_sealed"])
+        names[pid] = (opened.get("given_name"), opened.get("family_name"))
+    return names
+
+
 async def timeline_for(conn: Any, principal: Principal, participant_id: UUID) -> list[Any]:
     """A participant's timeline rows as the caller may read them; else as if unknown.
 
@@ -129,3 +168,34 @@ async def timeline_for(conn: Any, principal: Principal, participant_id: UUID) ->
     if own_only:
         rows = [r for r in rows if is_own_entry(principal, r["organisation"])]
     return rows
+
+
+async def names_of(
+    conn: Any, master: MasterKey, principal: Principal, participant_ids: list[UUID]
+) -> dict[UUID, str]:
+    """Names ("Familienname, Vorname") of participants the caller found in scope (due list).
+
+    Restricted participants read as "(eingeschränkt)" unless the role sees them;
+    names are core data, which referred providers read too.
+    """
+    if not participant_ids:
+        return {}
+    rows = await conn.fetch(
+        "SELECT participant_id, names_sealed, restricted, personal_data_erased "
+        f"FROM {PARTICIPANTS.name} WHERE participant_id = ANY($1::uuid[])",
+        list(participant_ids),
+    )
+    keys = await fetch_keys(conn, master, [r["participant_id"] for r in rows])
+    shown: dict[UUID, str] = {}
+    for row in rows:
+        pid = row["participant_id"]
+        if row["personal_data_erased"]:
+            shown[pid] = "(Daten gelöscht)"
+            continue
+        if row["restricted"] and not may_see_restricted(principal):
+            shown[pid] = "(eingeschränkt)"
+            continue
+        names = open_names(keys.get(pid), pid, row["names_sealed"])
+        given, family = names.get("given_name"), names.get("family_name")
+        shown[pid] = f"{family or ''}, {given or ''}".strip(", ") or "(ohne Namen)"
+    return shown

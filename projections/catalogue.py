@@ -15,6 +15,7 @@ from lotse.projections.timeline import TimelineProjection
 from lotse.projections.transitions import TransitionsProjection
 from lotse.projections.units import UnitsProjection
 from lotse.projections.users import UsersProjection
+from lotse.projections.worklist import Worklist
 
 PROJECTIONS: dict[str, Projection[Any]] = {
     p.name: p
@@ -29,5 +30,6 @@ PROJECTIONS: dict[str, Projection[Any]] = {
         ReferralsProjection(),
         PersonFacts(),
         UsersProjection(),
+        Worklist(),
     )
 }

@@ -172,6 +172,7 @@ def _registered(s: Row, d: dict[str, Any], e: EventRecord, ids: dict[str, Any]) 
     ):
         v[key] = d[key]
     v["age_band"] = age_band(d["age_at_intake"])
+    v["residence_valid_until"] = d.get("residence_valid_until")
     v["status"] = "active"
     s.names = {k: ids.get(k) for k in NAME_FIELDS}
 

@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from lotse.domain.classification import identifying_fields
-from lotse.domain.labels import VOCABULARY, event_label
+from lotse.domain.labels import VOCABULARY, event_label, field_label
 from lotse.domain.vocabulary import (
     Certificate,
     ContactMode,
@@ -29,6 +29,8 @@ from lotse.domain.vocabulary import (
     ReferralEndReason,
     ResidenceStatus,
     TargetGroup,
+    WorklistDismissalReason,
+    WorklistKind,
 )
 from lotse.projections.model import Crypto, Projection, Table
 from lotse.projections.records import EventRecord
@@ -85,7 +87,8 @@ def _ended(d: dict[str, Any]) -> str:
 
 
 def _correction(d: dict[str, Any]) -> str:
-    fields = ", ".join(sorted(d["changes"]))
+    # The fields by their German labels (what a person reads), not the schema's names.
+    fields = ", ".join(sorted(field_label(name) for name in d["changes"]))
     corrected = event_label(d["corrected_type"])
     return f"Eintrag {d['corrects_version']} ({corrected}) korrigiert: {fields}"
 
@@ -173,6 +176,10 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
     "FollowUpRecorded": lambda d: (
         f"Verbleib nach {d['months_after_exit']} Monaten: {_value(Destination, d['destination'])}"
+    ),
+    "WorklistItemDismissed": lambda d: (
+        f"Wiedervorlage verworfen: {_value(WorklistKind, d['kind'])}"
+        f" (fällig {d['due_date']:%d.%m.%Y}), {_value(WorklistDismissalReason, d['reason'])}"
     ),
     "Reentered": lambda d: (
         f"erneut aufgenommen am {d['intake_date']:%d.%m.%Y} (neuer Förderzeitraum)"

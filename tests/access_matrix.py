@@ -82,6 +82,9 @@ OBJECTS_DOC: dict[str, str] = {
     "fresh user": "a user added for the call, case worker at caritas-ahlen; the body"
     " grants coordinator at warendorf, withdraws case worker at caritas-ahlen",
     "deactivated user": "a user added and deactivated for the call",
+    "calendar feed": "the URL token of a calendar feed of a case worker of caritas-ahlen"
+    " (the token decides, not the caller's bearer token)",
+    "unknown calendar feed": "a calendar feed token that was never issued (or was revoked)",
     "unknown user": "a user id that does not exist",
 }
 
@@ -114,6 +117,11 @@ MATRIX: list[Row] = [
     Row("POST /participants",                       "own provider",            "401 201 403 403 403 403 403 403 403 403 201 403 403"),
     Row("GET /participants",                        "-",                       "401 200 200 200 200 200 403 200 200 200 200 200 403"),
     Row("GET /referrals",                           "-",                       "401 200 200 200 200 200 403 200 200 200 200 200 403"),
+    Row("GET /worklist",                            "-",                       "401 200 200 200 200 200 403 200 200 200 200 200 403"),
+    Row("POST /worklist/calendar-feeds",            "-",                       "401 201 201 201 201 201 403 201 201 201 201 201 403"),
+    Row("DELETE /worklist/calendar-feeds",          "-",                       "401 204 204 204 204 204 403 204 204 204 204 204 403"),
+    Row("GET /worklist.ics",                        "calendar feed",           "200 200 200 200 200 200 200 200 200 200 200 200 200"),
+    Row("GET /worklist.ics",                        "unknown calendar feed",   "404 404 404 404 404 404 404 404 404 404 404 404 404"),
     Row(f"GET {P}",                                 "participant",             "401 200 404 404 200 404 403 200 404 200 200 200 403"),
     Row(f"GET {P}",                                 "restricted participant",  "401 403 404 404 403 404 403 200 404 200 403 403 403"),
     Row(f"GET {P}",                                 "unknown participant",     "401 404 404 404 404 404 403 404 404 404 404 404 403"),
@@ -132,6 +140,8 @@ MATRIX: list[Row] = [
     Row(f"POST {P}/milestones",                     "participant",             "401 201 404 404 403 403 403 403 403 403 201 201 403"),
     Row(f"POST {P}/milestones",                     "unknown participant",     "401 404 404 404 403 403 403 403 403 403 404 404 403"),
     Row(f"POST {P}/milestones",                     "voidable entry",          "401 201 404 404 201 404 403 403 403 403 201 403 403"),
+    Row(f"POST {P}/worklist/dismissals",            "participant",             "401 201 404 404 403 403 403 403 403 403 201 403 403"),
+    Row(f"POST {P}/worklist/dismissals",            "unknown participant",     "401 404 404 404 403 403 403 403 403 403 404 404 403"),
     Row(f"GET {P}",                                 "referred participant",    "401 200 403 404 200 404 403 200 404 200 200 200 403"),
     Row(f"GET {P}/state",                           "referred participant",    "401 200 403 404 200 404 403 200 404 200 200 200 403"),
     Row(f"GET {P}/history",                         "referred participant",    "401 200 200 404 200 404 403 200 404 200 200 200 403"),

@@ -19,7 +19,9 @@ How a page is built (read this before adding one):
   (generated into the page) and, for a participant, the ``version`` it showed;
   after the write it redirects with ``?stand=<position>`` and the next page waits
   for its read models (``freshness.catch_up``);
-- register the router in ``install`` below (a fixed path before a ``{id}`` one).
+- register the router in ``install`` below (a fixed path before a ``{id}`` one);
+- a browser's unknown path or wrong method (404, 405) gets the German page too
+  (``routing.page_for_http_error``); JSON clients and the API's paths keep problem+json.
 
 A page calls the same application service and read-side function as the JSON
 route it mirrors; it never decides access itself.
@@ -27,11 +29,30 @@ route it mirrors; it never decides access itself.
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
+from collections.abc import Awaitable
 
-from lotse.api.pages import caseload, entries, home, participant, registration
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from lotse.api.pages import (
+    audit,
+    caseload,
+    courses,
+    dismissals,
+    entries,
+    home,
+    participant,
+    privacy,
+    registration,
+    reports,
+)
 from lotse.api.pages.rendering import STATIC
+from lotse.api.pages.routing import answers_with_page, api_prefixes, page_for_http_error
+
+#: What a browser gets as a German page when no route answers it.
+PAGE_STATUSES = frozenset({404, 405})
 
 
 def install(app: FastAPI) -> None:
@@ -44,5 +65,25 @@ def install(app: FastAPI) -> None:
         registration.router,
         participant.router,
         entries.router,
+        dismissals.router,
+        courses.router,
+        reports.router,
+        audit.router,
+        privacy.router,
     ):
         app.include_router(router)
+
+    answer_json = app.exception_handlers[HTTPException]
+    prefixes: set[str] = set()
+
+    async def unknown_path(request: Request, exc: Exception) -> Response:
+        """A browser's unknown path or wrong method: the German page; JSON clients: problem+json."""
+        assert isinstance(exc, HTTPException)
+        if not prefixes:
+            prefixes.update(api_prefixes(request.app))
+        if exc.status_code in PAGE_STATUSES and answers_with_page(request, frozenset(prefixes)):
+            return page_for_http_error(request, exc)
+        answer = answer_json(request, exc)
+        return await answer if isinstance(answer, Awaitable) else answer
+
+    app.add_exception_handler(HTTPException, unknown_path)

@@ -10,6 +10,10 @@ proxy's log. ``GET /teilnehmende`` shows the first page without filters; the
 form posts its search, filters and the next page's cursor (none of them
 personal, but one form keeps it simple). With JavaScript, htmx posts the form as
 one types and swaps the results in place.
+
+Above the list, the Wiedervorlage: the caller's open items of the due list due
+within 14 days or overdue (``api.pages.due``, the read-side function of
+``GET /worklist``); "nur mir zugewiesene" narrows it as it narrows the list.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from lotse.api.deps import ReadAccess, RuntimeDep
+from lotse.api.pages.due import CASELOAD_DAYS, DueItem, due_items
 from lotse.api.pages.freshness import Stand, catch_up
 from lotse.api.pages.navigation import permits
 from lotse.api.pages.rendering import render
@@ -49,7 +54,7 @@ async def _caseload(
     principal = visitor.principal
     check_may_read_personal_data(principal)
     reads: ReadModels = request.app.state.reads
-    await catch_up(reads, ("participants",), stand)
+    await catch_up(reads, ("participants", "worklist"), stand)
     form: Any = await request.form() if request.method == "POST" else {}
     chosen: dict[str, Any] = {
         "q": _text(form, "q", 100),
@@ -96,7 +101,19 @@ async def _caseload(
             "Bitte mindestens ein Wort mit zwei Buchstaben eingeben." if field == "q" else None
         )
         errors[field] = message or rule_label(e.rule) or field_label(field)
-    await ReadAccess(runtime, request, principal).record_many_async(r["id"] for r in rows)
+    due: list[DueItem] = []
+    more_due = False
+    if "hx-request" not in request.headers:  # htmx swaps the results only
+        due, more_due = await due_items(
+            reads,
+            runtime,
+            principal,
+            days=CASELOAD_DAYS,
+            assigned_to=principal.user if chosen["mine"] else None,
+        )
+    await ReadAccess(runtime, request, principal).record_many_async(
+        dict.fromkeys([*(r["id"] for r in rows), *(d.participant_id for d in due)])
+    )
     module_names = dict(modules)
     provider_names = {p.id: p.name for p in configuration.providers.values()}
     items = [
@@ -127,6 +144,9 @@ async def _caseload(
             "modules": modules,
             "providers": [(p.id, p.name) for p in providers] if len(providers) > 1 else [],
             "may_register": permits(check_may_record, principal),
+            "due": due,
+            "more_due": more_due,
+            "due_days": CASELOAD_DAYS,
             "role_label": label(principal.role),
         },
         # htmx swaps only successful answers: as one types, the hint replaces the list.

@@ -28,7 +28,7 @@ from starlette.responses import Response
 
 from lotse.api.corrections import coerce_changes
 from lotse.api.deps import ReadAccess, RuntimeDep
-from lotse.api.pages.forms import FormField, form_fields, form_values, submitted, validate
+from lotse.api.pages.forms import Choice, FormField, form_fields, form_values, submitted, validate
 from lotse.api.pages.navigation import permits
 from lotse.api.pages.participant import (
     ENTRY_PAGES,
@@ -135,6 +135,9 @@ async def _load(
         modules = [m.code for m in programme.modules]
         choices = step_choices(configuration, programme, participant, modules)
         choices.pop("to_provider", None)
+        # The registration's programme and provider read as their names, not ids.
+        choices["programme"] = [Choice(programme.id, programme.name)]
+        choices["provider"] = [Choice(p.id, p.name) for p in configuration.providers.values()]
         fields = tuple(
             dataclasses.replace(f, name=PREFIX + f.name)
             for f in form_fields(model, choices=choices)

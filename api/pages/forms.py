@@ -27,11 +27,21 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from lotse.api import schemas
-from lotse.domain.labels import field_label, input_error_label, label, value_label
+from lotse.domain.labels import (
+    country_choices,
+    field_label,
+    input_error_label,
+    label,
+    value_label,
+)
 
 #: Fields a form never shows: the type is the form itself.
 NOT_SHOWN = frozenset({"type"})
 _GERMAN_DATE = re.compile(r"^\s*(\d{1,2})\.(\d{1,2})\.(\d{4})\s*$")
+
+
+def _countries() -> tuple[Choice, ...]:
+    return tuple(Choice(code, name) for code, name in country_choices())
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,12 @@ class FormField:
     hint: str | None = None
     #: The Python type the posted text becomes (int, Decimal, bool, str).
     python_type: type = str
+
+
+#: Fields whose codes are a vocabulary of ``domain.labels`` but a plain string in the
+#: schema (a nationality is any ISO code): a choice list of the German names, so a
+#: person picks "Syrien" and never types or reads "SY".
+VOCABULARY_CHOICES: dict[str, tuple[Choice, ...]] = {"nationality": _countries()}
 
 
 class UnsupportedFieldError(TypeError):
@@ -131,7 +147,7 @@ def form_field(
         "required": required,
         "default": _default_text(info),
     }
-    given = (choices or {}).get(name)
+    given = (choices or {}).get(name) or VOCABULARY_CHOICES.get(name)
     if given is not None:
         return FormField(kind="select", choices=tuple(given), **common)
     if isinstance(base, type) and issubclass(base, StrEnum):

@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lotse.domain.access import Principal, check_may_read_personal_data, check_may_record
+from lotse.domain.access import (
+    Principal,
+    check_may_audit,
+    check_may_read_access_log,
+    check_may_read_courses,
+    check_may_read_personal_data,
+    check_may_read_reports,
+    check_may_record,
+)
 from lotse.domain.errors import AccessDeniedError
 
 
@@ -39,6 +47,10 @@ def permits(check: Callable[[Principal], None], principal: Principal) -> bool:
 NAVIGATION: list[NavItem] = [
     NavItem("/teilnehmende", "Meine Teilnehmenden", check_may_read_personal_data),
     NavItem("/teilnehmende/neu", "Neue Teilnehmende/r", check_may_record),
+    NavItem("/kurse", "Kurse", check_may_read_courses),
+    NavItem("/berichte", "Berichte", check_may_read_reports),
+    NavItem("/pruefung", "Prüfung", check_may_audit),
+    NavItem("/datenschutz", "Datenschutz", check_may_read_access_log),
 ]
 
 #: Where a signed-in person lands when no page of the navigation is open to the role.

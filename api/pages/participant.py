@@ -33,8 +33,10 @@ from starlette.responses import Response
 
 from lotse.api.corrections import plain
 from lotse.api.deps import ReadAccess, RuntimeDep, access_entry
+from lotse.api.pages.due import PARTICIPANT_DAYS, DueItem, due_items
 from lotse.api.pages.forms import Choice, FormField, form_fields, submitted, validate
 from lotse.api.pages.freshness import Stand, catch_up
+from lotse.api.pages.names import organisation_names
 from lotse.api.pages.navigation import permits
 from lotse.api.pages.rendering import german_date, redirect, render
 from lotse.api.pages.routing import STALE, page_router
@@ -48,6 +50,7 @@ from lotse.api.views import participant_public
 from lotse.domain.access import (
     Principal,
     accepted_referrals,
+    check_may_read_personal_data,
     check_may_record_for,
     check_may_record_milestones,
     core_data,
@@ -63,7 +66,14 @@ from lotse.domain.errors import (
     ParticipantNotFoundError,
     VersionConflictError,
 )
-from lotse.domain.labels import event_label, label, role_label, rule_label, status_label
+from lotse.domain.labels import (
+    country_label,
+    event_label,
+    label,
+    role_label,
+    rule_label,
+    status_label,
+)
 from lotse.domain.participant import Participant
 from lotse.domain.vocabulary import (
     Destination,
@@ -72,6 +82,7 @@ from lotse.domain.vocabulary import (
     LanguageLevel,
     ResidenceStatus,
     TargetGroup,
+    WorklistDismissalReason,
 )
 from lotse.projections.caseload import timeline_for
 from lotse.storage.access_log import AccessLogUnavailableError
@@ -80,6 +91,9 @@ router = page_router()
 
 #: Entries recorded on pages of their own (an earlier entry's page), not as a step.
 ENTRY_PAGES = frozenset({"EntryCorrected", "EntryVoided"})
+#: Entries recorded by a form of their own on this page: a due item's dismissal
+#: (``api.pages.dismissals``), offered next to the item it takes off the list.
+OWN_FORMS = frozenset({"WorklistItemDismissed"})
 #: What a table cell shows for "none" (an en dash).
 NOTHING = "\u2013"
 _KEY = re.compile(r"^[A-Za-z0-9-]{8,100}$")
@@ -187,7 +201,7 @@ def recordable_steps(
     for milestone in MILESTONES:
         name = milestone.name
         model = MILESTONE_MODELS[name]
-        if name in ENTRY_PAGES:
+        if name in ENTRY_PAGES or name in OWN_FORMS:
             continue
         modules: list[str] = []
         if "module" in model.model_fields:
@@ -241,7 +255,7 @@ def core_facts(
         ("Geburtsjahr", None if values.get("birth_date") else _text(values.get("birth_year"))),
         ("Alter bei Aufnahme", _text(values.get("age_at_intake"))),
         ("Geschlecht", vocabulary(Gender, values.get("gender")) if values.get("gender") else None),
-        ("Staatsangehörigkeit", values.get("nationality")),
+        ("Staatsangehörigkeit", country_label(values.get("nationality")) or None),
         (
             "Aufenthaltsstatus",
             (
@@ -297,7 +311,7 @@ def _text(value: Any) -> str | None:
 
 
 def readable_names(configuration: Configuration) -> Callable[[str], str]:
-    """Organisation and programme ids in a timeline text, replaced by their names.
+    """Organisation, programme and module ids in a timeline text, replaced by their names.
 
     The timeline read model keeps ids (its text is written once, at projection,
     and names may change); a person reads the configured names, not the codes.
@@ -305,6 +319,10 @@ def readable_names(configuration: Configuration) -> Callable[[str], str]:
     names = {p.id: p.name for p in configuration.providers.values()}
     names.update({m.id: m.name for m in configuration.municipalities.values()})
     names.update({p.id: p.name for p in configuration.programmes.values()})
+    # A module code (F2) reads with its name, as in the lists of the pages.
+    for programme in configuration.programmes.values():
+        for module in programme.modules:
+            names.setdefault(module.code, module_choice(programme, module.code).label)
     if not names:
         return lambda text: text
     pattern = re.compile(
@@ -320,8 +338,7 @@ async def _timeline(
 ) -> list[dict[str, Any]]:
     async with reads.pool.acquire() as conn:
         rows = await timeline_for(conn, principal, participant_id)
-    organisations = {p.id: p.name for p in configuration.providers.values()}
-    organisations.update({m.id: m.name for m in configuration.municipalities.values()})
+    organisations = organisation_names(configuration)
     names = readable_names(configuration)
     return [
         {
@@ -401,9 +418,14 @@ async def participant_page(
     principal = visitor.principal
     participant, referred = await load_for_page(runtime, request, visitor, participant_id)
     reads: ReadModels = request.app.state.reads
-    current = await catch_up(reads, ("timeline",), stand)
+    current = await catch_up(reads, ("timeline", "worklist"), stand)
     configuration = runtime.journeys.configuration
     timeline = await _timeline(reads, principal, participant_id, configuration)
+    due: list[DueItem] = []
+    if permits(check_may_read_personal_data, principal):
+        due, _ = await due_items(
+            reads, runtime, principal, days=PARTICIPANT_DAYS, participant=participant_id
+        )
     await ReadAccess(runtime, request, principal).record_async(participant_id)
     values = participant_public(participant).model_dump()
     since = {m["module"]: m["since"] for m in values["open_modules"]}
@@ -439,7 +461,9 @@ async def participant_page(
             "pid": str(participant_id),
             "version": participant.version,
             "facts": core_facts(values, configuration, full=not referred),
-            "referred": referred,
+            "referred": sorted(
+                module_choice(programme, code).label if programme else code for code in referred
+            ),
             "modules": [
                 (module_choice(programme, code).label if programme else code, since[code])
                 for code in values.get("open_modules") or []
@@ -450,6 +474,12 @@ async def participant_page(
             "may_change_entries": may_write(principal, participant.provider)
             or may_void(principal, participant.provider, participant.municipality),
             "notice": notice,
+            "due": [(item, str(uuid.uuid4())) for item in due],
+            "due_days": PARTICIPANT_DAYS,
+            "may_dismiss": permits(check_may_record_milestones, principal)
+            and may_record(principal, participant, "WorklistItemDismissed", None, referred),
+            "dismiss_reasons": [(r.value, label(r)) for r in WorklistDismissalReason],
+            "today": runtime.journeys.clock().isoformat(),
             "saved": event_label(saved) if saved in (*MILESTONE_MODELS, "Registered") else None,
         },
         status_code=status_code,

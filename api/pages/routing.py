@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from lotse.api.pages.rendering import redirect, render
-from lotse.api.pages.visitors import SignInRequiredError
+from lotse.api.pages.visitors import SignInRequiredError, current_visitor
 from lotse.api.problems import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS, status_for
 from lotse.domain.errors import (
     AccessDeniedError,
@@ -53,6 +53,8 @@ MESSAGES = {
     403: "Ihre Rolle darf diese Seite oder diesen Schritt nicht verwenden.",
     404: "Diese Seite oder diesen Eintrag gibt es nicht, oder er gehört nicht zu Ihrem"
     " Zuständigkeitsbereich.",
+    405: "Diese Adresse nimmt nur abgeschickte Formulare entgegen. Bitte öffnen Sie die"
+    " Seite über die Navigation.",
     409: "Eine Regel des Programms verbietet diesen Schritt.",
     413: "Die Eingabe ist zu groß.",
     422: "Die Eingabe ist ungültig.",
@@ -143,3 +145,60 @@ class PageRoute(APIRoute):
 def page_router(**kwargs: Any) -> APIRouter:
     """A router for pages: German error pages, outside the OpenAPI schema."""
     return APIRouter(route_class=PageRoute, include_in_schema=False, **kwargs)
+
+
+# ------------------------------------------------------------- outside the pages
+#
+# An unknown path, or a method a path does not take, never reaches a route: the
+# application's handler answers it. A browser gets the German page for it; a JSON
+# client (and any request for a path of the JSON API) keeps problem+json.
+
+_HTML = ("text/html", "application/xhtml+xml")
+
+
+def _quality(part: str) -> tuple[str, float]:
+    media, *params = (p.strip() for p in part.split(";"))
+    q = 1.0
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip() == "q":
+            try:
+                q = float(value)
+            except ValueError:
+                q = 0.0
+    return media.lower(), q
+
+
+def wants_page(accept: str) -> bool:
+    """Does the Accept header prefer HTML (a browser) to JSON?"""
+    html = json = 0.0
+    for part in accept.split(",")[:50]:
+        media, q = _quality(part)
+        if media in _HTML:
+            html = max(html, q)
+        elif "json" in media:
+            json = max(json, q)
+    return html > 0 and html > json
+
+
+def api_prefixes(app: Any) -> frozenset[str]:
+    """The first path segments of the JSON API (the paths of its OpenAPI schema)."""
+    return frozenset(path.strip("/").split("/", 1)[0] for path in app.openapi()["paths"])
+
+
+def answers_with_page(request: Request, prefixes: frozenset[str]) -> bool:
+    first = request.url.path.strip("/").split("/", 1)[0]
+    return first not in prefixes and wants_page(request.headers.get("accept", ""))
+
+
+def page_for_http_error(request: Request, error: HTTPException) -> Response:
+    """The German page for an unknown path (404) or a method the path does not take (405)."""
+    runtime = getattr(request.app.state, "runtime", None)
+    if runtime is not None and getattr(request.state, "visitor", None) is None:
+        # The navigation of a signed-in person; without a session, none.
+        try:
+            current_visitor(request, runtime)
+        except Exception:  # an error page shows even when sessions fail
+            log.warning("error page without the visitor's session")
+    headers = dict(error.headers) if error.headers else None
+    return error_page(request, error.status_code, headers=headers)

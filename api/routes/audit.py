@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from lotse.api.deps import CurrentUser, RuntimeDep, allowed
 from lotse.api.problems import problem_responses
+from lotse.api.runtime import Runtime
 from lotse.api.schemas import CheckpointPublic, ProblemPublic, VerificationPublic
 from lotse.domain.access import check_may_audit
 from lotse.domain.errors import InvalidInputError
@@ -54,6 +55,11 @@ async def verify_log(
 ) -> VerificationPublic:
     """Recompute the hash chain and check every signed checkpoint; report the first problem."""
     check_may_audit(principal)
+    return verification_public(await verify_chain(runtime, from_checkpoint))
+
+
+async def verify_chain(runtime: Runtime, from_checkpoint: int | None = None) -> VerificationReport:
+    """The one verification of the log: ``GET /audit/verify`` and the Prüfung page."""
     checkpoints = runtime.checkpoints
     assert checkpoints is not None
     try:
@@ -63,10 +69,7 @@ async def verify_log(
     if from_checkpoint is not None and checkpoints.get(from_checkpoint) is None:
         msg = "from_checkpoint names no checkpoint"
         raise InvalidInputError(msg, field="from_checkpoint")
-    report = await run_verification(
-        runtime.database.url, public_key, from_checkpoint=from_checkpoint
-    )
-    return verification_public(report)
+    return await run_verification(runtime.database.url, public_key, from_checkpoint=from_checkpoint)
 
 
 @router.get("/checkpoints", response_model=list[CheckpointPublic], responses=RESPONSES)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response, status
@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from lotse.api.deps import CurrentUser, ReadsDep, RequestId, RuntimeDep, allowed
 from lotse.api.problems import problem_responses
+from lotse.api.readmodels import ReadModels
 from lotse.api.routes.caseload import await_position
 from lotse.api.routes.participants import (
     IdempotencyKey,
@@ -27,6 +28,7 @@ from lotse.api.routes.participants import (
 )
 from lotse.api.schemas import Code, Name, Strict
 from lotse.domain.access import (
+    Principal,
     check_may_manage_courses,
     check_may_read_courses,
     narrow,
@@ -109,20 +111,26 @@ class WithdrawalCreate(Strict):
     reason: ReasonCode
 
 
+class AttendanceEntry(Strict):
+    participant_id: UUID
+    status: AttendanceStatus
+
+
 class SessionCreate(Strict):
     date: date
     lesson_hours: Hours
+    attendance: list[AttendanceEntry] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="The session's whole attendance list, recorded with it in one transaction",
+    )
 
 
 class SessionCreated(BaseModel):
     session_id: UUID
     version: int
     position: int
-
-
-class AttendanceEntry(Strict):
-    participant_id: UUID
-    status: AttendanceStatus
 
 
 class AttendanceCreate(Strict):
@@ -322,6 +330,33 @@ async def list_courses(
     min_position: Annotated[int | None, Query(ge=0, description="Wait for your own write")] = None,
 ) -> CoursePage:
     """The courses in the caller's scope: own provider, own municipality, or all."""
+    rows, position = await course_list(
+        reads,
+        principal,
+        provider=provider,
+        municipality=municipality,
+        limit=limit,
+        min_position=min_position,
+    )
+    return CoursePage(
+        items=[CourseSummary(id=r["course_id"], **{k: r[k] for k in _SUMMARY}) for r in rows],
+        position=position,
+    )
+
+
+async def course_list(
+    reads: ReadModels,
+    principal: Principal,
+    *,
+    provider: str | None = None,
+    municipality: str | None = None,
+    limit: int = 100,
+    min_position: int | None = None,
+) -> tuple[list[Any], int]:
+    """The courses read model's rows in the caller's scope, and its position.
+
+    The one read of the course list: ``GET /courses`` and the Kurse page call it.
+    """
     check_may_read_courses(principal)
     own_provider, own_municipality = personal_data_scope(principal)
     await await_position(reads, ("courses",), min_position)
@@ -335,10 +370,7 @@ async def list_courses(
             municipality=narrow(own_municipality, municipality),
             limit=limit,
         )
-    return CoursePage(
-        items=[CourseSummary(id=r["course_id"], **{k: r[k] for k in _SUMMARY}) for r in rows],
-        position=int(position or 0),
-    )
+    return list(rows), int(position or 0)
 
 
 _SUMMARY = [name for name in CourseSummary.model_fields if name != "id"]
@@ -436,17 +468,34 @@ def hold_session(
     idempotency_key: IdempotencyKey = None,
     if_match: IfMatch = None,
 ) -> SessionCreated:
-    """Record a session held: its date and the lesson hours the course held."""
+    """Record a session held: its date and the lesson hours the course held.
+
+    With ``attendance``, the session's whole attendance list is recorded with it,
+    in the same transaction: both or neither.
+    """
     path = f"/courses/{course_id}/sessions"
-    held = courses.hold_session(
-        principal,
-        request_id,
-        course_id,
-        session_date=body.date,
-        lesson_hours=body.lesson_hours,
-        expected_version=expected_version(if_match),
-        request_key=request_key(principal, idempotency_key, "course-session", path, body),
-    )
+    key = request_key(principal, idempotency_key, "course-session", path, body)
+    if body.attendance is not None:
+        held = courses.hold_session_with_attendance(
+            principal,
+            request_id,
+            course_id,
+            session_date=body.date,
+            lesson_hours=body.lesson_hours,
+            entries=[(e.participant_id, e.status.value) for e in body.attendance],
+            expected_version=expected_version(if_match),
+            request_key=key,
+        )
+    else:
+        held = courses.hold_session(
+            principal,
+            request_id,
+            course_id,
+            session_date=body.date,
+            lesson_hours=body.lesson_hours,
+            expected_version=expected_version(if_match),
+            request_key=key,
+        )
     changed = _changed(held.recorded, response)
     response.headers["Location"] = f"/courses/{course_id}#session-{held.session_id}"
     return SessionCreated(

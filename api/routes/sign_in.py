@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 
 from lotse.api.demo_users import demo_principals
 from lotse.api.deps import RuntimeDep
+from lotse.api.pages.names import organisation_name
 from lotse.api.pages.rendering import render
 from lotse.api.runtime import Runtime
 from lotse.api.sessions import (
@@ -157,7 +158,11 @@ async def demo_sign_in_page(
     _demo_only(runtime)
     form_token = secrets.token_urlsafe(24)
     choices = [
-        {"role": label(p.role), "user": p.user, "organisation": p.organisation}
+        {
+            "role": label(p.role),
+            "user": p.user,
+            "organisation": organisation_name(runtime.journeys.configuration, p.organisation),
+        }
         for p in demo_principals()
     ]
     response = render(

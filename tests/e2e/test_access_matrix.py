@@ -55,6 +55,8 @@ class World:
     user: str = ""
     #: Adds a user to the directory (case worker at caritas-ahlen); its id.
     fresh_user: Callable[..., str] = lambda **_: ""
+    #: The token of a calendar feed of a case worker of caritas-ahlen (``feed-owner``).
+    feed: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,8 @@ OBJECTS: dict[str, Callable[[World], Params]] = {
     "fresh user": lambda w: Params(path={"user_id": w.fresh_user()}),
     "deactivated user": lambda w: Params(path={"user_id": w.fresh_user(deactivated=True)}),
     "unknown user": lambda w: Params(path={"user_id": str(uuid.uuid4())}),
+    "calendar feed": lambda w: Params(query={"token": w.feed}),
+    "unknown calendar feed": lambda w: Params(query={"token": "x" * 43}),
 }
 
 
@@ -160,6 +164,12 @@ BODIES: dict[str, dict[str, Any]] = {
     "POST /users/{user_id}/reactivation": {},
     "POST /participants": registration(),
     "POST /participants/{participant_id}/milestones": COACHING,
+    "POST /participants/{participant_id}/worklist/dismissals": {
+        "effective_date": "2021-04-01",
+        "kind": "no_contact",
+        "due_date": "2021-04-29",
+        "reason": "done_outside_lotse",
+    },
     "POST /participants/{participant_id}/erasure": {
         "mode": "restrict",
         "reason": "participant_request",
@@ -354,6 +364,11 @@ def build_world(client: TestClient, auth: Auth) -> World:
         assert recorded.status_code == 201, recorded.text
         return int(recorded.json()["version"])
 
+    feed = client.post(
+        "/worklist/calendar-feeds", headers=auth("caseworker", "caritas-ahlen", user="feed-owner")
+    )
+    assert feed.status_code == 201, feed.text
+
     return World(
         participant,
         restricted,
@@ -370,6 +385,7 @@ def build_world(client: TestClient, auth: Auth) -> World:
         accepted,
         fresh_user(),
         fresh_user,
+        feed.json()["token"],
     )
 
 

@@ -189,6 +189,7 @@ def test_health_reports_each_read_model_position_and_lag_to_an_admin(
         "referrals",
         "person_facts",
         "users",
+        "worklist",
     }
     assert all(p["state"] == "active" for p in health["projections"])
     assert health["parked"] == []

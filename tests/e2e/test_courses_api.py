@@ -128,6 +128,53 @@ def test_sessions_and_the_whole_attendance_list_are_recorded(
     assert {e["participant_id"] for e in course["enrolments"]} == {a, b}
 
 
+def test_a_session_and_its_attendance_list_are_recorded_in_one_request(
+    client: TestClient, auth: Auth
+) -> None:
+    cid = new_course(client, auth)
+    a, b = participant_in_f4(client, auth), participant_in_f4(client, auth)
+    enrol(client, auth, cid, a)
+    enrol(client, auth, cid, b)
+    body = {
+        "date": "2021-04-06",
+        "lesson_hours": "4",
+        "attendance": [
+            {"participant_id": a, "status": "present"},
+            {"participant_id": b, "status": "absent"},
+        ],
+    }
+    key = {"Idempotency-Key": "session-with-list-1"}
+
+    held = client.post(f"/courses/{cid}/sessions", json=body, headers={**auth(), **key})
+    again = client.post(f"/courses/{cid}/sessions", json=body, headers={**auth(), **key})
+
+    assert held.status_code == 201, held.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == held.json()
+    [s] = client.get(f"/courses/{cid}", headers=auth()).json()["sessions"]
+    assert s["id"] == held.json()["session_id"]
+    assert (s["present"], s["absent"], s["excused"]) == (1, 1, 0)
+
+
+def test_a_refused_attendance_list_leaves_no_session_behind(client: TestClient, auth: Auth) -> None:
+    cid = new_course(client, auth)
+    enrolled, stranger = participant_in_f4(client, auth), participant_in_f4(client, auth)
+    enrol(client, auth, cid, enrolled)
+    body = {
+        "date": "2021-04-06",
+        "lesson_hours": "4",
+        "attendance": [
+            {"participant_id": enrolled, "status": "present"},
+            {"participant_id": stranger, "status": "present"},
+        ],
+    }
+
+    refused = client.post(f"/courses/{cid}/sessions", json=body, headers=auth())
+
+    assert_problem(refused, 409, rule="not-enrolled", field="entries[1].participant_id")
+    assert client.get(f"/courses/{cid}", headers=auth()).json()["sessions"] == []
+
+
 def test_the_course_list_is_scoped_to_the_callers_organisation(
     client: TestClient, auth: Auth
 ) -> None:

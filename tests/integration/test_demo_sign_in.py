@@ -46,6 +46,15 @@ def test_the_demo_page_is_german_and_names_every_role(browser: TestClient) -> No
     assert page.text.count('<button type="submit" name="user"') == 5
 
 
+def test_the_demo_page_names_organisations_not_their_ids(browser: TestClient) -> None:
+    page = browser.get("/auth/demo").text
+
+    assert "(Caritasverband Ahlen)" in page
+    assert "(landesweit)" in page
+    assert "(caritas-ahlen)" not in page
+    assert "(*)" not in page
+
+
 def test_choosing_the_case_worker_opens_a_session_that_reads_participants(
     browser: TestClient,
 ) -> None:

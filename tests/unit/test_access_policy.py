@@ -7,6 +7,7 @@ import pytest
 from lotse.domain.access import (
     Principal,
     Role,
+    check_may_read_reports,
     check_may_record,
     idempotency_scope,
     may_read_run,
@@ -96,3 +97,24 @@ def test_idempotency_claims_are_scoped_by_user_role_and_organisation() -> None:
 def test_only_case_workers_and_admins_record(principal: Principal) -> None:
     with pytest.raises(AccessDeniedError):
         check_may_record(principal)
+
+
+@pytest.mark.parametrize(
+    ("principal", "allowed"),
+    [
+        (CASEWORKER, True),
+        (COORDINATOR, True),
+        (AUDITOR, True),
+        (FUNDER, True),
+        (ADMIN, True),
+        (Principal("u", Role.ORG_ADMIN, "caritas-ahlen"), False),
+    ],
+)
+def test_reports_are_for_the_roles_that_read_records_and_for_funders(
+    principal: Principal, allowed: bool
+) -> None:
+    if allowed:
+        check_may_read_reports(principal)
+    else:
+        with pytest.raises(AccessDeniedError):
+            check_may_read_reports(principal)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,36 @@ def test_a_course_module_is_paid_by_one_lesson_hour_rate_only(tmp_path: Path) ->
     with pytest.raises(ConfigurationError) as e:
         load_configuration(config)
     assert any("more than one lesson-hour flat rate" in p for p in e.value.problems)
+
+
+def test_the_programme_configures_its_due_list_rules_with_a_version() -> None:
+    programme = load_configuration().programmes["durchstarten"]
+
+    rules = programme.worklist
+    assert (rules.version, rules.residence_expiry_lead_days, rules.follow_up_months) == (
+        "2026-1",
+        42,
+        6,
+    )
+    assert (rules.apprenticeship_abort_notice_days, rules.no_contact_days) == (14, 28)
+    assert programme.current_consent_version(date(2021, 6, 30)).id == "2020-01"  # type: ignore[union-attr]
+    assert programme.current_consent_version(date(2021, 7, 1)).id == "2021-07"  # type: ignore[union-attr]
+
+
+def test_bad_due_list_rules_are_reported_with_file_and_key(tmp_path: Path) -> None:
+    config = copy_config(tmp_path)
+    path = config / "programmes" / "durchstarten.toml"
+    text = path.read_text()
+    text = text.replace('version = "2026-1"', "version = 2026")
+    text = text.replace("no_contact_days = 28", "no_contact_days = -3\nremind_daily = true")
+    text = text.replace("follow_up_months = 6", 'follow_up_months = "six"')
+    path.write_text(text)
+
+    with pytest.raises(ConfigurationError) as e:
+        load_configuration(config)
+
+    problems = "\n".join(e.value.problems)
+    assert f"{path}: worklist.version must be str, got int" in problems
+    assert f"{path}: worklist.no_contact_days must lie between 1 and 365" in problems
+    assert f"{path}: worklist.follow_up_months must be int, got str" in problems
+    assert f"{path}: worklist.remind_daily is not a known key" in problems

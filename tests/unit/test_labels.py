@@ -18,6 +18,7 @@ from lotse.api.problems import problem
 from lotse.domain import labels, vocabulary
 from lotse.domain.access import Role
 from lotse.domain.classification import event_classes
+from lotse.domain.course import AttendanceStatus, CourseStatus, CourseType, ReasonCode
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("domain", "storage", "projections", "reports", "api")
@@ -33,7 +34,8 @@ def vocabularies() -> list[type[StrEnum]]:
         for cls in vars(vocabulary).values()
         if inspect.isclass(cls) and issubclass(cls, StrEnum) and cls is not StrEnum
     ]
-    return [*found, Role]
+    # The course's own codes (type, status, attendance, reasons) are shown on the pages too.
+    return [*found, Role, AttendanceStatus, CourseStatus, CourseType, ReasonCode]
 
 
 def rule_codes() -> set[str]:

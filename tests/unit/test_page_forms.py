@@ -119,10 +119,11 @@ def test_a_fixed_list_of_values_is_offered_by_its_german_labels() -> None:
     assert [c.label for c in fields["mode"].choices] == [label(m) for m in ErasureMode]
 
 
-def test_timeline_texts_show_names_not_organisation_ids() -> None:
+def test_timeline_texts_show_names_not_organisation_ids_and_modules_with_their_names() -> None:
     readable = readable_names(load_configuration())
 
     assert readable("aufgenommen beim Träger caritas-ahlen (durchstarten)") == (
         "aufgenommen beim Träger Caritasverband Ahlen (Durchstarten in Ausbildung und Arbeit)"
     )
-    assert readable("Eintritt in F4") == "Eintritt in F4"
+    assert readable("Eintritt in F1") == "Eintritt in F1 - Coaching"
+    assert readable("Eintritt in F41") == "Eintritt in F41"
