@@ -16,12 +16,9 @@ from tests.builders.api import into_module, registration
 from tests.builders.browser import (
     Served,
     check_accessibility,
-    pages_missing,
     screenshot,
     sign_in_as_demo,
 )
-
-pytestmark = pages_missing("audit")
 
 
 @pytest.fixture(scope="module")

@@ -20,9 +20,7 @@ from openpyxl import load_workbook
 from playwright.sync_api import Page
 
 from lotse.api.demo import FAMILY, GIVEN, seed
-from tests.builders.browser import Served, check_accessibility, pages_missing, sign_in_as_demo
-
-pytestmark = pages_missing("reports")
+from tests.builders.browser import Served, check_accessibility, sign_in_as_demo
 
 NAMES = re.compile(r"\b(" + "|".join(re.escape(n) for n in [*GIVEN, *FAMILY]) + r")\b")
 #: Addresses a crawl must not follow: they change something or are not pages.

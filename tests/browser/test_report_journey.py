@@ -16,12 +16,9 @@ from lotse.api.demo import seed
 from tests.builders.browser import (
     Served,
     check_accessibility,
-    pages_missing,
     screenshot,
     sign_in_as_demo,
 )
-
-pytestmark = pages_missing("reports")
 
 QUARTER = "2021-Q2"
 

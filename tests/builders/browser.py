@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import pytest
 
 from lotse.api.app import create_app
 from lotse.api.demo_users import demo_principals
@@ -74,15 +73,6 @@ def missing() -> str | None:
     if shutil.which("npm") is None:
         return "Node.js with npm is missing (needed to install axe-core from tests/axe)"
     return None
-
-
-def pages_missing(*areas: str) -> pytest.MarkDecorator:
-    """Skip a test module until the page areas it drives (``api/pages/<area>.py``) are
-    part of this build: pages built on another branch land when it is merged."""
-    lacking = [a for a in areas if importlib.util.find_spec(f"lotse.api.pages.{a}") is None]
-    return pytest.mark.skipif(
-        bool(lacking), reason=f"pages not in this build yet: api/pages/{', '.join(lacking)}"
-    )
 
 
 # ------------------------------------------------------------------ Lotse, served
