@@ -38,8 +38,9 @@ def register(page: Page) -> None:
     page.get_by_label("Familienname").fill(PERSON["family"])
     page.get_by_label("Geburtsdatum").fill("2002-05-04")
     page.get_by_label("Geschlecht").select_option(label="weiblich")
-    page.get_by_label(re.compile("^Staatsangehörigkeit")).fill("SY")
-    page.get_by_label("Aufenthaltsstatus").select_option(label="Duldung (§ 60a AufenthG)")
+    page.get_by_label("Staatsangehörigkeit").select_option("SY")
+    status = page.get_by_label("Aufenthaltsstatus", exact=True)
+    status.select_option(label="Duldung (§ 60a AufenthG)")
     page.get_by_role("button", name="Aufnahme speichern").click()
     page.wait_for_load_state()
 
@@ -112,6 +113,8 @@ def test_a_coach_registers_a_person_and_records_the_first_steps(page: Page) -> N
     screenshot(page, "participant", readme=True)
 
     page.get_by_role("link", name="Meine Teilnehmenden").click()
-    expect(page.get_by_role("table")).to_contain_text(f"{PERSON['family']}, {PERSON['given']}")
+    expect(page.get_by_role("table", name=re.compile(r"^\d+ Teilnehmende"))).to_contain_text(
+        f"{PERSON['family']}, {PERSON['given']}"
+    )
     check_accessibility(page, "caseload")
     screenshot(page, "caseload", readme=True)
