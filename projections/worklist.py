@@ -239,6 +239,7 @@ class Worklist(Projection[Due]):
 
 #: The due date of each kind, from the stored anchor and the programme's rules
 #: ($-parameters named in ``_RULE_ARGS``); NULL when the row is not (yet) an item.
+#: ``m`` is the row of the module's configured end (module_closed_by_programme).
 _DUE_DATE = """
 CASE w.kind
   WHEN 'residence_expiry' THEN w.anchor - $lead_days::int
@@ -249,12 +250,19 @@ CASE w.kind
   WHEN 'consent_superseded' THEN CASE
     WHEN $consent_version::text IS NULL OR w.detail = $consent_version::text THEN NULL
     ELSE greatest(w.anchor, $consent_from::date) END
-  WHEN 'module_closed_by_programme' THEN (
-    SELECT m.ends FROM unnest($module_codes::text[], $module_ends::date[]) AS m(code, ends)
-    WHERE m.code = w.detail AND w.anchor <= m.ends
-      AND (w.state = 'open' OR w.done_date > m.ends))
+  WHEN 'module_closed_by_programme' THEN CASE
+    WHEN w.anchor <= m.ends AND (w.state = 'open' OR w.done_date > m.ends) THEN m.ends END
 END
 """
+_RULE_ARGS = (
+    "lead_days",
+    "follow_up_months",
+    "abort_days",
+    "no_contact_days",
+    "age_limit_years",
+    "consent_version",
+    "consent_from",
+)
 
 
 @dataclass(frozen=True)
@@ -302,23 +310,22 @@ async def query_items(
         return f"${len(args)}"
 
     due = _DUE_DATE
-    for name in (
-        "lead_days",
-        "follow_up_months",
-        "abort_days",
-        "no_contact_days",
-        "age_limit_years",
-        "consent_version",
-        "consent_from",
-        "module_codes",
-        "module_ends",
-    ):
+    for name in _RULE_ARGS:
         due = due.replace(f"${name}", arg(getattr(rules, name)))
+    ends = (
+        f"unnest({arg(rules.module_codes)}::text[], {arg(rules.module_ends)}::date[])"
+        " AS m(code, ends)"
+    )
     where = [
         f"p.programme = {arg(rules.programme)}",
         "NOT p.restricted",
         "NOT p.personal_data_erased",
+        # Stays of modules the programme does not close are no items: left out early.
+        "(w.kind <> 'module_closed_by_programme' OR m.code IS NOT NULL)",
     ]
+    if "done" not in states:
+        # Open and dismissed items are rows still open: done ones need no due date.
+        where.append("w.state = 'open'")
     if scope.provider is not None:
         own = f"p.provider = {arg(scope.provider)}"
         if scope.referred_kinds:
@@ -334,26 +341,28 @@ async def query_items(
         where.append(f"w.kind = ANY({arg(kinds)}::text[])")
     if assigned_to is not None:
         where.append(f"p.assignees @> ARRAY[{arg(assigned_to)}]::text[]")
+    shown = (
+        "CASE WHEN i.state = 'open' AND d.version IS NOT NULL THEN 'dismissed' ELSE i.state END"
+    )
     sql = f"""
 WITH items AS (
   SELECT w.participant_id, w.kind, w.detail, w.state, w.done_by, w.done_version,
          w.done_date, p.provider, p.municipality, p.assignees, ({due}) AS due_date
   FROM {TABLE.name} w JOIN rm_participants p USING (participant_id)
+  LEFT JOIN {ends} ON w.kind = 'module_closed_by_programme' AND m.code = w.detail
   WHERE {" AND ".join(where)}
+), dismissed AS (
+  SELECT DISTINCT ON (participant_id, kind, due_date)
+         participant_id, kind, due_date, reason, dismissed_by, version, dismissed_on
+  FROM {DISMISSALS.name}
+  ORDER BY participant_id, kind, due_date, version DESC
 )
 SELECT i.*, d.reason AS dismissed_reason, d.dismissed_by, d.version AS dismissed_version,
-       d.dismissed_on,
-       CASE WHEN i.state = 'open' AND d.version IS NOT NULL THEN 'dismissed'
-            ELSE i.state END AS shown_state
+       d.dismissed_on, {shown} AS shown_state
 FROM items i
-LEFT JOIN LATERAL (
-  SELECT * FROM {DISMISSALS.name} d
-  WHERE d.participant_id = i.participant_id AND d.kind = i.kind AND d.due_date = i.due_date
-  ORDER BY d.version DESC LIMIT 1
-) d ON true
+LEFT JOIN dismissed d USING (participant_id, kind, due_date)
 WHERE i.due_date IS NOT NULL AND i.due_date <= {arg(until)}
-  AND (CASE WHEN i.state = 'open' AND d.version IS NOT NULL THEN 'dismissed'
-            ELSE i.state END) = ANY({arg(states)}::text[])
+  AND {shown} = ANY({arg(states)}::text[])
 ORDER BY i.due_date, i.participant_id, i.kind
 LIMIT {arg(limit)}
 """
