@@ -333,6 +333,10 @@ async def query_items(
                 f"(p.status = 'active' AND w.kind = ANY({arg(sorted(scope.referred_kinds))}) "
                 f"AND p.referrals @> ARRAY[{arg(scope.provider)} || '/' || w.detail]::text[])"
             )
+            # The first condition alone selects rows by index (provider, or the GIN
+            # index of referred providers); the second keeps the referred kinds only.
+            p = arg(scope.provider)
+            where.append(f"(p.provider = {p} OR p.referred_providers @> ARRAY[{p}]::text[])")
             own = f"({own} OR {referred})"
         where.append(own)
     if scope.municipality is not None:
