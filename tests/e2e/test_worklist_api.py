@@ -442,3 +442,32 @@ def test_the_feed_of_a_deactivated_user_is_refused(
 
     assert response.status_code == 403
     assert response.json()["rule"] == "user-deactivated"
+
+
+def test_a_referred_provider_sees_only_the_items_of_the_referred_module(
+    client: TestClient, auth: Auth, runtime: Runtime
+) -> None:
+    pid = register(client, auth)
+    enter(client, auth, pid, "F6")
+    referral = {"provider": "vhs-warendorf", "module": "F6", "effective_date": "2021-03-03"}
+    made = client.post(f"/participants/{pid}/referrals", json=referral, headers=auth())
+    assert made.status_code == 201, made.text
+    accepted = client.post(
+        f"/participants/{pid}/referrals/{made.json()['referral_id']}/acceptance",
+        json={"effective_date": "2021-03-04"},
+        headers=auth(org="vhs-warendorf"),
+    )
+    assert accepted.status_code == 201, accepted.text
+    runtime.journeys.clock = lambda: TODAY  # type: ignore[method-assign]
+
+    lead = worklist(client, auth(), min_position=accepted.json()["position"])
+    referred = worklist(client, auth(org="vhs-warendorf"))
+
+    assert {i["kind"] for i in lead} == {
+        "no_contact",
+        "consent_superseded",
+        "module_closed_by_programme",
+    }
+    assert [(i["participant_id"], i["kind"], i["module"]) for i in referred] == [
+        (pid, "module_closed_by_programme", "F6")
+    ]
