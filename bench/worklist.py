@@ -153,16 +153,32 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--participants", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=60)
+    parser.add_argument(
+        "--database",
+        help="a database URL to keep: seeded if it holds no events yet (the master key is"
+        " then kept in --keep-key), else measured as it is",
+    )
+    parser.add_argument("--keep-key", help="file holding the master key of --database")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
-        db = stack.enter_context(bench_database())
-        seeded = seed(db.url, args.participants)
+        if args.database:
+            url, embedded, version = args.database, False, "?"
+            key_file = Path(args.keep_key or "/tmp/lotse-bench-worklist.key")
+            if key_file.exists():
+                seeded = {"master": key_file.read_text().strip()}
+            else:
+                seeded = seed(url, args.participants)
+                key_file.write_text(seeded["master"])
+        else:
+            db = stack.enter_context(bench_database())
+            url, embedded, version = db.url, db.embedded, db.server_version
+            seeded = seed(url, args.participants)
         load_before = os.getloadavg()
-        views = asyncio.run(measure(db.url, seeded.pop("master"), args.runs))
+        views = asyncio.run(measure(url, seeded.pop("master"), args.runs))
         load_after = os.getloadavg()
     results = {
         "machine": machine(),
-        "database": {"embedded": db.embedded, "server_version": db.server_version},
+        "database": {"embedded": embedded, "server_version": version},
         "participants": args.participants,
         **seeded,
         "load_average_before_after": [load_before, load_after],

@@ -51,6 +51,12 @@ TABLE = Table(
     name="rm_worklist",
     columns=(
         ("participant_id", "uuid NOT NULL"),
+        # Where the participant is now and who is responsible, kept here so that a
+        # provider's list is read by index without a join (the caseload's scope).
+        ("programme", "text NOT NULL"),
+        ("provider", "text NOT NULL"),
+        ("municipality", "text NOT NULL"),
+        ("assignees", "text[] NOT NULL"),
         ("kind", "text NOT NULL"),
         # Tells items of one kind apart: the version of the entry that opened it.
         ("subject", "text NOT NULL"),
@@ -63,7 +69,7 @@ TABLE = Table(
         ("done_date", "date"),
     ),
     primary_key=("participant_id", "kind", "subject"),
-    indexes=("kind, anchor",),
+    indexes=("provider, state", "municipality, state", "gin:assignees"),
 )
 
 DISMISSALS = Table(
@@ -89,6 +95,8 @@ STORED = ("residence_expiry", "follow_up_due", "apprenticeship_abort_notice")
 class Due:
     participant_id: UUID
     registered: bool = False
+    placement: dict[str, Any] = field(default_factory=dict)
+    assignees: list[str] = field(default_factory=list)
     active: bool = False
     erased: bool = False
     items: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -150,6 +158,11 @@ class Worklist(Projection[Due]):
         s, d, t = state, event.data, event.type
         if t == "Registered":
             s.registered = True
+            s.placement = {
+                "programme": d["programme"],
+                "provider": d["provider"],
+                "municipality": d["municipality"],
+            }
             s.active = True
             s.born_earliest = earliest_birth_date(
                 d["birth_year"], d["age_at_intake"], d["intake_date"]
@@ -171,6 +184,16 @@ class Worklist(Projection[Due]):
                 event,
                 lambda i: i["anchor"] <= event.effective_date,
             )
+        elif t == "CaseTransferred":
+            s.placement = {
+                **s.placement,
+                "provider": d["to_provider"],
+                "municipality": d["to_municipality"],
+            }
+        elif t == "CaseAssigned":
+            s.assignees = sorted({*s.assignees, d["assignee"]})
+        elif t == "CaseUnassigned":
+            s.assignees = [a for a in s.assignees if a != d["assignee"]]
         elif t == "ApprenticeshipAborted":
             self._open(s, "apprenticeship_abort_notice", event, event.effective_date)
         elif t == "ModuleEntered":
@@ -220,7 +243,8 @@ class Worklist(Projection[Due]):
             # A voided registration counts nowhere; a restricted or erased
             # participant's data is no longer processed.
             return {TABLE.name: [], DISMISSALS.name: []}
-        rows = [TABLE.row_of(i) for i in s.items.values()]
+        where = {**s.placement, "assignees": s.assignees}
+        rows = [TABLE.row_of({**i, **where}) for i in s.items.values()]
         derived: list[tuple[str, date, Any]] = []
         if s.active and s.open_since:
             since = min(day for day, _ in s.open_since.values())
@@ -231,7 +255,18 @@ class Worklist(Projection[Due]):
         if s.active and s.consent is not None:
             derived.append(("consent_superseded", s.consent[1], s.consent[0]))
         for kind, anchor, detail in derived:
-            rows.append((s.participant_id, kind, "", anchor, detail, "open", None, None, None))
+            item = {
+                "participant_id": s.participant_id,
+                "kind": kind,
+                "subject": "",
+                "anchor": anchor,
+                "detail": detail,
+                "state": "open",
+                "done_by": None,
+                "done_version": None,
+                "done_date": None,
+            }
+            rows.append(TABLE.row_of({**item, **where}))
         return {TABLE.name: rows, DISMISSALS.name: list(s.dismissals)}
 
 
@@ -239,6 +274,7 @@ class Worklist(Projection[Due]):
 
 #: The due date of each kind, from the stored anchor and the programme's rules
 #: ($-parameters named in ``_RULE_ARGS``); NULL when the row is not (yet) an item.
+#: ``m`` is the row of the module's configured end (module_closed_by_programme).
 _DUE_DATE = """
 CASE w.kind
   WHEN 'residence_expiry' THEN w.anchor - $lead_days::int
@@ -249,12 +285,19 @@ CASE w.kind
   WHEN 'consent_superseded' THEN CASE
     WHEN $consent_version::text IS NULL OR w.detail = $consent_version::text THEN NULL
     ELSE greatest(w.anchor, $consent_from::date) END
-  WHEN 'module_closed_by_programme' THEN (
-    SELECT m.ends FROM unnest($module_codes::text[], $module_ends::date[]) AS m(code, ends)
-    WHERE m.code = w.detail AND w.anchor <= m.ends
-      AND (w.state = 'open' OR w.done_date > m.ends))
+  WHEN 'module_closed_by_programme' THEN CASE
+    WHEN w.anchor <= m.ends AND (w.state = 'open' OR w.done_date > m.ends) THEN m.ends END
 END
 """
+_RULE_ARGS = (
+    "lead_days",
+    "follow_up_months",
+    "abort_days",
+    "no_contact_days",
+    "age_limit_years",
+    "consent_version",
+    "consent_from",
+)
 
 
 @dataclass(frozen=True)
@@ -303,60 +346,67 @@ async def query_items(
         return f"${len(args)}"
 
     due = _DUE_DATE
-    for name in (
-        "lead_days",
-        "follow_up_months",
-        "abort_days",
-        "no_contact_days",
-        "age_limit_years",
-        "consent_version",
-        "consent_from",
-        "module_codes",
-        "module_ends",
-    ):
+    for name in _RULE_ARGS:
         due = due.replace(f"${name}", arg(getattr(rules, name)))
+    ends = (
+        f"unnest({arg(rules.module_codes)}::text[], {arg(rules.module_ends)}::date[])"
+        " AS m(code, ends)"
+    )
     where = [
-        f"p.programme = {arg(rules.programme)}",
-        "NOT p.restricted",
-        "NOT p.personal_data_erased",
+        f"w.programme = {arg(rules.programme)}",
+        # Stays of modules the programme does not close are no items: left out early.
+        "(w.kind <> 'module_closed_by_programme' OR m.code IS NOT NULL)",
     ]
-    if scope.provider is not None:
-        own = f"p.provider = {arg(scope.provider)}"
-        if scope.referred_kinds:
-            referred = (
-                f"(p.status = 'active' AND w.kind = ANY({arg(sorted(scope.referred_kinds))}) "
-                f"AND p.referrals @> ARRAY[{arg(scope.provider)} || '/' || w.detail]::text[])"
-            )
-            own = f"({own} OR {referred})"
-        where.append(own)
+    if "done" not in states:
+        # Open and dismissed items are rows still open: done ones need no due date.
+        where.append("w.state = 'open'")
     if scope.municipality is not None:
-        where.append(f"p.municipality = {arg(scope.municipality)}")
+        where.append(f"w.municipality = {arg(scope.municipality)}")
     if kinds is not None:
         where.append(f"w.kind = ANY({arg(kinds)}::text[])")
     if assigned_to is not None:
-        where.append(f"p.assignees @> ARRAY[{arg(assigned_to)}]::text[]")
+        where.append(f"w.assignees @> ARRAY[{arg(assigned_to)}]::text[]")
     if participant is not None:
         where.append(f"w.participant_id = {arg(participant)}")
+    columns = (
+        "w.participant_id, w.kind, w.detail, w.state, w.done_by, w.done_version, w.done_date,"
+        f" w.provider, w.municipality, w.assignees, ({due}) AS due_date"
+    )
+    source = (
+        f"FROM {TABLE.name} w LEFT JOIN {ends}"
+        " ON w.kind = 'module_closed_by_programme' AND m.code = w.detail"
+    )
+    if scope.provider is None:
+        selected = f"SELECT {columns} {source} WHERE {' AND '.join(where)}"
+    else:
+        p = arg(scope.provider)
+        selected = f"SELECT {columns} {source} WHERE w.provider = {p} AND {' AND '.join(where)}"
+        if scope.referred_kinds:
+            # The participants referred to the provider: only the referred modules' kinds.
+            selected += (
+                f" UNION ALL SELECT {columns} {source}"
+                " JOIN rm_participants r ON r.participant_id = w.participant_id"
+                f" WHERE r.referred_providers @> ARRAY[{p}]::text[] AND r.status = 'active'"
+                f" AND w.provider <> {p} AND w.kind = ANY({arg(sorted(scope.referred_kinds))})"
+                f" AND r.referrals @> ARRAY[{p} || '/' || w.detail]::text[]"
+                f" AND {' AND '.join(where)}"
+            )
+    shown = (
+        "CASE WHEN i.state = 'open' AND d.version IS NOT NULL THEN 'dismissed' ELSE i.state END"
+    )
     sql = f"""
-WITH items AS (
-  SELECT w.participant_id, w.kind, w.detail, w.state, w.done_by, w.done_version,
-         w.done_date, p.provider, p.municipality, p.assignees, ({due}) AS due_date
-  FROM {TABLE.name} w JOIN rm_participants p USING (participant_id)
-  WHERE {" AND ".join(where)}
+WITH items AS ({selected}), dismissed AS (
+  SELECT DISTINCT ON (participant_id, kind, due_date)
+         participant_id, kind, due_date, reason, dismissed_by, version, dismissed_on
+  FROM {DISMISSALS.name}
+  ORDER BY participant_id, kind, due_date, version DESC
 )
 SELECT i.*, d.reason AS dismissed_reason, d.dismissed_by, d.version AS dismissed_version,
-       d.dismissed_on,
-       CASE WHEN i.state = 'open' AND d.version IS NOT NULL THEN 'dismissed'
-            ELSE i.state END AS shown_state
+       d.dismissed_on, {shown} AS shown_state
 FROM items i
-LEFT JOIN LATERAL (
-  SELECT * FROM {DISMISSALS.name} d
-  WHERE d.participant_id = i.participant_id AND d.kind = i.kind AND d.due_date = i.due_date
-  ORDER BY d.version DESC LIMIT 1
-) d ON true
+LEFT JOIN dismissed d USING (participant_id, kind, due_date)
 WHERE i.due_date IS NOT NULL AND i.due_date <= {arg(until)}
-  AND (CASE WHEN i.state = 'open' AND d.version IS NOT NULL THEN 'dismissed'
-            ELSE i.state END) = ANY({arg(states)}::text[])
+  AND {shown} = ANY({arg(states)}::text[])
 ORDER BY i.due_date, i.participant_id, i.kind
 LIMIT {arg(limit)}
 """

@@ -29,6 +29,7 @@ from lotse.api.deps import (
 )
 from lotse.api.problems import problem_responses
 from lotse.api.routes.caseload import await_position
+from lotse.api.routes.participants import WRITE_RESPONSES
 from lotse.api.schemas import Day, MilestoneRecorded, Strict
 from lotse.domain.access import (
     Principal,
@@ -162,7 +163,7 @@ class DismissalCreate(Strict):
     "/participants/{participant_id}/worklist/dismissals",
     status_code=status.HTTP_201_CREATED,
     response_model=MilestoneRecorded,
-    responses=PROBLEMS,
+    responses=WRITE_RESPONSES,
     dependencies=[allowed(check_may_record_milestones)],
 )
 def dismiss_item(

@@ -442,3 +442,64 @@ def test_the_feed_of_a_deactivated_user_is_refused(
 
     assert response.status_code == 403
     assert response.json()["rule"] == "user-deactivated"
+
+
+def test_a_referred_provider_sees_only_the_items_of_the_referred_module(
+    client: TestClient, auth: Auth, runtime: Runtime
+) -> None:
+    pid = register(client, auth)
+    enter(client, auth, pid, "F6")
+    referral = {"provider": "vhs-warendorf", "module": "F6", "effective_date": "2021-03-03"}
+    made = client.post(f"/participants/{pid}/referrals", json=referral, headers=auth())
+    assert made.status_code == 201, made.text
+    accepted = client.post(
+        f"/participants/{pid}/referrals/{made.json()['referral_id']}/acceptance",
+        json={"effective_date": "2021-03-04"},
+        headers=auth(org="vhs-warendorf"),
+    )
+    assert accepted.status_code == 201, accepted.text
+    runtime.journeys.clock = lambda: TODAY  # type: ignore[method-assign]
+
+    lead = worklist(client, auth(), min_position=accepted.json()["position"])
+    referred = worklist(client, auth(org="vhs-warendorf"))
+
+    assert {i["kind"] for i in lead} == {
+        "no_contact",
+        "consent_superseded",
+        "module_closed_by_programme",
+    }
+    assert [(i["participant_id"], i["kind"], i["module"]) for i in referred] == [
+        (pid, "module_closed_by_programme", "F6")
+    ]
+
+
+def test_a_corrected_expiry_at_registration_moves_the_due_date(
+    client: TestClient, auth: Auth, runtime: Runtime
+) -> None:
+    pid = register(client, auth, residence_valid_until="2021-06-30")
+
+    def correct(until: str) -> Any:
+        body = {
+            "type": "EntryCorrected",
+            "effective_date": "2021-03-10",
+            "corrects_version": 1,
+            "reason": "Tippfehler",
+            "changes": {"residence_valid_until": until},
+        }
+        return client.post(f"/participants/{pid}/milestones", json=body, headers=auth())
+
+    before_intake = correct("2020-12-31")
+    corrected = correct("2021-08-31")
+    runtime.journeys.clock = lambda: TODAY  # type: ignore[method-assign]
+
+    items = worklist(
+        client,
+        auth(),
+        kind="residence_expiry",
+        state="all",
+        min_position=corrected.json()["position"],
+    )
+    assert before_intake.status_code == 422
+    assert before_intake.json()["field"] == "changes.residence_valid_until"
+    assert corrected.status_code == 201, corrected.text
+    assert [(i["due_date"], i["state"]) for i in items] == [("2021-07-20", "open")]
