@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,6 +58,21 @@ def german_date(value: date | datetime | str | None) -> str:
     return value.strftime("%d.%m.%Y")
 
 
+def german_number(value: Decimal | float | int | str | None) -> str:
+    """4.50 as German readers write it: "4,5"; whole numbers without decimals."""
+    if value is None or value == "":
+        return ""
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    if number == number.to_integral_value():
+        return f"{number:,.0f}".replace(",", ".")
+    sign = "-" if number < 0 else ""
+    whole, _, fraction = f"{abs(number).normalize():f}".partition(".")
+    return sign + f"{int(whole):,}".replace(",", ".") + "," + fraction
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -71,6 +87,7 @@ def _environment() -> Environment:
     env.filters["field_label"] = field_label
     env.filters["role_label"] = role_label
     env.filters["german_date"] = german_date
+    env.filters["german_number"] = german_number
     env.globals["status_title"] = status_title
     env.globals["navigation"] = navigation_for
     return env

@@ -127,3 +127,15 @@ def test_timeline_texts_show_names_not_organisation_ids_and_modules_with_their_n
     )
     assert readable("Eintritt in F1") == "Eintritt in F1 - Coaching"
     assert readable("Eintritt in F41") == "Eintritt in F41"
+
+
+def test_numbers_on_pages_are_written_the_german_way() -> None:
+    from decimal import Decimal
+
+    from lotse.api.pages.rendering import german_number
+
+    assert german_number(Decimal("4.50")) == "4,5"
+    assert german_number(Decimal("42")) == "42"
+    assert german_number(1234.5) == "1.234,5"
+    assert german_number(Decimal("-0.25")) == "-0,25"
+    assert german_number(None) == ""
