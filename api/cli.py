@@ -68,7 +68,7 @@ def _serve(app_factory_args: argparse.Namespace, *, demo_participants: int | Non
     where = (
         f"embedded PostgreSQL in {settings.data_dir}" if settings.embedded else "PostgreSQL server"
     )
-    print(f"Lotse on {url}  (API docs: {url}/docs; {where})")
+    print(f"Lotse on {url}  (web pages in German: {url}/; API docs: {url}/docs; {where})")
     if demo_participants is not None:
         print("Tokens, one per role (Authorization: Bearer <token>):")
         for role, user, org in DEMO_USERS:
