@@ -4,7 +4,9 @@ The form is built from ``ParticipantCreate`` (the JSON route's request schema),
 its programme and provider lists from the configuration, offered as far as the
 access policy lets the caller register (``may_write``). The registration goes
 through ``Journeys.register`` with the Idempotency-Key generated into the form,
-so a double submit registers one person. Eligibility and consent are the next
+so a double submit registers one person. ``POST /teilnehmende/neu/pruefen`` is
+the inline check htmx calls when a field changes: the same parsing and model as
+the submit, nothing written, the form with its German errors. Eligibility and consent are the next
 steps, as in the API: the participant's page opens their forms first.
 """
 
@@ -14,6 +16,7 @@ import uuid
 from typing import Any
 
 from fastapi import Request
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -35,6 +38,7 @@ from lotse.domain.labels import rule_label
 router = page_router()
 
 PATH = "/teilnehmende/neu"
+CHECK_PATH = f"{PATH}/pruefen"
 
 
 def registration_fields(configuration: Configuration, visitor: Visitor) -> tuple[FormField, ...]:
@@ -65,7 +69,7 @@ def _page(
     return render(
         request,
         "registration.html",
-        {"fields": fields, "values": values, "errors": errors, "key": key},
+        {"fields": fields, "values": values, "errors": errors, "key": key, "check": CHECK_PATH},
         status_code=status_code,
     )
 
@@ -83,15 +87,29 @@ async def registration_form(request: Request, runtime: RuntimeDep, visitor: Sign
     return _page(request, fields, _defaults(fields), {}, str(uuid.uuid4()))
 
 
+async def _checked(
+    request: Request, runtime: RuntimeDep, visitor: Visitor
+) -> tuple[tuple[FormField, ...], Any, dict[str, str], BaseModel | None, dict[str, str]]:
+    """The posted form read and validated as the submit and the inline check both do."""
+    check_may_record(visitor.principal)
+    form: Any = await request.form()
+    fields = registration_fields(runtime.journeys.configuration, visitor)
+    body, errors = validate(ParticipantCreate, fields, form)
+    return fields, form, submitted(fields, form), body, errors
+
+
+@router.post(CHECK_PATH)
+async def check_registration(request: Request, runtime: RuntimeDep, visitor: SignedIn) -> Response:
+    """The inline check: the form with its German errors, 200 so htmx swaps it; no write."""
+    fields, form, values, _, errors = await _checked(request, runtime, visitor)
+    return _page(request, fields, values, errors, form_key(form) or str(uuid.uuid4()))
+
+
 @router.post(PATH)
 async def register(request: Request, runtime: RuntimeDep, visitor: SignedIn) -> Response:
     principal = visitor.principal
-    check_may_record(principal)
-    form: Any = await request.form()
-    fields = registration_fields(runtime.journeys.configuration, visitor)
+    fields, form, values, body, errors = await _checked(request, runtime, visitor)
     key = form_key(form)
-    values = submitted(fields, form)
-    body, errors = validate(ParticipantCreate, fields, form)
     if body is None:
         return _page(request, fields, values, errors, key or str(uuid.uuid4()), 422)
     assert isinstance(body, ParticipantCreate)

@@ -1,0 +1,113 @@
+"""Neue Teilnehmende/r checked inline: the German errors of the submit, nothing written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lotse.api.pages.routing import CSRF_REFUSED
+from lotse.api.runtime import Runtime
+from tests.builders.journeys import AMINA
+from tests.builders.pages import browser, hidden, sign_in
+
+CHECK = "/teilnehmende/neu/pruefen"
+
+
+@pytest.fixture
+def web(runtime: Runtime) -> Iterator[TestClient]:
+    with browser(runtime) as client:
+        yield client
+
+
+def filled(page: str, **overrides: str) -> dict[str, str]:
+    values = {
+        "csrf_token": hidden(page, "csrf_token"),
+        "idempotency_key": hidden(page, "idempotency_key"),
+        "programme": "durchstarten",
+        "provider": "caritas-ahlen",
+        "intake_date": "01.03.2021",
+        "given_name": AMINA["given_name"],
+        "family_name": AMINA["family_name"],
+        "birth_date": AMINA["birth_date"].isoformat(),
+        "gender": AMINA["gender"],
+        "nationality": AMINA["nationality"],
+        "residence_status": AMINA["residence_status"],
+    }
+    values.update(overrides)
+    return values
+
+
+def events(runtime: Runtime) -> int:
+    return runtime.journeys.recorder.max_notification_id() or 0
+
+
+def test_the_check_names_a_malformed_date_and_a_missing_field_in_german(
+    web: TestClient, runtime: Runtime
+) -> None:
+    sign_in(web, runtime)
+    form = web.get("/teilnehmende/neu").text
+
+    answer = web.post(CHECK, data=filled(form, birth_date="32.13.2000", given_name=""))
+
+    assert answer.status_code == 200
+    assert 'id="neu-birth_date-error">Bitte ein gültiges Datum' in answer.text
+    assert 'id="neu-given_name-error">Bitte ausfüllen.' in answer.text
+    # The same accessible markup as the submit's answer, in the region htmx swaps.
+    assert 'id="neu-birth_date-field"' in answer.text
+    assert 'aria-describedby="neu-birth_date-hint neu-birth_date-error"' in answer.text
+    assert "32.13.2000" in answer.text  # what was typed stays
+
+
+def test_the_check_of_valid_input_shows_no_error(web: TestClient, runtime: Runtime) -> None:
+    sign_in(web, runtime)
+    form = web.get("/teilnehmende/neu").text
+
+    answer = web.post(CHECK, data=filled(form))
+
+    assert answer.status_code == 200
+    assert "-error" not in answer.text
+    assert 'aria-invalid="true"' not in answer.text
+
+
+def test_the_check_writes_nothing_and_leaves_the_form_key_unclaimed(
+    web: TestClient, runtime: Runtime
+) -> None:
+    sign_in(web, runtime)
+    form = web.get("/teilnehmende/neu").text
+    before = events(runtime)
+
+    web.post(CHECK, data=filled(form))
+    web.post(CHECK, data=filled(form, birth_date="kein Datum"))
+    after_checks = events(runtime)
+    # The key the check saw still registers the person: the check claimed nothing.
+    registered = web.post("/teilnehmende/neu", data=filled(form))
+
+    assert after_checks == before
+    assert registered.status_code == 303
+    assert events(runtime) > before
+
+
+def test_the_check_without_csrf_token_is_refused(web: TestClient, runtime: Runtime) -> None:
+    sign_in(web, runtime)
+    form = web.get("/teilnehmende/neu").text
+    posted = filled(form)
+    del posted["csrf_token"]
+
+    answer = web.post(CHECK, data=posted)
+
+    assert answer.status_code == 403
+    assert CSRF_REFUSED in answer.text
+
+
+def test_the_form_without_javascript_still_posts_to_the_submit(
+    web: TestClient, runtime: Runtime
+) -> None:
+    sign_in(web, runtime)
+
+    page = web.get("/teilnehmende/neu").text
+
+    assert '<form method="post" action="/teilnehmende/neu">' in page
+    assert f'hx-post="{CHECK}"' in page
+    assert 'hx-select-oob="#neu-birth_date-field"' in page
