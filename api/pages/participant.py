@@ -14,6 +14,9 @@ participant (``check_may_record_for``). A post is recorded by
 ``Journeys.record_milestone`` exactly as ``POST /participants/{id}/milestones``
 does, with the form's Idempotency-Key (a double submit records one event) and
 the page's version as If-Match (a stale page is told so and nothing is saved).
+``POST .../schritte/pruefen`` is the inline check htmx calls when a field of a
+step changes: the same parsing and model as the submit, nothing written, the
+step's fields with their German errors.
 """
 
 from __future__ import annotations
@@ -545,6 +548,36 @@ async def record_step(
     except DomainError as e:
         return await refused(request, runtime, visitor, pid, failed, e)
     return redirect(f"/teilnehmende/{pid}?stand={result.position}&gespeichert={milestone}#verlauf")
+
+
+@router.post("/teilnehmende/{participant_id}/schritte/pruefen")
+async def check_step(
+    request: Request, runtime: RuntimeDep, visitor: SignedIn, participant_id: str
+) -> Response:
+    """The inline check of a step's form: its fields with the submit's German errors; no write."""
+    pid = parse_id(participant_id)
+    form = await request.form()
+    participant, referred = await load_for_page(runtime, request, visitor, pid)
+    configuration = runtime.journeys.configuration
+    offered = recordable_steps(visitor.principal, configuration, participant, referred)
+    step = next((s for s in offered if s.type == form.get("type")), None)
+    if step is None:
+        msg = "type is not a step offered to the caller for this participant"
+        raise AccessDeniedError(msg)
+    model = MILESTONE_MODELS[step.type]
+    # Validated as record_step validates (fields without choices), shown as the page shows.
+    _, errors = validate(model, form_fields(model), form, type=step.type)
+    return render(
+        request,
+        "step_fields.html",
+        {
+            "fields": step.fields,
+            "values": submitted(step.fields, form),
+            "errors": errors,
+            "prefix": f"{step.type}-",
+            "check": f"/teilnehmende/{pid}/schritte/pruefen",
+        },
+    )
 
 
 async def refused(

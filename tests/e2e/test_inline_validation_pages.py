@@ -1,4 +1,4 @@
-"""Neue Teilnehmende/r checked inline: the German errors of the submit, nothing written."""
+"""Forms checked inline (Neue Teilnehmende/r, a step): the submit's German errors, no write."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from fastapi.testclient import TestClient
 
 from lotse.api.pages.routing import CSRF_REFUSED
 from lotse.api.runtime import Runtime
+from tests.builders.api import Auth
 from tests.builders.journeys import AMINA
-from tests.builders.pages import browser, hidden, sign_in
+from tests.builders.pages import browser, form_of, hidden, registered, sign_in
 
 CHECK = "/teilnehmende/neu/pruefen"
 
@@ -111,3 +112,48 @@ def test_the_form_without_javascript_still_posts_to_the_submit(
     assert '<form method="post" action="/teilnehmende/neu">' in page
     assert f'hx-post="{CHECK}"' in page
     assert 'hx-select-oob="#neu-birth_date-field"' in page
+
+
+def step_form(page: str, milestone_type: str) -> dict[str, str]:
+    form = form_of(page, milestone_type)
+    return {
+        name: hidden(form, name) for name in ("csrf_token", "idempotency_key", "version", "type")
+    }
+
+
+def test_the_check_of_a_step_names_its_errors_in_german_and_writes_nothing(
+    web: TestClient, runtime: Runtime, client: TestClient, auth: Auth
+) -> None:
+    pid, position = registered(client, auth)
+    sign_in(web, runtime)
+    page = web.get(f"/teilnehmende/{pid}", params={"stand": position}).text
+    posted = {**step_form(page, "CoachingContactLogged"), "effective_date": "31.02.2021"}
+    before = events(runtime)
+
+    wrong = web.post(f"/teilnehmende/{pid}/schritte/pruefen", data={**posted, "minutes": "viele"})
+    right = web.post(
+        f"/teilnehmende/{pid}/schritte/pruefen",
+        data={**posted, "effective_date": "05.03.2021", "minutes": "30", "mode": "phone"},
+    )
+
+    assert wrong.status_code == right.status_code == 200
+    assert 'id="CoachingContactLogged-effective_date-error">Bitte ein gültiges Datum' in wrong.text
+    assert 'id="CoachingContactLogged-minutes-error">Bitte eine ganze Zahl' in wrong.text
+    assert 'id="CoachingContactLogged-minutes-field"' in wrong.text
+    assert "-error" not in right.text
+    assert events(runtime) == before
+
+
+def test_the_check_of_a_step_without_csrf_token_is_refused(
+    web: TestClient, runtime: Runtime, client: TestClient, auth: Auth
+) -> None:
+    pid, position = registered(client, auth)
+    sign_in(web, runtime)
+    page = web.get(f"/teilnehmende/{pid}", params={"stand": position}).text
+    posted = step_form(page, "CoachingContactLogged")
+    del posted["csrf_token"]
+
+    answer = web.post(f"/teilnehmende/{pid}/schritte/pruefen", data=posted)
+
+    assert answer.status_code == 403
+    assert CSRF_REFUSED in answer.text
