@@ -42,3 +42,33 @@ def test_leaving_an_emptied_field_shows_the_german_error_without_submitting(
     page.get_by_label("Familienname").click()
     expect(page.locator("#neu-given_name-error")).to_have_count(0)
     expect(page.get_by_label("Vorname")).not_to_have_attribute("aria-invalid", "true")
+
+
+def test_a_steps_emptied_date_shows_its_error_and_the_module_list_stays(page: Page) -> None:
+    sign_in_as_demo(page, "caseworker")
+    page.goto("/teilnehmende/neu")
+    page.get_by_label("Aufnahmedatum").fill("2021-03-01")
+    page.get_by_label("Vorname").fill("Mariam")
+    page.get_by_label("Familienname").fill("Karimi")
+    page.get_by_label("Geburtsdatum").fill("2002-05-04")
+    page.get_by_label("Geschlecht").select_option(label="divers")
+    page.get_by_label("Staatsangehörigkeit").select_option("SY")
+    page.get_by_label("Aufenthaltsstatus", exact=True).select_option("gestattung")
+    page.get_by_role("button", name="Aufnahme speichern").click()
+    expect(page.get_by_role("status")).to_contain_text("Gespeichert: Aufnahme")
+    entry = page.locator("details.step").filter(
+        has=page.get_by_text("Eintritt in einen Förderbaustein", exact=True)
+    )
+    entry.locator("summary").click()
+
+    entry.get_by_label("Förderbaustein").select_option("F4")
+    entry.get_by_label("Datum").fill("")
+    with page.expect_response("**/schritte/pruefen"):
+        entry.get_by_label("Förderbaustein").focus()
+
+    expect(page.locator("#ModuleEntered-effective_date-error")).to_have_text("Bitte ausfüllen.")
+    expect(entry.get_by_label("Datum")).to_have_attribute("aria-invalid", "true")
+    # The swapped-in fields are the page's: the module is still a list, still chosen.
+    expect(entry.get_by_label("Förderbaustein")).to_have_value("F4")
+    expect(entry.get_by_role("alert")).to_have_count(0)  # nothing was submitted
+    check_accessibility(page, "inline-validation-step")
