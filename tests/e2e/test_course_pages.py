@@ -212,7 +212,7 @@ def test_a_session_with_attendance_for_all_enrolled_is_one_post(
     marks = {m["participant_id"]: m["status"] for m in session["attendance"]}
     assert marks == {a: "present", b: "present", c: "excused"}
     shown = web.get(first.headers["location"])
-    assert "4.50" in shown.text
+    assert "<td>4,5</td>" in shown.text  # the held hours, written the German way
 
 
 def test_an_unticked_person_is_marked_absent(
