@@ -13,6 +13,7 @@ from lotse.api.app import create_app
 from lotse.api.runtime import Runtime
 from lotse.api.sessions import cookie_name
 from tests.builders.api import Auth, registration
+from tests.builders.journeys import AMINA
 
 #: A role's usual organisation in the test configuration.
 ORGANISATION = {
@@ -91,3 +92,22 @@ def unwritable_access_log(database_url: str) -> Iterator[None]:
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute("DROP TRIGGER test_pages_refuse_insert ON lotse_access_log")
             conn.execute("DROP FUNCTION test_pages_refuse_insert()")
+
+
+def registration_form(page: str, **overrides: str) -> dict[str, str]:
+    """The Neue Teilnehmende/r form filled in for Amina, as a browser posts it."""
+    values = {
+        "csrf_token": hidden(page, "csrf_token"),
+        "idempotency_key": hidden(page, "idempotency_key"),
+        "programme": "durchstarten",
+        "provider": "caritas-ahlen",
+        "intake_date": "01.03.2021",
+        "given_name": AMINA["given_name"],
+        "family_name": AMINA["family_name"],
+        "birth_date": AMINA["birth_date"].isoformat(),
+        "gender": AMINA["gender"],
+        "nationality": AMINA["nationality"],
+        "residence_status": AMINA["residence_status"],
+    }
+    values.update(overrides)
+    return values

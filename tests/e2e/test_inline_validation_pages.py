@@ -10,8 +10,7 @@ from fastapi.testclient import TestClient
 from lotse.api.pages.routing import CSRF_REFUSED
 from lotse.api.runtime import Runtime
 from tests.builders.api import Auth
-from tests.builders.journeys import AMINA
-from tests.builders.pages import browser, form_of, hidden, registered, sign_in
+from tests.builders.pages import browser, form_of, hidden, registered, registration_form, sign_in
 
 CHECK = "/teilnehmende/neu/pruefen"
 
@@ -20,24 +19,6 @@ CHECK = "/teilnehmende/neu/pruefen"
 def web(runtime: Runtime) -> Iterator[TestClient]:
     with browser(runtime) as client:
         yield client
-
-
-def filled(page: str, **overrides: str) -> dict[str, str]:
-    values = {
-        "csrf_token": hidden(page, "csrf_token"),
-        "idempotency_key": hidden(page, "idempotency_key"),
-        "programme": "durchstarten",
-        "provider": "caritas-ahlen",
-        "intake_date": "01.03.2021",
-        "given_name": AMINA["given_name"],
-        "family_name": AMINA["family_name"],
-        "birth_date": AMINA["birth_date"].isoformat(),
-        "gender": AMINA["gender"],
-        "nationality": AMINA["nationality"],
-        "residence_status": AMINA["residence_status"],
-    }
-    values.update(overrides)
-    return values
 
 
 def events(runtime: Runtime) -> int:
@@ -50,7 +31,7 @@ def test_the_check_names_a_malformed_date_and_a_missing_field_in_german(
     sign_in(web, runtime)
     form = web.get("/teilnehmende/neu").text
 
-    answer = web.post(CHECK, data=filled(form, birth_date="32.13.2000", given_name=""))
+    answer = web.post(CHECK, data=registration_form(form, birth_date="32.13.2000", given_name=""))
 
     assert answer.status_code == 200
     assert 'id="neu-birth_date-error">Bitte ein gültiges Datum' in answer.text
@@ -65,7 +46,7 @@ def test_the_check_of_valid_input_shows_no_error(web: TestClient, runtime: Runti
     sign_in(web, runtime)
     form = web.get("/teilnehmende/neu").text
 
-    answer = web.post(CHECK, data=filled(form))
+    answer = web.post(CHECK, data=registration_form(form))
 
     assert answer.status_code == 200
     assert "-error" not in answer.text
@@ -79,11 +60,11 @@ def test_the_check_writes_nothing_and_leaves_the_form_key_unclaimed(
     form = web.get("/teilnehmende/neu").text
     before = events(runtime)
 
-    web.post(CHECK, data=filled(form))
-    web.post(CHECK, data=filled(form, birth_date="kein Datum"))
+    web.post(CHECK, data=registration_form(form))
+    web.post(CHECK, data=registration_form(form, birth_date="kein Datum"))
     after_checks = events(runtime)
     # The key the check saw still registers the person: the check claimed nothing.
-    registered = web.post("/teilnehmende/neu", data=filled(form))
+    registered = web.post("/teilnehmende/neu", data=registration_form(form))
 
     assert after_checks == before
     assert registered.status_code == 303
@@ -93,7 +74,7 @@ def test_the_check_writes_nothing_and_leaves_the_form_key_unclaimed(
 def test_the_check_without_csrf_token_is_refused(web: TestClient, runtime: Runtime) -> None:
     sign_in(web, runtime)
     form = web.get("/teilnehmende/neu").text
-    posted = filled(form)
+    posted = registration_form(form)
     del posted["csrf_token"]
 
     answer = web.post(CHECK, data=posted)

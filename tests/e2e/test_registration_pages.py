@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from lotse.api.runtime import Runtime
 from tests.builders.api import Auth
 from tests.builders.journeys import AMINA
-from tests.builders.pages import browser, hidden, sign_in
+from tests.builders.pages import browser, registration_form, sign_in
 
 SCRIPT = '<script>alert("x")</script>'
 
@@ -22,31 +22,13 @@ def web(runtime: Runtime) -> Iterator[TestClient]:
         yield client
 
 
-def filled(page: str, **overrides: str) -> dict[str, str]:
-    values = {
-        "csrf_token": hidden(page, "csrf_token"),
-        "idempotency_key": hidden(page, "idempotency_key"),
-        "programme": "durchstarten",
-        "provider": "caritas-ahlen",
-        "intake_date": "01.03.2021",
-        "given_name": AMINA["given_name"],
-        "family_name": AMINA["family_name"],
-        "birth_date": AMINA["birth_date"].isoformat(),
-        "gender": AMINA["gender"],
-        "nationality": AMINA["nationality"],
-        "residence_status": AMINA["residence_status"],
-    }
-    values.update(overrides)
-    return values
-
-
 def test_a_registration_through_the_form_opens_the_participants_page(
     web: TestClient, runtime: Runtime
 ) -> None:
     sign_in(web, runtime)
     form = web.get("/teilnehmende/neu")
 
-    answer = web.post("/teilnehmende/neu", data=filled(form.text))
+    answer = web.post("/teilnehmende/neu", data=registration_form(form.text))
 
     assert form.status_code == 200
     assert answer.status_code == 303
@@ -62,7 +44,7 @@ def test_a_double_submit_registers_one_participant(
     web: TestClient, runtime: Runtime, client: TestClient, auth: Auth
 ) -> None:
     sign_in(web, runtime)
-    posted = filled(web.get("/teilnehmende/neu").text)
+    posted = registration_form(web.get("/teilnehmende/neu").text)
 
     first = web.post("/teilnehmende/neu", data=posted)
     second = web.post("/teilnehmende/neu", data=posted)
@@ -83,7 +65,7 @@ def test_missing_and_malformed_fields_are_named_in_german(
 
     answer = web.post(
         "/teilnehmende/neu",
-        data=filled(form, given_name="", birth_date="32.13.2000", nationality="Syrien"),
+        data=registration_form(form, given_name="", birth_date="32.13.2000", nationality="Syrien"),
     )
 
     assert answer.status_code == 422
@@ -99,10 +81,14 @@ def test_script_in_every_text_field_renders_inert(web: TestClient, runtime: Runt
 
     answer = web.post(
         "/teilnehmende/neu",
-        data=filled(form, given_name=SCRIPT, family_name=SCRIPT, age_exception_reason=SCRIPT),
+        data=registration_form(
+            form, given_name=SCRIPT, family_name=SCRIPT, age_exception_reason=SCRIPT
+        ),
     )
     page = web.get(answer.headers["location"])
-    refused = web.post("/teilnehmende/neu", data=filled(form, given_name=SCRIPT, gender=""))
+    refused = web.post(
+        "/teilnehmende/neu", data=registration_form(form, given_name=SCRIPT, gender="")
+    )
     stand = re.search(r"stand=(\d+)", answer.headers["location"])
     assert stand is not None
     listing = web.get("/teilnehmende", params={"stand": stand.group(1)})
@@ -128,7 +114,7 @@ def test_a_post_after_the_session_expired_says_the_entry_was_not_saved(
 
     answer = web.post(
         "/teilnehmende/neu",
-        data=filled(form),
+        data=registration_form(form),
         headers={"Referer": "http://testserver/teilnehmende/neu"},
     )
 
