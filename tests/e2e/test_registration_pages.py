@@ -123,3 +123,21 @@ def test_a_post_after_the_session_expired_says_the_entry_was_not_saved(
     told = web.get(answer.headers["location"])
     assert "Ihre Eingabe wurde nicht gespeichert." in told.text
     assert AMINA["family_name"] not in told.text
+
+
+def test_a_nul_byte_or_an_oversized_body_is_refused_and_writes_nothing(
+    web: TestClient, runtime: Runtime
+) -> None:
+    sign_in(web, runtime)
+    form = web.get("/teilnehmende/neu").text
+    before = runtime.journeys.recorder.max_notification_id()
+
+    nul = web.post("/teilnehmende/neu", data=registration_form(form, given_name="Am\x00ina"))
+    huge = web.post(
+        "/teilnehmende/neu", data=registration_form(form, given_name="A" * (5 * 1024 * 1024))
+    )
+
+    assert nul.status_code == 422
+    assert "Es wurde nichts gespeichert" in nul.text
+    assert huge.status_code == 413
+    assert runtime.journeys.recorder.max_notification_id() == before
