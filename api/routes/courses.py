@@ -34,7 +34,7 @@ from lotse.domain.access import (
     narrow,
     personal_data_scope,
 )
-from lotse.domain.application import Recorded
+from lotse.domain.application import Recorded, RequestKey
 from lotse.domain.course import AttendanceStatus, Course, CourseType, ReasonCode
 from lotse.domain.courses import Courses
 from lotse.projections.courses import query_courses
@@ -274,11 +274,46 @@ def course_public(course: Course) -> CoursePublic:
     )
 
 
-def _changed(result: Recorded, response: Response) -> CourseChanged:
-    response.headers["ETag"] = etag(result.version)
-    if result.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return CourseChanged(version=result.version, position=result.position)
+class CourseWrite:
+    """What every change to an existing course takes besides its body and answers with.
+
+    The caller, the application service, the request's id and the Idempotency-Key and
+    If-Match headers, gathered once as a dependency so that each route says only
+    what is its own: the command and its fields.
+    """
+
+    def __init__(
+        self,
+        principal: CurrentUser,
+        courses: CoursesDep,
+        request_id: RequestId,
+        response: Response,
+        idempotency_key: IdempotencyKey = None,
+        if_match: IfMatch = None,
+    ) -> None:
+        self.principal = principal
+        self.courses = courses
+        self.request_id = request_id
+        self.response = response
+        self.idempotency_key = idempotency_key
+        self.if_match = if_match
+
+    def expected_version(self) -> int | None:
+        # Parsed here, not in __init__: a malformed If-Match is the caller's input
+        # error (422 naming the header), reported after the role gate.
+        return expected_version(self.if_match)
+
+    def request_key(self, operation: str, path: str, body: BaseModel) -> RequestKey | None:
+        return request_key(self.principal, self.idempotency_key, operation, path, body)
+
+    def changed(self, result: Recorded) -> CourseChanged:
+        self.response.headers["ETag"] = etag(result.version)
+        if result.replayed:
+            self.response.headers["Idempotent-Replayed"] = "true"
+        return CourseChanged(version=result.version, position=result.position)
+
+
+CourseWriteDep = Annotated[CourseWrite, Depends()]
 
 
 # ------------------------------------------------------------------ routes
@@ -398,25 +433,19 @@ def read_course(
 def enrol_participant(
     course_id: UUID,
     body: EnrolmentCreate,
-    principal: CurrentUser,
-    courses: CoursesDep,
-    request_id: RequestId,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
-    if_match: IfMatch = None,
+    write: CourseWriteDep,
 ) -> CourseChanged:
     """Enrol a participant of the course's provider."""
-    path = f"/courses/{course_id}/enrolments"
-    result = courses.enrol(
-        principal,
-        request_id,
+    result = write.courses.enrol(
+        write.principal,
+        write.request_id,
         course_id,
         participant_id=body.participant_id,
         effective_date=body.effective_date,
-        expected_version=expected_version(if_match),
-        request_key=request_key(principal, idempotency_key, "course-enrolment", path, body),
+        expected_version=write.expected_version(),
+        request_key=write.request_key("course-enrolment", f"/courses/{course_id}/enrolments", body),
     )
-    return _changed(result, response)
+    return write.changed(result)
 
 
 @router.post(
@@ -429,26 +458,22 @@ def enrol_participant(
 def withdraw_participant(
     course_id: UUID,
     body: WithdrawalCreate,
-    principal: CurrentUser,
-    courses: CoursesDep,
-    request_id: RequestId,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
-    if_match: IfMatch = None,
+    write: CourseWriteDep,
 ) -> CourseChanged:
     """A participant leaves the course; later attendance lists cannot name them."""
-    path = f"/courses/{course_id}/withdrawals"
-    result = courses.withdraw(
-        principal,
-        request_id,
+    result = write.courses.withdraw(
+        write.principal,
+        write.request_id,
         course_id,
         participant_id=body.participant_id,
         effective_date=body.effective_date,
         reason=body.reason.value,
-        expected_version=expected_version(if_match),
-        request_key=request_key(principal, idempotency_key, "course-withdrawal", path, body),
+        expected_version=write.expected_version(),
+        request_key=write.request_key(
+            "course-withdrawal", f"/courses/{course_id}/withdrawals", body
+        ),
     )
-    return _changed(result, response)
+    return write.changed(result)
 
 
 @router.post(
@@ -461,43 +486,37 @@ def withdraw_participant(
 def hold_session(
     course_id: UUID,
     body: SessionCreate,
-    principal: CurrentUser,
-    courses: CoursesDep,
-    request_id: RequestId,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
-    if_match: IfMatch = None,
+    write: CourseWriteDep,
 ) -> SessionCreated:
     """Record a session held: its date and the lesson hours the course held.
 
     With ``attendance``, the session's whole attendance list is recorded with it,
     in the same transaction: both or neither.
     """
-    path = f"/courses/{course_id}/sessions"
-    key = request_key(principal, idempotency_key, "course-session", path, body)
+    key = write.request_key("course-session", f"/courses/{course_id}/sessions", body)
     if body.attendance is not None:
-        held = courses.hold_session_with_attendance(
-            principal,
-            request_id,
+        held = write.courses.hold_session_with_attendance(
+            write.principal,
+            write.request_id,
             course_id,
             session_date=body.date,
             lesson_hours=body.lesson_hours,
             entries=[(e.participant_id, e.status.value) for e in body.attendance],
-            expected_version=expected_version(if_match),
+            expected_version=write.expected_version(),
             request_key=key,
         )
     else:
-        held = courses.hold_session(
-            principal,
-            request_id,
+        held = write.courses.hold_session(
+            write.principal,
+            write.request_id,
             course_id,
             session_date=body.date,
             lesson_hours=body.lesson_hours,
-            expected_version=expected_version(if_match),
+            expected_version=write.expected_version(),
             request_key=key,
         )
-    changed = _changed(held.recorded, response)
-    response.headers["Location"] = f"/courses/{course_id}#session-{held.session_id}"
+    changed = write.changed(held.recorded)
+    write.response.headers["Location"] = f"/courses/{course_id}#session-{held.session_id}"
     return SessionCreated(
         session_id=held.session_id, version=changed.version, position=changed.position
     )
@@ -514,25 +533,20 @@ def record_attendance(
     course_id: UUID,
     session_id: UUID,
     body: AttendanceCreate,
-    principal: CurrentUser,
-    courses: CoursesDep,
-    request_id: RequestId,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
-    if_match: IfMatch = None,
+    write: CourseWriteDep,
 ) -> CourseChanged:
     """Record the whole attendance list of a session (a later list replaces it)."""
     path = f"/courses/{course_id}/sessions/{session_id}/attendance"
-    result = courses.record_attendance(
-        principal,
-        request_id,
+    result = write.courses.record_attendance(
+        write.principal,
+        write.request_id,
         course_id,
         session_id,
         entries=[(e.participant_id, e.status.value) for e in body.entries],
-        expected_version=expected_version(if_match),
-        request_key=request_key(principal, idempotency_key, "course-attendance", path, body),
+        expected_version=write.expected_version(),
+        request_key=write.request_key("course-attendance", path, body),
     )
-    return _changed(result, response)
+    return write.changed(result)
 
 
 @router.post(
@@ -545,53 +559,42 @@ def record_attendance(
 def incur_exam_fee(
     course_id: UUID,
     body: ExamFeeCreate,
-    principal: CurrentUser,
-    courses: CoursesDep,
-    request_id: RequestId,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
-    if_match: IfMatch = None,
+    write: CourseWriteDep,
 ) -> CourseChanged:
     """An exam fee paid at actual cost, with the receipt's number."""
-    path = f"/courses/{course_id}/exam-fees"
-    result = courses.incur_exam_fee(
-        principal,
-        request_id,
+    result = write.courses.incur_exam_fee(
+        write.principal,
+        write.request_id,
         course_id,
         effective_date=body.effective_date,
         amount_eur=body.amount_eur,
         receipt_reference=body.receipt_reference,
         participant_id=body.participant_id,
-        expected_version=expected_version(if_match),
-        request_key=request_key(principal, idempotency_key, "course-exam-fee", path, body),
+        expected_version=write.expected_version(),
+        request_key=write.request_key("course-exam-fee", f"/courses/{course_id}/exam-fees", body),
     )
-    return _changed(result, response)
+    return write.changed(result)
 
 
 def _close(
     outcome: Literal["completed", "cancelled"],
     course_id: UUID,
     body: CompletionCreate | CancellationCreate,
-    principal: CurrentUser,
-    courses: Courses,
-    request_id: str,
-    response: Response,
-    idempotency_key: str | None,
-    if_match: str | None,
+    write: CourseWrite,
 ) -> CourseChanged:
     path = f"/courses/{course_id}/{'completion' if outcome == 'completed' else 'cancellation'}"
     reason = body.reason.value if isinstance(body, CancellationCreate) else None
-    result = courses.close(
-        principal,
-        request_id,
+    result = write.courses.close(
+        write.principal,
+        write.request_id,
         course_id,
         outcome=outcome,
         effective_date=body.effective_date,
         reason=reason,
-        expected_version=expected_version(if_match),
-        request_key=request_key(principal, idempotency_key, f"course-{outcome}", path, body),
+        expected_version=write.expected_version(),
+        request_key=write.request_key(f"course-{outcome}", path, body),
     )
-    return _changed(result, response)
+    return write.changed(result)
 
 
 @router.post(
@@ -604,25 +607,10 @@ def _close(
 def complete_course(
     course_id: UUID,
     body: CompletionCreate,
-    principal: CurrentUser,
-    courses: CoursesDep,
-    request_id: RequestId,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
-    if_match: IfMatch = None,
+    write: CourseWriteDep,
 ) -> CourseChanged:
     """The course has ended; nothing more can be recorded on it."""
-    return _close(
-        "completed",
-        course_id,
-        body,
-        principal,
-        courses,
-        request_id,
-        response,
-        idempotency_key,
-        if_match,
-    )
+    return _close("completed", course_id, body, write)
 
 
 @router.post(
@@ -635,22 +623,7 @@ def complete_course(
 def cancel_course(
     course_id: UUID,
     body: CancellationCreate,
-    principal: CurrentUser,
-    courses: CoursesDep,
-    request_id: RequestId,
-    response: Response,
-    idempotency_key: IdempotencyKey = None,
-    if_match: IfMatch = None,
+    write: CourseWriteDep,
 ) -> CourseChanged:
     """The course is cancelled; sessions already held stay in the evidence."""
-    return _close(
-        "cancelled",
-        course_id,
-        body,
-        principal,
-        courses,
-        request_id,
-        response,
-        idempotency_key,
-        if_match,
-    )
+    return _close("cancelled", course_id, body, write)
