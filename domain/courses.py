@@ -136,6 +136,34 @@ class Courses:
         replayed = self.journeys._replayed(request_key, "course")
         if replayed:
             return replayed
+        course = self._scheduled(principal, request_id, programme, provider, details)
+        try:
+            return self._save(course, request_key)
+        except IntegrityError:
+            replayed = self.journeys._replayed(request_key, "course")
+            if replayed:
+                return replayed
+            raise
+
+    def check_schedule(
+        self, principal: Principal, *, programme: str, provider: str, **details: Any
+    ) -> None:
+        """Every rule ``schedule`` applies, nothing saved: the form's inline check.
+
+        Raises the ``DomainError`` that ``schedule`` would raise with the same input.
+        """
+        check_may_manage_courses(principal)
+        self._scheduled(principal, "inline-check", programme, provider, details)
+
+    def _scheduled(
+        self,
+        principal: Principal,
+        request_id: str,
+        programme: str,
+        provider: str,
+        details: dict[str, Any],
+    ) -> Course:
+        """The new course as ``Course.schedule`` makes it, in memory: every rule checked."""
         config = self.journeys.programme(programme)
         municipality = self.journeys.configuration.municipality_of(provider)
         if municipality is None:
@@ -144,7 +172,7 @@ class Courses:
         if not may_manage_course(principal, provider):
             msg = "case workers schedule courses only for their own provider"
             raise AccessDeniedError(msg, field="provider")
-        course = Course.schedule(
+        return Course.schedule(
             envelope=self._envelope(principal, request_id),
             today=self.journeys.clock(),
             programme=config,
@@ -152,13 +180,6 @@ class Courses:
             municipality=municipality,
             **details,
         )
-        try:
-            return self._save(course, request_key)
-        except IntegrityError:
-            replayed = self.journeys._replayed(request_key, "course")
-            if replayed:
-                return replayed
-            raise
 
     def _change(
         self,

@@ -300,14 +300,13 @@ COURSE_FIELDS = (
 )
 
 
-@router.post("/kurse/neu")
-async def schedule_course(request: Request, runtime: RuntimeDep, visitor: SignedIn) -> Response:
-    principal = visitor.principal
-    check_may_manage_courses(principal)
-    form = await request.form()
+def _course_form(form: Any) -> tuple[dict[str, str], CourseCreate | None, dict[str, str]]:
+    """The posted new-course form read as ``POST /courses`` reads its body.
+
+    The submit and the inline check both call it: the same parsing, the same model.
+    """
     values = {name: form_text(form, name) for name in (*COURSE_FIELDS, "idempotency_key")}
     programme, _, module = values["module"].partition("/")
-    errors: dict[str, str] = {}
     try:
         body = CourseCreate.model_validate(
             {
@@ -322,23 +321,75 @@ async def schedule_course(request: Request, runtime: RuntimeDep, visitor: Signed
             }
         )
     except ValidationError as e:
-        errors = validation_messages(e)
-    else:
+        return values, None, validation_messages(e)
+    return values, body, {}
+
+
+def _course_details(body: CourseCreate) -> dict[str, Any]:
+    return {
+        "programme": body.programme,
+        "provider": body.provider,
+        "module": body.module,
+        "title": body.title,
+        "course_type": body.course_type.value,
+        "planned_lesson_hours": body.planned_lesson_hours,
+        "start_date": body.start_date,
+        "end_date": body.end_date,
+    }
+
+
+def _refused_course_form(
+    request: Request,
+    runtime: Runtime,
+    visitor: Visitor,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status_code: int,
+) -> Response:
+    if "programme" in errors:
+        errors.setdefault("module", errors.pop("programme"))
+    return render(
+        request,
+        "course_new.html",
+        _new_course_context(runtime, visitor, values, errors),
+        status_code=status_code,
+    )
+
+
+@router.post("/kurse/neu/pruefen")
+async def check_course(request: Request, runtime: RuntimeDep, visitor: SignedIn) -> Response:
+    """The inline check: the form with its German errors, 200 so htmx swaps the field
+    just left; every rule of ``Courses.schedule`` applied, nothing written."""
+    principal = visitor.principal
+    check_may_manage_courses(principal)
+    values, body, errors = _course_form(await request.form())
+    if body is not None:
+        try:
+            await run_in_threadpool(
+                lambda: runtime.courses.check_schedule(principal, **_course_details(body))
+            )
+        except DomainError as e:
+            if not shown_next_to_field(e):
+                raise
+            errors = {e.field or "title": domain_error_message(e)}
+    return _refused_course_form(request, runtime, visitor, values, errors, 200)
+
+
+@router.post("/kurse/neu")
+async def schedule_course(request: Request, runtime: RuntimeDep, visitor: SignedIn) -> Response:
+    principal = visitor.principal
+    check_may_manage_courses(principal)
+    values, body, errors = _course_form(await request.form())
+    if body is not None:
         key = idempotency_key(values["idempotency_key"])
         try:
             result = await run_in_threadpool(
-                runtime.courses.schedule,
-                principal,
-                request.state.request_id,
-                programme=body.programme,
-                provider=body.provider,
-                module=body.module,
-                title=body.title,
-                course_type=body.course_type.value,
-                planned_lesson_hours=body.planned_lesson_hours,
-                start_date=body.start_date,
-                end_date=body.end_date,
-                request_key=request_key(principal, key, "course", "/courses", body),
+                lambda: runtime.courses.schedule(
+                    principal,
+                    request.state.request_id,
+                    request_key=request_key(principal, key, "course", "/courses", body),
+                    **_course_details(body),
+                )
             )
         except DomainError as e:
             if not shown_next_to_field(e):
@@ -346,14 +397,7 @@ async def schedule_course(request: Request, runtime: RuntimeDep, visitor: Signed
             errors = {e.field or "title": domain_error_message(e)}
         else:
             return redirect(f"/kurse/{result.participant_id}?stand={result.position}")
-    if "programme" in errors:
-        errors.setdefault("module", errors.pop("programme"))
-    return render(
-        request,
-        "course_new.html",
-        _new_course_context(runtime, visitor, values, errors),
-        status_code=422,
-    )
+    return _refused_course_form(request, runtime, visitor, values, errors, 422)
 
 
 async def _course_page(

@@ -72,3 +72,24 @@ def test_a_steps_emptied_date_shows_its_error_and_the_module_list_stays(page: Pa
     expect(entry.get_by_label("Förderbaustein")).to_have_value("F4")
     expect(entry.get_by_role("alert")).to_have_count(0)  # nothing was submitted
     check_accessibility(page, "inline-validation-step")
+
+
+def test_a_new_courses_end_before_its_start_is_named_when_the_field_is_left(page: Page) -> None:
+    sign_in_as_demo(page, "caseworker")
+    page.goto("/kurse/neu")
+    page.get_by_label("Titel des Kurses").fill("Sprachkurs am Nachmittag")
+    page.get_by_label("Förderbaustein").select_option(index=1)
+    page.get_by_label("Art des Kurses").select_option(index=1)
+    page.get_by_label("Geplante Unterrichtsstunden").fill("40,5")
+    page.get_by_label("Beginn").fill("2021-06-30")
+    page.get_by_label("Ende").fill("2021-04-01")
+
+    with page.expect_response("**/kurse/neu/pruefen") as checked:
+        page.get_by_label("Titel des Kurses").focus()  # leaving the end date sends the form
+
+    assert checked.value.status == 200
+    expect(page.locator("#kurs-end_date-error")).to_have_text("Das Ende liegt vor dem Beginn.")
+    expect(page.get_by_label("Ende")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Titel des Kurses")).to_be_focused()
+    assert page.url.endswith("/kurse/neu")  # nothing submitted
+    check_accessibility(page, "inline-validation-course")

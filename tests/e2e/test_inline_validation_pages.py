@@ -1,4 +1,5 @@
-"""Forms checked inline (Neue Teilnehmende/r, a step): the submit's German errors, no write."""
+"""Forms checked inline (Neue Teilnehmende/r, a step, Neuer Kurs): the submit's German errors,
+no write."""
 
 from __future__ import annotations
 
@@ -138,3 +139,82 @@ def test_the_check_of_a_step_without_csrf_token_is_refused(
 
     assert answer.status_code == 403
     assert CSRF_REFUSED in answer.text
+
+
+COURSE_CHECK = "/kurse/neu/pruefen"
+
+
+def course_form(page: str, **overrides: str) -> dict[str, str]:
+    return {
+        "csrf_token": hidden(page, "csrf_token"),
+        "idempotency_key": hidden(page, "idempotency_key"),
+        "title": "Sprachkurs am Nachmittag",
+        "module": "durchstarten/F4",
+        "provider": "caritas-ahlen",
+        "course_type": "sprachkurs",
+        "planned_lesson_hours": "40,5",
+        "start_date": "2021-04-01",
+        "end_date": "2021-06-30",
+        **overrides,
+    }
+
+
+def test_the_check_of_a_new_course_names_a_malformed_field_in_german_and_writes_nothing(
+    web: TestClient, runtime: Runtime
+) -> None:
+    sign_in(web, runtime)
+    page = web.get("/kurse/neu").text
+    before = events(runtime)
+
+    wrong = web.post(COURSE_CHECK, data=course_form(page, planned_lesson_hours="viele"))
+    right = web.post(COURSE_CHECK, data=course_form(page))
+
+    assert wrong.status_code == right.status_code == 200
+    assert 'id="kurs-planned_lesson_hours-error"' in wrong.text
+    assert 'id="kurs-planned_lesson_hours-field"' in wrong.text
+    assert "viele" in wrong.text  # what was typed stays
+    assert "-error" not in right.text
+    assert events(runtime) == before
+    # The key the checks saw still schedules the course: they claimed nothing.
+    assert web.post("/kurse/neu", data=course_form(page)).status_code == 303
+
+
+def test_the_check_of_a_new_course_applies_the_courses_rules_without_writing(
+    web: TestClient, runtime: Runtime
+) -> None:
+    sign_in(web, runtime)
+    page = web.get("/kurse/neu").text
+    before = events(runtime)
+
+    answer = web.post(
+        COURSE_CHECK, data=course_form(page, start_date="2021-06-30", end_date="2021-04-01")
+    )
+
+    assert answer.status_code == 200
+    assert 'id="kurs-end_date-error">Das Ende liegt vor dem Beginn.' in answer.text
+    assert events(runtime) == before
+
+
+def test_the_check_of_a_new_course_without_csrf_token_is_refused(
+    web: TestClient, runtime: Runtime
+) -> None:
+    sign_in(web, runtime)
+    posted = course_form(web.get("/kurse/neu").text)
+    del posted["csrf_token"]
+
+    answer = web.post(COURSE_CHECK, data=posted)
+
+    assert answer.status_code == 403
+    assert CSRF_REFUSED in answer.text
+
+
+def test_the_new_course_form_without_javascript_still_posts_to_the_submit(
+    web: TestClient, runtime: Runtime
+) -> None:
+    sign_in(web, runtime)
+
+    page = web.get("/kurse/neu").text
+
+    assert '<form method="post" action="/kurse/neu" novalidate>' in page
+    assert f'hx-post="{COURSE_CHECK}"' in page
+    assert 'hx-select-oob="#kurs-end_date-field"' in page
