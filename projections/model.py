@@ -37,6 +37,14 @@ class Table:
     key: str = "participant_id"
     """The column holding the id of the stream a row was folded from."""
 
+    def __post_init__(self) -> None:
+        # The runner deletes a stream's rows by this column when the stream changes:
+        # a table without it failed only on a stream's second batch, and then again
+        # on every retry, holding up every read model behind it.
+        if self.key not in self.column_names:
+            msg = f"{self.name}: the key column {self.key!r} is not one of its columns"
+            raise ValueError(msg)
+
     @property
     def column_names(self) -> list[str]:
         return [c for c, _ in self.columns]

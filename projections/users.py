@@ -33,6 +33,7 @@ TABLE = Table(
     ),
     primary_key=("stream_id",),
     indexes=("organisations",),
+    key="stream_id",
 )
 
 
