@@ -116,7 +116,9 @@ class Directory:
         try:
             check_organisation(self.journeys.configuration, chosen, member_of)
         except ValueError as e:
-            raise InvalidInputError(str(e), field="member_of") from None
+            raise InvalidInputError(
+                str(e), field="member_of", rule="role-not-at-organisation"
+            ) from None
         return chosen
 
     def add(

@@ -376,6 +376,10 @@ RULES: dict[str, str] = {
     "already-assigned": "Diese Person ist dem Fall bereits zugewiesen.",
     "not-assigned": "Diese Person ist dem Fall nicht zugewiesen.",
     "membership-exists": "Diese Rolle bei dieser Organisation besteht bereits.",
+    "role-not-at-organisation": (
+        "Diese Rolle gibt es bei dieser Organisation nicht: Fallbegleitung bei einem"
+        " Träger, Koordination und Teilhabemanagement bei einer Kommune."
+    ),
     "no-such-membership": "Diese Rolle bei dieser Organisation besteht nicht.",
     "daily-maximum-exceeded": "An diesem Tag würden mehr Unterrichtsstunden gehalten, als"
     " das Programm erlaubt.",
@@ -540,6 +544,15 @@ OTHER_VALUES: dict[str, str] = {
     "consent_withdrawn": "Einwilligung widerrufen",
     "retention_expired": "Aufbewahrungsfrist abgelaufen",
     "other": "Sonstiges",
+}
+
+#: Why a person's access ends (``UserDeactivated.reason``): the reasons the Benutzer
+#: page offers. The API takes any code; a code not listed here is shown as it is.
+DEACTIVATION_REASONS: dict[str, str] = {
+    "left-organisation": "hat die Organisation verlassen",
+    "task-ended": "Aufgabe im Programm beendet",
+    "long-absence": "längere Abwesenheit",
+    "misuse-suspected": "Verdacht auf Missbrauch des Zugangs",
 }
 
 #: What a form field's input is missing or gets wrong, by the validator's error type.

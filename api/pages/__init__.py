@@ -47,6 +47,7 @@ from lotse.api.pages import (
     privacy,
     registration,
     reports,
+    users,
 )
 from lotse.api.pages.rendering import STATIC
 from lotse.api.pages.routing import answers_with_page, api_prefixes, page_for_http_error
@@ -70,6 +71,7 @@ def install(app: FastAPI) -> None:
         reports.router,
         audit.router,
         privacy.router,
+        users.router,
     ):
         app.include_router(router)
 

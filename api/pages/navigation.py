@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from lotse.domain.access import (
     Principal,
+    check_may_administer_users,
     check_may_audit,
     check_may_read_access_log,
     check_may_read_courses,
@@ -51,6 +52,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("/berichte", "Berichte", check_may_read_reports),
     NavItem("/pruefung", "Prüfung", check_may_audit),
     NavItem("/datenschutz", "Datenschutz", check_may_read_access_log),
+    NavItem("/benutzer", "Benutzer", check_may_administer_users),
 ]
 
 #: Where a signed-in person lands when no page of the navigation is open to the role.

@@ -17,9 +17,15 @@ from pydantic import BaseModel, Field
 
 from lotse.api.deps import CurrentUser, JourneysDep, ReadsDep, RequestId, allowed
 from lotse.api.problems import problem_responses
+from lotse.api.readmodels import ReadModels
 from lotse.api.routes.caseload import await_position
 from lotse.api.schemas import Code, Line, Name, Strict
-from lotse.domain.access import ALL_ORGANISATIONS, Role, check_may_administer_users
+from lotse.domain.access import (
+    ALL_ORGANISATIONS,
+    Principal,
+    Role,
+    check_may_administer_users,
+)
 from lotse.domain.directory import Directory
 from lotse.domain.user import User
 from lotse.projections.users import query_users
@@ -117,12 +123,22 @@ async def list_users(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[UserListItem]:
     await await_position(reads, ("users",), min_position)
+    rows = await directory_rows(reads, principal, waiting=waiting, limit=limit)
+    return [_item(r) for r in rows]
+
+
+async def directory_rows(
+    reads: ReadModels, principal: Principal, *, waiting: bool | None, limit: int
+) -> list[dict[str, Any]]:
+    """The users read model's rows the caller administers (``GET /users``, the
+    Benutzer page): an admin everyone, an organisation admin its organisation's
+    people and those waiting for approval."""
+    check_may_administer_users(principal)
     organisation = None if principal.role == Role.ADMIN else principal.organisation
     if organisation == ALL_ORGANISATIONS:
         organisation = None
     async with reads.pool.acquire() as conn:
-        rows = await query_users(conn, organisation=organisation, waiting=waiting, limit=limit)
-    return [_item(r) for r in rows]
+        return await query_users(conn, organisation=organisation, waiting=waiting, limit=limit)
 
 
 def _item(row: dict[str, Any]) -> UserListItem:

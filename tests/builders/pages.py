@@ -23,6 +23,7 @@ ORGANISATION = {
     "funder": "*",
     "auditor": "*",
     "admin": "*",
+    "org_admin": "caritas-ahlen",
 }
 
 

@@ -18,7 +18,7 @@ from tests.builders.api import Auth, into_module, registration
 from tests.builders.page_text import raw_codes, visible
 from tests.builders.pages import browser, sign_in
 
-COACH, COORDINATOR, AUDITOR = "s.berger", "k.yilmaz", "m.pruef"
+COACH, COORDINATOR, AUDITOR, ADMIN = "s.berger", "k.yilmaz", "m.pruef", "t.schulz"
 
 
 @pytest.fixture
@@ -111,6 +111,27 @@ def test_the_new_pages_show_no_raw_codes(
         page = web.get(path)
         assert page.status_code == 200, path
         shown[f"auditor {path}"] = visible(page.text)
+    web.cookies.clear()
+    person = {
+        "issuer": "caritas",
+        "subject": "e.beispiel",
+        "display_name": "Erika Beispiel",
+        "email": "erika@caritas.example",
+        "memberships": [{"role": "caseworker", "member_of": "caritas-ahlen"}],
+    }
+    added = client.post("/users", json=person, headers=auth("admin", "*")).json()
+    client.post(
+        f"/users/{added['id']}/deactivation",
+        json={"reason": "left-organisation"},
+        headers=auth("admin", "*"),
+    )
+    position = runtime.journeys.recorder.max_notification_id()
+    client.get("/users", params={"min_position": position}, headers=auth("admin", "*"))
+    sign_in(web, runtime, "org_admin", user=ADMIN)
+    for path in ("/benutzer", f"/benutzer/{added['id']}"):
+        page = web.get(path)
+        assert page.status_code == 200, path
+        shown[f"org_admin {path}"] = visible(page.text)
 
     # Participant ids are pseudonyms, shown on purpose (the Prüfung's form, links).
     leaks = {
