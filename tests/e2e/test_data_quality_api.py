@@ -1,0 +1,342 @@
+"""Data quality per provider and quarter: scripted journeys at two providers of
+warendorf (and one at duesseldorf), recorded on chosen days, and each figure of
+``GET /reports/data-quality`` computed by hand below.
+
+The recording moment (the event's timestamp) is set per step, at noon in Germany,
+so the delay of an entry is the recording day minus its effective date. Rules used
+(config/programmes/durchstarten.toml): no coaching contact for 28 days while a
+module is open is due; consent 2021-07 is in force from 2021-07-01. The core
+fields: birth date, the expiry of a Duldung or Gestattung, eligibility, consent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from lotse.api.runtime import Runtime
+from lotse.domain.participant import Participant
+from tests.builders.api import PROBLEM, Auth, registration
+
+
+class Recorder:
+    """Writes through the API with the recording day and the domain's today set."""
+
+    def __init__(self, client: TestClient, auth: Auth, runtime: Runtime) -> None:
+        self.client, self.auth, self.runtime = client, auth, runtime
+        self.day = date(2021, 7, 1)
+        self.position = 0
+
+    def on(self, day: str) -> Recorder:
+        self.day = date.fromisoformat(day)
+        self.runtime.journeys.clock = lambda: self.day  # type: ignore[method-assign]
+        return self
+
+    def now(self) -> datetime:
+        # 10:00 UTC is noon in Germany in summer: the same day either way.
+        return datetime(self.day.year, self.day.month, self.day.day, 10, tzinfo=UTC)
+
+    def register(self, org: str, **overrides: Any) -> str:
+        response = self.client.post(
+            "/participants",
+            json=registration(provider=org, **overrides),
+            headers=self.auth(org=org),
+        )
+        assert response.status_code == 201, response.text
+        self.position = response.json()["position"]
+        return str(response.json()["id"])
+
+    def record(self, pid: str, org: str, body: dict[str, Any], role: str = "caseworker") -> int:
+        response = self.client.post(
+            f"/participants/{pid}/milestones", json=body, headers=self.auth(role=role, org=org)
+        )
+        assert response.status_code == 201, response.text
+        self.position = response.json()["position"]
+        return int(response.json()["version"])
+
+
+def eligibility(day: str) -> dict[str, Any]:
+    return {
+        "type": "EligibilityAssessed",
+        "effective_date": day,
+        "eligible": True,
+        "target_group": "duldung",
+    }
+
+
+def consent(day: str, version: str = "2021-07") -> dict[str, Any]:
+    return {"type": "ConsentGiven", "effective_date": day, "consent_version": version}
+
+
+def coaching(day: str) -> dict[str, Any]:
+    return {"type": "CoachingContactLogged", "effective_date": day, "minutes": 30, "mode": "phone"}
+
+
+CARITAS, VHS, DIAKONIE = "caritas-ahlen", "vhs-warendorf", "diakonie-duesseldorf"
+
+
+@pytest.fixture
+def recorded(
+    client: TestClient, auth: Auth, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[int]:
+    """The journeys; yields the last write's position. Delays in brackets."""
+    w = Recorder(client, auth, runtime)
+    monkeypatch.setattr(Participant.Event, "create_timestamp", staticmethod(w.now))
+    # caritas-ahlen, C: recorded in Q2 (registration [14], eligibility [13], consent
+    # [13]); exit on 30.06.2021 recorded 02.07.2021 [2]: not enrolled in Q3.
+    c = w.on("2021-06-15").register(CARITAS, intake_date="2021-06-01", residence_status="ae_25a")
+    w.record(c, CARITAS, eligibility("2021-06-02"))
+    w.record(c, CARITAS, consent("2021-06-02", "2020-01"))
+    w.on("2021-07-02").record(
+        c,
+        CARITAS,
+        {
+            "type": "Exited",
+            "effective_date": "2021-06-30",
+            "reason": "completed",
+            "destination": "apprenticeship",
+        },
+    )
+    # caritas-ahlen, A: complete. Intake 01.07. recorded 05.07. [4], eligibility and
+    # consent of 02.07. [3, 3], F1 entered 05.07. [0]; a contact of 02.08. recorded
+    # 03.08. and voided on 04.08. (no entry, a correction); a contact of 20.07.
+    # recorded 09.08. [20], corrected on 10.08. (a correction). No contact since
+    # 20.07.: due 17.08., overdue on 30.09.
+    a = w.on("2021-07-05").register(
+        CARITAS, intake_date="2021-07-01", residence_valid_until="2021-12-31"
+    )
+    w.record(a, CARITAS, eligibility("2021-07-02"))
+    w.record(a, CARITAS, consent("2021-07-02"))
+    w.record(a, CARITAS, {"type": "ModuleEntered", "effective_date": "2021-07-05", "module": "F1"})
+    wrong = w.on("2021-08-03").record(a, CARITAS, coaching("2021-08-02"))
+    w.on("2021-08-04").record(
+        a,
+        CARITAS,
+        {
+            "type": "EntryVoided",
+            "effective_date": "2021-08-04",
+            "voids_version": wrong,
+            "reason": "doppelt erfasst",
+        },
+    )
+    contact = w.on("2021-08-09").record(a, CARITAS, coaching("2021-07-20"))
+    w.on("2021-08-10").record(
+        a,
+        CARITAS,
+        {
+            "type": "EntryCorrected",
+            "effective_date": "2021-08-10",
+            "corrects_version": contact,
+            "reason": "Dauer falsch",
+            "changes": {"minutes": 45},
+        },
+    )
+    # caritas-ahlen, B: a Duldung without expiry, no eligibility, no consent
+    # (three core fields missing); intake 01.06. recorded 10.07. [39].
+    w.on("2021-07-10").register(CARITAS, intake_date="2021-06-01")
+    # vhs-warendorf, D: complete (a Gestattung until 31.01.2022). Intake 01.08.
+    # recorded 01.08. [0]; eligibility and consent of 01.08. recorded 11.08. [10, 10];
+    # F4 entered 02.08. recorded 11.08. [9]; no contact: due 30.08., overdue on 30.09.
+    d = w.on("2021-08-01").register(
+        VHS,
+        intake_date="2021-08-01",
+        residence_status="gestattung",
+        residence_valid_until="2022-01-31",
+    )
+    w.on("2021-08-11").record(d, VHS, eligibility("2021-08-01"))
+    w.record(d, VHS, consent("2021-08-01"))
+    w.record(d, VHS, {"type": "ModuleEntered", "effective_date": "2021-08-02", "module": "F4"})
+    # vhs-warendorf, E: no consent. Intake 01.09. recorded 06.09. [5], eligibility
+    # of 02.09. recorded 06.09. [4].
+    e = w.on("2021-09-06").register(VHS, intake_date="2021-09-01", residence_status="ae_25a")
+    w.record(e, VHS, eligibility("2021-09-02"))
+    # vhs-warendorf, F: no consent. Intake 10.09. recorded 10.09. [0], eligibility
+    # of 10.09. recorded 13.09. [3].
+    f = w.on("2021-09-10").register(VHS, intake_date="2021-09-10", residence_status="ae_25a")
+    w.on("2021-09-13").record(f, VHS, eligibility("2021-09-10"))
+    # diakonie-duesseldorf (another municipality), G: registered on intake [0].
+    w.on("2021-07-01").register(DIAKONIE, intake_date="2021-07-01")
+    # The report is read on 15.10.2021: the reference day of Q3 is its last day.
+    w.on("2021-10-15")
+    yield w.position
+
+
+def report(
+    client: TestClient, headers: dict[str, str], position: int, **params: Any
+) -> dict[str, Any]:
+    response = client.get(
+        "/reports/data-quality", params={"min_position": position, **params}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def by_provider(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["provider"]: r for r in document["providers"]}
+
+
+def test_each_figure_per_provider_is_the_hand_computed_one(
+    client: TestClient, auth: Auth, recorded: int
+) -> None:
+    document = report(
+        client, auth(role="coordinator", org="warendorf"), recorded, quarter="2021-Q3"
+    )
+
+    assert document["reference_date"] == "2021-09-30"
+    assert document["municipality"] == "warendorf"
+    assert document["core_fields"] == [
+        "birth_date",
+        "residence_valid_until",
+        "eligibility",
+        "consent",
+    ]
+    rows = by_provider(document)
+    assert set(rows) == {CARITAS, VHS}
+    # caritas-ahlen: A and B enrolled (C exited before Q3), B lacks three fields.
+    # Entries recorded in Q3: A 4, 3, 3, 0, 20; B 39; C 2 -> 0 2 3 [3] 4 20 39.
+    # Corrections: the correction and the void: 100 x 2 / 7 = 28.571...
+    assert rows[CARITAS] == {
+        "provider": CARITAS,
+        "municipality": "warendorf",
+        "participants": 2,
+        "with_missing_core_fields": 1,
+        "missing_share": "0.5000",
+        "missing_by_field": {
+            "birth_date": 0,
+            "residence_valid_until": 1,
+            "eligibility": 1,
+            "consent": 1,
+        },
+        "entries": 7,
+        "median_delay_days": "3.0",
+        "corrections": 2,
+        "corrections_per_100_events": "28.57",
+        "overdue_items": 1,
+    }
+    # vhs-warendorf: D, E, F enrolled, E and F without consent: 2 / 3.
+    # Entries: D 0, 10, 10, 9; E 5, 4; F 0, 3 -> 0 0 3 [4 5] 9 10 10: (4 + 5) / 2.
+    assert rows[VHS] == {
+        "provider": VHS,
+        "municipality": "warendorf",
+        "participants": 3,
+        "with_missing_core_fields": 2,
+        "missing_share": "0.6667",
+        "missing_by_field": {
+            "birth_date": 0,
+            "residence_valid_until": 0,
+            "eligibility": 0,
+            "consent": 2,
+        },
+        "entries": 8,
+        "median_delay_days": "4.5",
+        "corrections": 0,
+        "corrections_per_100_events": "0.00",
+        "overdue_items": 1,
+    }
+
+
+def test_a_quarter_counts_what_was_recorded_and_enrolled_in_it(
+    client: TestClient, auth: Auth, recorded: int
+) -> None:
+    document = report(
+        client, auth(role="coordinator", org="warendorf"), recorded, quarter="2021-Q2"
+    )
+
+    rows = by_provider(document)
+    # Q2: only caritas-ahlen had anyone enrolled (B from 01.06., C until 30.06.);
+    # recorded in Q2: C's registration [14], eligibility [13], consent [13].
+    assert set(rows) == {CARITAS}
+    assert rows[CARITAS]["participants"] == 2
+    assert rows[CARITAS]["entries"] == 3
+    assert rows[CARITAS]["median_delay_days"] == "13.0"
+    # Nothing was due before 30.06.2021.
+    assert rows[CARITAS]["overdue_items"] == 0
+
+
+def test_a_dismissed_or_done_item_is_no_longer_overdue_after_that_day(
+    client: TestClient, auth: Auth, runtime: Runtime, recorded: int
+) -> None:
+    # The reference day of the current quarter is today: before D's no-contact item
+    # was due (30.08.) nothing of vhs-warendorf is overdue; on 31.08. it is.
+    headers = auth(role="coordinator", org="warendorf")
+    runtime.journeys.clock = lambda: date(2021, 8, 30)  # type: ignore[method-assign]
+    before = by_provider(report(client, headers, recorded, quarter="2021-Q3"))
+    runtime.journeys.clock = lambda: date(2021, 8, 31)  # type: ignore[method-assign]
+    after = by_provider(report(client, headers, recorded, quarter="2021-Q3"))
+
+    assert before[VHS]["overdue_items"] == 0
+    assert after[VHS]["overdue_items"] == 1
+
+
+def test_the_coordinator_of_another_municipality_sees_nothing_of_it(
+    client: TestClient, auth: Auth, recorded: int
+) -> None:
+    other = auth(role="coordinator", org="duesseldorf")
+
+    document = report(client, other, recorded, quarter="2021-Q3")
+    asked = client.get(
+        "/reports/data-quality",
+        params={"quarter": "2021-Q3", "municipality": "warendorf"},
+        headers=other,
+    )
+
+    assert set(by_provider(document)) == {DIAKONIE}
+    assert by_provider(document)[DIAKONIE]["participants"] == 1
+    assert asked.status_code == 403
+    assert asked.headers["content-type"].startswith(PROBLEM)
+
+
+def test_an_admin_sees_every_municipality_and_may_narrow(
+    client: TestClient, auth: Auth, recorded: int
+) -> None:
+    admin = auth(role="admin", org="lotse-operations")
+
+    everything = report(client, admin, recorded, quarter="2021-Q3")
+    narrowed = report(client, admin, recorded, quarter="2021-Q3", municipality="duesseldorf")
+
+    assert set(by_provider(everything)) == {CARITAS, VHS, DIAKONIE}
+    assert set(by_provider(narrowed)) == {DIAKONIE}
+
+
+@pytest.mark.parametrize(
+    ("role", "org"),
+    [("caseworker", CARITAS), ("caseworker", VHS), ("funder", "bezirksregierung-arnsberg")],
+)
+def test_case_workers_and_funders_are_refused(
+    client: TestClient, auth: Auth, role: str, org: str
+) -> None:
+    response = client.get(
+        "/reports/data-quality", params={"quarter": "2021-Q3"}, headers=auth(role=role, org=org)
+    )
+
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith(PROBLEM)
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"quarter": "2021-Q5"}, "quarter"),
+        ({"quarter": "2021"}, "quarter"),
+        ({"quarter": "2021-07-01..2021-09-30"}, "quarter"),
+        ({"quarter": "1999-Q1"}, "quarter"),
+        ({"quarter": "2021-Q3", "municipality": "atlantis"}, "municipality"),
+    ],
+)
+def test_bad_input_is_a_problem_naming_the_field(
+    client: TestClient, auth: Auth, params: dict[str, str], field: str
+) -> None:
+    response = client.get(
+        "/reports/data-quality",
+        params=params,
+        headers=auth(role="admin", org="lotse-operations"),
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert response.json()["field"] == field
