@@ -11,7 +11,6 @@ fields: birth date, the expiry of a Duldung or Gestattung, eligibility, consent.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -82,8 +81,8 @@ CARITAS, VHS, DIAKONIE = "caritas-ahlen", "vhs-warendorf", "diakonie-duesseldorf
 @pytest.fixture
 def recorded(
     client: TestClient, auth: Auth, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[int]:
-    """The journeys; yields the last write's position. Delays in brackets."""
+) -> int:
+    """The journeys; the last write's position. Delays in brackets."""
     w = Recorder(client, auth, runtime)
     monkeypatch.setattr(Participant.Event, "create_timestamp", staticmethod(w.now))
     # caritas-ahlen, C: recorded in Q2 (registration [14], eligibility [13], consent
@@ -162,7 +161,7 @@ def recorded(
     w.on("2021-07-01").register(DIAKONIE, intake_date="2021-07-01")
     # The report is read on 15.10.2021: the reference day of Q3 is its last day.
     w.on("2021-10-15")
-    yield w.position
+    return w.position
 
 
 def report(
