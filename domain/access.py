@@ -585,18 +585,22 @@ def data_quality_scope(
     with the others), funders too (figures at any moment, per provider: not a
     published release), and every other role.
     """
-    role = principal.role
-    if role not in (Role.COORDINATOR, Role.AUDITOR, Role.ADMIN):
-        msg = f"the role {role.value} receives no data quality report"
-        raise AccessDeniedError(msg)
+    check_may_read_data_quality(principal)
     if municipality is not None and municipality not in config.municipalities:
         msg = "municipality is not a configured municipality"
         raise InvalidInputError(msg, field="municipality", rule="unknown-municipality")
     confined = _confined_municipality(principal)
     if confined is not None and municipality not in (None, confined):
-        msg = f"the role {role.value} receives reports for its own municipality only"
+        msg = f"the role {principal.role.value} receives reports for its own municipality only"
         raise AccessDeniedError(msg)
     return confined or municipality
+
+
+def check_may_read_data_quality(principal: Principal) -> None:
+    """The role alone (the page's link, before any parameter): see ``data_quality_scope``."""
+    if principal.role not in (Role.COORDINATOR, Role.AUDITOR, Role.ADMIN):
+        msg = f"the role {principal.role.value} receives no data quality report"
+        raise AccessDeniedError(msg)
 
 
 def _confined_municipality(principal: Principal) -> str | None:

@@ -40,6 +40,7 @@ from lotse.api.pages import (
     audit,
     caseload,
     courses,
+    data_quality,
     dismissals,
     entries,
     home,
@@ -68,6 +69,7 @@ def install(app: FastAPI) -> None:
         dismissals.router,
         courses.router,
         reports.router,
+        data_quality.router,
         audit.router,
         privacy.router,
     ):
