@@ -50,7 +50,8 @@ def rows(page: str) -> dict[str, list[str]]:
 def test_the_coordinator_reads_each_providers_figures_in_german(
     web: TestClient, runtime: Runtime, recorded: int
 ) -> None:
-    sign_in(web, runtime, "coordinator")
+    # A person's name as user id: the default one would show the role's code.
+    sign_in(web, runtime, "coordinator", user="k.yilmaz")
 
     page = web.get("/berichte/datenqualitaet", params={"quartal": "2021-Q3"})
 
