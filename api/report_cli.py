@@ -1,4 +1,4 @@
-"""``lotse report monitoring|outcomes|financial|publish|releases``.
+"""``lotse report monitoring|outcomes|financial|publish|releases|data-quality``.
 
 A report run, written to a file; or a published release at its period's fixed
 cut-off. The command runs as the operator (system user ``lotse-cli``, role admin):
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,12 @@ import orjson
 from lotse.api.runtime import build_read_side
 from lotse.api.settings import load_settings
 from lotse.domain.access import ALL_ORGANISATIONS, Principal, Role
+from lotse.domain.application import PROGRAMME_TIMEZONE
 from lotse.domain.configuration import Configuration
 from lotse.domain.errors import DomainError
 from lotse.reports import formats
 from lotse.reports.charts import CHARTS, render_chart
+from lotse.reports.data_quality import data_quality
 from lotse.reports.definition import KINDS, ReportRequest
 from lotse.reports.periods import PERIOD_FORMS
 from lotse.reports.releases import list_releases
@@ -61,6 +64,9 @@ def add_report_parser(sub: Any) -> None:
     p = kinds.add_parser("releases", help="list the published releases")
     p.add_argument("--report", choices=KINDS)
     p.add_argument("--period")
+    p = kinds.add_parser("data-quality", help="data quality per provider for a quarter (JSON)")
+    p.add_argument("--quarter", required=True, help="YYYY-Qn, e.g. 2021-Q3")
+    p.add_argument("--municipality", help="only this municipality (default: all)")
 
 
 def _render(document: dict[str, Any], fmt: str, table: str | None) -> bytes:
@@ -167,9 +173,38 @@ async def _run(args: argparse.Namespace) -> tuple[Any, bytes]:
     return run, render_chart(document, chart, args.format)
 
 
+async def _data_quality(args: argparse.Namespace) -> dict[str, Any]:
+    side = build_read_side(load_settings())
+    conn = await asyncpg.connect(side.database.url)
+    try:
+        return await data_quality(
+            conn,
+            side.configuration,
+            OPERATOR,
+            quarter=args.quarter,
+            municipality=args.municipality,
+            today=datetime.now(PROGRAMME_TIMEZONE).date(),
+        )
+    finally:
+        await conn.close()
+
+
+def run_data_quality(args: argparse.Namespace) -> int:
+    """``lotse report data-quality``: the document of ``GET /reports/data-quality``."""
+    try:
+        document = asyncio.run(_data_quality(args))
+    except DomainError as e:
+        print(f"error: --{e.field or 'quarter'}: {e.message}", file=sys.stderr)
+        return 2
+    sys.stdout.buffer.write(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+    return 0
+
+
 def run_report(args: argparse.Namespace) -> int:
     if args.report_kind in ("publish", "releases"):
         return run_releases(args)
+    if args.report_kind == "data-quality":
+        return run_data_quality(args)
     if args.format in ("png", "svg") and not CHARTS[args.report_kind]:
         print(f"error: the {args.report_kind} report has no charts", file=sys.stderr)
         return 2

@@ -573,6 +573,36 @@ def report_scope(
     return municipality, provider
 
 
+def data_quality_scope(
+    principal: Principal, config: Configuration, municipality: str | None
+) -> str | None:
+    """The municipality (``None``: all) whose providers' data quality the caller reads.
+
+    Data quality per provider (missing core fields, recording delays, overdue due
+    list items, corrections) is the coordinator's steering of the providers in the
+    municipality: coordinators read their own municipality, auditors their scope,
+    admins everything. Case workers are refused (the table compares their provider
+    with the others), funders too (figures at any moment, per provider: not a
+    published release), and every other role.
+    """
+    check_may_read_data_quality(principal)
+    if municipality is not None and municipality not in config.municipalities:
+        msg = "municipality is not a configured municipality"
+        raise InvalidInputError(msg, field="municipality", rule="unknown-municipality")
+    confined = _confined_municipality(principal)
+    if confined is not None and municipality not in (None, confined):
+        msg = f"the role {principal.role.value} receives reports for its own municipality only"
+        raise AccessDeniedError(msg)
+    return confined or municipality
+
+
+def check_may_read_data_quality(principal: Principal) -> None:
+    """The role alone (the page's link, before any parameter): see ``data_quality_scope``."""
+    if principal.role not in (Role.COORDINATOR, Role.AUDITOR, Role.ADMIN):
+        msg = f"the role {principal.role.value} receives no data quality report"
+        raise AccessDeniedError(msg)
+
+
 def _confined_municipality(principal: Principal) -> str | None:
     if principal.role in (Role.COORDINATOR, Role.TEILHABEMANAGER) or (
         principal.role == Role.AUDITOR and principal.organisation != ALL_ORGANISATIONS

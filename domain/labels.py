@@ -260,6 +260,16 @@ REPORT_KINDS: dict[str, str] = {
 }
 
 
+#: The core fields the data quality report counts as missing
+#: (``projections.data_quality.CORE_FIELDS``).
+CORE_FIELDS: dict[str, str] = {
+    "birth_date": "Geburtsdatum",
+    "residence_valid_until": "Ablaufdatum der Duldung oder Gestattung",
+    "eligibility": "Förderfähigkeit mit Zielgruppe",
+    "consent": "Einwilligung",
+}
+
+
 #: What the verification of the log found (``storage.verification.Problem.kind``).
 VERIFICATION_PROBLEMS: dict[str, str] = {
     "unknown-checkpoint": "Den genannten Prüfpunkt gibt es nicht.",
@@ -358,6 +368,7 @@ RULES: dict[str, str] = {
     "unknown-milestone": "Diese Art von Eintrag ist unbekannt.",
     "unknown-module": "Dieser Förderbaustein ist unbekannt.",
     "unknown-municipality": "Diese Kommune ist unbekannt.",
+    "quarter": "Bitte ein Quartal angeben, zum Beispiel 2021-Q3.",
     "unknown-programme": "Dieses Programm ist unbekannt.",
     "unknown-provider": "Dieser Träger ist unbekannt.",
     "unknown-version": "Dieser frühere Eintrag ist unbekannt.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lotse.projections.courses import CoursesProjection
+from lotse.projections.data_quality import DataQuality
 from lotse.projections.model import Projection
 from lotse.projections.module_spans import ModuleSpans
 from lotse.projections.outcomes import OutcomesProjection
@@ -31,5 +32,6 @@ PROJECTIONS: dict[str, Projection[Any]] = {
         PersonFacts(),
         UsersProjection(),
         Worklist(),
+        DataQuality(),
     )
 }

@@ -411,3 +411,52 @@ ORDER BY i.due_date, i.participant_id, i.kind
 LIMIT {arg(limit)}
 """
     return [dict(r) for r in await conn.fetch(sql, *args)]
+
+
+async def count_overdue(
+    conn: Any, rules: Rules, municipality: str | None, on: date
+) -> dict[tuple[str, str], int]:
+    """(provider, municipality) -> items of one programme overdue on ``on``: due
+    before it, and neither done nor dismissed before it (the data quality report).
+
+    Items the fold derives anew (no contact, age limit, consent) exist only as they
+    stand now, so for a past day these count as the due list shows them today.
+    """
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    due = _DUE_DATE
+    for name in _RULE_ARGS:
+        due = due.replace(f"${name}", arg(getattr(rules, name)))
+    ends = (
+        f"unnest({arg(rules.module_codes)}::text[], {arg(rules.module_ends)}::date[])"
+        " AS m(code, ends)"
+    )
+    day = arg(on)
+    where = [
+        f"w.programme = {arg(rules.programme)}",
+        "(w.kind <> 'module_closed_by_programme' OR m.code IS NOT NULL)",
+        f"(w.state = 'open' OR w.done_date >= {day})",
+    ]
+    if municipality is not None:
+        where.append(f"w.municipality = {arg(municipality)}")
+    sql = f"""
+WITH items AS (
+  SELECT w.participant_id, w.kind, w.provider, w.municipality, ({due}) AS due_date
+  FROM {TABLE.name} w LEFT JOIN {ends}
+    ON w.kind = 'module_closed_by_programme' AND m.code = w.detail
+  WHERE {" AND ".join(where)}
+)
+SELECT i.provider, i.municipality, count(*) AS overdue
+FROM items i
+WHERE i.due_date < {day}
+  AND NOT EXISTS (
+    SELECT 1 FROM {DISMISSALS.name} d
+    WHERE d.participant_id = i.participant_id AND d.kind = i.kind
+      AND d.due_date = i.due_date AND d.dismissed_on < {day})
+GROUP BY i.provider, i.municipality
+"""
+    return {(r["provider"], r["municipality"]): r["overdue"] for r in await conn.fetch(sql, *args)}

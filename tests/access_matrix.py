@@ -159,6 +159,8 @@ MATRIX: list[Row] = [
     Row("GET /reports/outcomes",                    "municipality warendorf",  "401 200 200 403 200 403 403 200 403 200 200 200 403"),
     Row("GET /reports/financial",                   "-",                       "401 200 200 200 200 200 403 200 200 200 200 200 403"),
     Row("GET /reports/financial",                   "municipality warendorf",  "401 200 200 403 200 403 403 200 403 200 200 200 403"),
+    Row("GET /reports/data-quality",                "-",                       "401 403 403 403 200 200 403 200 200 200 200 403 403"),
+    Row("GET /reports/data-quality",                "municipality warendorf",  "401 403 403 403 200 403 403 200 403 200 200 403 403"),
     Row(f"GET {RUN}",                               "provider run",            "401 200 404 404 200 404 403 200 404 200 200 200 403"),
     Row(f"GET {RUN}",                               "municipality run",        "401 404 404 404 200 404 403 200 404 200 200 200 403"),
     Row(f"GET {RUN}",                               "statewide run",           "401 404 404 404 404 404 403 404 404 200 200 404 403"),

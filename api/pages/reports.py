@@ -24,6 +24,7 @@ from lotse.api.deps import RuntimeDep
 from lotse.api.pages.audit import value_text
 from lotse.api.pages.forms_input import domain_error_message, form_text, shown_next_to_field
 from lotse.api.pages.names import organisation_names
+from lotse.api.pages.navigation import permits
 from lotse.api.pages.rendering import redirect, render
 from lotse.api.pages.routing import page_router
 from lotse.api.pages.visitors import SignedIn
@@ -31,6 +32,7 @@ from lotse.api.runtime import Runtime
 from lotse.domain.access import (
     Principal,
     check_may_read_ad_hoc_reports,
+    check_may_read_data_quality,
     check_may_read_reports,
     may_read_ad_hoc_reports,
     report_scope,
@@ -196,6 +198,7 @@ async def _overview(
         "reports.html",
         {
             "ad_hoc": may_read_ad_hoc_reports(principal),
+            "data_quality": permits(check_may_read_data_quality, principal),
             "kinds": list(REPORT_KINDS.items()),
             "municipalities": municipality_choices(principal, runtime),
             "statewide": statewide_allowed(principal, runtime),

@@ -26,9 +26,10 @@ from lotse.domain.access import (
     check_may_publish_release,
     check_may_read_ad_hoc_reports,
     check_may_replay_reports,
+    data_quality_scope,
 )
 from lotse.domain.errors import InvalidInputError
-from lotse.reports import formats, jobs, releases
+from lotse.reports import data_quality, formats, jobs, releases
 from lotse.reports.charts import CHARTS, render_chart
 from lotse.reports.periods import PERIOD_FORMS
 from lotse.reports.requests import (
@@ -212,6 +213,31 @@ _report_route(
     "outcomes", "Outcomes: destinations at exit and follow-up, apprenticeships, employment"
 )
 _report_route("financial", "Financial evidence: lesson hours, flat-rate amounts, coaching contacts")
+
+
+@router.get("/data-quality", responses=PROBLEMS)
+async def read_data_quality(
+    runtime: RuntimeDep,
+    reads: ReadsDep,
+    principal: CurrentUser,
+    quarter: Annotated[str, Query(max_length=40, description="YYYY-Qn, e.g. 2021-Q3")],
+    municipality: OrgQuery = None,
+    min_position: Annotated[int | None, Query(ge=0, description="Wait for your write")] = None,
+) -> Response:
+    """Data quality per provider: missing core fields, recording delay, overdue due list
+    items, corrections per 100 entries (coordinators: their municipality)."""
+    data_quality_scope(principal, runtime.configuration, municipality)
+    await await_position(reads, data_quality.TABLES, min_position)
+    async with reads.pool.acquire() as conn:
+        document = await data_quality.data_quality(
+            conn,
+            runtime.configuration,
+            principal,
+            quarter=quarter,
+            municipality=municipality,
+            today=runtime.journeys.clock(),
+        )
+    return Response(orjson.dumps(document), media_type="application/json")
 
 
 async def _run_for(reads: ReadsDep, runtime: RuntimeDep, principal: Principal, run_id: UUID) -> Run:

@@ -135,7 +135,7 @@ def new_user() -> dict[str, Any]:
 
 #: Values for parameters no object names (a chart of a monitoring run, a period).
 DEFAULT_PATH = {"name": "flows", "extension": "svg"}
-DEFAULT_QUERY = {"period": "2021"}
+DEFAULT_QUERY = {"period": "2021", "quarter": "2021-Q1"}
 
 COURSE = {
     "programme": "durchstarten",

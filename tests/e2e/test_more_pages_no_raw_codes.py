@@ -92,6 +92,7 @@ def test_the_new_pages_show_no_raw_codes(
     run = made.headers["location"]
     for path in (
         "/berichte",
+        "/berichte/datenqualitaet?quartal=2021-Q1",
         run,
         f"{run}/aenderungen",
         "/datenschutz",
