@@ -202,10 +202,20 @@ def test_the_stock_identity_holds_after_every_correction_and_void(
 COACH = Envelope("coach", "caseworker", "caritas-ahlen", "test")
 
 
+#: The financial report lists its evidence only when asked for it.
+EVIDENCE: dict[str, dict[str, Any]] = {
+    "monitoring": {},
+    "outcomes": {},
+    "financial": {"evidence": True},
+}
+
+
 def figures(client: TestClient, auth: Auth, runtime: Runtime) -> dict[str, Any]:
     """Every report's tables, the evidence trail included."""
     return {
-        kind: report(client, auth, runtime, kind, period=YEAR, unsuppressed=True)["tables"]
+        kind: report(
+            client, auth, runtime, kind, period=YEAR, unsuppressed=True, **EVIDENCE[kind]
+        )["tables"]
         for kind in ("monitoring", "outcomes", "financial")
     }
 
@@ -270,7 +280,9 @@ def test_a_voided_entry_is_gone_from_every_figure(
     # Only the still registered person remains: no stay, no unit, no evidence row.
     after = figures(client, auth, runtime)
     assert after == before
-    trail = rows_of(report(client, auth, runtime, "financial", period=YEAR), "nachweise")
+    trail = rows_of(
+        report(client, auth, runtime, "financial", period=YEAR, evidence=True), "nachweise"
+    )
     assert str(p.id) not in {r["participant_id"] for r in trail}
     timeline = client.get(f"/participants/{p.id}/timeline", headers=caseworker).json()
     voided = next(e for e in timeline["entries"] if e["version"] == attendance)

@@ -204,16 +204,22 @@ def test_per_participant_lesson_hours_stay_legacy_evidence_counted_apart(
 def test_each_course_has_its_attendance_list_as_a_sheet_with_pseudonyms_only(
     client: TestClient, auth: Auth, runtime: Runtime, case: dict[str, Any]
 ) -> None:
-    document = financial(client, auth, runtime)
+    document = financial(client, auth, runtime, evidence=True)
     name = "Teilnehmendenliste_" + case["course"][:8]
 
     marks = rows_of(document, name)
     assert len(marks) == 7 * 6
     assert {m["participant_id"] for m in marks} == set(case["participants"])
     assert sum(m["status"] == "anwesend" for m in marks) == 40
+    # Without ``evidence`` the report has the totals and the per-course rows only.
+    plain = financial(client, auth, runtime)
+    lists = [t for t in plain["tables"] if t.startswith(course_evidence.LIST_PREFIX)]
+    assert lists == []
+    assert "nachweise" not in plain["tables"]
+    assert rows_of(plain, "kurse") == rows_of(document, "kurse")
     response = client.get(
         "/reports/financial",
-        params={"period": "2021-H1", "format": "xlsx"},
+        params={"period": "2021-H1", "format": "xlsx", "evidence": True},
         headers=auth("admin", "*"),
     )
     assert response.status_code == 200, response.text
