@@ -261,9 +261,7 @@ def add(
                 for family in ("course_hours", "course_amount", "course_fees"):
                     key = (family, m, p, q)
                     cells[key] = Decimal(cells[key]).quantize(CENT)
-    f.tables.extend(
-        _tables(courses, by_module, providers, municipalities, quarters, rows, labels)
-    )
+    f.tables.extend(_tables(courses, by_module, providers, municipalities, quarters, rows, labels))
 
 
 def _tables(

@@ -213,9 +213,9 @@ EVIDENCE: dict[str, dict[str, Any]] = {
 def figures(client: TestClient, auth: Auth, runtime: Runtime) -> dict[str, Any]:
     """Every report's tables, the evidence trail included."""
     return {
-        kind: report(
-            client, auth, runtime, kind, period=YEAR, unsuppressed=True, **EVIDENCE[kind]
-        )["tables"]
+        kind: report(client, auth, runtime, kind, period=YEAR, unsuppressed=True, **EVIDENCE[kind])[
+            "tables"
+        ]
         for kind in ("monitoring", "outcomes", "financial")
     }
 
