@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -31,6 +31,7 @@ from lotse.domain.configuration import FlatRate, Programme
 from lotse.reports.cells import TOTAL, Cell, Column, Figures, TableDef
 from lotse.reports.definition import Labels, ReportRequest
 from lotse.reports.labels import ALL_PROVIDERS
+from lotse.reports.periods import Period
 
 CENT = Decimal("0.01")
 ALL_QUARTERS = "Gesamtzeitraum"
@@ -59,6 +60,13 @@ SESSION_SUMS_SQL = (
     f"WHERE programme = $1 AND session_date BETWEEN $2 AND $3 {_SCOPE} "
     "GROUP BY course_id, date_trunc('quarter', session_date::timestamp)"
 )
+#: The same sums kept per course and quarter by the read model ``course_quarters``:
+#: for a period of whole quarters (``whole_quarters``) they are read, not added up.
+QUARTER_SUMS_SQL = (
+    "SELECT course_id::text, first_session AS session_date, sessions, lesson_hours, present, "
+    "absent, excused, participant_hours FROM rm_course_quarters "
+    f"WHERE programme = $1 AND quarter_start BETWEEN $2 AND $3 {_SCOPE}"
+)
 FEES_SQL = (
     "SELECT course_id::text, effective_date, amount_eur, municipality, provider "
     "FROM rm_course_fees "
@@ -85,13 +93,28 @@ class CourseRows:
     """Only with evidence (roles that may see participant ids)."""
 
 
+def whole_quarters(period: Period) -> bool:
+    """Whether the period begins on a quarter's first day and ends on a quarter's last."""
+    last = period.buckets[-1]
+    return (
+        period.start.day == 1
+        and period.start.month % 3 == 1
+        and (last.end + timedelta(days=1)).day == 1
+        and (last.end + timedelta(days=1)).month % 3 == 1
+    )
+
+
 async def fetch(conn: Any, request: ReportRequest, *, evidence: bool) -> CourseRows:
     args = request.period_arguments()
+    if evidence:
+        sessions = SESSIONS_SQL
+    elif whole_quarters(request.period):
+        sessions = QUARTER_SUMS_SQL
+    else:
+        sessions = SESSION_SUMS_SQL
     rows = CourseRows(
         courses=[dict(r) for r in await conn.fetch(COURSES_SQL, *args)],
-        sessions=[
-            dict(r) for r in await conn.fetch(SESSIONS_SQL if evidence else SESSION_SUMS_SQL, *args)
-        ],
+        sessions=[dict(r) for r in await conn.fetch(sessions, *args)],
         fees=[dict(r) for r in await conn.fetch(FEES_SQL, *args)],
     )
     if evidence:

@@ -267,7 +267,8 @@ def test_funders_get_the_course_totals_but_no_attendance_lists(
 def test_course_figures_from_the_read_model_equal_a_replay_of_the_log(
     client: TestClient, auth: Auth, runtime: Runtime, case: dict[str, Any]
 ) -> None:
-    from_read_models = financial(client, auth, runtime, unsuppressed=True)
+    # A replay (a job) carries the evidence: asked for here too.
+    from_read_models = financial(client, auth, runtime, unsuppressed=True, evidence=True)
     replayed = replayed_report(
         client,
         auth,

@@ -325,7 +325,9 @@ def test_read_model_figures_equal_the_figures_of_a_replay_at_the_same_position(
     client: TestClient, auth: Auth, runtime: Runtime, dataset: Any
 ) -> None:
     for kind in ("monitoring", "outcomes", "financial"):
-        from_read_models = report(client, auth, runtime, kind, unsuppressed=True)
+        # A replay (audit work, a job) carries the financial evidence; asked for here.
+        evidence = {"evidence": True} if kind == "financial" else {}
+        from_read_models = report(client, auth, runtime, kind, unsuppressed=True, **evidence)
         replayed = replayed_report(
             client, auth, kind, from_read_models["run"]["position"], unsuppressed=True
         )
