@@ -283,14 +283,26 @@ def test_course_figures_from_the_read_model_equal_a_replay_of_the_log(
     assert "kurse" in replayed["tables"]
 
 
+@pytest.mark.parametrize(
+    ("period", "quarters"),
+    [("2021", True), ("2021-03-15..2021-07-15", False)],
+    ids=["whole-quarters", "other-period"],
+)
 def test_course_figures_summed_in_sql_without_the_lists_equal_single_sessions_and_a_replay(
-    client: TestClient, auth: Auth, runtime: Runtime, case: dict[str, Any]
+    client: TestClient,
+    auth: Auth,
+    runtime: Runtime,
+    case: dict[str, Any],
+    period: str,
+    quarters: bool,
 ) -> None:
     # Without the lists (change lists of runs, the benchmark), the read model's
-    # sessions are summed per course and quarter in PostgreSQL; for both units.
+    # sessions are summed per course and quarter: for a period of whole quarters
+    # read from ``course_quarters``, else added up in PostgreSQL; for both units.
     financial(client, auth, runtime)  # waits until the live runner has caught up
     config = runtime.journeys.configuration
-    request = ReportRequest("financial", "durchstarten", parse_period("2021"))
+    request = ReportRequest("financial", "durchstarten", parse_period(period))
+    assert course_evidence.whole_quarters(request.period) is quarters
     per_attendee = dataclasses.replace(
         config.programmes["durchstarten"],
         flat_rates=(FlatRate("P4", "F4", "participant_lesson_hour", Decimal("4.10")),),
