@@ -228,6 +228,14 @@ def test_each_course_has_its_attendance_list_as_a_sheet_with_pseudonyms_only(
     cells = [str(c.value) for row in workbook[name].iter_rows() for c in row]
     assert "Test" not in cells
     assert "Person" not in cells
+    # Only the financial report has evidence rows: asking another one names the field.
+    refused = client.get(
+        "/reports/monitoring",
+        params={"period": "2021-H1", "evidence": True},
+        headers=auth("admin", "*"),
+    )
+    assert (refused.status_code, refused.json()["field"]) == (422, "evidence")
+    assert refused.json()["rule"] == "evidence-financial-only"
 
 
 @pytest.fixture
