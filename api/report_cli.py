@@ -52,6 +52,12 @@ def add_report_parser(sub: Any) -> None:
         p.add_argument("--chart", help=f"for png/svg: {', '.join(CHARTS[kind]) or 'none'}")
         p.add_argument("--position", type=int, help="recompute at this log position (replay)")
         p.add_argument("--unsuppressed", action="store_true", help="no small-cell protection")
+        if kind == "financial":
+            p.add_argument(
+                "--evidence",
+                action="store_true",
+                help="add the event trail and every course's Teilnehmendenliste",
+            )
         p.add_argument("-o", "--output", required=True, help="file to write ('-' for stdout)")
     p = kinds.add_parser("publish", help="publish a release at its period's fixed cut-off")
     p.add_argument("report", choices=KINDS)
@@ -163,6 +169,7 @@ async def _run(args: argparse.Namespace) -> tuple[Any, bytes]:
             unsuppressed=args.unsuppressed,
             chain_check=side.chain_verifier(),
             position=args.position,
+            evidence=getattr(args, "evidence", False),
         )
     finally:
         await conn.close()

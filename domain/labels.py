@@ -420,6 +420,8 @@ RULES: dict[str, str] = {
     " Kommune) und die Administration.",
     "replay-as-job": "Ein Bericht zu einem früheren Stand wird als Auftrag berechnet"
     " (POST /reports/replays).",
+    "evidence-financial-only": "Einzelnachweise und Teilnehmendenlisten gibt es nur zum"
+    " Finanzbericht.",
     "replay-auditors-only": "Berichte aus dem vollständigen Protokoll berechnen nur"
     " Prüfung und Administration.",
     "too-many-jobs": "Sie haben schon zu viele Aufträge laufen: bitte später erneut versuchen.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lotse.projections.course_quarters import CourseQuarters
 from lotse.projections.courses import CoursesProjection
 from lotse.projections.data_quality import DataQuality
 from lotse.projections.model import Projection
@@ -28,6 +29,7 @@ PROJECTIONS: dict[str, Projection[Any]] = {
         UnitsProjection(),
         TransitionsProjection(),
         CoursesProjection(),
+        CourseQuarters(),
         ReferralsProjection(),
         PersonFacts(),
         UsersProjection(),

@@ -323,6 +323,11 @@ class Runner:
 
         try:
             for target in targets:
+                if target.position >= records[-1].position:
+                    # Ahead of this batch (a read model added later catches up from
+                    # the log's start while the others are at its head): nothing to
+                    # apply, and its position must not move back.
+                    continue
                 projection = target.projection
                 states: dict[UUID, Any] = {}
                 # Participants whose first event this generation sees now: no rows to replace.

@@ -104,18 +104,24 @@ def json_number(value: Any) -> Any:
 def publish(figures: Figures, hidden: set[Key]) -> dict[str, Any]:
     """Resolve the tables: values (``None`` where hidden) and the hidden positions."""
     tables: dict[str, Any] = {}
+    cells = figures.cells
     for table in figures.tables:
         rows: list[list[Any]] = []
         suppressed: list[list[int]] = []
         for r, row in enumerate(table.rows):
             values: list[Any] = []
             for c, item in enumerate(row):
-                if isinstance(item, Cell):
+                # Tens of thousands of cells in a statewide report: the common cases
+                # first, without a method call per cell.
+                if type(item) is Cell:
                     if item.key in hidden:
                         values.append(None)
                         suppressed.append([r, c])
                     else:
-                        values.append(json_number(figures.value(item.key)))
+                        value = cells.get(item.key, 0)
+                        values.append(str(value) if type(value) is Decimal else value)
+                elif type(item) is str or item is None:
+                    values.append(item)
                 elif isinstance(item, Share):
                     if item.part in hidden or item.whole in hidden:
                         values.append(None)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -31,6 +31,7 @@ from lotse.domain.configuration import FlatRate, Programme
 from lotse.reports.cells import TOTAL, Cell, Column, Figures, TableDef
 from lotse.reports.definition import Labels, ReportRequest
 from lotse.reports.labels import ALL_PROVIDERS
+from lotse.reports.periods import Period
 
 CENT = Decimal("0.01")
 ALL_QUARTERS = "Gesamtzeitraum"
@@ -38,11 +39,12 @@ LIST_PREFIX = "Teilnehmendenliste_"
 
 _SCOPE = "AND ($4::text IS NULL OR municipality = $4) AND ($5::text IS NULL OR provider = $5)"
 COURSES_SQL = (
-    "SELECT course_id, programme, module, provider, municipality, title, course_type "
+    "SELECT course_id::text, programme, module, provider, municipality, title, course_type "
     f"FROM rm_courses WHERE programme = $1 AND $2::date <= end_date AND start_date <= $3 {_SCOPE}"
 )
 SESSIONS_SQL = (
-    "SELECT course_id, session_id, session_date, lesson_hours, present, absent, excused, "
+    "SELECT course_id::text, session_id::text, session_date, lesson_hours, present, absent, "
+    "excused, "
     "municipality, provider FROM rm_course_sessions "
     f"WHERE programme = $1 AND session_date BETWEEN $2 AND $3 {_SCOPE}"
 )
@@ -51,20 +53,28 @@ SESSIONS_SQL = (
 #: courses, and ``add`` needs no more than these sums (the hours paid per attending
 #: participant are summed per session first, as ``add`` does for single sessions).
 SESSION_SUMS_SQL = (
-    "SELECT course_id, min(session_date) AS session_date, count(*) AS sessions, "
+    "SELECT course_id::text, min(session_date) AS session_date, count(*) AS sessions, "
     "sum(lesson_hours) AS lesson_hours, sum(present) AS present, sum(absent) AS absent, "
     "sum(excused) AS excused, sum(lesson_hours * present) AS participant_hours "
     "FROM rm_course_sessions "
     f"WHERE programme = $1 AND session_date BETWEEN $2 AND $3 {_SCOPE} "
     "GROUP BY course_id, date_trunc('quarter', session_date::timestamp)"
 )
+#: The same sums kept per course and quarter by the read model ``course_quarters``:
+#: for a period of whole quarters (``whole_quarters``) they are read, not added up.
+QUARTER_SUMS_SQL = (
+    "SELECT course_id::text, first_session AS session_date, sessions, lesson_hours, present, "
+    "absent, excused, participant_hours FROM rm_course_quarters "
+    f"WHERE programme = $1 AND quarter_start BETWEEN $2 AND $3 {_SCOPE}"
+)
 FEES_SQL = (
-    "SELECT course_id, effective_date, amount_eur, municipality, provider FROM rm_course_fees "
+    "SELECT course_id::text, effective_date, amount_eur, municipality, provider "
+    "FROM rm_course_fees "
     f"WHERE programme = $1 AND effective_date BETWEEN $2 AND $3 {_SCOPE}"
 )
 ATTENDANCE_SQL = (
-    "SELECT course_id, session_id, session_date, participant_id, status, municipality, provider "
-    "FROM rm_course_attendance "
+    "SELECT course_id::text, session_id::text, session_date, participant_id::text, status, "
+    "municipality, provider FROM rm_course_attendance "
     f"WHERE programme = $1 AND session_date BETWEEN $2 AND $3 {_SCOPE} "
     "ORDER BY course_id, session_date, session_id, participant_id"
 )
@@ -83,13 +93,28 @@ class CourseRows:
     """Only with evidence (roles that may see participant ids)."""
 
 
+def whole_quarters(period: Period) -> bool:
+    """Whether the period begins on a quarter's first day and ends on a quarter's last."""
+    last = period.buckets[-1]
+    return (
+        period.start.day == 1
+        and period.start.month % 3 == 1
+        and (last.end + timedelta(days=1)).day == 1
+        and (last.end + timedelta(days=1)).month % 3 == 1
+    )
+
+
 async def fetch(conn: Any, request: ReportRequest, *, evidence: bool) -> CourseRows:
     args = request.period_arguments()
+    if evidence:
+        sessions = SESSIONS_SQL
+    elif whole_quarters(request.period):
+        sessions = QUARTER_SUMS_SQL
+    else:
+        sessions = SESSION_SUMS_SQL
     rows = CourseRows(
         courses=[dict(r) for r in await conn.fetch(COURSES_SQL, *args)],
-        sessions=[
-            dict(r) for r in await conn.fetch(SESSIONS_SQL if evidence else SESSION_SUMS_SQL, *args)
-        ],
+        sessions=[dict(r) for r in await conn.fetch(sessions, *args)],
         fees=[dict(r) for r in await conn.fetch(FEES_SQL, *args)],
     )
     if evidence:
@@ -150,30 +175,38 @@ def _quarter(day: date) -> str:
 def add(
     f: Figures, rows: CourseRows, request: ReportRequest, labels: Labels, programme: Programme
 ) -> None:
-    """Add the course cells and tables to a financial report's figures."""
-    courses = {r["course_id"]: r for r in rows.courses}
+    """Add the course cells and tables to a financial report's figures.
+
+    Courses are keyed by their id as text (the read models' queries return it so;
+    a replay's ``UUID`` is converted): a statewide year has thousands of courses,
+    and hashing and printing UUID objects was a measurable share of the report.
+    """
+    courses = {str(r["course_id"]): r for r in rows.courses}
     quarters = [b.label for b in request.period.buckets]
     # Per course, and per (municipality, provider, quarter) with totals.
-    per_course: dict[Any, dict[str, Any]] = {
-        cid: {"sessions": 0, "hours": Decimal(0), "present": 0, "absent": 0, "excused": 0}
-        for cid in courses
-    }
-    amounts: dict[tuple[Any, str], Decimal] = {}
-    hours_by: dict[tuple[Any, str], Decimal] = {}
-    rates = {cid: rate_of(programme, course["module"]) for cid, course in courses.items()}
+    per_course: dict[str, list[Any]] = {cid: [0, Decimal(0), 0, 0, 0] for cid in courses}
+    amounts: dict[tuple[str, str], Decimal] = {}
+    hours_by: dict[tuple[str, str], Decimal] = {}
+    by_module: dict[str, FlatRate | None] = {}
+    for course in courses.values():
+        if course["module"] not in by_module:
+            by_module[course["module"]] = rate_of(programme, course["module"])
+    rates = {cid: by_module[course["module"]] for cid, course in courses.items()}
     # The quarters in which a course held a session or paid a fee: only those add
     # to the cells (the others would add zeros to cells that start at zero).
-    active: dict[Any, set[str]] = {}
+    active: dict[str, set[str]] = {}
+    quarter_of: dict[date, str] = {}
     for s in rows.sessions:
-        cid = s["course_id"]
-        if cid not in courses:
+        cid = str(s["course_id"])
+        c = per_course.get(cid)
+        if c is None:
             continue
-        c = per_course[cid]
         hours = Decimal(s["lesson_hours"])
-        c["sessions"] += int(s.get("sessions", 1))
-        c["hours"] += hours
-        for status in ("present", "absent", "excused"):
-            c[status] += int(s[status])
+        c[0] += int(s.get("sessions", 1))
+        c[1] += hours
+        c[2] += int(s["present"])
+        c[3] += int(s["absent"])
+        c[4] += int(s["excused"])
         rate = rates[cid]
         if rate is None or rate.unit == "lesson_hour":
             units = hours
@@ -181,17 +214,22 @@ def add(
             units = Decimal(s["participant_hours"])
         else:
             units = hours * int(s["present"])
-        q = _quarter(s["session_date"])
+        day = s["session_date"]
+        q = quarter_of.get(day)
+        if q is None:
+            q = quarter_of[day] = _quarter(day)
         active.setdefault(cid, set()).add(q)
-        hours_by[cid, q] = hours_by.get((cid, q), Decimal(0)) + hours
-        amounts[cid, q] = amounts.get((cid, q), Decimal(0)) + (
+        at = (cid, q)
+        hours_by[at] = hours_by.get(at, Decimal(0)) + hours
+        amounts[at] = amounts.get(at, Decimal(0)) + (
             units * rate.amount_eur if rate is not None else Decimal(0)
         )
-    fees_by: dict[tuple[Any, str], Decimal] = {}
+    fees_by: dict[tuple[str, str], Decimal] = {}
     for fee in rows.fees:
-        if fee["course_id"] in courses:
-            at = (fee["course_id"], _quarter(fee["effective_date"]))
-            active.setdefault(at[0], set()).add(at[1])
+        cid = str(fee["course_id"])
+        if cid in courses:
+            at = (cid, _quarter(fee["effective_date"]))
+            active.setdefault(cid, set()).add(at[1])
             fees_by[at] = fees_by.get(at, Decimal(0)) + Decimal(fee["amount_eur"])
 
     providers = sorted({c["provider"] for c in courses.values()})
@@ -204,29 +242,32 @@ def add(
     # Added up per (municipality, provider, quarter) first, then into the totals:
     # the same exact sums with a few cell additions instead of 24 per course and quarter.
     sums: dict[tuple[str, str, str], list[Decimal]] = {}
+    cells = f.cells  # each course's own cells are set once: no cell to add to
+    zero = Decimal(0)
     for cid, course in courses.items():
         c = per_course[cid]
         total_amount = Decimal("0.00")
         total_fees = Decimal("0.00")
+        held_in = active.get(cid, ())
         for q in quarters:
-            if q not in active.get(cid, ()):
+            if q not in held_in:
                 continue
-            amount = amounts.get((cid, q), Decimal(0)).quantize(CENT, ROUND_HALF_UP)
-            fees = fees_by.get((cid, q), Decimal(0)).quantize(CENT)
-            hours = hours_by.get((cid, q), Decimal(0))
+            at = (cid, q)
+            amount = amounts.get(at, zero).quantize(CENT, ROUND_HALF_UP)
+            fees = fees_by.get(at, zero).quantize(CENT)
             total_amount += amount
             total_fees += fees
             summed = sums.setdefault((course["municipality"], course["provider"], q), [])
-            summed.append(hours)
+            summed.append(hours_by.get(at, zero))
             summed.append(amount)
             summed.append(fees)
-        key = str(cid)
-        f.add(("course_sessions", key), c["sessions"], sensitive=False)
-        f.add(("course_held", key), c["hours"].quantize(CENT), sensitive=False)
-        for status in ("present", "absent", "excused"):
-            f.add((f"course_{status}", key), c[status], sensitive=False)
-        f.add(("course_p", key), total_amount, sensitive=False)
-        f.add(("course_exam_fees", key), total_fees, sensitive=False)
+        cells["course_sessions", cid] = c[0]
+        cells["course_held", cid] = c[1].quantize(CENT)
+        cells["course_present", cid] = c[2]
+        cells["course_absent", cid] = c[3]
+        cells["course_excused", cid] = c[4]
+        cells["course_p", cid] = total_amount
+        cells["course_exam_fees", cid] = total_fees
     for (municipality, provider, q), values in sums.items():
         hours = sum(values[0::3], Decimal(0))
         amount = sum(values[1::3], Decimal(0))
@@ -237,21 +278,25 @@ def add(
                     f.add(("course_hours", m, p, qq), hours, sensitive=False)
                     f.add(("course_amount", m, p, qq), amount, sensitive=False)
                     f.add(("course_fees", m, p, qq), fees, sensitive=False)
-    for k in list(f.cells):
-        if k[0] in ("course_hours", "course_amount", "course_fees"):
-            f.cells[k] = Decimal(f.cells[k]).quantize(CENT)
-    f.tables.extend(_tables(courses, providers, municipalities, quarters, rows, labels, programme))
+    for m in [*municipalities, TOTAL]:
+        for p in [*providers, TOTAL]:
+            for q in [*quarters, TOTAL]:
+                for family in ("course_hours", "course_amount", "course_fees"):
+                    key = (family, m, p, q)
+                    cells[key] = Decimal(cells[key]).quantize(CENT)
+    f.tables.extend(_tables(courses, by_module, providers, municipalities, quarters, rows, labels))
 
 
 def _tables(
-    courses: Mapping[Any, Mapping[str, Any]],
+    courses: Mapping[str, Mapping[str, Any]],
+    rates: Mapping[str, FlatRate | None],
     providers: list[str],
     municipalities: list[str],
     quarters: list[str],
     rows: CourseRows,
     labels: Labels,
-    programme: Programme,
 ) -> list[TableDef]:
+    """The tables; ``rates`` by module (``rate_of``)."""
     per_course = TableDef(
         "kurse",
         "Kurse: gehaltene Unterrichtsstunden (UE), Anwesenheiten und Pauschale je Kurs",
@@ -277,9 +322,8 @@ def _tables(
     ordered = sorted(
         courses.items(), key=lambda kv: (kv[1]["municipality"], kv[1]["provider"], kv[1]["title"])
     )
-    for cid, course in ordered:
-        rate = rate_of(programme, course["module"])
-        key = str(cid)
+    for key, course in ordered:
+        rate = rates[course["module"]]
         per_course.rows.append(
             [
                 labels.municipality(course["municipality"]),
@@ -314,15 +358,9 @@ def _tables(
             Column("exam_fees", "Prüfungsgebühren (EUR)"),
         ],
     )
+    pairs = {(c["municipality"], c["provider"]) for c in courses.values()}
     for m in [*municipalities, TOTAL]:
-        in_m = [
-            p
-            for p in providers
-            if any(
-                c["provider"] == p and (m == TOTAL or c["municipality"] == m)
-                for c in courses.values()
-            )
-        ]
+        in_m = [p for p in providers if m == TOTAL or (m, p) in pairs]
         for p in [*in_m, TOTAL]:
             for q in [*quarters, TOTAL]:
                 periods.rows.append(
@@ -337,10 +375,12 @@ def _tables(
                 )
     tables = [per_course, periods]
     if rows.attendance is not None:
-        hours = {(s["course_id"], s["session_id"]): s["lesson_hours"] for s in rows.sessions}
-        lists: dict[Any, TableDef] = {}
+        hours = {
+            (str(s["course_id"]), str(s["session_id"])): s["lesson_hours"] for s in rows.sessions
+        }
+        lists: dict[str, TableDef] = {}
         for mark in rows.attendance:
-            cid = mark["course_id"]
+            cid = str(mark["course_id"])
             if cid not in courses:
                 continue
             table = lists.get(cid)
@@ -360,7 +400,7 @@ def _tables(
                 [
                     mark["session_date"].isoformat(),
                     str(mark["session_id"]),
-                    Decimal(hours.get((cid, mark["session_id"]), 0)).quantize(CENT),
+                    Decimal(hours.get((cid, str(mark["session_id"])), 0)).quantize(CENT),
                     str(mark["participant_id"]),
                     _STATUS.get(mark["status"], mark["status"]),
                 ]

@@ -26,7 +26,8 @@ from lotse.reports.definition import Labels, ReportRequest
 from lotse.reports.labels import ALL_MODULES, ALL_PROVIDERS
 
 #: ``courses``: the evidence per course (``reports.course_evidence``), added to these figures.
-TABLES = ("units", "courses")
+#: ``course_quarters``: the same courses' sessions added up per quarter.
+TABLES = ("units", "courses", "course_quarters")
 CENT = Decimal("0.01")
 HOURS = Decimal("0.01")
 

@@ -70,9 +70,11 @@ PERSONS = ("persons_entries", "persons_exits", "persons_stock")
 # ("stays", municipality, module, entry bucket, exit bucket, exit reason): stays;
 # ("persons", municipality | None, module | None, stock bits, entry bits): people,
 #   None meaning all municipalities / all modules (see ``person_bits``);
-# ("char", municipality, module, basis, gender, age band, residence status,
-#   nationality, language level): stays entered in the period (the state at entry)
-#   or in the stock at its end (the state at the reporting date).
+# ("char", municipality, module, basis, dimension, value): stays entered in the
+#   period (the state at entry) or in the stock at its end (the state at the
+#   reporting date) with that value of one characteristic (``DIMS``). The report
+#   shows each characteristic on its own, so the groups are the five margins, not
+#   their cross product (tens of thousands of groups at a statewide year).
 # The figures never split by provider (a provider filter is a WHERE).
 
 _SPANS = """
@@ -134,17 +136,28 @@ WITH s AS (
 ), v AS (
     SELECT c.municipality, c.module, c.basis, c.gender, c.nationality,
            r.value AS residence_status, l.value AS language_level,
-           a.value::int + floor((
-               {_YMD.format(d="c.at")} - {_YMD.format(d="a.valid_from")}) / 10000.0)::int AS age
+           width_bucket(a.value::int + floor((
+               {_YMD.format(d="c.at")} - {_YMD.format(d="a.valid_from")}) / 10000.0)::int,
+               ARRAY[18, 21, 25, 28]) AS age_band
     FROM c
     {_FACT_AT.format(a="r", kind="residence_status")}
     {_FACT_AT.format(a="l", kind="language_level")}
     LEFT JOIN rm_person_facts a ON a.participant_id = c.participant_id AND a.kind = 'age'
+), g AS (
+    -- The full cross product first (one hash aggregation over the stays), then its
+    -- margins: grouping sets over the stays themselves sorted them five times.
+    SELECT municipality, module, basis, gender, age_band, residence_status, nationality,
+           language_level, count(*) AS n
+    FROM v GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
 )
-SELECT municipality, module, basis, gender, width_bucket(age, ARRAY[18, 21, 25, 28]),
-       residence_status, nationality, language_level, count(*)
-FROM v GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+SELECT municipality, module, basis,
+       GROUPING(gender, age_band, residence_status, nationality, language_level),
+       gender, age_band, residence_status, nationality, language_level, sum(n)
+FROM g GROUP BY municipality, module, basis, GROUPING SETS (
+    (gender), (age_band), (residence_status), (nationality), (language_level))
 """
+#: ``GROUPING(...)`` of each margin in ``CHARS_SQL``: the bits of the other four set.
+_MARGIN_OF = {0b11111 ^ (1 << (len(DIMS) - 1 - i)): i for i in range(len(DIMS))}
 
 
 def sql_arguments(request: ReportRequest) -> tuple[Any, ...]:
@@ -168,8 +181,11 @@ async def fetch_groups(conn: asyncpg.Connection, request: ReportRequest) -> Coun
     for r in await conn.fetch(PERSONS_SQL, *args):
         groups[("persons", r[0], r[1], int(r[2]), int(r[3]))] += int(r[4])
     for r in await conn.fetch(CHARS_SQL, *args[:5]):  # no bucket count: no buckets
-        band = None if r[4] is None else _AGE_BANDS[r[4]]
-        groups[("char", *r[:4], band, *r[5:8])] += int(r[8])
+        i = _MARGIN_OF[r[3]]
+        value = r[4 + i]
+        if DIMS[i] == "age_band" and value is not None:
+            value = _AGE_BANDS[value]
+        groups[("char", *r[:3], DIMS[i], value)] += int(r[9])
     return groups
 
 
@@ -223,19 +239,15 @@ def groups_from_rows(
             ("stock", period.end, xb is None or xb > n),
         ):
             if counts:
-                groups[
-                    (
-                        "char",
-                        m,
-                        mod,
-                        basis,
-                        row["gender"],
-                        _age_band_at(facts.get((pid, "age"), []), at),
-                        _fact_at(facts.get((pid, "residence_status"), []), at),
-                        row["nationality"],
-                        _fact_at(facts.get((pid, "language_level"), []), at),
-                    )
-                ] += 1
+                state = (
+                    row["gender"],
+                    _age_band_at(facts.get((pid, "age"), []), at),
+                    _fact_at(facts.get((pid, "residence_status"), []), at),
+                    row["nationality"],
+                    _fact_at(facts.get((pid, "language_level"), []), at),
+                )
+                for dim, value in zip(DIMS, state, strict=True):
+                    groups[("char", m, mod, basis, dim, value)] += 1
     for (_pid, m, mod), (sm, em) in bits.items():
         groups[("persons", m, mod, sm, em)] += 1
     return groups
@@ -245,8 +257,13 @@ def _pool_nationalities(groups: Counter[Any], listed: tuple[str, ...]) -> Counte
     """Nationalities the programme does not list count as one group (``other``)."""
     pooled: Counter[Any] = Counter()
     for group, count in groups.items():
-        if group[0] == "char" and group[7] is not None and group[7] not in listed:
-            group = (*group[:7], OTHER_NATIONALITY, *group[8:])
+        if (
+            group[0] == "char"
+            and group[4] == "nationality"
+            and group[5] is not None
+            and group[5] not in listed
+        ):
+            group = (*group[:5], OTHER_NATIONALITY)
         pooled[group] += count
     return pooled
 
@@ -291,8 +308,10 @@ def figures(groups: Counter[Any], request: ReportRequest, labels: Labels) -> Fig
     chars: Counter[tuple[Any, ...]] = Counter()
     for g, count in groups.items():
         if g[0] == "char":
-            chars[(*g[1:4], *(v if v is not None else UNKNOWN for v in g[4:]))] += count
-    observed = {dim: {c[3 + i] for c in chars} for i, dim in enumerate(DIMS)}
+            chars[(*g[1:5], g[5] if g[5] is not None else UNKNOWN)] += count
+    observed: dict[str, set[Any]] = {dim: set() for dim in DIMS}
+    for c in chars:
+        observed[c[3]].add(c[4])
     # Rows for every value of the vocabulary, not only the observed ones: a row that
     # appears between two reports would say that someone with that value arrived.
     statuses = [s.value for s in ResidenceStatus]
@@ -372,11 +391,10 @@ def figures(groups: Counter[Any], request: ReportRequest, labels: Labels) -> Fig
                 counted[(m, mod, "stock", OPENING)] += count
         if 1 <= eb <= n:
             counted[(m, mod, "entries", "period")] += count
-    for (m, mod, basis, *dims), count in chars.items():
+    for (m, mod, basis, dim, value), count in chars.items():
         if m not in municipalities or mod not in modules:
             continue
-        for dim, value in zip(DIMS, dims, strict=True):
-            counted[(m, mod, "char", basis, dim, value)] += count
+        counted[(m, mod, "char", basis, dim, value)] += count
 
     # Sorted, so that cells outside the grid (an unexpected value) come in a fixed order.
     for (m, mod, *rest), count in sorted(counted.items(), key=lambda item: str(item[0])):

@@ -25,7 +25,7 @@ from lotse.domain.access import (
     report_scope,
 )
 from lotse.domain.configuration import Configuration
-from lotse.domain.errors import InvalidInputError, ParticipantNotFoundError
+from lotse.domain.errors import AccessDeniedError, InvalidInputError, ParticipantNotFoundError
 from lotse.projections.participants import query_placements
 from lotse.reports import jobs, releases
 from lotse.reports.definition import ReportRequest
@@ -90,8 +90,24 @@ def report_request(
 
 
 def shows_evidence(request: ReportRequest, principal: Principal) -> bool:
-    """Financial runs carry their evidence trail, for the roles that see unsuppressed figures."""
+    """Financial runs may carry their evidence, for the roles that see unsuppressed figures."""
     return request.kind == "financial" and may_see_unsuppressed(principal)
+
+
+def check_evidence(request: ReportRequest, principal: Principal) -> None:
+    """Evidence (the event trail, every Teilnehmendenliste) is asked for, not sent by default.
+
+    A statewide year holds millions of attendance marks: listing them inline made
+    the financial report take 40 s instead of about one (``bench/reports.py``), so
+    the report carries totals and per-course rows and the lists come on request,
+    for a scope (a provider's report) or per course (``GET /courses/{id}``).
+    """
+    if request.kind != "financial":
+        msg = "evidence: only the financial report has evidence rows"
+        raise InvalidInputError(msg, field="evidence", rule="evidence-financial-only")
+    if not may_see_unsuppressed(principal):
+        msg = "evidence rows name participants: not for this role"
+        raise AccessDeniedError(msg, field="evidence")
 
 
 async def make_run(
@@ -104,12 +120,15 @@ async def make_run(
     chain_check: ChainCheck,
     position: int | None = None,
     replay_fallback: bool = True,
+    evidence: bool = False,
 ) -> Run:
     """Compute a report (read models, or replay at ``position``) and store it as a run.
 
     A run at a position checks the whole chain up to it: it is audit work.
+    ``evidence`` adds the financial report's evidence rows (``check_evidence``).
     """
-    evidence = shows_evidence(request, principal)
+    if evidence:
+        check_evidence(request, principal)
     computed = await compute(
         conn,
         request,
@@ -222,7 +241,8 @@ async def queue_replay(
 
     async def work(conn: asyncpg.Connection) -> UUID:
         at = position if position is not None else await head(conn)
-        # Replays are for roles that see unsuppressed figures: financial ones carry evidence.
+        # Replays are for roles that see unsuppressed figures: financial ones carry
+        # evidence (a job, not a request waited for).
         run = await make_run(
             conn,
             request,
@@ -231,6 +251,7 @@ async def queue_replay(
             unsuppressed=unsuppressed,
             chain_check=chain_check,
             position=at,
+            evidence=shows_evidence(request, principal),
         )
         return run.id
 

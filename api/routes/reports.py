@@ -124,6 +124,7 @@ async def _report(
     min_position: int | None,
     fmt: Format,
     table: str | None,
+    evidence: bool = False,
 ) -> Response:
     check_may_read_ad_hoc_reports(principal)
     if position is not None:
@@ -152,6 +153,7 @@ async def _report(
                 unsuppressed=unsuppressed,
                 chain_check=runtime.chain_verifier(),
                 replay_fallback=False,
+                evidence=evidence,
             )
         except ReadModelsUnavailableError as e:
             return problem(503, e.message, rule=e.rule, headers={"Retry-After": str(e.retry_after)})
@@ -177,6 +179,13 @@ def _report_route(kind: str, summary: str) -> None:
         min_position: Annotated[int | None, Query(ge=0, description="Wait for your write")] = None,
         format: Format = "json",
         table: Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$")] = None,
+        evidence: Annotated[
+            bool,
+            Query(
+                description="Financial only: add the event trail and every course's "
+                "Teilnehmendenliste (not for funders; large for a statewide year)"
+            ),
+        ] = False,
     ) -> Response:
         return await _report(
             kind,
@@ -192,6 +201,7 @@ def _report_route(kind: str, summary: str) -> None:
             min_position,
             format,
             table,
+            evidence,
         )
 
     read_report.__doc__ = summary

@@ -317,7 +317,7 @@ def build_world(client: TestClient, auth: Auth) -> World:
         ("provider", "monitoring", {"provider": "caritas-ahlen"}),
         ("municipality", "monitoring", {"municipality": "warendorf"}),
         ("statewide", "monitoring", {}),
-        ("evidence", "financial", {}),
+        ("evidence", "financial", {"evidence": "true"}),
     ):
         response = client.get(f"/reports/{kind}", params={"period": "2021", **scope}, headers=admin)
         assert response.status_code == 200, response.text

@@ -186,6 +186,7 @@ def test_health_reports_each_read_model_position_and_lag_to_an_admin(
         "units",
         "transitions",
         "courses",
+        "course_quarters",
         "referrals",
         "person_facts",
         "users",

@@ -204,16 +204,22 @@ def test_per_participant_lesson_hours_stay_legacy_evidence_counted_apart(
 def test_each_course_has_its_attendance_list_as_a_sheet_with_pseudonyms_only(
     client: TestClient, auth: Auth, runtime: Runtime, case: dict[str, Any]
 ) -> None:
-    document = financial(client, auth, runtime)
+    document = financial(client, auth, runtime, evidence=True)
     name = "Teilnehmendenliste_" + case["course"][:8]
 
     marks = rows_of(document, name)
     assert len(marks) == 7 * 6
     assert {m["participant_id"] for m in marks} == set(case["participants"])
     assert sum(m["status"] == "anwesend" for m in marks) == 40
+    # Without ``evidence`` the report has the totals and the per-course rows only.
+    plain = financial(client, auth, runtime)
+    lists = [t for t in plain["tables"] if t.startswith(course_evidence.LIST_PREFIX)]
+    assert lists == []
+    assert "nachweise" not in plain["tables"]
+    assert rows_of(plain, "kurse") == rows_of(document, "kurse")
     response = client.get(
         "/reports/financial",
-        params={"period": "2021-H1", "format": "xlsx"},
+        params={"period": "2021-H1", "format": "xlsx", "evidence": True},
         headers=auth("admin", "*"),
     )
     assert response.status_code == 200, response.text
@@ -222,6 +228,14 @@ def test_each_course_has_its_attendance_list_as_a_sheet_with_pseudonyms_only(
     cells = [str(c.value) for row in workbook[name].iter_rows() for c in row]
     assert "Test" not in cells
     assert "Person" not in cells
+    # Only the financial report has evidence rows: asking another one names the field.
+    refused = client.get(
+        "/reports/monitoring",
+        params={"period": "2021-H1", "evidence": True},
+        headers=auth("admin", "*"),
+    )
+    assert (refused.status_code, refused.json()["field"]) == (422, "evidence")
+    assert refused.json()["rule"] == "evidence-financial-only"
 
 
 @pytest.fixture
@@ -261,7 +275,8 @@ def test_funders_get_the_course_totals_but_no_attendance_lists(
 def test_course_figures_from_the_read_model_equal_a_replay_of_the_log(
     client: TestClient, auth: Auth, runtime: Runtime, case: dict[str, Any]
 ) -> None:
-    from_read_models = financial(client, auth, runtime, unsuppressed=True)
+    # A replay (a job) carries the evidence: asked for here too.
+    from_read_models = financial(client, auth, runtime, unsuppressed=True, evidence=True)
     replayed = replayed_report(
         client,
         auth,
@@ -276,14 +291,26 @@ def test_course_figures_from_the_read_model_equal_a_replay_of_the_log(
     assert "kurse" in replayed["tables"]
 
 
+@pytest.mark.parametrize(
+    ("period", "quarters"),
+    [("2021", True), ("2021-03-15..2021-07-15", False)],
+    ids=["whole-quarters", "other-period"],
+)
 def test_course_figures_summed_in_sql_without_the_lists_equal_single_sessions_and_a_replay(
-    client: TestClient, auth: Auth, runtime: Runtime, case: dict[str, Any]
+    client: TestClient,
+    auth: Auth,
+    runtime: Runtime,
+    case: dict[str, Any],
+    period: str,
+    quarters: bool,
 ) -> None:
     # Without the lists (change lists of runs, the benchmark), the read model's
-    # sessions are summed per course and quarter in PostgreSQL; for both units.
+    # sessions are summed per course and quarter: for a period of whole quarters
+    # read from ``course_quarters``, else added up in PostgreSQL; for both units.
     financial(client, auth, runtime)  # waits until the live runner has caught up
     config = runtime.journeys.configuration
-    request = ReportRequest("financial", "durchstarten", parse_period("2021"))
+    request = ReportRequest("financial", "durchstarten", parse_period(period))
+    assert course_evidence.whole_quarters(request.period) is quarters
     per_attendee = dataclasses.replace(
         config.programmes["durchstarten"],
         flat_rates=(FlatRate("P4", "F4", "participant_lesson_hour", Decimal("4.10")),),

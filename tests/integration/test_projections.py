@@ -398,3 +398,45 @@ async def event_count(runtime: Runtime) -> int:
         return int(await conn.fetchval("SELECT count(*) FROM lotse_events"))
     finally:
         await conn.close()
+
+
+def test_a_read_model_added_later_catches_up_without_moving_the_others_back(
+    runtime: Runtime, master: MasterKey
+) -> None:
+    # A new read model starts at position 0 while the others are at the head: each
+    # batch must fill the new one and leave the others where they are (a batch used
+    # to set every model's position to its own end, so all re-applied the log).
+    journeys_with_twists(runtime, random.Random(11), 6)
+    run(catch_up(runtime, master))
+    before = run(snapshot(runtime))
+
+    async def add_one() -> list[dict[str, int]]:
+        pool = await pool_for(runtime)
+        try:
+            async with pool.acquire() as conn:
+                head = await log_head(conn)
+                await conn.execute("DELETE FROM lotse_projections WHERE name = 'person_facts'")
+            runner = Runner(pool, master, list(PROJECTIONS.values()), batch_size=20)
+            await runner.acquire(wait=False)
+            seen = []
+            try:
+                while await runner.step():
+                    async with pool.acquire() as conn:
+                        rows = await conn.fetch(
+                            "SELECT name, position FROM lotse_projections WHERE status = 'active'"
+                        )
+                    seen.append({r["name"]: r["position"] for r in rows})
+            finally:
+                await runner.release()
+            return [{**p, "head": head} for p in seen]
+        finally:
+            await pool.close()
+
+    seen = run(add_one())
+
+    assert len(seen) > 2  # the new one took several batches
+    for positions in seen:
+        others = {n: p for n, p in positions.items() if n not in ("person_facts", "head")}
+        assert set(others.values()) == {positions["head"]}, positions
+    assert seen[-1]["person_facts"] == seen[-1]["head"]
+    assert run(snapshot(runtime)) == before

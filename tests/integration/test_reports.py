@@ -287,7 +287,7 @@ def test_outcome_report_counts_destinations_apprenticeships_and_marginal_employm
 def test_financial_evidence_prices_lesson_hours_and_traces_every_total_to_events(
     client: TestClient, auth: Auth, runtime: Runtime, dataset: Any
 ) -> None:
-    document = report(client, auth, runtime, "financial")
+    document = report(client, auth, runtime, "financial", evidence=True)
 
     lessons = rows_of(document, "unterrichtsstunden")
     ahlen = pick(lessons, provider="Caritasverband Ahlen", module="F4")
@@ -325,7 +325,9 @@ def test_read_model_figures_equal_the_figures_of_a_replay_at_the_same_position(
     client: TestClient, auth: Auth, runtime: Runtime, dataset: Any
 ) -> None:
     for kind in ("monitoring", "outcomes", "financial"):
-        from_read_models = report(client, auth, runtime, kind, unsuppressed=True)
+        # A replay (audit work, a job) carries the financial evidence; asked for here.
+        evidence = {"evidence": True} if kind == "financial" else {}
+        from_read_models = report(client, auth, runtime, kind, unsuppressed=True, **evidence)
         replayed = replayed_report(
             client, auth, kind, from_read_models["run"]["position"], unsuppressed=True
         )
@@ -452,7 +454,7 @@ def test_funders_get_no_unsuppressed_figures_and_no_evidence(
     refused = client.get(
         "/reports/monitoring", params={"period": PERIOD, "unsuppressed": True}, headers=funder
     )
-    financial = report(client, auth, runtime, "financial", role="auditor")
+    financial = report(client, auth, runtime, "financial", role="auditor", evidence=True)
     admin_run = report(client, auth, runtime, "monitoring", unsuppressed=True)
     hidden_run = client.get(f"/reports/runs/{admin_run['run']['id']}", headers=funder)
     auditor_run = client.get(
