@@ -331,7 +331,7 @@ async def replace_rows(
 ) -> None:
     for table in projection.tables:
         physical = table.physical(generation)
-        await conn.execute(f"DELETE FROM {physical} WHERE participant_id = $1", participant_id)
+        await conn.execute(f"DELETE FROM {physical} WHERE {table.key} = $1", participant_id)
         if rows.get(table.name):
             await conn.copy_records_to_table(
                 physical, records=rows[table.name], columns=table.column_names
