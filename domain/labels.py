@@ -19,6 +19,7 @@ from lotse.domain.vocabulary import (
     Certificate,
     ContactMode,
     Destination,
+    DuplicateDismissalReason,
     EmploymentType,
     EndReason,
     ErasureMode,
@@ -37,6 +38,8 @@ from lotse.domain.vocabulary import (
 EVENT_TYPES: dict[str, str] = {
     "Registered": "Aufnahme",
     "WorklistItemDismissed": "Wiedervorlage verworfen",
+    "DuplicatesLinked": "Doppelerfassung bestätigt (dieselbe Person)",
+    "DuplicatesDismissed": "Mögliche Doppelerfassung verworfen",
     "EligibilityAssessed": "Förderberechtigung geprüft",
     "ConsentGiven": "Einwilligung erteilt",
     "ConsentWithdrawn": "Einwilligung widerrufen",
@@ -204,6 +207,12 @@ VOCABULARY: dict[type[StrEnum], dict[str, str]] = {
         WorklistKind.AGE_LIMIT: "Altersgrenze erreicht",
         WorklistKind.MODULE_CLOSED_BY_PROGRAMME: "Förderbaustein vom Programm beendet:"
         " Aufenthalt schließen",
+    },
+    DuplicateDismissalReason: {
+        DuplicateDismissalReason.DIFFERENT_PERSON: "verschiedene Personen",
+        DuplicateDismissalReason.RELATIVES: "Verwandte (z. B. Geschwister)",
+        DuplicateDismissalReason.DIFFERENT_BIRTH_DATE: "anderes Geburtsdatum belegt",
+        DuplicateDismissalReason.OTHER: "Sonstiges",
     },
     WorklistDismissalReason: {
         WorklistDismissalReason.DONE_OUTSIDE_LOTSE: "außerhalb von Lotse erledigt",
