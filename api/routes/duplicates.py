@@ -28,7 +28,7 @@ from lotse.api.problems import problem_responses
 from lotse.api.routes.participants import PROBLEM_RESPONSES, WRITE_RESPONSES
 from lotse.api.schemas import DuplicateDecisionCreate
 from lotse.domain.access import (
-    check_may_read_personal_data,
+    check_may_record,
     check_may_review_duplicates,
     may_review_pair,
 )
@@ -147,12 +147,16 @@ def decide_duplicates(
     "/participants/{participant_id}/duplicate-check",
     response_model=DuplicateCheck,
     responses=PROBLEM_RESPONSES,
-    dependencies=[allowed(check_may_read_personal_data)],
+    dependencies=[allowed(check_may_record)],
 )
 def check_duplicates(
     participant_id: UUID, principal: CurrentUser, journeys: JourneysDep
 ) -> DuplicateCheck:
-    """Check a participant again on demand (its pseudonyms recomputed): where, never whose."""
+    """Check a participant again on demand (its pseudonyms recomputed): where, never whose.
+
+    For the roles that register (the pseudonyms are written again); the participant
+    must be one the caller reads in full.
+    """
     participant = journeys.participant_for_reading(principal, participant_id)
     scope = journeys.recheck_duplicates(participant)
     return DuplicateCheck(possible_duplicate=scope is not None, duplicate_scope=scope)
