@@ -10,6 +10,7 @@ from lotse.projections.module_spans import ModuleSpans
 from lotse.projections.outcomes import OutcomesProjection
 from lotse.projections.participants import Participants
 from lotse.projections.person_facts import PersonFacts
+from lotse.projections.person_links import PersonLinks
 from lotse.projections.referrals import ReferralsProjection
 from lotse.projections.timeline import TimelineProjection
 from lotse.projections.transitions import TransitionsProjection
@@ -31,5 +32,6 @@ PROJECTIONS: dict[str, Projection[Any]] = {
         PersonFacts(),
         UsersProjection(),
         Worklist(),
+        PersonLinks(),
     )
 }
