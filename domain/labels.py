@@ -287,6 +287,10 @@ VERIFICATION_PROBLEMS: dict[str, str] = {
 
 #: Each rule code of a refusal, as a case worker should read it (``detail_de``).
 RULES: dict[str, str] = {
+    "duplicate-already-decided": "Über dieses Paar wurde bereits entschieden.",
+    "duplicate-of-itself": "Eine Erfassung kann keine Doppelerfassung ihrer selbst sein.",
+    "duplicate-reason-required": "Bitte wählen Sie einen Grund, warum es verschiedene Personen"
+    " sind.",
     "user-deactivated": "Die Person ist in Lotse deaktiviert: ihr Kalender-Abonnement"
     " liefert nichts mehr.",
     "role-withdrawn": "Die Person hat die Rolle, für die das Kalender-Abonnement erstellt"

@@ -1713,7 +1713,7 @@ class Participant(Aggregate):
         else:
             if not reason:
                 msg = "reason is required when a pair is dismissed"
-                raise InvalidInputError(msg, field="reason", rule="required")
+                raise InvalidInputError(msg, field="reason", rule="duplicate-reason-required")
             check_field("DuplicatesDismissed", "reason", reason)
             self._trigger(
                 self.DuplicatesDismissed,
