@@ -41,6 +41,7 @@ from lotse.api.pages import (
     caseload,
     courses,
     dismissals,
+    duplicates,
     entries,
     home,
     participant,
@@ -70,6 +71,7 @@ def install(app: FastAPI) -> None:
         reports.router,
         audit.router,
         privacy.router,
+        duplicates.router,
     ):
         app.include_router(router)
 

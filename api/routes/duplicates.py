@@ -26,8 +26,10 @@ from lotse.api.deps import (
 )
 from lotse.api.problems import problem_responses
 from lotse.api.routes.participants import PROBLEM_RESPONSES, WRITE_RESPONSES
+from lotse.api.runtime import Runtime
 from lotse.api.schemas import DuplicateDecisionCreate
 from lotse.domain.access import (
+    Principal,
     check_may_record,
     check_may_review_duplicates,
     may_review_pair,
@@ -80,6 +82,14 @@ def list_duplicates(
     state: Annotated[list[State] | None, Query(description="Default: every state")] = None,
 ) -> DuplicatesPublic:
     """Candidate pairs the caller reviews: ids, providers, municipality, since, state."""
+    return DuplicatesPublic(pairs=reviewable_pairs(runtime, principal, state))
+
+
+def reviewable_pairs(
+    runtime: Runtime, principal: Principal, state: list[State] | None = None
+) -> list[DuplicatePair]:
+    """The pairs ``principal`` reviews (``may_review_pair``), oldest first; the page too."""
+    check_may_review_duplicates(principal)
     assert runtime.duplicates is not None
     wanted = set(state or ("open", "linked", "dismissed"))
     pairs: list[DuplicatePair] = []
@@ -101,7 +111,7 @@ def list_duplicates(
                 state=found,  # type: ignore[arg-type]
             )
         )
-    return DuplicatesPublic(pairs=pairs)
+    return pairs
 
 
 @router.post(
