@@ -405,7 +405,8 @@ class Journeys(Application[UUID]):
         check_may_record(principal)
         replayed = self._replayed(request_key, "register")
         if replayed:
-            return replayed
+            # A retry answers as the first request did, the duplicate check included.
+            return self._with_duplicate_check(replayed)
         config = self.programme(programme)
         municipality = self.configuration.municipality_of(provider)
         if municipality is None:
@@ -471,29 +472,39 @@ class Journeys(Application[UUID]):
             msg = "a participant cannot be a duplicate of itself"
             raise InvalidInputError(msg, field="participant_b", rule="duplicate-of-itself")
         unknown = "no candidate pair with these participants"
-        try:
-            first, second = self._load(a), self._load(b)
-        except ParticipantNotFoundError:
-            raise ParticipantNotFoundError(unknown) from None
-        paired = self.duplicates is not None and self.duplicates.paired(a, b)
-        if not paired or not may_review_pair(principal, first.municipality, second.municipality):
-            raise ParticipantNotFoundError(unknown)
         envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
-        today = self.clock()
-        for one, other in ((first, second), (second, first)):
-            one.decide_duplicate(
-                envelope=envelope,
-                today=today,
-                other_participant=str(other.id),
-                linked=linked,
-                reason=reason,
+        for _attempt in range(MAX_CONFLICT_RETRIES):
+            try:
+                first, second = self._load(a), self._load(b)
+            except ParticipantNotFoundError:
+                raise ParticipantNotFoundError(unknown) from None
+            paired = self.duplicates is not None and self.duplicates.paired(a, b)
+            if not paired or not may_review_pair(
+                principal, first.municipality, second.municipality
+            ):
+                raise ParticipantNotFoundError(unknown)
+            today = self.clock()
+            for one, other in ((first, second), (second, first)):
+                one.decide_duplicate(
+                    envelope=envelope,
+                    today=today,
+                    other_participant=str(other.id),
+                    linked=linked,
+                    reason=reason,
+                )
+            try:
+                recordings = self.save(first, second)
+            except IntegrityError:
+                # Another write to either participant came first: decide again on the
+                # new state (a concurrent decision on this pair then answers 409).
+                continue
+            position = max(r.notification.id for r in recordings) if recordings else 0
+            return (
+                Recorded(first.id, first.version, position),
+                Recorded(second.id, second.version, position),
             )
-        recordings = self.save(first, second)
-        position = max(r.notification.id for r in recordings) if recordings else 0
-        return (
-            Recorded(first.id, first.version, position),
-            Recorded(second.id, second.version, position),
-        )
+        msg = "the participants are being changed by many writers at once: try again"
+        raise VersionConflictError(msg)
 
     def duplicate_decision(self, a: UUID, b: UUID) -> str | None:
         """The decision on a pair (linked, dismissed) or None while open."""

@@ -72,7 +72,11 @@ class DuplicateCheck(BaseModel):
     "/duplicates",
     response_model=DuplicatesPublic,
     responses=problem_responses(
-        {401: "Missing or invalid token", 403: "Only coordinators and the admin"}
+        {
+            401: "Missing or invalid token",
+            403: "Only coordinators and the admin",
+            422: "Invalid parameter: the body names it",
+        }
     ),
     dependencies=[allowed(check_may_review_duplicates)],
 )

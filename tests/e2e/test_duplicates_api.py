@@ -199,3 +199,19 @@ def test_erasure_deletes_the_participants_pseudonyms(
     check = client.post(f"/participants/{b}/duplicate-check", headers=auth(org="vhs-warendorf"))
     assert check.status_code == 200
     assert check.json() == {"possible_duplicate": True, "duplicate_scope": "municipality"}
+
+
+def test_a_retried_registration_answers_as_the_first_duplicate_check_included(
+    client: TestClient, auth: Auth
+) -> None:
+    register(client, auth, "caritas-ahlen")
+    headers = {**auth(org="vhs-warendorf"), "Idempotency-Key": "twin-1"}
+    body = registration(provider="vhs-warendorf", family_name="Haydari")
+
+    first = client.post("/participants", json=body, headers=headers)
+    retry = client.post("/participants", json=body, headers=headers)
+
+    assert first.status_code == retry.status_code == 201
+    assert retry.headers.get("Idempotent-Replayed") == "true"
+    assert retry.json() == first.json()
+    assert first.json()["duplicate_scope"] == "municipality"
