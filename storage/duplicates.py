@@ -6,7 +6,8 @@ participant has a birth date, and the placement needed to route a candidate pair
 the right coordinator (programme, provider, municipality). Nothing in it can be
 turned back into a name without the server key, and the rows of a participant are
 deleted in the same transaction that destroys the participant's data key
-(``storage.recorder``), so after erasure nothing links the person to a name guess.
+(``storage.recorder``), and the key scrub rewrites this table with the key table
+(``storage.key_scrub``): after erasure no copy links the person to a name guess.
 
 Matching rule: two participants are a candidate pair when they share a ``d`` token,
 or a ``y`` token when one of them has no birth date and at most two participants
@@ -43,6 +44,8 @@ def create_statements(schema: str) -> list[str]:
         " created_at timestamptz NOT NULL DEFAULT now(),"
         " PRIMARY KEY (participant_id, token))",
         f"CREATE INDEX IF NOT EXISTS {TOKENS_TABLE}_token ON {table} (programme, token)",
+        # No sample of a token in the planner's statistics (pg_statistic outlives rows).
+        f"ALTER TABLE {table} ALTER COLUMN token SET STATISTICS 0",
     ]
 
 
