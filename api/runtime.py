@@ -37,6 +37,7 @@ from lotse.storage.checkpoints import (
     signing_key_from_text,
 )
 from lotse.storage.database import Database, connect
+from lotse.storage.duplicates import DuplicateTokens
 from lotse.storage.factory import MASTER_KEY
 from lotse.storage.keys import MasterKey
 from lotse.storage.recorder import LotseRecorder
@@ -61,6 +62,7 @@ class Runtime:
     sessions: SessionStore | None = None
     sign_in: SignIn | None = None
     calendar_feeds: CalendarFeeds | None = None
+    duplicates: DuplicateTokens | None = None
 
     @property
     def authentication(self) -> Authenticator:
@@ -196,6 +198,10 @@ def build_runtime(
     tokens.create_tables()
     calendar_feeds = CalendarFeeds(recorder.datastore, schema)
     calendar_feeds.create_tables()
+    duplicates = DuplicateTokens(recorder.datastore, schema)
+    duplicates.create_tables()
+    journeys.duplicates = duplicates
+    journeys.duplicate_key = settings.duplicate_hmac_key
     issuers = load_issuers(settings.config_dir or DEFAULT_CONFIG_DIR, configuration)
     issuer_tokens = IssuerTokens(issuers)
     directory = Directory(journeys)
@@ -232,6 +238,7 @@ def build_runtime(
         sessions=sessions,
         sign_in=sign_in,
         calendar_feeds=calendar_feeds,
+        duplicates=duplicates,
     )
     if checkpointing and settings.checkpoint_seconds and signing_key is not None:
         runtime.start_checkpointing(settings.checkpoint_seconds)

@@ -30,6 +30,7 @@ from lotse.domain.vocabulary import (
     Certificate,
     ContactMode,
     Destination,
+    DuplicateDismissalReason,
     EmploymentType,
     EndReason,
     ErasureMode,
@@ -182,6 +183,16 @@ class ParticipantCreated(BaseModel):
     version: int
     position: int = Field(
         description="Notification log position of the write, for read-your-writes"
+    )
+    possible_duplicate: bool = Field(
+        default=False,
+        description="Another participant of the programme may be the same person "
+        "(keyed pseudonyms of name, birth date, nationality); never says which",
+    )
+    duplicate_scope: Literal["municipality", "elsewhere"] | None = Field(
+        default=None,
+        description="Where the possible duplicate is registered: in the caller's "
+        "municipality or elsewhere; the coordinator can check (GET /duplicates)",
     )
 
 
@@ -588,6 +599,25 @@ REFERRAL_MODELS: dict[str, type[BaseModel]] = {
     "ReferralMade": ReferralCreate,
     "ReferralAccepted": ReferralAcceptanceCreate,
     "ReferralEnded": ReferralEndCreate,
+}
+
+
+class DuplicateDecisionCreate(Strict):
+    """A coordinator's decision on a candidate pair (``GET /duplicates``)."""
+
+    participant_a: UUID
+    participant_b: UUID
+    decision: Literal["linked", "dismissed"] = Field(
+        description="linked: the same person (counted once); dismissed: two people"
+    )
+    reason: DuplicateDismissalReason | None = Field(
+        default=None, description="Required when dismissed"
+    )
+
+
+DUPLICATE_MODELS: dict[str, type[BaseModel]] = {
+    "DuplicatesLinked": DuplicateDecisionCreate,
+    "DuplicatesDismissed": DuplicateDecisionCreate,
 }
 
 

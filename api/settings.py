@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import os
 import secrets
@@ -14,6 +16,7 @@ from lotse.storage.checkpoints import SigningKeyError, new_signing_key_text, sig
 from lotse.storage.keys import MasterKey
 
 SECRET_FILE = "token-secret"  # noqa: S105 - a file name
+DUPLICATE_KEY_FILE = "duplicate-key"
 MASTER_KEY_FILE = "master.key"
 AUDIT_SIGNING_KEY_FILE = "audit-signing.key"
 #: ``LOTSE_OIDC_SECRET_CARITAS_AHLEN`` is the client secret of issuer ``caritas-ahlen``.
@@ -65,6 +68,21 @@ class Settings:
     """The ``lotse serve`` that started this projector (``LOTSE_PARENT_PID``): stop without it."""
     master_key_given: bool = False
     """The master key came from the environment, not from the data directory's file."""
+    duplicate_key: str = ""
+    """Key of the duplicate pseudonyms (HMAC); unset with DATABASE_URL: from the master key."""
+
+    @property
+    def duplicate_hmac_key(self) -> bytes:
+        """The key of the duplicate pseudonyms: given, generated (embedded), or derived.
+
+        Derived from the master key when not given, under a label of its own, so a
+        deployment needs no new secret and the pseudonyms are useless without it.
+        """
+        if self.duplicate_key:
+            return self.duplicate_key.encode()
+        return hmac.new(
+            self.master_key.encode(), b"lotse-duplicate-pseudonyms", hashlib.sha256
+        ).digest()
 
     @property
     def embedded(self) -> bool:
@@ -175,6 +193,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if demo_sign_in and database_url is not None:
         msg = "LOTSE_DEMO_SIGN_IN is for the embedded demo only, never with DATABASE_URL"
         raise SettingsError(msg)
+    duplicate_key = env.get("LOTSE_DUPLICATE_KEY", "")
+    if database_url is None and not duplicate_key:
+        duplicate_key = _read_or_create_secret(
+            data_dir / DUPLICATE_KEY_FILE, secrets.token_urlsafe(32)
+        )
+    if duplicate_key and len(duplicate_key) < 32:
+        msg = "LOTSE_DUPLICATE_KEY must be at least 32 characters"
+        raise SettingsError(msg)
     return Settings(
         database_url=database_url,
         data_dir=data_dir,
@@ -198,6 +224,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         projector_in_process=env.get("LOTSE_PROJECTOR", "in-process") != "external",
         parent_pid=parent_pid,
         master_key_given=bool(env.get("LOTSE_MASTER_KEY")),
+        duplicate_key=duplicate_key,
     )
 
 

@@ -118,10 +118,7 @@ def main() -> int:
     print(
         markdown_table(
             ["round", "provider RS256 reads/s", "Lotse HS256 reads/s", "ratio"],
-            [
-                (i + 1, r["rs256_per_s"], r["hs256_per_s"], r["ratio"])
-                for i, r in enumerate(rounds)
-            ],
+            [(i + 1, r["rs256_per_s"], r["hs256_per_s"], r["ratio"]) for i, r in enumerate(rounds)],
         )
     )
     ratio = statistics.median(r["ratio"] for r in rounds)

@@ -99,9 +99,7 @@ async def measure(url: str, master_text: str, runs: int) -> dict[str, Any]:
         for i in range(runs):
             provider = providers[i % len(providers)]
             caseworker = Principal(f"cw-{provider}", Role.CASEWORKER, provider)
-            coordinator = Principal(
-                "co", Role.COORDINATOR, municipalities[i % len(municipalities)]
-            )
+            coordinator = Principal("co", Role.COORDINATOR, municipalities[i % len(municipalities)])
 
             async def worklist(p: Principal = caseworker) -> int:
                 found = await due_list(conn, config, p, today=today, due_within_days=14)

@@ -171,6 +171,27 @@ def may_write(principal: Principal, provider: str) -> bool:
     )
 
 
+def check_may_review_duplicates(principal: Principal) -> None:
+    """Candidate duplicate pairs: the municipality's coordinator, or the admin.
+
+    The admin acts as the programme's data protection role: it alone decides pairs
+    whose participants live in two municipalities (no coordinator sees both). Case
+    workers learn only that a possible duplicate exists, never whose.
+    """
+    if principal.role not in (Role.COORDINATOR, Role.ADMIN):
+        msg = "only coordinators and the admin review possible duplicates"
+        raise AccessDeniedError(msg)
+
+
+def may_review_pair(principal: Principal, municipality_a: str, municipality_b: str) -> bool:
+    """A coordinator reviews pairs inside its municipality; the admin every pair."""
+    if principal.role == Role.ADMIN:
+        return True
+    return principal.role == Role.COORDINATOR and (
+        municipality_a == municipality_b == principal.organisation
+    )
+
+
 def check_may_erase(principal: Principal) -> None:
     if principal.role not in (Role.COORDINATOR, Role.ADMIN):
         msg = "only the coordinator of the participant's municipality or an admin may erase"

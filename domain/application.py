@@ -11,7 +11,7 @@ import contextlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar, cast
 from uuid import UUID
@@ -34,11 +34,13 @@ from lotse.domain.access import (
     check_may_record_for,
     check_may_record_milestones,
     check_may_refer,
+    check_may_review_duplicates,
     check_may_void,
     check_may_void_entry,
     check_not_restricted,
     check_sees_referral,
     is_own_entry,
+    may_review_pair,
     may_see,
     may_void,
     may_write,
@@ -48,6 +50,8 @@ from lotse.domain.access import (
 )
 from lotse.domain.catalogue import milestone_named
 from lotse.domain.configuration import Configuration, Programme
+from lotse.domain.duplicates import DuplicateIndex, Identity, Scope, scope_of
+from lotse.domain.duplicates import tokens as duplicate_tokens
 from lotse.domain.envelope import Envelope
 from lotse.domain.errors import (
     AccessDeniedError,
@@ -117,6 +121,9 @@ class Recorded:
     version: int
     position: int
     replayed: bool = False
+    #: A registration's duplicate check: another participant may be the same person,
+    #: in the caller's municipality or elsewhere (never which one); None: no match.
+    possible_duplicate: Scope | None = None
 
 
 class DuplicateRequestError(DomainError):
@@ -216,6 +223,10 @@ class Journeys(Application[UUID]):
         #: Checks that a ``CaseAssigned``'s assignee works for the participant's
         #: provider (the user directory; wired by the composition root).
         self.assignee_check: Callable[[str, str, str], None] | None = None
+        #: Keyed pseudonyms for duplicate detection (``storage.duplicates``) and their
+        #: HMAC key; without them registration checks for nothing.
+        self.duplicates: DuplicateIndex | None = None
+        self.duplicate_key: bytes = b""
         #: Participants whose decoded events are kept in memory (see ``_load``).
         self.event_cache_size = int(self.env.get(EVENT_CACHE_SIZE) or DEFAULT_EVENT_CACHE_SIZE)
         self._decoded: OrderedDict[UUID, _Decoded] = OrderedDict()
@@ -394,7 +405,8 @@ class Journeys(Application[UUID]):
         check_may_record(principal)
         replayed = self._replayed(request_key, "register")
         if replayed:
-            return replayed
+            # A retry answers as the first request did, the duplicate check included.
+            return self._with_duplicate_check(replayed)
         config = self.programme(programme)
         municipality = self.configuration.municipality_of(provider)
         if municipality is None:
@@ -412,14 +424,114 @@ class Journeys(Application[UUID]):
             **details,
         )
         try:
-            return self._save(participant, request_key)
+            recorded = self._save(participant, request_key)
         except IntegrityError:
             # Only a concurrent request with the same Idempotency-Key can collide
             # with a brand-new participant id.
             replayed = self._replayed(request_key, "register")
             if replayed:
-                return replayed
+                return self._with_duplicate_check(replayed)
             raise
+        return self._with_duplicate_check(recorded, participant)
+
+    def _with_duplicate_check(
+        self, recorded: Recorded, participant: Participant | None = None
+    ) -> Recorded:
+        """Store the participant's pseudonyms and say whether another one matches.
+
+        Run after the registration is committed, while its cleartext is at hand: the
+        tokens are an index derived from it (as a read model, but computed where the
+        names are in clear, so no name is stored anywhere else). A replayed request
+        reloads the participant; when the index fails, ``check_duplicates`` repairs it.
+        """
+        if self.duplicates is None:
+            return recorded
+        if participant is None:
+            participant = self._load(recorded.participant_id)
+        scope = self.recheck_duplicates(participant)
+        return replace(recorded, possible_duplicate=scope)
+
+    def decide_duplicate(
+        self,
+        principal: Principal,
+        request_id: str,
+        a: UUID,
+        b: UUID,
+        *,
+        linked: bool,
+        reason: str | None = None,
+    ) -> tuple[Recorded, Recorded]:
+        """Link or dismiss a candidate pair: one event on each participant, one transaction.
+
+        A pair the caller may not review, or that is no candidate pair, is answered
+        as unknown (404): the answer never tells whether a participant exists
+        elsewhere.
+        """
+        check_may_review_duplicates(principal)
+        if a == b:
+            msg = "a participant cannot be a duplicate of itself"
+            raise InvalidInputError(msg, field="participant_b", rule="duplicate-of-itself")
+        unknown = "no candidate pair with these participants"
+        envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
+        for _attempt in range(MAX_CONFLICT_RETRIES):
+            try:
+                first, second = self._load(a), self._load(b)
+            except ParticipantNotFoundError:
+                raise ParticipantNotFoundError(unknown) from None
+            paired = self.duplicates is not None and self.duplicates.paired(a, b)
+            if not paired or not may_review_pair(
+                principal, first.municipality, second.municipality
+            ):
+                raise ParticipantNotFoundError(unknown)
+            today = self.clock()
+            for one, other in ((first, second), (second, first)):
+                one.decide_duplicate(
+                    envelope=envelope,
+                    today=today,
+                    other_participant=str(other.id),
+                    linked=linked,
+                    reason=reason,
+                )
+            try:
+                recordings = self.save(first, second)
+            except IntegrityError:
+                # Another write to either participant came first: decide again on the
+                # new state (a concurrent decision on this pair then answers 409).
+                continue
+            position = max(r.notification.id for r in recordings) if recordings else 0
+            return (
+                Recorded(first.id, first.version, position),
+                Recorded(second.id, second.version, position),
+            )
+        msg = "the participants are being changed by many writers at once: try again"
+        raise VersionConflictError(msg)
+
+    def duplicate_decision(self, a: UUID, b: UUID) -> str | None:
+        """The decision on a pair (linked, dismissed) or None while open."""
+        try:
+            return self._load(a).duplicate_decisions.get(str(b))
+        except ParticipantNotFoundError:
+            return None
+
+    def recheck_duplicates(self, participant: Participant) -> Scope | None:
+        """(Re)compute a participant's pseudonyms; the scope of any match."""
+        if self.duplicates is None or participant.personal_data_erased:
+            return None
+        identity = Identity(
+            participant.given_name or "",
+            participant.family_name or "",
+            participant.birth_date,
+            participant.birth_year,
+            participant.nationality,
+        )
+        candidates = self.duplicates.record(
+            participant.id,
+            participant.programme,
+            participant.provider,
+            participant.municipality,
+            duplicate_tokens(self.duplicate_key, identity),
+        )
+        return scope_of(candidates, participant.municipality)
 
     def record_milestone(
         self,

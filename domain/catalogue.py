@@ -77,6 +77,9 @@ OWN_COMMANDS: dict[type[Participant.Event], Callable[..., Any]] = {
     P.ReferralMade: P.make_referral,
     P.ReferralAccepted: P.accept_referral,
     P.ReferralEnded: P.end_referral,
+    # Duplicate decisions have a route of their own (``/duplicates/decisions``).
+    P.DuplicatesLinked: P.decide_duplicate,
+    P.DuplicatesDismissed: P.decide_duplicate,
 }
 
 #: A course's events (its own stream, ``domain/course.py``) and their commands.

@@ -115,6 +115,9 @@ CLASSIFICATION: dict[str, dict[str, DataClass]] = {
     "PersonalDataErased": {"mode": T, "reason_code": T},
     # A due-list item taken off the list: its kind and due date, a reason code.
     "WorklistItemDismissed": {"kind": T, "due_date": T, "reason": T},
+    # Duplicate decisions: the other participant's pseudonymous id, a reason code.
+    "DuplicatesLinked": {"other_participant": T},
+    "DuplicatesDismissed": {"other_participant": T, "reason": T},
     # Course events (domain/course.py): participants appear only by their
     # pseudonymous id; the teacher is a staff user id; the receipt is a number.
     "CourseScheduled": {

@@ -19,6 +19,7 @@ from lotse.domain.vocabulary import (
     Certificate,
     ContactMode,
     Destination,
+    DuplicateDismissalReason,
     EmploymentType,
     EndReason,
     ErasureMode,
@@ -37,6 +38,8 @@ from lotse.domain.vocabulary import (
 EVENT_TYPES: dict[str, str] = {
     "Registered": "Aufnahme",
     "WorklistItemDismissed": "Wiedervorlage verworfen",
+    "DuplicatesLinked": "Doppelerfassung bestätigt (dieselbe Person)",
+    "DuplicatesDismissed": "Mögliche Doppelerfassung verworfen",
     "EligibilityAssessed": "Förderberechtigung geprüft",
     "ConsentGiven": "Einwilligung erteilt",
     "ConsentWithdrawn": "Einwilligung widerrufen",
@@ -205,6 +208,12 @@ VOCABULARY: dict[type[StrEnum], dict[str, str]] = {
         WorklistKind.MODULE_CLOSED_BY_PROGRAMME: "Förderbaustein vom Programm beendet:"
         " Aufenthalt schließen",
     },
+    DuplicateDismissalReason: {
+        DuplicateDismissalReason.DIFFERENT_PERSON: "verschiedene Personen",
+        DuplicateDismissalReason.RELATIVES: "Verwandte (z. B. Geschwister)",
+        DuplicateDismissalReason.DIFFERENT_BIRTH_DATE: "anderes Geburtsdatum belegt",
+        DuplicateDismissalReason.OTHER: "Sonstiges",
+    },
     WorklistDismissalReason: {
         WorklistDismissalReason.DONE_OUTSIDE_LOTSE: "außerhalb von Lotse erledigt",
         WorklistDismissalReason.NOT_APPLICABLE: "trifft nicht zu",
@@ -288,6 +297,10 @@ VERIFICATION_PROBLEMS: dict[str, str] = {
 
 #: Each rule code of a refusal, as a case worker should read it (``detail_de``).
 RULES: dict[str, str] = {
+    "duplicate-already-decided": "Über dieses Paar wurde bereits entschieden.",
+    "duplicate-of-itself": "Eine Erfassung kann keine Doppelerfassung ihrer selbst sein.",
+    "duplicate-reason-required": "Bitte wählen Sie einen Grund, warum es verschiedene Personen"
+    " sind.",
     "user-deactivated": "Die Person ist in Lotse deaktiviert: ihr Kalender-Abonnement"
     " liefert nichts mehr.",
     "role-withdrawn": "Die Person hat die Rolle, für die das Kalender-Abonnement erstellt"

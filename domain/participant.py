@@ -493,6 +493,32 @@ class Participant(Aggregate):
                 p.restricted = False
                 p._forget_identifiers()
 
+    class DuplicatesLinked(Event):
+        """A coordinator found this participant and another to be the same person.
+
+        Recorded on both participants in one transaction, so each provider keeps its
+        own history and each record says it was linked; reports count the two as one
+        person (``projections.person_links``). Names no one: only the other id.
+        """
+
+        other_participant: str
+
+        is_entry: ClassVar[bool] = False
+
+        def evolve(self, p: Participant) -> None:
+            p.duplicate_decisions[self.other_participant] = "linked"
+
+    class DuplicatesDismissed(Event):
+        """A coordinator found a candidate pair to be two different people."""
+
+        other_participant: str
+        reason: str
+
+        is_entry: ClassVar[bool] = False
+
+        def evolve(self, p: Participant) -> None:
+            p.duplicate_decisions[self.other_participant] = "dismissed"
+
     # --------------------------------------------------------------- state
 
     def _reset(self) -> None:
@@ -549,6 +575,8 @@ class Participant(Aggregate):
             self.personal_data_erased = False
             self.restricted = False
             self.last_milestone = ""
+            #: Other participant id -> "linked" | "dismissed" (duplicate decisions).
+            self.duplicate_decisions: dict[str, str] = {}
 
     def _refold(self) -> None:
         for version in sorted(self._entries):
@@ -1656,6 +1684,42 @@ class Participant(Aggregate):
                 effective_date,
                 voids_version=target.originator_version,
                 voided_type=type(target).__name__,
+                reason=reason,
+            )
+
+    def decide_duplicate(
+        self,
+        *,
+        envelope: Envelope,
+        today: date,
+        other_participant: str,
+        linked: bool,
+        reason: str | None = None,
+    ) -> None:
+        """Record a coordinator's decision on a candidate pair, once per pair."""
+        if other_participant == str(self.id):
+            msg = "a participant cannot be a duplicate of itself"
+            raise InvalidInputError(msg, field="participant_b", rule="duplicate-of-itself")
+        if self.personal_data_erased or self.restricted:
+            msg = "processing of this participant's data is restricted"
+            raise RuleViolationError(msg, rule="processing-restricted")
+        earlier = self.duplicate_decisions.get(other_participant)
+        if earlier is not None:
+            msg = f"this pair was already decided ({earlier})"
+            raise RuleViolationError(msg, field="participant_b", rule="duplicate-already-decided")
+        on = max(today, self.intake_date)
+        if linked:
+            self._trigger(self.DuplicatesLinked, envelope, on, other_participant=other_participant)
+        else:
+            if not reason:
+                msg = "reason is required when a pair is dismissed"
+                raise InvalidInputError(msg, field="reason", rule="duplicate-reason-required")
+            check_field("DuplicatesDismissed", "reason", reason)
+            self._trigger(
+                self.DuplicatesDismissed,
+                envelope,
+                on,
+                other_participant=other_participant,
                 reason=reason,
             )
 

@@ -151,6 +151,16 @@ class WorklistKind(StrEnum):
     MODULE_CLOSED_BY_PROGRAMME = "module_closed_by_programme"
 
 
+class DuplicateDismissalReason(StrEnum):
+    """Why a coordinator found a candidate duplicate pair to be two people.
+    A code, not free text: a free text here would invite names and family ties."""
+
+    DIFFERENT_PERSON = "different_person"
+    RELATIVES = "relatives"
+    DIFFERENT_BIRTH_DATE = "different_birth_date"
+    OTHER = "other"
+
+
 class WorklistDismissalReason(StrEnum):
     """Why a case worker took a due-list item off the list without the milestone
     that would have closed it. A code, not free text: it is shown to colleagues."""

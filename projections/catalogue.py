@@ -12,6 +12,7 @@ from lotse.projections.module_spans import ModuleSpans
 from lotse.projections.outcomes import OutcomesProjection
 from lotse.projections.participants import Participants
 from lotse.projections.person_facts import PersonFacts
+from lotse.projections.person_links import PersonLinks
 from lotse.projections.referrals import ReferralsProjection
 from lotse.projections.timeline import TimelineProjection
 from lotse.projections.transitions import TransitionsProjection
@@ -35,5 +36,6 @@ PROJECTIONS: dict[str, Projection[Any]] = {
         UsersProjection(),
         Worklist(),
         DataQuality(),
+        PersonLinks(),
     )
 }

@@ -189,6 +189,7 @@ COSTS = {
     "transitions": 1,
     "referrals": 1,
     "person_facts": 1,
+    "person_links": 1,
 }
 
 

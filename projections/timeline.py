@@ -19,6 +19,7 @@ from lotse.domain.vocabulary import (
     Certificate,
     ContactMode,
     Destination,
+    DuplicateDismissalReason,
     EmploymentType,
     EndReason,
     ErasureMode,
@@ -180,6 +181,11 @@ SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "WorklistItemDismissed": lambda d: (
         f"Wiedervorlage verworfen: {_value(WorklistKind, d['kind'])}"
         f" (fällig {d['due_date']:%d.%m.%Y}), {_value(WorklistDismissalReason, d['reason'])}"
+    ),
+    # The other participant stays unnamed: its id may belong to another provider.
+    "DuplicatesLinked": lambda _d: "als dieselbe Person wie eine andere Erfassung bestätigt",
+    "DuplicatesDismissed": lambda d: (
+        f"mögliche Doppelerfassung verworfen: {_value(DuplicateDismissalReason, d['reason'])}"
     ),
     "Reentered": lambda d: (
         f"erneut aufgenommen am {d['intake_date']:%d.%m.%Y} (neuer Förderzeitraum)"

@@ -391,9 +391,7 @@ async def query_items(
                 f" AND r.referrals @> ARRAY[{p} || '/' || w.detail]::text[]"
                 f" AND {' AND '.join(where)}"
             )
-    shown = (
-        "CASE WHEN i.state = 'open' AND d.version IS NOT NULL THEN 'dismissed' ELSE i.state END"
-    )
+    shown = "CASE WHEN i.state = 'open' AND d.version IS NOT NULL THEN 'dismissed' ELSE i.state END"
     sql = f"""
 WITH items AS ({selected}), dismissed AS (
   SELECT DISTINCT ON (participant_id, kind, due_date)

@@ -17,6 +17,9 @@ counts nowhere.
 People are counted beside stays (``persons_*`` cells): a person with stays in F1
 and F4 is two stays and one person of the total; see ``_person_cells`` for when a
 person counts as an entry or exit, so that the stock identity holds for people too.
+Participants a coordinator linked as the same person (``DuplicatesLinked``, read
+model ``person_links``) are one person: registered at two providers, they are two
+providers' stays and one person of the total.
 
 Characteristics of the entries are the state at entry (the stay's first day), those
 of the stock the state on the reporting date (the period's last day): residence
@@ -42,6 +45,7 @@ import asyncpg
 from lotse.domain.vocabulary import LanguageLevel, ResidenceStatus
 from lotse.projections.model import age_band
 from lotse.projections.person_facts import full_years
+from lotse.projections.person_links import person_keys
 from lotse.reports.cells import TOTAL, Cell, Column, Figures, Key, Share, TableDef
 from lotse.reports.definition import Labels, ReportRequest
 from lotse.reports.labels import (
@@ -55,7 +59,7 @@ from lotse.reports.labels import (
 )
 from lotse.reports.periods import Period
 
-TABLES = ("module_spans", "person_facts")
+TABLES = ("module_spans", "person_facts", "person_links")
 DIMS = ("gender", "age_band", "residence_status", "nationality", "language_level")
 OPENING = "opening"
 """The key part of the stock and cumulative entries on the day before the period."""
@@ -96,14 +100,23 @@ FROM s GROUP BY 1, 2, 3, 4, 5
 # A stay's stock bits: bit k (0 = the day before the period, 1..n the quarters' last
 # days) set if the stay is open then; its entry bit: the quarter it began in. A
 # person's bits at a level are the OR of their stays' there (``person_bits``).
+# A person is the group of participants linked as the same person (``person_links``,
+# transitively): keyed by the group's smallest participant id (as text: no min(uuid)
+# before PostgreSQL 16; the same order as Python's UUID), else the participant's.
 PERSONS_SQL = f"""
-WITH s AS ({_SPANS}), b AS (
-    SELECT participant_id, municipality, module,
+WITH RECURSIVE l AS (
+    SELECT participant_id AS member, linked_to AS other FROM rm_person_links
+    UNION
+    SELECT l.member, k.linked_to FROM l JOIN rm_person_links k ON k.participant_id = l.other
+), k AS (
+    SELECT member, least(member::text, min(other::text))::uuid AS person FROM l GROUP BY member
+), s AS ({_SPANS}), b AS (
+    SELECT coalesce(k.person, s.participant_id) AS participant_id, municipality, module,
            CASE WHEN least(coalesce(xb, $6 + 1), $6 + 1) > eb
                 THEN (1::bigint << least(coalesce(xb, $6 + 1), $6 + 1)) - (1::bigint << eb)
                 ELSE 0 END AS sm,
            CASE WHEN eb BETWEEN 1 AND $6 THEN 1::bigint << eb ELSE 0 END AS em
-    FROM s
+    FROM s LEFT JOIN k ON k.member = s.participant_id
 ), p AS (
     SELECT municipality, module, bit_or(sm) AS sm, bit_or(em) AS em FROM b
     GROUP BY GROUPING SETS ((participant_id, municipality, module),
@@ -221,6 +234,7 @@ def groups_from_rows(
         facts.setdefault((fact["participant_id"], fact["kind"]), []).append(fact)
     groups: Counter[Any] = Counter()
     bits: dict[tuple[Any, ...], tuple[int, int]] = {}
+    person = person_keys([(r["participant_id"], r["linked_to"]) for r in rows["person_links"]])
     for row in rows["module_spans"]:
         if not request.in_scope(row) or row["entered"] > period.end:
             continue
@@ -231,7 +245,8 @@ def groups_from_rows(
         reason = row["exit_reason"] if xb is not None and 1 <= xb <= n else None
         groups[("stays", m, mod, eb, xb, reason)] += 1
         sm, em = stay_bits(eb, xb, n)
-        for level in ((pid, m, mod), (pid, m, None), (pid, None, None)):
+        key = person.get(pid, pid)
+        for level in ((key, m, mod), (key, m, None), (key, None, None)):
             old = bits.get(level, (0, 0))
             bits[level] = (old[0] | sm, old[1] | em)
         for basis, at, counts in (

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import psycopg
 from eventsourcing.postgres import PostgresDatastore
 
+from lotse.storage.duplicates import TOKENS_TABLE
 from lotse.storage.keys import KEYS_TABLE
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class KeyScrubber:
         self.datastore = datastore
         self.schema = schema or "public"
         self.table = f'"{self.schema}"."{KEYS_TABLE}"'
+        self.tokens_table = f'"{self.schema}"."{TOKENS_TABLE}"'
         self.budget_seconds = budget_seconds
         self.lock_timeout_ms = lock_timeout_ms
 
@@ -136,6 +138,8 @@ class KeyScrubber:
         conn.execute(f"SET lock_timeout = '{int(self.lock_timeout_ms)}ms'")  # type: ignore[arg-type]
         try:
             conn.execute(f"VACUUM (FULL) {self.table}")  # type: ignore[arg-type]
+            # The erased participant's duplicate pseudonyms, deleted with its key.
+            conn.execute(f"VACUUM (FULL) {self.tokens_table}")  # type: ignore[arg-type]
         finally:
             conn.execute("RESET lock_timeout")
 

@@ -24,6 +24,8 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 
 from lotse.storage.chain import GENESIS, ChainStatements, link_batch
+from lotse.storage.duplicates import create_statements as duplicate_tokens_statements
+from lotse.storage.duplicates import delete_statement as delete_duplicate_tokens
 from lotse.storage.group_commit import GroupCommitter
 from lotse.storage.integrity import RecordIntegrity
 from lotse.storage.keys import KeyRing
@@ -60,6 +62,8 @@ class LotseRecorder(PostgresApplicationRecorder):
         self.keys = keys
         statements = [
             *keys.create_table_statements(),
+            # Erasure deletes a participant's duplicate tokens with its key (below).
+            *duplicate_tokens_statements(self.datastore.schema),
             f"CREATE TABLE IF NOT EXISTS {self.requests_table} ("
             " scope text NOT NULL,"
             " key text NOT NULL,"
@@ -370,6 +374,8 @@ class LotseRecorder(PostgresApplicationRecorder):
         shred = list(kwargs.get("shred") or ())
         if shred:
             curs.execute(self.keys.destroy_statement(), (shred,))
+            # The keyed pseudonyms of the name go with the key that opens it.
+            curs.execute(delete_duplicate_tokens(self.datastore.schema), (shred,))
             # Idempotency fingerprints hash request bodies that held the identifiers;
             # the claims stay (a late retry is refused, not recorded again).
             curs.execute(

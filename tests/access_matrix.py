@@ -53,6 +53,9 @@ OBJECTS_DOC: dict[str, str] = {
     "restricted participant": "a participant of caritas-ahlen under restriction (Art. 18)",
     "erasable participant": "a participant of caritas-ahlen to erase (mode restrict)",
     "unknown participant": "a participant id that does not exist",
+    "duplicate pair": "two fresh matching participants, at caritas-ahlen and vhs-warendorf"
+    " (warendorf), to link",
+    "unknown pair": "two participant ids that do not exist",
     "voidable entry": "an EntryVoided of a coaching contact caritas-ahlen recorded"
     " for the participant (a fresh one for each call)",
     "referred participant": "a participant of caritas-ahlen with an accepted referral to"
@@ -122,6 +125,11 @@ MATRIX: list[Row] = [
     Row("DELETE /worklist/calendar-feeds",          "-",                       "401 204 204 204 204 204 403 204 204 204 204 204 403"),
     Row("GET /worklist.ics",                        "calendar feed",           "200 200 200 200 200 200 200 200 200 200 200 200 200"),
     Row("GET /worklist.ics",                        "unknown calendar feed",   "404 404 404 404 404 404 404 404 404 404 404 404 404"),
+    Row("GET /duplicates",                          "-",                       "401 403 403 403 200 200 403 403 403 403 200 403 403"),
+    Row("POST /duplicates/decisions",               "duplicate pair",          "401 403 403 403 201 404 403 403 403 403 201 403 403"),
+    Row("POST /duplicates/decisions",               "unknown pair",            "401 403 403 403 404 404 403 403 403 403 404 403 403"),
+    Row(f"POST {P}/duplicate-check",                "participant",             "401 200 404 404 403 403 403 403 403 403 200 403 403"),
+    Row(f"POST {P}/duplicate-check",                "unknown participant",     "401 404 404 404 403 403 403 403 403 403 404 403 403"),
     Row(f"GET {P}",                                 "participant",             "401 200 404 404 200 404 403 200 404 200 200 200 403"),
     Row(f"GET {P}",                                 "restricted participant",  "401 403 404 404 403 404 403 200 404 200 403 403 403"),
     Row(f"GET {P}",                                 "unknown participant",     "401 404 404 404 404 404 403 404 404 404 404 404 403"),

@@ -42,6 +42,7 @@ from lotse.api.pages import (
     courses,
     data_quality,
     dismissals,
+    duplicates,
     entries,
     home,
     participant,
@@ -74,6 +75,7 @@ def install(app: FastAPI) -> None:
         audit.router,
         privacy.router,
         users.router,
+        duplicates.router,
     ):
         app.include_router(router)
 

@@ -21,6 +21,7 @@ from lotse.domain.access import (
     check_may_read_personal_data,
     check_may_read_reports,
     check_may_record,
+    check_may_review_duplicates,
 )
 from lotse.domain.errors import AccessDeniedError
 
@@ -53,6 +54,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("/pruefung", "Prüfung", check_may_audit),
     NavItem("/datenschutz", "Datenschutz", check_may_read_access_log),
     NavItem("/benutzer", "Benutzer", check_may_administer_users),
+    NavItem("/doppelerfassungen", "Doppelerfassungen", check_may_review_duplicates),
 ]
 
 #: Where a signed-in person lands when no page of the navigation is open to the role.

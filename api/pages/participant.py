@@ -407,6 +407,15 @@ async def load_for_page(
     return participant, referred
 
 
+#: After a registration that matched another participant's pseudonyms: where, never whose.
+DUPLICATE_NOTICES = {
+    "municipality": "Möglicherweise ist diese Person bereits bei einem anderen Träger in"
+    " Ihrer Kommune registriert; Ihre Koordination kann das prüfen.",
+    "elsewhere": "Möglicherweise ist diese Person bereits bei einem anderen Träger außerhalb"
+    " Ihrer Kommune registriert; Ihre Koordination kann das prüfen.",
+}
+
+
 async def participant_page(
     request: Request,
     runtime: Runtime,
@@ -457,6 +466,7 @@ async def participant_page(
             ):
                 step.open = True
     saved = request.query_params.get("gespeichert")
+    duplicate = DUPLICATE_NOTICES.get(request.query_params.get("doppelt") or "")
     return render(
         request,
         "participant.html",
@@ -484,6 +494,7 @@ async def participant_page(
             "dismiss_reasons": [(r.value, label(r)) for r in WorklistDismissalReason],
             "today": runtime.journeys.clock().isoformat(),
             "saved": event_label(saved) if saved in (*MILESTONE_MODELS, "Registered") else None,
+            "duplicate": duplicate,
         },
         status_code=status_code,
     )

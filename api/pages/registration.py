@@ -132,6 +132,10 @@ async def register(request: Request, runtime: RuntimeDep, visitor: SignedIn) -> 
         if e.rule == "idempotency-key-reused":
             key = None
         return _page(request, fields, values, errors, key or str(uuid.uuid4()), status_for(e))
+    # Where a possible duplicate is registered (never whose): the participant page
+    # says so in German (``participant.DUPLICATE_NOTICES``).
+    duplicate = f"&doppelt={result.possible_duplicate}" if result.possible_duplicate else ""
     return redirect(
-        f"/teilnehmende/{result.participant_id}?stand={result.position}&gespeichert=Registered"
+        f"/teilnehmende/{result.participant_id}?stand={result.position}"
+        f"&gespeichert=Registered{duplicate}"
     )

@@ -180,7 +180,11 @@ def register_participant(
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return ParticipantCreated(
-        id=result.participant_id, version=result.version, position=result.position
+        id=result.participant_id,
+        version=result.version,
+        position=result.position,
+        possible_duplicate=result.possible_duplicate is not None,
+        duplicate_scope=result.possible_duplicate,
     )
 
 

@@ -57,6 +57,8 @@ class World:
     fresh_user: Callable[..., str] = lambda **_: ""
     #: The token of a calendar feed of a case worker of caritas-ahlen (``feed-owner``).
     feed: str = ""
+    #: Registers two matching participants in warendorf; a link decision's body.
+    fresh_pair: Callable[[], dict[str, Any]] = dict
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,14 @@ OBJECTS: dict[str, Callable[[World], Params]] = {
     "fresh user": lambda w: Params(path={"user_id": w.fresh_user()}),
     "deactivated user": lambda w: Params(path={"user_id": w.fresh_user(deactivated=True)}),
     "unknown user": lambda w: Params(path={"user_id": str(uuid.uuid4())}),
+    "duplicate pair": lambda w: Params(body=w.fresh_pair()),
+    "unknown pair": lambda w: Params(
+        body={
+            "participant_a": str(uuid.uuid4()),
+            "participant_b": str(uuid.uuid4()),
+            "decision": "linked",
+        }
+    ),
     "calendar feed": lambda w: Params(query={"token": w.feed}),
     "unknown calendar feed": lambda w: Params(query={"token": "x" * 43}),
 }
@@ -364,6 +374,19 @@ def build_world(client: TestClient, auth: Auth) -> World:
         assert recorded.status_code == 201, recorded.text
         return int(recorded.json()["version"])
 
+    def fresh_pair() -> dict[str, Any]:
+        # A name of its own per pair, so that each pair is decided once.
+        name = f"Tesfay{uuid.uuid4().hex[:6]}".translate(str.maketrans("0123456789", "bcdfghklmn"))
+        ids = [
+            write("/participants", registration(provider=org, given_name=name), auth(org=org))
+            for org in ("caritas-ahlen", "vhs-warendorf")
+        ]
+        return {
+            "participant_a": str(ids[0]["id"]),
+            "participant_b": str(ids[1]["id"]),
+            "decision": "linked",
+        }
+
     feed = client.post(
         "/worklist/calendar-feeds", headers=auth("caseworker", "caritas-ahlen", user="feed-owner")
     )
@@ -386,6 +409,7 @@ def build_world(client: TestClient, auth: Auth) -> World:
         fresh_user(),
         fresh_user,
         feed.json()["token"],
+        fresh_pair,
     )
 
 

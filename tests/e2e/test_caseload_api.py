@@ -192,6 +192,7 @@ def test_health_reports_each_read_model_position_and_lag_to_an_admin(
         "users",
         "worklist",
         "data_quality",
+        "person_links",
     }
     assert all(p["state"] == "active" for p in health["projections"])
     assert health["parked"] == []

@@ -73,6 +73,14 @@ def test_the_new_pages_show_no_raw_codes(
         headers=auth("coordinator", "warendorf"),
     )
     client.get(f"/participants/{pid}", headers=coach)  # an entry in the access log
+    # A possible duplicate of the participant at another provider of Warendorf.
+    other = auth(org="vhs-warendorf")
+    twin = client.post(
+        "/participants",
+        json=registration(provider="vhs-warendorf", family_name="Haydari"),
+        headers=other,
+    )
+    assert twin.json()["possible_duplicate"] is True
     shown: dict[str, str] = {}
 
     sign_in(web, runtime, "caseworker", user=COACH)
@@ -98,6 +106,7 @@ def test_the_new_pages_show_no_raw_codes(
         "/datenschutz",
         f"/datenschutz/{pid}/zugriffe",
         f"/datenschutz/{pid}/loeschung",
+        "/doppelerfassungen",
     ):
         page = web.get(path)
         assert page.status_code == 200, path

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from lotse.api.runtime import Runtime
-from tests.builders.api import Auth
+from tests.builders.api import Auth, registration
 from tests.builders.journeys import AMINA
 from tests.builders.pages import browser, registration_form, sign_in
 
@@ -38,6 +38,33 @@ def test_a_registration_through_the_form_opens_the_participants_page(
     # The next steps of the journey are open first.
     assert re.search(r'<details class="step" id="schritt-EligibilityAssessed" open>', page.text)
     assert re.search(r'<details class="step" id="schritt-ConsentGiven" open>', page.text)
+    assert "Doppelerfassung" not in page.text
+    assert "Möglicherweise" not in page.text
+
+
+def test_a_second_registration_of_the_same_person_shows_where_never_whose(
+    web: TestClient, runtime: Runtime, client: TestClient, auth: Auth
+) -> None:
+    # Registered at VHS Warendorf (same municipality) with another romanisation.
+    earlier = client.post(
+        "/participants",
+        json=registration(provider="vhs-warendorf", family_name="Haydari"),
+        headers=auth(org="vhs-warendorf"),
+    )
+    assert earlier.status_code == 201, earlier.text
+    sign_in(web, runtime)
+    form = web.get("/teilnehmende/neu")
+
+    answer = web.post("/teilnehmende/neu", data=registration_form(form.text))
+
+    assert answer.status_code == 303
+    page = web.get(answer.headers["location"])
+    assert (
+        "Möglicherweise ist diese Person bereits bei einem anderen Träger in Ihrer Kommune"
+        " registriert; Ihre Koordination kann das prüfen." in page.text
+    )
+    # Nothing of the other record: not its id.
+    assert earlier.json()["id"] not in page.text
 
 
 def test_a_double_submit_registers_one_participant(

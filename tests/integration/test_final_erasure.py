@@ -222,3 +222,28 @@ def test_scrub_command_can_also_end_the_wal_window(
     assert code == 0
     assert "key table scrubbed" in out
     assert "WAL switched" in out
+
+
+def test_erasure_leaves_no_copy_of_the_duplicate_pseudonyms_in_the_database_files(
+    client: TestClient, auth: Auth, database_url: str
+) -> None:
+    # A name of its own, so that no other participant shares its pseudonyms.
+    pid = register(client, auth, given_name="Tesfamichael", family_name="Okbazghi")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("ANALYZE lotse_duplicate_tokens")
+        rows = conn.execute(
+            "SELECT token FROM lotse_duplicate_tokens WHERE participant_id = %s", (pid,)
+        ).fetchall()
+    tokens = [bytes(r[0]) for r in rows]
+    assert tokens
+    directory = database_directory(database_url)
+    if directory is None:
+        pytest.skip("the server's data directory is not readable from here")
+    assert files_holding(directory, tokens[0]), "the scan must find a token before the erasure"
+
+    response = erase(client, coordinator(auth), pid)
+
+    assert response.status_code == 200, response.text
+    for token in tokens:
+        found = files_holding(directory, token)
+        assert found == [], relations_of(database_url, found)

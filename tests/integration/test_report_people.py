@@ -268,3 +268,36 @@ def test_an_outcome_after_every_stay_ended_counts_for_the_modules_left_last(
     steps = rows_of(document, "uebergaenge")
     assert pick(steps, municipality=W, module="F4")["employment_started"] == 1
     assert pick(steps, municipality=W, module="F1")["employment_started"] == 0
+
+
+def test_participants_linked_as_one_person_count_once_their_stays_each(
+    client: TestClient, auth: Auth, runtime: Runtime, people: dict[str, Participant]
+) -> None:
+    # P4 (vhs-warendorf, F1 from 01-21) turns out to be P1 (caritas-ahlen, F1 and F4
+    # from January): a coordinator links them (DuplicatesLinked on both).
+    s = Script(runtime)
+    p1, p4 = (runtime.journeys.repository.get(people[k].id) for k in ("P1", "P4"))
+    for one, other in ((p1, p4), (p4, p1)):
+        one.decide_duplicate(
+            envelope=s.common(one)["envelope"],
+            today=s.today,
+            other_participant=str(other.id),
+            linked=True,
+        )
+    runtime.journeys.save(p1, p4)
+
+    document = report(client, auth, runtime, "monitoring", unsuppressed=True)
+
+    rows = rows_of(document, "quartale")
+    # Stays as before: each provider keeps its own.
+    assert counts(rows, "F1", "2021-Q1", STAYS) == (4, 0, 5)
+    assert counts(rows, "Gesamt", "2021-Q1", STAYS) == (8, 2, 7)
+    # People: P1 and P4 are one person (entries 4 -> 3, stock 5 -> 4).
+    assert counts(rows, "F1", "2021-Q1", PERSONS) == (3, 0, 4)
+    assert counts(rows, "Gesamt", "2021-Q1", PERSONS) == (3, 0, 4)
+    assert counts(rows, "Gesamt", "2021-Q2", PERSONS) == (1, 1, 4)
+    # The replay of the log counts the same.
+    replayed = replayed_report(
+        client, auth, "monitoring", document["run"]["position"], unsuppressed=True
+    )
+    assert replayed["tables"] == document["tables"]

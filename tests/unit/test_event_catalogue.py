@@ -14,7 +14,13 @@ import pytest
 
 from lotse.api.routes.courses import COURSE_MODELS
 from lotse.api.routes.users import USER_MODELS
-from lotse.api.schemas import MILESTONE_MODELS, REFERRAL_MODELS, ErasureCreate, ParticipantCreate
+from lotse.api.schemas import (
+    DUPLICATE_MODELS,
+    MILESTONE_MODELS,
+    REFERRAL_MODELS,
+    ErasureCreate,
+    ParticipantCreate,
+)
 from lotse.domain import catalogue, labels
 from lotse.domain.classification import CLASSIFICATION, event_classes
 from lotse.domain.participant import Participant
@@ -30,6 +36,7 @@ SCHEMAS = {
     **COURSE_MODELS,
     **REFERRAL_MODELS,
     **USER_MODELS,
+    **DUPLICATE_MODELS,
     "Registered": ParticipantCreate,
     "PersonalDataErased": ErasureCreate,
 }
