@@ -425,6 +425,8 @@ class Runner:
         """
         self._forget(target)
         for pid, events in by_participant.items():
+            if events[0].aggregate != target.projection.aggregate:
+                continue  # another kind of stream: not this read model's to apply, or to park
             relevant = target.unseen(events)
             if not relevant:
                 continue

@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Iterator
 from datetime import date
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +24,7 @@ from fastapi.testclient import TestClient
 from lotse.api.app import create_app
 from lotse.api.cli import main
 from lotse.api.runtime import Runtime
+from lotse.domain.access import Principal, Role
 from lotse.domain.envelope import Envelope
 from lotse.domain.participant import Participant
 from lotse.projections.catalogue import PROJECTIONS
@@ -459,3 +461,42 @@ def test_lotse_projections_rebuild_completes_and_names_the_parked_event(
     assert code == 0
     assert f"timeline parked the event at position {poison}" in err
     assert parked(runtime) == [("timeline", poison)]
+
+
+def test_a_course_fold_error_parks_the_course_event_and_no_participant_event(
+    runtime: Runtime, master: MasterKey
+) -> None:
+    """The slow path that finds the event at fault applies only the read model's own
+    kind of stream: a participant's events in the same batch are not a course's."""
+    ids = journeys_with_twists(runtime, random.Random(4), 3)
+    coach = Principal("coach", Role.CASEWORKER, "caritas-ahlen")
+    course = runtime.courses.schedule(
+        coach,
+        "test",
+        programme="durchstarten",
+        provider="caritas-ahlen",
+        module="F4",
+        title="Berufsvorbereitung",
+        course_type="berufsvorbereitender_kurs",
+        planned_lesson_hours=Decimal(42),
+        start_date=date(2021, 4, 1),
+        end_date=date(2021, 6, 30),
+    )
+    journeys_with_twists(runtime, random.Random(7), 2)
+    projection = PROJECTIONS["courses"]
+    original = projection.apply
+
+    def failing(state: Any, event: Any, identifiers: Any) -> Any:
+        if event.participant_id == course.participant_id:
+            raise KeyError("a field the fold expected")
+        return original(state, event, identifiers)
+
+    projection.apply = failing  # type: ignore[method-assign]
+    try:
+        run(catch_up(runtime, master))
+    finally:
+        projection.apply = original  # type: ignore[method-assign]
+
+    assert parked(runtime) == [("courses", position_of(runtime, course.participant_id, 1))]
+    assert all(r["position"] == head(runtime) for r in tracking(runtime).values())
+    run(read_models_match_aggregates(runtime, ids))
