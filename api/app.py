@@ -22,6 +22,7 @@ from lotse.api.routes import (
     caseload,
     catalogue,
     courses,
+    imports,
     participants,
     referrals,
     reports,
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(sign_in.router)
     app.include_router(users.router)
     app.include_router(worklist.router)
+    app.include_router(imports.router)
     # The web pages (German, for people in a browser) under /: after the API's routes.
     pages.install(app)
     return app

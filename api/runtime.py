@@ -38,6 +38,7 @@ from lotse.storage.checkpoints import (
 )
 from lotse.storage.database import Database, connect
 from lotse.storage.factory import MASTER_KEY
+from lotse.storage.imports import Imports
 from lotse.storage.keys import MasterKey
 from lotse.storage.recorder import LotseRecorder
 from lotse.storage.request_log import PostgresRequestLog
@@ -61,6 +62,7 @@ class Runtime:
     sessions: SessionStore | None = None
     sign_in: SignIn | None = None
     calendar_feeds: CalendarFeeds | None = None
+    imports: Imports | None = None
 
     @property
     def authentication(self) -> Authenticator:
@@ -196,6 +198,8 @@ def build_runtime(
     tokens.create_tables()
     calendar_feeds = CalendarFeeds(recorder.datastore, schema)
     calendar_feeds.create_tables()
+    imports = Imports(recorder.datastore, schema)
+    imports.create_tables()
     issuers = load_issuers(settings.config_dir or DEFAULT_CONFIG_DIR, configuration)
     issuer_tokens = IssuerTokens(issuers)
     directory = Directory(journeys)
@@ -232,6 +236,7 @@ def build_runtime(
         sessions=sessions,
         sign_in=sign_in,
         calendar_feeds=calendar_feeds,
+        imports=imports,
     )
     if checkpointing and settings.checkpoint_seconds and signing_key is not None:
         runtime.start_checkpointing(settings.checkpoint_seconds)

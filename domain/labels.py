@@ -278,6 +278,11 @@ VERIFICATION_PROBLEMS: dict[str, str] = {
 
 #: Each rule code of a refusal, as a case worker should read it (``detail_de``).
 RULES: dict[str, str] = {
+    "import-file-unreadable": "Die Datei ist keine lesbare Tabelle im Format der Vorlage.",
+    "import-file-too-large": "Die Datei ist für einen Import zu groß.",
+    "import-file-columns": "Die Spalten der Datei passen nicht zur Vorlage.",
+    "import-not-found": "Diesen Import gibt es nicht, oder er gehört einem anderen Träger.",
+    "import-running": "Der Import läuft noch: der Bericht folgt, wenn er fertig ist.",
     "user-deactivated": "Die Person ist in Lotse deaktiviert: ihr Kalender-Abonnement"
     " liefert nichts mehr.",
     "role-withdrawn": "Die Person hat die Rolle, für die das Kalender-Abonnement erstellt"

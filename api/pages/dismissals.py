@@ -76,9 +76,7 @@ async def dismiss(
         await record_refusal(runtime, request, principal, pid)
         raise
     except VersionConflictError:
-        return await participant_page(
-            request, runtime, visitor, pid, notice=STALE, status_code=409
-        )
+        return await participant_page(request, runtime, visitor, pid, notice=STALE, status_code=409)
     except DomainError as e:
         return await participant_page(
             request,
