@@ -179,13 +179,26 @@ class ImportFile:
     def _open_xlsx(self, path: Path) -> tuple[Sheet, Sheet | None]:
         import openpyxl
 
+        from openpyxl.utils.exceptions import InvalidFileException  # noqa: PLC0415
+
+        # A file object, not the path: openpyxl judges a path by its extension, and an
+        # upload is stored under a name of its own.
+        handle = path.open("rb")
+        self._closing.append(handle)
         try:
             # read_only streams the sheet; without data_only a formula stays a formula.
-            book = openpyxl.load_workbook(path, read_only=True, data_only=False)
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as e:
+            book = openpyxl.load_workbook(handle, read_only=True, data_only=False)
+        except (
+            zipfile.BadZipFile,
+            InvalidFileException,
+            KeyError,
+            OSError,
+            ValueError,
+            TypeError,
+        ) as e:
             msg = "Die Datei ist keine lesbare XLSX-Datei."
             raise ImportFileError(msg) from e
-        self._closing.append(book)
+        self._closing.insert(0, book)
         names = {n.strip().casefold(): n for n in book.sheetnames}
         found = names.get(PARTICIPANTS_SHEET.casefold())
         if found is None:

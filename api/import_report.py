@@ -69,6 +69,11 @@ def _example(sheet: str, headers: list[str]) -> list[list[str]]:
 def _cell(sheet: Any, value: Any) -> Any:
     from openpyxl.cell import WriteOnlyCell
 
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # noqa: PLC0415
+
+    if isinstance(value, str):
+        # A reference from a CSV file may hold control characters XLSX cannot store.
+        value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
     cell = WriteOnlyCell(sheet, value=value)
     if isinstance(value, str):
         cell.data_type = "s"  # text, never a formula, whatever it starts with
