@@ -178,8 +178,7 @@ class ImportFile:
 
     def _open_xlsx(self, path: Path) -> tuple[Sheet, Sheet | None]:
         import openpyxl
-
-        from openpyxl.utils.exceptions import InvalidFileException  # noqa: PLC0415
+        from openpyxl.utils.exceptions import InvalidFileException
 
         # A file object, not the path: openpyxl judges a path by its extension, and an
         # upload is stored under a name of its own.

@@ -68,8 +68,7 @@ def _example(sheet: str, headers: list[str]) -> list[list[str]]:
 
 def _cell(sheet: Any, value: Any) -> Any:
     from openpyxl.cell import WriteOnlyCell
-
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE  # noqa: PLC0415
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     if isinstance(value, str):
         # A reference from a CSV file may hold control characters XLSX cannot store.
