@@ -21,7 +21,9 @@ import hashlib
 import pickle
 import sqlite3
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,8 @@ WRITTEN = "geschrieben"
 WOULD_WRITE = "würde geschrieben (Probelauf)"
 SKIPPED = "übersprungen (bereits importiert)"
 REFUSED = "abgelehnt"
+#: Participants written at once (threads; each holds one database connection at a time).
+IMPORT_THREADS = 4
 #: How often (rows) the API's progress row is updated.
 PROGRESS_EVERY = 500
 
@@ -198,6 +202,35 @@ class _Participant:
     milestones: list[tuple[int, str, bytes | None, bytes | None]]
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A participant whose rows all passed the schemas: what ``import_participant`` takes."""
+
+    participant: _Participant
+    why: str
+    key: RequestKey
+    fingerprints: list[str]
+    programme: str
+    provider: str
+    details: dict[str, Any]
+    milestones: list[tuple[str, Any, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class _Written:
+    """What the database said: written, skipped, changed since, or refused by the domain."""
+
+    kind: str
+    participant_id: str = ""
+    known: set[str] = field(default_factory=set)
+    index: int | None = None
+    error: DomainError | None = None
+
+
+def _with(rows: int) -> str:
+    return f"mit {rows - 1} Meilenstein(en)"
+
+
 class _Run:
     def __init__(
         self,
@@ -260,7 +293,8 @@ class _Run:
         self.outcome.participants_refused += 1
         self._done(rows)
 
-    def one(self, p: _Participant, duplicate_references: set[str]) -> None:
+    def prepare(self, p: _Participant, duplicate_references: set[str]) -> _Prepared | None:
+        """The participant ready to write, or None when a row of it was refused (reported)."""
         why = (
             "Nicht übernommen, weil eine Zeile dieser Person abgelehnt wurde "
             f"(Referenz in Zeile {p.row})."
@@ -269,43 +303,25 @@ class _Run:
         if not p.reference:
             own.append((PARTICIPANTS_SHEET, p.row, REFERENCE, "Bitte ausfüllen."))
         elif p.reference in duplicate_references:
-            own.append(
-                (
-                    PARTICIPANTS_SHEET,
-                    p.row,
-                    REFERENCE,
-                    "Diese Referenz steht mehrfach im Blatt „Teilnehmende“.",
-                )
-            )
+            message = "Diese Referenz steht mehrfach im Blatt „Teilnehmende“."
+            own.append((PARTICIPANTS_SHEET, p.row, REFERENCE, message))
         if p.refusal is not None:
             own += [(PARTICIPANTS_SHEET, p.row, c, m) for c, m in pickle.loads(p.refusal)]  # noqa: S301 - our own temp file
         details: dict[str, Any] = pickle.loads(p.payload) if p.payload else {}  # noqa: S301
         if details and details.get("provider") != self.provider:
-            own.append(
-                (
-                    PARTICIPANTS_SHEET,
-                    p.row,
-                    field_label("provider"),
-                    "Die Zeile gehört zu einem anderen Träger als dem, für den importiert wird.",
-                )
-            )
+            message = "Die Zeile gehört zu einem anderen Träger als dem, für den importiert wird."
+            own.append((PARTICIPANTS_SHEET, p.row, field_label("provider"), message))
         seen: dict[str, int] = {}
         for row, fp, _payload, refusal in p.milestones:
             if refusal is not None:
                 own += [(MILESTONES_SHEET, row, c, m) for c, m in pickle.loads(refusal)]  # noqa: S301
             if fp in seen:
-                own.append(
-                    (
-                        MILESTONES_SHEET,
-                        row,
-                        "",
-                        f"Doppelte Zeile: dieselben Angaben wie Zeile {seen[fp]}.",
-                    )
-                )
+                message = f"Doppelte Zeile: dieselben Angaben wie Zeile {seen[fp]}."
+                own.append((MILESTONES_SHEET, row, "", message))
             seen.setdefault(fp, row)
         if own:
             self._refuse_all(p, own, why)
-            return
+            return None
         fingerprints = sorted([p.fp, *(fp for _r, fp, _p, _f in p.milestones)])
         key = RequestKey(
             scope=f"import:{self.provider}",
@@ -313,72 +329,92 @@ class _Run:
             fingerprint=hashlib.sha256("".join(fingerprints).encode()).hexdigest(),
             operation="import",
         )
-        if self._already_imported(p, key):
-            return
         programme = str(details.pop("programme"))
         provider = str(details.pop("provider"))
-        details = {k: plain(v) for k, v in details.items()}
         milestones = [pickle.loads(payload or b"") for _r, _fp, payload, _f in p.milestones]  # noqa: S301
+        return _Prepared(
+            p,
+            why,
+            key,
+            fingerprints,
+            programme,
+            provider,
+            {k: plain(v) for k, v in details.items()},
+            milestones,
+        )
+
+    def write(self, prepared: _Prepared) -> _Written:
+        """In a worker thread: the database's part of one participant, nothing reported."""
+        p = prepared.participant
+        stored = self.imports.imported(self.provider, p.reference)
+        log = self.journeys.request_log
+        found = log.find(prepared.key.scope, prepared.key.key) if log is not None else None
+        if stored is not None or found is not None:
+            if found is not None and found[0] == prepared.key.fingerprint:
+                return _Written("skipped")
+            return _Written("changed", known=set(stored[1]) if stored else set())
         try:
             recorded = self.journeys.import_participant(
                 self.principal,
                 self.request_id,
-                programme=programme,
-                provider=provider,
-                details=details,
-                milestones=milestones,
-                request_key=key,
+                programme=prepared.programme,
+                provider=prepared.provider,
+                details=prepared.details,
+                milestones=prepared.milestones,
+                request_key=prepared.key,
                 save=not self.dry_run,
             )
         except ImportRefusedError as e:
-            row = p.milestones[e.index][0]
-            column = _column(e.error, milestone=True)
-            self._refuse_all(
-                p, [(MILESTONES_SHEET, row, column, domain_error_message(e.error))], why
-            )
-            return
+            return _Written("refused", index=e.index, error=e.error)
         except DomainError as e:
-            column = _column(e, milestone=False)
-            self._refuse_all(p, [(PARTICIPANTS_SHEET, p.row, column, domain_error_message(e))], why)
-            return
+            return _Written("refused", error=e)
         except IntegrityError:
             # A concurrent run claimed the same reference first: it wrote the participant.
-            self._skip(p)
-            return
-        result = WOULD_WRITE if self.dry_run else WRITTEN
-        participant = "" if self.dry_run else str(recorded.participant_id)
-        self._line(PARTICIPANTS_SHEET, p.row, p.reference, result, "", participant)
-        for row, *_ in p.milestones:
-            self._line(MILESTONES_SHEET, row, p.reference, result, "", "")
-        rows = 1 + len(p.milestones)
-        self.outcome.written += rows
-        self.outcome.participants_written += 1
+            return _Written("skipped")
         if not self.dry_run:
-            self.imports.remember(self.provider, p.reference, recorded.participant_id, fingerprints)
-        self._done(rows)
+            self.imports.remember(
+                self.provider, p.reference, recorded.participant_id, prepared.fingerprints
+            )
+        return _Written("written", participant_id=str(recorded.participant_id))
 
-    def _skip(self, p: _Participant) -> None:
-        self._line(PARTICIPANTS_SHEET, p.row, p.reference, SKIPPED)
-        for row, *_ in p.milestones:
-            self._line(MILESTONES_SHEET, row, p.reference, SKIPPED)
+    def record(self, prepared: _Prepared, written: _Written) -> None:
+        """In the main thread: the report's lines and the counts of one participant."""
+        p = prepared.participant
         rows = 1 + len(p.milestones)
-        self.outcome.skipped += rows
-        self._done(rows)
+        if written.kind == "skipped":
+            self._line(PARTICIPANTS_SHEET, p.row, p.reference, SKIPPED, "", _with(rows))
+            self.outcome.skipped += rows
+            self._done(rows)
+        elif written.kind == "changed":
+            self._changed(p, written.known)
+        elif written.kind == "refused":
+            assert written.error is not None
+            if written.index is not None:
+                row = p.milestones[written.index][0]
+                reason = (
+                    MILESTONES_SHEET,
+                    row,
+                    _column(written.error),
+                    domain_error_message(written.error),
+                )
+            else:
+                reason = (
+                    PARTICIPANTS_SHEET,
+                    p.row,
+                    _column(written.error),
+                    domain_error_message(written.error),
+                )
+            self._refuse_all(p, [reason], prepared.why)
+        else:
+            result = WOULD_WRITE if self.dry_run else WRITTEN
+            message = _with(rows) + ("" if self.dry_run else f"; Id {written.participant_id}")
+            self._line(PARTICIPANTS_SHEET, p.row, p.reference, result, "", message)
+            self.outcome.written += rows
+            self.outcome.participants_written += 1
+            self._done(rows)
 
-    def _already_imported(self, p: _Participant, key: RequestKey) -> bool:
-        """Skip what was imported unchanged; report rows changed since, apply nothing."""
-        stored = self.imports.imported(self.provider, p.reference)
-        found = (
-            self.journeys.request_log.find(key.scope, key.key)
-            if self.journeys.request_log
-            else None
-        )
-        if stored is None and found is None:
-            return False
-        if found is not None and found[0] == key.fingerprint:
-            self._skip(p)
-            return True
-        known = set(stored[1]) if stored else set()
+    def _changed(self, p: _Participant, known: set[str]) -> None:
+        """Imported before, rows differ now: unchanged rows skipped, the others reported."""
         rows = [(PARTICIPANTS_SHEET, p.row, p.fp)] + [
             (MILESTONES_SHEET, row, fp) for row, fp, _p, _f in p.milestones
         ]
@@ -387,14 +423,13 @@ class _Run:
             "(bitte in Lotse erfassen oder korrigieren)."
         )
         for sheet, row, fp in rows:
-            if stored is not None and fp in known:
+            if fp in known:
                 self._line(sheet, row, p.reference, SKIPPED)
                 self.outcome.skipped += 1
             else:
                 self._line(sheet, row, p.reference, REFUSED, "", changed)
                 self.outcome.refused += 1
         self._done(len(rows))
-        return True
 
     def orphans(self) -> None:
         """Milestone rows whose reference has no row in the participants' sheet."""
@@ -412,7 +447,7 @@ class _Run:
             self._done(1)
 
 
-def _column(error: DomainError, *, milestone: bool) -> str:
+def _column(error: DomainError) -> str:
     if not error.field:
         return ""
     name = error.field.rpartition(".")[2]
@@ -431,6 +466,7 @@ def run_import(
     on_progress: Callable[[Outcome], None] = lambda _o: None,
     write_report: Callable[[Iterator[tuple[str, int, str, str, str, str]], Outcome, bool], bytes],
     temp_dir: str | None = None,
+    threads: int = IMPORT_THREADS,
 ) -> tuple[Outcome, bytes]:
     """Import a file for ``provider``; the outcome and the XLSX report."""
     spill = _open_spill(temp_dir)
@@ -454,8 +490,21 @@ def run_import(
                 " GROUP BY reference HAVING count(*) > 1"
             )
         }
-        for participant in run.participants():
-            run.one(participant, duplicates)
+        # Participants are independent: a few threads overlap their round trips to
+        # the database. Results are reported in the file's order, a window at a time.
+        window: deque[tuple[_Prepared, Future[_Written]]] = deque()
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="import") as pool:
+            for participant in run.participants():
+                prepared = run.prepare(participant, duplicates)
+                if prepared is None:
+                    continue
+                window.append((prepared, pool.submit(run.write, prepared)))
+                if len(window) >= 4 * threads:
+                    done, future = window.popleft()
+                    run.record(done, future.result())
+            while window:
+                done, future = window.popleft()
+                run.record(done, future.result())
         run.orphans()
         report = write_report(spill.report_lines(), spill.outcome, dry_run)
         return spill.outcome, report
