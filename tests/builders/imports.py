@@ -93,6 +93,14 @@ def write_xlsx(
     return path
 
 
+def xlsx_bytes(
+    participants: Iterable[Mapping[str, Any]], milestones: Iterable[Mapping[str, Any]] = ()
+) -> bytes:
+    buffer = io.BytesIO()
+    write_xlsx(buffer, participants, milestones)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
 def csv_bytes(
     headers: list[str],
     rows: Iterable[Mapping[str, Any]],
