@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
-import os
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -256,14 +254,6 @@ def copy_limited(source: IO[bytes], target: IO[bytes], limit: int) -> int:
     return size
 
 
-def file_size(handle: IO[bytes]) -> int:
-    position = handle.tell()
-    handle.seek(0, os.SEEK_END)
-    size = handle.tell()
-    handle.seek(position)
-    return size
-
-
 __all__ = [
     "DEFAULT_MAX_IMPORT_BYTES",
     "MILESTONES_SHEET",
@@ -277,5 +267,4 @@ __all__ = [
     "check_size",
     "copy_limited",
     "excel_serial_date",
-    "io",
 ]
