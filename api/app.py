@@ -23,6 +23,7 @@ from lotse.api.routes import (
     catalogue,
     courses,
     duplicates,
+    imports,
     participants,
     referrals,
     reports,
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(users.router)
     app.include_router(worklist.router)
     app.include_router(duplicates.router)
+    app.include_router(imports.router)
     # The web pages (German, for people in a browser) under /: after the API's routes.
     pages.install(app)
     return app

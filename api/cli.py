@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lotse.api.audit_cli import add_audit_parser, run_audit
 from lotse.api.demo_users import DEMO_USERS
+from lotse.api.import_cli import add_import_parser, run_import_command
 from lotse.api.privacy_cli import add_privacy_parser, run_privacy
 from lotse.api.projections_cli import add_projection_parsers, run_projections
 from lotse.api.report_cli import add_report_parser, run_report
@@ -233,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit_parser(sub)
     add_report_parser(sub)
     add_worklist_parser(sub)
+    add_import_parser(sub)
     return parser
 
 
@@ -259,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_report(args)
         if args.command == "worklist":
             return run_worklist(args)
+        if args.command == "import":
+            return run_import_command(args)
     except (SettingsError, ConfigurationError, argparse.ArgumentTypeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

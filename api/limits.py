@@ -53,6 +53,8 @@ from lotse.domain.access import Principal
 from lotse.domain.errors import AccessDeniedError
 
 _JSON_SUBTYPE = "json"
+#: The upload of ``api.routes.imports``, whose limit is ``max_import_bytes``.
+IMPORTS_PATH = "/imports"
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +257,9 @@ class BodyGuard:
                 strict = False  # the route's role gate answers 403 before any input check
 
         limit: int = runtime.settings.max_body_bytes
+        if scope["method"] == "POST" and _route_path(scope) == IMPORTS_PATH:
+            # An import file is a spreadsheet, not a JSON body: its own, larger limit.
+            limit = runtime.settings.max_import_bytes
         if length is not None and length > limit:
             await _refuse(scope, receive, send, *_too_large(limit))
             return

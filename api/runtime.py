@@ -39,6 +39,7 @@ from lotse.storage.checkpoints import (
 from lotse.storage.database import Database, connect
 from lotse.storage.duplicates import DuplicateTokens
 from lotse.storage.factory import MASTER_KEY
+from lotse.storage.imports import Imports
 from lotse.storage.keys import MasterKey
 from lotse.storage.recorder import LotseRecorder
 from lotse.storage.request_log import PostgresRequestLog
@@ -63,6 +64,7 @@ class Runtime:
     sign_in: SignIn | None = None
     calendar_feeds: CalendarFeeds | None = None
     duplicates: DuplicateTokens | None = None
+    imports: Imports | None = None
 
     @property
     def authentication(self) -> Authenticator:
@@ -202,6 +204,8 @@ def build_runtime(
     duplicates.create_tables()
     journeys.duplicates = duplicates
     journeys.duplicate_key = settings.duplicate_hmac_key
+    imports = Imports(recorder.datastore, schema)
+    imports.create_tables()
     issuers = load_issuers(settings.config_dir or DEFAULT_CONFIG_DIR, configuration)
     issuer_tokens = IssuerTokens(issuers)
     directory = Directory(journeys)
@@ -239,6 +243,7 @@ def build_runtime(
         sign_in=sign_in,
         calendar_feeds=calendar_feeds,
         duplicates=duplicates,
+        imports=imports,
     )
     if checkpointing and settings.checkpoint_seconds and signing_key is not None:
         runtime.start_checkpointing(settings.checkpoint_seconds)

@@ -42,6 +42,8 @@ class Settings:
     """A checkpoint is signed at most this long after a write (0: never automatically)."""
     max_body_bytes: int = 1024 * 1024
     """Largest request body accepted (bytes); larger ones get 413 before they are read."""
+    max_import_bytes: int = 20 * 1024 * 1024
+    """Largest import file (``POST /imports``, ``lotse import``); larger ones are refused."""
     db_timeout_seconds: float = 2.0
     """Longest wait for a database connection (connect, or a free one from a pool)."""
     db_command_timeout_seconds: float = 60.0
@@ -161,6 +163,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             env["LOTSE_CHECKPOINT_MINUTES"], "LOTSE_CHECKPOINT_MINUTES"
         )
     max_body_bytes = _number(env, "LOTSE_MAX_BODY_BYTES", 1024 * 1024, int, minimum=1)
+    max_import_bytes = _number(env, "LOTSE_MAX_IMPORT_BYTES", 20 * 1024 * 1024, int, minimum=1)
     db_timeout = _number(env, "LOTSE_DB_TIMEOUT_SECONDS", 2.0, float, minimum=0.1)
     db_command_timeout = _number(env, "LOTSE_DB_COMMAND_TIMEOUT_SECONDS", 60.0, float, minimum=1)
     event_cache_size = _number(env, "LOTSE_EVENT_CACHE_SIZE", 2000, int, minimum=0)
@@ -211,6 +214,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         audit_signing_key=audit_key,
         checkpoint_seconds=checkpoint_seconds,
         max_body_bytes=max_body_bytes,
+        max_import_bytes=max_import_bytes,
         db_timeout_seconds=db_timeout,
         db_command_timeout_seconds=db_command_timeout,
         token_max_ttl_hours=max_ttl,

@@ -145,8 +145,7 @@ def main() -> int:
     }
     path = write("data_quality", results)
     rows = [
-        [name, v["p50_ms"], v["p95_ms"], v["max_ms"], v["size_median"]]
-        for name, v in views.items()
+        [name, v["p50_ms"], v["p95_ms"], v["max_ms"], v["size_median"]] for name, v in views.items()
     ]
     print(markdown_table(["view", "p50 ms", "p95 ms", "max ms", "size (median)"], rows))
     print(

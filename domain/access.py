@@ -192,6 +192,16 @@ def may_review_pair(principal: Principal, municipality_a: str, municipality_b: s
     )
 
 
+def check_may_import(principal: Principal) -> None:
+    """The bulk import (``POST /imports``) registers participants: who may register."""
+    check_may_record(principal)
+
+
+def may_read_import(principal: Principal, provider: str) -> bool:
+    """An import run and its report are the importing provider's (and the admin's)."""
+    return may_write(principal, provider)
+
+
 def check_may_erase(principal: Principal) -> None:
     if principal.role not in (Role.COORDINATOR, Role.ADMIN):
         msg = "only the coordinator of the participant's municipality or an admin may erase"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Protocol, TypeVar, cast
@@ -124,6 +124,15 @@ class Recorded:
     #: A registration's duplicate check: another participant may be the same person,
     #: in the caller's municipality or elsewhere (never which one); None: no match.
     possible_duplicate: Scope | None = None
+
+
+class ImportRefusedError(Exception):
+    """A milestone of an imported participant was refused (``Journeys.import_participant``)."""
+
+    def __init__(self, index: int, error: DomainError) -> None:
+        super().__init__(str(error))
+        self.index = index
+        self.error = error
 
 
 class DuplicateRequestError(DomainError):
@@ -558,59 +567,14 @@ class Journeys(Application[UUID]):
         envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
         for _attempt in range(MAX_CONFLICT_RETRIES):
             participant = self._load(participant_id)
-            if voiding:
-                if not may_void(principal, participant.provider, participant.municipality):
-                    msg = "no participant with this id"
-                    raise ParticipantNotFoundError(msg)
-                participant.check_processing_allowed(milestone)
-                for voided in participant.void_targets(data.get("voids_version", 0)):
-                    check_may_void_entry(principal, voided.organisation)
-            else:
-                # The lead provider, or a provider referred for the module of this event.
-                check_may_record_for(
-                    principal,
-                    participant.provider,
-                    referred_modules(
-                        principal,
-                        accepted_referrals(participant.referrals.values()),
-                        participant.status == "active",
-                    ),
-                    entry.name,
-                    data.get("module"),
-                    participant.municipality,
-                )
-                if entry.event is Participant.CaseAssigned and self.assignee_check is not None:
-                    self.assignee_check(
-                        str(data.get("assignee")), participant.provider, participant.municipality
-                    )
+            self._check_may_record_entry(principal, participant, entry, data)
             if expected_version is not None and participant.version != expected_version:
                 msg = (
                     f"the participant is at version {participant.version}, not {expected_version}: "
                     "reload and try again"
                 )
                 raise VersionConflictError(msg, field="If-Match")
-            kwargs = dict(data)
-            programme = self.programme(participant.programme)
-            if effective_date < programme.earliest_intake_date:
-                # Before anything could have happened: a typo (year 0001), not a rule.
-                msg = (
-                    "effective_date must not be before "
-                    f"{programme.earliest_intake_date.isoformat()} (programme {programme.id})"
-                )
-                raise InvalidInputError(msg, field="effective_date", rule="date-implausible")
-            if entry.needs_programme:
-                kwargs["programme"] = programme
-            if entry.event is Participant.CaseTransferred:
-                kwargs["to_municipality"] = self._municipality_for_transfer(
-                    kwargs.get("to_provider")
-                )
-            entry.command(
-                participant,
-                envelope=envelope,
-                effective_date=effective_date,
-                today=self.clock(),
-                **kwargs,
-            )
+            self._apply_milestone(participant, entry, envelope, effective_date, data)
             try:
                 return self._save(participant, request_key)
             except IntegrityError:
@@ -624,6 +588,118 @@ class Journeys(Application[UUID]):
                 continue
         msg = "the participant is being changed by many writers at once: try again"
         raise VersionConflictError(msg)
+
+    def _check_may_record_entry(
+        self, principal: Principal, participant: Participant, entry: Any, data: dict[str, Any]
+    ) -> None:
+        """May the caller record this milestone for this participant (the API's checks)?"""
+        if entry.event is Participant.EntryVoided:
+            if not may_void(principal, participant.provider, participant.municipality):
+                msg = "no participant with this id"
+                raise ParticipantNotFoundError(msg)
+            participant.check_processing_allowed(entry.name)
+            for voided in participant.void_targets(data.get("voids_version", 0)):
+                check_may_void_entry(principal, voided.organisation)
+            return
+        # The lead provider, or a provider referred for the module of this event.
+        check_may_record_for(
+            principal,
+            participant.provider,
+            referred_modules(
+                principal,
+                accepted_referrals(participant.referrals.values()),
+                participant.status == "active",
+            ),
+            entry.name,
+            data.get("module"),
+            participant.municipality,
+        )
+        if entry.event is Participant.CaseAssigned and self.assignee_check is not None:
+            self.assignee_check(
+                str(data.get("assignee")), participant.provider, participant.municipality
+            )
+
+    def _apply_milestone(
+        self,
+        participant: Participant,
+        entry: Any,
+        envelope: Envelope,
+        effective_date: date,
+        data: dict[str, Any],
+    ) -> None:
+        """Run the milestone's command on the (loaded or new) participant; nothing is saved."""
+        kwargs = dict(data)
+        programme = self.programme(participant.programme)
+        if effective_date < programme.earliest_intake_date:
+            # Before anything could have happened: a typo (year 0001), not a rule.
+            msg = (
+                "effective_date must not be before "
+                f"{programme.earliest_intake_date.isoformat()} (programme {programme.id})"
+            )
+            raise InvalidInputError(msg, field="effective_date", rule="date-implausible")
+        if entry.needs_programme:
+            kwargs["programme"] = programme
+        if entry.event is Participant.CaseTransferred:
+            kwargs["to_municipality"] = self._municipality_for_transfer(kwargs.get("to_provider"))
+        entry.command(
+            participant,
+            envelope=envelope,
+            effective_date=effective_date,
+            today=self.clock(),
+            **kwargs,
+        )
+
+    def import_participant(
+        self,
+        principal: Principal,
+        request_id: str,
+        *,
+        programme: str,
+        provider: str,
+        details: dict[str, Any],
+        milestones: Sequence[tuple[str, date, dict[str, Any]]],
+        request_key: RequestKey,
+        save: bool = True,
+    ) -> Recorded:
+        """Register a participant with its earlier milestones, saved as one transaction.
+
+        The bulk import (``api/importer.py``): the registration and every milestone
+        go through the same checks and commands as ``register`` and
+        ``record_milestone``, on the new aggregate in memory; one save then writes
+        all its events, with ``request_key`` (the provider's own reference and the
+        fingerprint of its rows) claimed in the same transaction, so a participant
+        is written whole or not at all, and once. A refused milestone raises
+        ``ImportRefusedError`` naming its index; nothing is written then.
+        """
+        check_may_record(principal)
+        config = self.programme(programme)
+        municipality = self.configuration.municipality_of(provider)
+        if municipality is None:
+            msg = "provider is not a configured provider"
+            raise InvalidInputError(msg, field="provider", rule="unknown-provider")
+        if not may_write(principal, provider):
+            msg = "case workers register participants only for their own provider"
+            raise AccessDeniedError(msg, field="provider")
+        envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
+        participant = Participant.register(
+            envelope=envelope,
+            today=self.clock(),
+            programme=config,
+            provider=provider,
+            municipality=municipality,
+            **details,
+        )
+        for index, (name, effective_date, data) in enumerate(milestones):
+            try:
+                entry = milestone_named(name)
+                check_may_record_milestones(principal)
+                self._check_may_record_entry(principal, participant, entry, data)
+                self._apply_milestone(participant, entry, envelope, effective_date, data)
+            except DomainError as e:
+                raise ImportRefusedError(index, e) from e
+        if not save:  # a dry run: every check made, nothing written
+            return Recorded(participant.id, participant.version, 0)
+        return self._save(participant, request_key)
 
     # ---------------------------------------------------------- referrals
 

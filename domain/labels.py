@@ -301,6 +301,11 @@ RULES: dict[str, str] = {
     "duplicate-of-itself": "Eine Erfassung kann keine Doppelerfassung ihrer selbst sein.",
     "duplicate-reason-required": "Bitte wählen Sie einen Grund, warum es verschiedene Personen"
     " sind.",
+    "import-file-unreadable": "Die Datei ist keine lesbare Tabelle im Format der Vorlage.",
+    "import-file-too-large": "Die Datei ist für einen Import zu groß.",
+    "import-file-columns": "Die Spalten der Datei passen nicht zur Vorlage.",
+    "import-not-found": "Diesen Import gibt es nicht, oder er gehört einem anderen Träger.",
+    "import-running": "Der Import läuft noch: der Bericht folgt, wenn er fertig ist.",
     "user-deactivated": "Die Person ist in Lotse deaktiviert: ihr Kalender-Abonnement"
     " liefert nichts mehr.",
     "role-withdrawn": "Die Person hat die Rolle, für die das Kalender-Abonnement erstellt"

@@ -89,6 +89,11 @@ OBJECTS_DOC: dict[str, str] = {
     " (the token decides, not the caller's bearer token)",
     "unknown calendar feed": "a calendar feed token that was never issued (or was revoked)",
     "unknown user": "a user id that does not exist",
+    "import file": "an XLSX import file with one participant, uploaded for provider caritas-ahlen"
+    " (form field provider=caritas-ahlen)",
+    "import run": "a finished import run of a case worker of caritas-ahlen (its provider's"
+    " people and the admin read it and its report; others get 404)",
+    "unknown import": "an import id that does not exist",
 }
 
 
@@ -123,6 +128,11 @@ MATRIX: list[Row] = [
     Row("GET /worklist",                            "-",                       "401 200 200 200 200 200 403 200 200 200 200 200 403"),
     Row("POST /worklist/calendar-feeds",            "-",                       "401 201 201 201 201 201 403 201 201 201 201 201 403"),
     Row("DELETE /worklist/calendar-feeds",          "-",                       "401 204 204 204 204 204 403 204 204 204 204 204 403"),
+    Row("GET /imports/template",                    "-",                       "200 200 200 200 200 200 200 200 200 200 200 200 200"),
+    Row("POST /imports",                            "import file",             "401 202 403 403 403 403 403 403 403 403 202 403 403"),
+    Row("GET /imports/{import_id}",                 "import run",              "401 200 404 404 403 403 403 403 403 403 200 403 403"),
+    Row("GET /imports/{import_id}",                 "unknown import",          "401 404 404 404 403 403 403 403 403 403 404 403 403"),
+    Row("GET /imports/{import_id}/report",          "import run",              "401 200 404 404 403 403 403 403 403 403 200 403 403"),
     Row("GET /worklist.ics",                        "calendar feed",           "200 200 200 200 200 200 200 200 200 200 200 200 200"),
     Row("GET /worklist.ics",                        "unknown calendar feed",   "404 404 404 404 404 404 404 404 404 404 404 404 404"),
     Row("GET /duplicates",                          "-",                       "401 403 403 403 200 200 403 403 403 403 200 403 403"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from lotse.api.settings import Settings
 from lotse.storage.checkpoints import new_signing_key_text
 from tests.access_matrix import MATRIX, ROLES, Row
 from tests.builders.api import Auth, registration
+from tests.builders.imports import milestone_rows, participant_row, xlsx_bytes
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -59,6 +61,8 @@ class World:
     feed: str = ""
     #: Registers two matching participants in warendorf; a link decision's body.
     fresh_pair: Callable[[], dict[str, Any]] = dict
+    #: A finished import run of a case worker of caritas-ahlen.
+    import_run: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,9 @@ class Params:
     query: dict[str, str] = field(default_factory=dict)
     #: A body for this object instead of the operation's (``BODIES``).
     body: dict[str, Any] | None = None
+    #: A multipart upload (files, form fields) instead of a JSON body.
+    files: dict[str, Any] | None = None
+    form: dict[str, str] | None = None
 
 
 def void_body(version: int) -> dict[str, Any]:
@@ -130,6 +137,11 @@ OBJECTS: dict[str, Callable[[World], Params]] = {
     ),
     "calendar feed": lambda w: Params(query={"token": w.feed}),
     "unknown calendar feed": lambda w: Params(query={"token": "x" * 43}),
+    "import file": lambda w: Params(
+        files={"file": ("liste.xlsx", import_file())}, form={"provider": "caritas-ahlen"}
+    ),
+    "import run": lambda w: Params(path={"import_id": w.import_run}),
+    "unknown import": lambda w: Params(path={"import_id": str(uuid.uuid4())}),
 }
 
 
@@ -276,9 +288,30 @@ def call(client: TestClient, auth: Auth, row: Row, spec: dict[str, Any], role: s
     body = params.body if params.body is not None else BODIES.get(row.operation)
     if row.operation in PER_ROLE_BODIES and body is not None:
         body = body.get(role, body["cw"])
+    if params.files is not None:
+        return client.request(
+            method, path, params=query, files=params.files, data=params.form, headers=headers
+        )
     if "requestBody" in spec:
         assert body is not None, f"{row.operation}: add a valid body to BODIES"
     return client.request(method, path, params=query, json=body, headers=headers)
+
+
+def import_file() -> bytes:
+    return xlsx_bytes([participant_row("M-1")], milestone_rows("M-1"))
+
+
+def finished_import(client: TestClient, headers: dict[str, str]) -> str:
+    started = client.post(
+        "/imports", files={"file": ("liste.xlsx", import_file())}, headers=headers
+    )
+    assert started.status_code == 202, started.text
+    location = started.headers["Location"]
+    for _ in range(400):
+        if client.get(location, headers=headers).json()["state"] == "done":
+            return location.rsplit("/", 1)[1]
+        time.sleep(0.05)
+    raise AssertionError("the import did not finish")
 
 
 def build_world(client: TestClient, auth: Auth) -> World:
@@ -410,6 +443,7 @@ def build_world(client: TestClient, auth: Auth) -> World:
         fresh_user,
         feed.json()["token"],
         fresh_pair,
+        finished_import(client, auth()),
     )
 
 

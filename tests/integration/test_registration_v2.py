@@ -62,9 +62,7 @@ def stored_registration(url: str) -> str:
     return str(row[0])
 
 
-def test_a_version_1_registration_loads_without_an_expiry(
-    reader: Runtime, stored_v1: UUID
-) -> None:
+def test_a_version_1_registration_loads_without_an_expiry(reader: Runtime, stored_v1: UUID) -> None:
     stored = stored_registration(reader.database.url)
 
     p = reader.journeys._load(stored_v1)
