@@ -417,13 +417,7 @@ class Journeys(Application[UUID]):
             # A retry answers as the first request did, the duplicate check included.
             return self._with_duplicate_check(replayed)
         config = self.programme(programme)
-        municipality = self.configuration.municipality_of(provider)
-        if municipality is None:
-            msg = "provider is not a configured provider"
-            raise InvalidInputError(msg, field="provider", rule="unknown-provider")
-        if not may_write(principal, provider):
-            msg = "case workers register participants only for their own provider"
-            raise AccessDeniedError(msg, field="provider")
+        municipality = self._registering_at(principal, provider)
         participant = Participant.register(
             envelope=Envelope(principal.user, principal.role, principal.organisation, request_id),
             today=self.clock(),
@@ -640,7 +634,9 @@ class Journeys(Application[UUID]):
         if entry.needs_programme:
             kwargs["programme"] = programme
         if entry.event is Participant.CaseTransferred:
-            kwargs["to_municipality"] = self._municipality_for_transfer(kwargs.get("to_provider"))
+            kwargs["to_municipality"] = self.municipality_of_provider(
+                kwargs.get("to_provider"), "to_provider"
+            )
         entry.command(
             participant,
             envelope=envelope,
@@ -673,13 +669,7 @@ class Journeys(Application[UUID]):
         """
         check_may_record(principal)
         config = self.programme(programme)
-        municipality = self.configuration.municipality_of(provider)
-        if municipality is None:
-            msg = "provider is not a configured provider"
-            raise InvalidInputError(msg, field="provider", rule="unknown-provider")
-        if not may_write(principal, provider):
-            msg = "case workers register participants only for their own provider"
-            raise AccessDeniedError(msg, field="provider")
+        municipality = self._registering_at(principal, provider)
         envelope = Envelope(principal.user, principal.role, principal.organisation, request_id)
         participant = Participant.register(
             envelope=envelope,
@@ -824,13 +814,24 @@ class Journeys(Application[UUID]):
 
         return self._write(participant_id, act, request_key, "referral-ending")[0]
 
-    def _municipality_for_transfer(self, provider: Any) -> str:
+    def municipality_of_provider(self, provider: Any, field: str = "provider") -> str:
+        """The municipality of a configured provider; any other value is the caller's
+        input error, named by ``field``."""
         municipality = (
             self.configuration.municipality_of(provider) if isinstance(provider, str) else None
         )
         if municipality is None:
-            msg = "to_provider is not a configured provider"
-            raise InvalidInputError(msg, field="to_provider", rule="unknown-provider")
+            msg = f"{field} is not a configured provider"
+            raise InvalidInputError(msg, field=field, rule="unknown-provider")
+        return municipality
+
+    def _registering_at(self, principal: Principal, provider: str) -> str:
+        """The municipality of the provider a person is registered at (by the API or
+        an import), once the caller may register there."""
+        municipality = self.municipality_of_provider(provider)
+        if not may_write(principal, provider):
+            msg = "case workers register participants only for their own provider"
+            raise AccessDeniedError(msg, field="provider")
         return municipality
 
     def erase(

@@ -39,7 +39,6 @@ from lotse.domain.envelope import Envelope
 from lotse.domain.errors import (
     AccessDeniedError,
     CourseNotFoundError,
-    InvalidInputError,
     ParticipantNotFoundError,
     RuleViolationError,
     VersionConflictError,
@@ -165,10 +164,7 @@ class Courses:
     ) -> Course:
         """The new course as ``Course.schedule`` makes it, in memory: every rule checked."""
         config = self.journeys.programme(programme)
-        municipality = self.journeys.configuration.municipality_of(provider)
-        if municipality is None:
-            msg = "provider is not a configured provider"
-            raise InvalidInputError(msg, field="provider", rule="unknown-provider")
+        municipality = self.journeys.municipality_of_provider(provider)
         if not may_manage_course(principal, provider):
             msg = "case workers schedule courses only for their own provider"
             raise AccessDeniedError(msg, field="provider")

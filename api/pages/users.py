@@ -12,7 +12,7 @@ organisation's people, and is never offered the administrator roles.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -30,7 +30,7 @@ from lotse.api.pages.visitors import SignedIn, Visitor
 from lotse.api.problems import status_for
 from lotse.api.routes.users import directory_rows
 from lotse.api.runtime import Runtime
-from lotse.domain.access import Role, check_may_administer_users
+from lotse.domain.access import Principal, Role, check_may_administer_users
 from lotse.domain.directory import Directory
 from lotse.domain.errors import DomainError, InvalidInputError, UserNotFoundError
 from lotse.domain.labels import DEACTIVATION_REASONS, role_label
@@ -164,21 +164,27 @@ async def user_page(
     return await _user_page(request, runtime, visitor, _user_id(user_id))
 
 
+#: One change of the directory: (directory, caller, request id, user's stream, form).
+Change = Callable[[Directory, Principal, str, UUID, Any], object]
+
+
 async def _change(
     request: Request,
     runtime: Runtime,
     visitor: Visitor,
     raw_id: str,
     saved: str,
-    change: Any,
+    change: Change,
 ) -> Response:
     """Run one change of the directory; a refusal is shown at the head of the page."""
-    check_may_administer_users(visitor.principal)
+    principal = visitor.principal
+    check_may_administer_users(principal)
     stream_id = _user_id(raw_id)
     form = await request.form()
+    directory = Directory(runtime.journeys)
     try:
         await run_in_threadpool(
-            change, Directory(runtime.journeys), request.state.request_id, stream_id, form
+            change, directory, principal, request.state.request_id, stream_id, form
         )
     except DomainError as e:
         if not shown_next_to_field(e):
@@ -196,60 +202,60 @@ async def _change(
 
 @router.post(PATH + "/{user_id}/rollen")
 async def grant(request: Request, runtime: RuntimeDep, visitor: SignedIn, user_id: str) -> Response:
-    principal = visitor.principal
-
-    def change(directory: Directory, request_id: str, stream_id: UUID, form: Any) -> None:
-        directory.grant(
-            principal,
-            request_id,
-            stream_id,
-            _chosen(form, "role"),
-            _chosen(form, "member_of"),
-        )
-
-    return await _change(request, runtime, visitor, user_id, "rolle", change)
+    return await _change(
+        request,
+        runtime,
+        visitor,
+        user_id,
+        "rolle",
+        lambda d, p, rid, sid, form: d.grant(p, rid, sid, *_membership(form)),
+    )
 
 
 @router.post(PATH + "/{user_id}/rollen/entzug")
 async def withdraw(
     request: Request, runtime: RuntimeDep, visitor: SignedIn, user_id: str
 ) -> Response:
-    principal = visitor.principal
-
-    def change(directory: Directory, request_id: str, stream_id: UUID, form: Any) -> None:
-        directory.withdraw(
-            principal,
-            request_id,
-            stream_id,
-            _chosen(form, "role"),
-            _chosen(form, "member_of"),
-        )
-
-    return await _change(request, runtime, visitor, user_id, "entzug", change)
+    return await _change(
+        request,
+        runtime,
+        visitor,
+        user_id,
+        "entzug",
+        lambda d, p, rid, sid, form: d.withdraw(p, rid, sid, *_membership(form)),
+    )
 
 
 @router.post(PATH + "/{user_id}/deaktivierung")
 async def deactivate(
     request: Request, runtime: RuntimeDep, visitor: SignedIn, user_id: str
 ) -> Response:
-    principal = visitor.principal
-
-    def change(directory: Directory, request_id: str, stream_id: UUID, form: Any) -> None:
-        directory.deactivate(principal, request_id, stream_id, _chosen(form, "reason"))
-
-    return await _change(request, runtime, visitor, user_id, "deaktiviert", change)
+    return await _change(
+        request,
+        runtime,
+        visitor,
+        user_id,
+        "deaktiviert",
+        lambda d, p, rid, sid, form: d.deactivate(p, rid, sid, _chosen(form, "reason")),
+    )
 
 
 @router.post(PATH + "/{user_id}/reaktivierung")
 async def reactivate(
     request: Request, runtime: RuntimeDep, visitor: SignedIn, user_id: str
 ) -> Response:
-    principal = visitor.principal
+    return await _change(
+        request,
+        runtime,
+        visitor,
+        user_id,
+        "reaktiviert",
+        lambda d, p, rid, sid, _form: d.reactivate(p, rid, sid),
+    )
 
-    def change(directory: Directory, request_id: str, stream_id: UUID, _form: Any) -> None:
-        directory.reactivate(principal, request_id, stream_id)
 
-    return await _change(request, runtime, visitor, user_id, "reaktiviert", change)
+def _membership(form: Any) -> tuple[str, str]:
+    return _chosen(form, "role"), _chosen(form, "member_of")
 
 
 def _chosen(form: Any, name: str) -> str:
