@@ -94,7 +94,16 @@ def _imports(runtime: Runtime) -> Imports:
     return runtime.imports
 
 
-@router.get("/template", responses=problem_responses({422: "Unknown format or sheet"}))
+@router.get(
+    "/template",
+    responses={
+        **problem_responses({422: "Unknown format or sheet"}),
+        200: {
+            "content": {XLSX_MEDIA_TYPE: {}, "text/csv": {}},
+            "description": "The template: XLSX with both sheets, or one sheet as CSV",
+        },
+    },
+)
 def import_template(
     format: Annotated[Literal["xlsx", "csv"], Query()] = "xlsx",
     sheet: Annotated[Literal["teilnehmende", "meilensteine"], Query()] = "teilnehmende",
