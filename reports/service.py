@@ -94,7 +94,8 @@ async def _from_read_models(
         # request: PostgreSQL's JIT compiled each query anew (tens of ms a query, and
         # no gain at this size), and the default work_mem (4 MB) sorted the
         # monitoring characteristics on disk. Measured on the statewide year (100,000
-        # participants, alternating, same run): monitoring p50 3.1 s -> 1.6 s.
+        # participants, alternating in one run under load): monitoring p50 3.1 s ->
+        # 1.6 s; on a quiet host within noise (README, Reports benchmark).
         await conn.execute("SET LOCAL jit = off")
         await conn.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
         position = await read_model_position(conn, TABLES[request.kind])
