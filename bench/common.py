@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -203,6 +203,22 @@ def percentile(sorted_values: Sequence[float], p: float) -> float:
         return float("nan")
     rank = max(1, round(p / 100 * len(sorted_values) + 0.5))
     return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def latency_summary(
+    timings: Mapping[str, Sequence[float]], sizes: Mapping[str, Sequence[int]], size_key: str
+) -> dict[str, dict[str, float]]:
+    """p50, p95 and max of each view's timings (ms), and the median size it returned."""
+    result = {}
+    for name, values in timings.items():
+        ordered = sorted(values)
+        result[name] = {
+            "p50_ms": round(percentile(ordered, 50), 1),
+            "p95_ms": round(percentile(ordered, 95), 1),
+            "max_ms": round(ordered[-1], 1),
+            size_key: sorted(sizes[name])[len(sizes[name]) // 2],
+        }
+    return result
 
 
 def machine() -> dict[str, Any]:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
 
-from bench.common import bench_database, bench_runtime, machine, markdown_table, percentile
+from bench.common import bench_database, bench_runtime, latency_summary, machine, markdown_table
 from bench.common import write_results as write
 from bench.course_year import seed_participants
 from lotse.domain.access import Principal, Role
@@ -135,16 +135,7 @@ async def measure(url: str, master_text: str, runs: int) -> dict[str, Any]:
                 sizes[name].append(size)
     finally:
         await conn.close()
-    result = {}
-    for name, values in timings.items():
-        ordered = sorted(values)
-        result[name] = {
-            "p50_ms": round(percentile(ordered, 50), 1),
-            "p95_ms": round(percentile(ordered, 95), 1),
-            "max_ms": round(ordered[-1], 1),
-            "items_median": sorted(sizes[name])[len(sizes[name]) // 2],
-        }
-    return result
+    return latency_summary(timings, sizes, "items_median")
 
 
 def main() -> int:
