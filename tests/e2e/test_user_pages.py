@@ -255,3 +255,31 @@ def test_the_list_shows_a_change_made_after_the_person_was_first_listed(
     assert listed.status_code == 200, listed.text
     assert [u["active"] for u in listed.json() if u["id"] == stream_id] == [False]
     assert "deaktiviert" in web.get("/benutzer").text
+
+
+def test_hostile_input_is_refused_in_german_and_changes_nothing(
+    web: TestClient, client: TestClient, runtime: Runtime, auth: Auth
+) -> None:
+    stream_id = waiting_person(runtime, client, auth)
+    csrf = sign_in(web, runtime, "admin")
+
+    nul_role = web.post(
+        f"/benutzer/{stream_id}/rollen",
+        data={"csrf_token": csrf, "role": "case\x00worker", "member_of": "caritas-ahlen"},
+    )
+    nul_reason = web.post(
+        f"/benutzer/{stream_id}/deaktivierung",
+        data={"csrf_token": csrf, "reason": "left\x00organisation"},
+    )
+    huge = web.post(
+        f"/benutzer/{stream_id}/deaktivierung",
+        data={"csrf_token": csrf, "reason": "x" * (5 * 1024 * 1024)},
+    )
+
+    assert nul_role.status_code == nul_reason.status_code == 422
+    assert "Es wurde nichts gespeichert." in nul_role.text + nul_reason.text
+    assert "\x00" not in nul_role.text + nul_reason.text
+    assert huge.status_code == 413
+    found = client.get(f"/users/{stream_id}", headers=auth("admin", "*")).json()
+    assert found["active"] is True
+    assert found["memberships"] == []
