@@ -100,23 +100,26 @@ async def data_quality(
             },
         )
 
-    for r in await missing_by_provider(conn, start, end, scope):
-        target = row(r["provider"], r["municipality"])
-        target["participants"] = r["participants"]
-        target["with_missing_core_fields"] = r["with_missing"]
-        target["missing_by_field"] = {f: r[f] for f in CORE_FIELDS}
-    delays: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
-    for r in await entries_by_provider(conn, quarter, scope):
-        key = (r["provider"], r["municipality"])
-        target = row(*key)
-        target["entries"] += r["entries"]
-        target["corrections"] += r["corrections"]
-        if r["entries"]:
-            delays[key][r["delay_days"]] = r["entries"]
-    for programme in sorted(configuration.programmes.values(), key=lambda p: p.id):
-        counts = await count_overdue(conn, rules_of(programme, on), scope, on)
-        for key, n in counts.items():
-            row(*key)["overdue_items"] += n
+    # One snapshot for all three read models: figures of a row must not mix two
+    # positions of the log (an entry counted, its correction not yet).
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        for r in await missing_by_provider(conn, start, end, scope):
+            target = row(r["provider"], r["municipality"])
+            target["participants"] = r["participants"]
+            target["with_missing_core_fields"] = r["with_missing"]
+            target["missing_by_field"] = {f: r[f] for f in CORE_FIELDS}
+        delays: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
+        for r in await entries_by_provider(conn, quarter, scope):
+            key = (r["provider"], r["municipality"])
+            target = row(*key)
+            target["entries"] += r["entries"]
+            target["corrections"] += r["corrections"]
+            if r["entries"]:
+                delays[key][r["delay_days"]] = r["entries"]
+        for programme in sorted(configuration.programmes.values(), key=lambda p: p.id):
+            counts = await count_overdue(conn, rules_of(programme, on), scope, on)
+            for key, n in counts.items():
+                row(*key)["overdue_items"] += n
     result = []
     for key in sorted(providers):
         r = providers[key]
