@@ -16,7 +16,7 @@ from uuid import UUID
 
 from lotse.api.import_files import ImportFile, ImportFileError
 from lotse.api.import_report import report_xlsx
-from lotse.api.importer import PROGRESS_EVERY, Outcome, run_import
+from lotse.api.importer import PROGRESS_EVERY, Outcome, check_headers, run_import
 from lotse.domain.access import Principal
 from lotse.domain.application import Journeys
 from lotse.storage.imports import Imports
@@ -37,6 +37,16 @@ class Finished:
         if self.error is not None or self.outcome is None:
             return 2
         return self.outcome.exit_code
+
+
+def preflight(participants: Path, milestones: Path | None, *, limit: int) -> None:
+    """Raise ImportFileError when the files are no import in the template's format.
+
+    Opens the sheets and reads only their header rows: cheap enough to answer the
+    upload with 422 at once rather than with a run that fails a moment later.
+    """
+    with ImportFile(participants, milestones, limit=limit) as file:
+        check_headers(file)
 
 
 def execute(

@@ -134,6 +134,7 @@ def _open_spill(directory: str | None) -> _Spill:
 
 
 def _check_headers(sheet: Sheet, expected: list[str]) -> None:
+    """A sheet's header row matches the template: the reference column, no unknown column."""
     if REFERENCE not in sheet.headers:
         msg = f"Im Blatt „{sheet.name}“ fehlt die Spalte „{REFERENCE}“ (siehe Vorlage)."
         raise ImportFileError(msg, rule="import-file-columns")
@@ -144,6 +145,17 @@ def _check_headers(sheet: Sheet, expected: list[str]) -> None:
             f"Im Blatt „{sheet.name}“ ist die Spalte „{unknown[0][:60]}“ unbekannt (siehe Vorlage)."
         )
         raise ImportFileError(msg, rule="import-file-columns")
+
+
+def check_headers(file: ImportFile) -> None:
+    """Both sheets' header rows match the template (ImportFileError otherwise).
+
+    Run before an upload is accepted, so that a file that is no import at all is
+    refused at once (422) instead of becoming a failed run.
+    """
+    _check_headers(file.participants, participant_headers())
+    if file.milestones is not None:
+        _check_headers(file.milestones, milestone_headers())
 
 
 def _refusal_blob(refusals: list[Refusal]) -> bytes:

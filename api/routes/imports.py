@@ -30,7 +30,7 @@ from lotse.api.import_files import (
     copy_limited,
 )
 from lotse.api.import_report import XLSX_MEDIA_TYPE, template_csv, template_xlsx
-from lotse.api.import_service import execute
+from lotse.api.import_service import execute, preflight
 from lotse.api.problems import problem, problem_responses
 from lotse.api.runtime import Runtime
 from lotse.domain.access import Principal, check_may_import, may_read_import, may_write
@@ -174,6 +174,17 @@ def start_import(
     except ImportFileError as e:
         shutil.rmtree(folder, ignore_errors=True)
         return problem(413, str(e.message_de), rule=e.rule)
+    try:
+        preflight(paths[0], paths[1] if len(paths) > 1 else None, limit=limit)
+    except ImportFileError as e:
+        shutil.rmtree(folder, ignore_errors=True)
+        return problem(
+            422,
+            "the file is not a spreadsheet in the import template's format",
+            rule=e.rule,
+            field="file",
+            errors=[{"field": "file", "message": e.message_de}],
+        )
     imports = _imports(runtime)
     run_id = imports.start(
         target, principal.user, principal.role.value, principal.organisation, dry_run=dry_run

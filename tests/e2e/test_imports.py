@@ -294,14 +294,31 @@ def test_an_upload_above_the_limit_gets_413(
     assert events(database_url) == 0
 
 
-def test_an_unreadable_upload_fails_with_a_german_reason(api: TestClient, auth: Any) -> None:
-    started = api.post(
-        "/imports", files={"file": ("x.xlsx", b"%PDF-1.4\n\x00\x01")}, headers=auth()
-    )
-    assert started.status_code == 202
-    done = wait_done(api, started.headers["Location"], auth())
-    assert done["state"] == "failed"
-    assert "keine Tabelle" in done["error"]
+@pytest.mark.parametrize(
+    ("name", "content", "rule"),
+    [
+        ("x.xlsx", b"%PDF-1.4\n\x00\x01", "import-file-unreadable"),
+        # What the fuzz test sent: one line, no column of the template.
+        ("file", b"-234", "import-file-columns"),
+        ("liste.csv", b"Referenz;Lieblingsfarbe\nA-1;blau\n", "import-file-columns"),
+    ],
+)
+def test_an_upload_that_is_no_import_is_refused_at_once_with_a_german_reason(
+    api: TestClient, auth: Any, database_url: str, name: str, content: bytes, rule: str
+) -> None:
+    response = api.post("/imports", files={"file": (name, content)}, headers=auth())
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["rule"] == rule
+    assert body["field"] == "file"
+    assert body["errors"][0]["message"]  # the German reason: which sheet or column
+    assert events(database_url) == 0
+    # No run was started that would have to be polled to learn the file was wrong.
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM lotse_imports").fetchone()
+    assert row is not None
+    assert row[0] == 0
 
 
 def test_templates(api: TestClient, tmp_path: Path) -> None:
