@@ -160,8 +160,18 @@ class Runner:
 
     # -------------------------------------------------------------- locking
 
-    async def acquire(self, *, wait: bool = True, poll_seconds: float = 2.0) -> None:
-        """Take each projection's advisory lock; wait for, or refuse, a running runner."""
+    async def acquire(
+        self,
+        *,
+        wait: bool = True,
+        poll_seconds: float = 2.0,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        """Take each projection's advisory lock; wait for, or refuse, a running runner.
+
+        While waiting, ``stop`` ends the wait at once (the locks not taken): a
+        worker whose runner stands by for another's shuts down without lingering.
+        """
         if self._lock_conn is not None and _lost(self._lock_conn):
             # The session that held the locks is gone (connection lost, backend
             # terminated), and with it the locks: take them again before going on.
@@ -181,7 +191,13 @@ class Runner:
                     msg = f"another runner is already running projection {name!r}"
                     raise ProjectionBusyError(msg)
                 log.info("projection %s is run by another runner: waiting", name)
-                await asyncio.sleep(poll_seconds)
+                if stop is None:
+                    await asyncio.sleep(poll_seconds)
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
+                if stop.is_set():
+                    return
         self._locked = True
 
     async def release(self) -> None:
@@ -683,7 +699,10 @@ class Runner:
                             listener = None
                         listener = await self.pool.acquire()
                         await listener.add_listener(EVENTS, wake)
-                    await self.acquire()  # at the start, and again if the session holding them died
+                    # At the start, and again if the session holding them died.
+                    await self.acquire(stop=stop)
+                    if not self._locked:
+                        break  # stopped while another runner held the locks
                     await self.catch_up()
                 except Exception as error:
                     # Permanent errors never get here (the batch parks the event at

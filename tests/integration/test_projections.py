@@ -157,6 +157,36 @@ def test_a_second_runner_for_the_same_projection_is_refused(
     assert "already running projection 'timeline'" in run(two_runners())
 
 
+def test_a_runner_standing_by_for_another_stops_at_once_when_asked(
+    runtime: Runtime, master: MasterKey
+) -> None:
+    """Every worker of a server starts a runner; all but one wait for the locks.
+
+    Shutting such a worker down must not wait out the lock poll (it took 5 s per
+    app before, in every page test that opened a second client).
+    """
+
+    async def stand_by_then_stop() -> float:
+        pool = await pool_for(runtime)
+        first = Runner(pool, master, list(PROJECTIONS.values()))
+        second = Runner(pool, master, list(PROJECTIONS.values()))
+        await first.acquire(wait=False)
+        stop = asyncio.Event()
+        try:
+            task = asyncio.create_task(second.run_forever(stop, idle_poll_seconds=0.1))
+            await asyncio.sleep(0.5)  # the second is waiting for the first's locks
+            assert not task.done()
+            stop.set()
+            started = asyncio.get_running_loop().time()
+            await asyncio.wait_for(task, timeout=10)
+            return asyncio.get_running_loop().time() - started
+        finally:
+            await first.release()
+            await pool.close()
+
+    assert run(stand_by_then_stop()) < 0.5
+
+
 def test_rebuild_while_writes_continue_equals_a_rebuild_from_scratch(
     runtime: Runtime, master: MasterKey
 ) -> None:
