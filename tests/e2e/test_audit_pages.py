@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,19 +18,13 @@ from lotse.storage.checkpoints import new_signing_key_text
 from lotse.storage.export import verify_bundle
 from tests.builders.api import Auth, into_module, registration
 from tests.builders.journeys import AMINA
-from tests.builders.pages import browser, sign_in
+from tests.builders.pages import sign_in
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     # Export bundles are linked to a signed checkpoint.
     return dataclasses.replace(settings, audit_signing_key=new_signing_key_text())
-
-
-@pytest.fixture
-def web(runtime: Runtime) -> Iterator[TestClient]:
-    with browser(runtime) as client:
-        yield client
 
 
 def in_f4(client: TestClient, auth: Auth) -> str:

@@ -4,7 +4,6 @@ its whole attendance list in one post, the printable Teilnehmendenliste, refusal
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,16 +11,10 @@ from fastapi.testclient import TestClient
 
 from lotse.api.runtime import Runtime
 from tests.builders.api import Auth, into_module, registration
-from tests.builders.pages import browser, hidden, sign_in
+from tests.builders.pages import hidden, sign_in
 
 START, END = "2021-04-01", "2021-06-30"
 SCRIPT = "<script>alert(1)</script>"
-
-
-@pytest.fixture
-def web(runtime: Runtime) -> Iterator[TestClient]:
-    with browser(runtime) as client:
-        yield client
 
 
 def course(client: TestClient, auth: Auth, **overrides: Any) -> tuple[str, int]:

@@ -5,7 +5,6 @@ a refusal; a malformed quarter is named next to its field."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,13 +13,7 @@ from lotse.api.runtime import Runtime
 from tests.builders.api import Auth
 from tests.builders.data_quality import record_journeys
 from tests.builders.page_text import raw_codes, visible
-from tests.builders.pages import browser, sign_in
-
-
-@pytest.fixture
-def web(runtime: Runtime) -> Iterator[TestClient]:
-    with browser(runtime) as client:
-        yield client
+from tests.builders.pages import sign_in
 
 
 @pytest.fixture

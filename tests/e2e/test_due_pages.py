@@ -10,7 +10,6 @@ one while a module is open. With today 1 September 2022: a Duldung valid until
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -19,15 +18,9 @@ from fastapi.testclient import TestClient
 
 from lotse.api.runtime import Runtime
 from tests.builders.api import Auth, into_module, milestone, registration
-from tests.builders.pages import browser, hidden, sign_in
+from tests.builders.pages import hidden, sign_in
 
 TODAY = date(2022, 9, 1)
-
-
-@pytest.fixture
-def web(runtime: Runtime) -> Iterator[TestClient]:
-    with browser(runtime) as client:
-        yield client
 
 
 def register(

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
 
 from lotse.api.runtime import Runtime
 from tests.builders.api import Auth, registration
-from tests.builders.pages import browser, sign_in
-
-
-@pytest.fixture
-def web(runtime: Runtime) -> Iterator[TestClient]:
-    with browser(runtime) as client:
-        yield client
+from tests.builders.pages import sign_in
 
 
 def pair(client: TestClient, auth: Auth) -> tuple[str, str]:

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
 
 from lotse.api.runtime import Runtime
 from tests.builders.api import Auth, milestone
-from tests.builders.pages import browser, hidden, registered, sign_in
-
-
-@pytest.fixture
-def web(runtime: Runtime) -> Iterator[TestClient]:
-    with browser(runtime) as client:
-        yield client
-
+from tests.builders.pages import hidden, registered, sign_in
 
 LEVEL = {"type": "LanguageLevelAssessed", "effective_date": "2021-03-05", "level": "A1"}
 

@@ -3,23 +3,14 @@ no write."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
 
 from lotse.api.pages.routing import CSRF_REFUSED
 from lotse.api.runtime import Runtime
 from tests.builders.api import Auth
-from tests.builders.pages import browser, form_of, hidden, registered, registration_form, sign_in
+from tests.builders.pages import form_of, hidden, registered, registration_form, sign_in
 
 CHECK = "/teilnehmende/neu/pruefen"
-
-
-@pytest.fixture
-def web(runtime: Runtime) -> Iterator[TestClient]:
-    with browser(runtime) as client:
-        yield client
 
 
 def events(runtime: Runtime) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,7 +15,7 @@ from lotse.api.settings import Settings
 from lotse.storage.checkpoints import new_signing_key_text
 from tests.builders.api import Auth, into_module, registration
 from tests.builders.page_text import raw_codes, visible
-from tests.builders.pages import browser, sign_in
+from tests.builders.pages import sign_in
 
 COACH, COORDINATOR, AUDITOR, ADMIN = "s.berger", "k.yilmaz", "m.pruef", "t.schulz"
 
@@ -24,12 +23,6 @@ COACH, COORDINATOR, AUDITOR, ADMIN = "s.berger", "k.yilmaz", "m.pruef", "t.schul
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return dataclasses.replace(settings, audit_signing_key=new_signing_key_text())
-
-
-@pytest.fixture
-def web(runtime: Runtime) -> Iterator[TestClient]:
-    with browser(runtime) as client:
-        yield client
 
 
 def test_the_new_pages_show_no_raw_codes(

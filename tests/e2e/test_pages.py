@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,12 +24,6 @@ PAGE_HEADERS = {
     "referrer-policy": "same-origin",
     "cache-control": "no-store",
 }
-
-
-@pytest.fixture
-def web(runtime: Runtime) -> Iterator[TestClient]:
-    with browser(runtime) as client:
-        yield client
 
 
 def test_a_page_without_a_session_redirects_to_the_anmeldung_with_the_path(

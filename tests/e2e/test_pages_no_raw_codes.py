@@ -11,25 +11,16 @@ programme ids, nationality codes and module codes without their names.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
 
 from lotse.api.runtime import Runtime
 from lotse.domain.labels import country_label
 from tests.builders.api import Auth, into_module, milestone, registration
 from tests.builders.page_text import raw_codes, visible
-from tests.builders.pages import browser, sign_in
+from tests.builders.pages import sign_in
 
 COACH = "s.berger"
 COORDINATOR = "k.yilmaz"
-
-
-@pytest.fixture
-def web(runtime: Runtime) -> Iterator[TestClient]:
-    with browser(runtime) as client:
-        yield client
 
 
 def journey(client: TestClient, auth: Auth) -> tuple[str, int, int]:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from uuid import uuid4
 
-import pytest
 from fastapi.testclient import TestClient
 
 from lotse.api.pages.participant import ENTRY_PAGES, OWN_FORMS
@@ -15,19 +13,12 @@ from lotse.domain.catalogue import MILESTONES
 from tests.builders.api import Auth, milestone
 from tests.builders.journeys import AMINA
 from tests.builders.pages import (
-    browser,
     form_of,
     hidden,
     registered,
     sign_in,
     unwritable_access_log,
 )
-
-
-@pytest.fixture
-def web(runtime: Runtime) -> Iterator[TestClient]:
-    with browser(runtime) as client:
-        yield client
 
 
 def step_form(page: str, milestone_type: str) -> dict[str, str]:

@@ -4,20 +4,13 @@ restriction and erasure only after the confirmation step, with the CSRF token.""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 
 from lotse.api.runtime import Runtime
 from tests.builders.api import Auth, register
-from tests.builders.pages import browser, hidden, sign_in
-
-
-@pytest.fixture
-def web(runtime: Runtime) -> Iterator[TestClient]:
-    with browser(runtime) as client:
-        yield client
+from tests.builders.pages import hidden, sign_in
 
 
 def names_of(client: TestClient, auth: Auth, pid: str) -> tuple[str | None, str | None]:

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
 from fastapi.testclient import TestClient
 
 from lotse.api.runtime import Runtime
 from tests.builders.api import Auth, registration
 from tests.builders.journeys import AMINA
-from tests.builders.pages import browser, registration_form, sign_in
+from tests.builders.pages import registration_form, sign_in
 
 SCRIPT = '<script>alert("x")</script>'
-
-
-@pytest.fixture
-def web(runtime: Runtime) -> Iterator[TestClient]:
-    with browser(runtime) as client:
-        yield client
 
 
 def test_a_registration_through_the_form_opens_the_participants_page(

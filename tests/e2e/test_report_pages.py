@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
-from collections.abc import Iterator
 
 import openpyxl
 import pytest
@@ -17,19 +16,13 @@ from lotse.api.settings import Settings
 from lotse.storage.checkpoints import new_signing_key_text
 from tests.builders.api import Auth, into_module, registration
 from tests.builders.journeys import AMINA
-from tests.builders.pages import browser, sign_in
+from tests.builders.pages import sign_in
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     # Releases are linked to a signed checkpoint.
     return dataclasses.replace(settings, audit_signing_key=new_signing_key_text())
-
-
-@pytest.fixture
-def web(runtime: Runtime) -> Iterator[TestClient]:
-    with browser(runtime) as client:
-        yield client
 
 
 def participant_in_f4(client: TestClient, auth: Auth) -> tuple[str, int]:

@@ -4,7 +4,6 @@ through the same directory and access policy as ``/users``."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,15 +13,9 @@ from lotse.api.pages.routing import CSRF_REFUSED
 from lotse.api.runtime import Runtime
 from lotse.domain.directory import Directory
 from tests.builders.api import Auth
-from tests.builders.pages import browser, sign_in
+from tests.builders.pages import sign_in
 
 CASEWORKER_AT_CARITAS = "Fallbegleitung (Coach beim Träger) – Caritasverband Ahlen"  # noqa: RUF001
-
-
-@pytest.fixture
-def web(runtime: Runtime) -> Iterator[TestClient]:
-    with browser(runtime) as client:
-        yield client
 
 
 def waiting_person(runtime: Runtime, client: TestClient, auth: Auth) -> str:
