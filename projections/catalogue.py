@@ -8,7 +8,7 @@ from lotse.projections.course_quarters import CourseQuarters
 from lotse.projections.courses import CoursesProjection
 from lotse.projections.data_quality import DataQuality
 from lotse.projections.model import Projection
-from lotse.projections.module_spans import ModuleSpans
+from lotse.projections.module_stays import ModuleStays
 from lotse.projections.outcomes import OutcomesProjection
 from lotse.projections.participants import Participants
 from lotse.projections.person_facts import PersonFacts
@@ -25,7 +25,7 @@ PROJECTIONS: dict[str, Projection[Any]] = {
     for p in (
         Participants(),
         TimelineProjection(),
-        ModuleSpans(),
+        ModuleStays(),
         OutcomesProjection(),
         UnitsProjection(),
         TransitionsProjection(),

@@ -27,7 +27,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from lotse.projections.model import Crypto, Projection, Table
+from lotse.projections.model import Crypto, Projection, Table, age_band
 from lotse.projections.records import EventRecord
 
 TABLE = Table(
@@ -53,11 +53,46 @@ def full_years(since: date, day: date) -> int:
     return day.year - since.year - int(day.strftime("%m%d") < since.strftime("%m%d"))
 
 
+Fact = tuple[str, date, int, str]
+"""(kind, valid from, version, value), as recorded."""
+
+
+def record_fact(facts: list[Fact], event: EventRecord) -> None:
+    """Add the fact ``event`` records, if it records one (the one definition)."""
+    d = event.data
+    if event.type == "Registered":
+        intake = d["intake_date"]
+        facts.append((RESIDENCE_STATUS, intake, event.version, d["residence_status"]))
+        facts.append((AGE, intake, event.version, str(d["age_at_intake"])))
+    elif event.type == "ResidenceStatusChanged":
+        facts.append((RESIDENCE_STATUS, event.effective_date, event.version, d["status"]))
+    elif event.type == "LanguageLevelAssessed":
+        facts.append((LANGUAGE_LEVEL, event.effective_date, event.version, d["level"]))
+
+
+def value_at(facts: list[Fact], kind: str, day: date) -> str | None:
+    """The value of ``kind`` that holds on ``day``, as the rows' validity ranges say.
+
+    The latest by (valid from, version) among those in effect by then: of two values
+    of one day the later recorded holds (the earlier one's range is empty).
+    """
+    held = [f for f in facts if f[0] == kind and f[1] <= day]
+    return max(held, key=lambda f: (f[1], f[2]))[3] if held else None
+
+
+def age_band_at(facts: list[Fact], day: date) -> str | None:
+    """The age band on ``day``: the age at intake plus the full years since (see above)."""
+    ages = [f for f in facts if f[0] == AGE]
+    if not ages:
+        return None
+    _, intake, _, age = ages[0]
+    return age_band(int(age) + full_years(intake, day))
+
+
 @dataclass
 class Facts:
     participant_id: UUID
-    #: (kind, valid from, version, value), as recorded.
-    facts: list[tuple[str, date, int, str]] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
 
 
 class PersonFacts(Projection[Facts]):
@@ -68,15 +103,7 @@ class PersonFacts(Projection[Facts]):
         return Facts(participant_id)
 
     def apply(self, state: Facts, event: EventRecord, identifiers: dict[str, Any]) -> Facts:
-        d = event.data
-        if event.type == "Registered":
-            intake = d["intake_date"]
-            state.facts.append((RESIDENCE_STATUS, intake, event.version, d["residence_status"]))
-            state.facts.append((AGE, intake, event.version, str(d["age_at_intake"])))
-        elif event.type == "ResidenceStatusChanged":
-            state.facts.append((RESIDENCE_STATUS, event.effective_date, event.version, d["status"]))
-        elif event.type == "LanguageLevelAssessed":
-            state.facts.append((LANGUAGE_LEVEL, event.effective_date, event.version, d["level"]))
+        record_fact(state.facts, event)
         return state
 
     def rows(self, state: Facts, crypto: Crypto) -> dict[str, list[tuple[Any, ...]]]:

@@ -184,7 +184,7 @@ COSTS = {
     "participants": 3,
     "timeline": 3,
     "units": 2,
-    "module_spans": 1,
+    "module_stays": 1,
     "outcomes": 1,
     "transitions": 1,
     "referrals": 1,

@@ -5,7 +5,7 @@ and quarter the entries (Eintritte), exits by reason (Austritte), the stock at t
 quarter's last day (Bestand), cumulative entries since the programme began and each
 module's share of the stock; and the characteristics of entries and stock.
 
-Counting unit: a *stay* in a module (read model ``module_spans``). A re-entry into
+Counting unit: a *stay* in a module (read model ``module_stays``). A re-entry into
 a module is a new entry, and so is every stay of a new enrolment period after
 ``Reentered`` (a new entry of the same person); a stay counts for the municipality
 and provider that ran it when it began. A transfer to another municipality ends the
@@ -21,10 +21,11 @@ Participants a coordinator linked as the same person (``DuplicatesLinked``, read
 model ``person_links``) are one person: registered at two providers, they are two
 providers' stays and one person of the total.
 
-Characteristics of the entries are the state at entry (the stay's first day), those
-of the stock the state on the reporting date (the period's last day): residence
-status, language level and age band from the read model ``person_facts``, by
-effective date; gender and nationality as recorded at entry.
+Characteristics of the entries are the state at entry (the stay's first day, kept
+with the stay by the read model ``module_stays``), those of the stock the state on
+the reporting date (the period's last day, from the read model ``person_facts``):
+residence status, language level and age band by effective date; gender and
+nationality as recorded at registration.
 
 Both sources feed the same pure function ``figures``: the read models through
 ``STAYS_SQL``, ``PERSONS_SQL`` and ``CHARS_SQL`` (grouped in PostgreSQL, the fast
@@ -59,7 +60,7 @@ from lotse.reports.labels import (
 )
 from lotse.reports.periods import Period
 
-TABLES = ("module_spans", "person_facts", "person_links")
+TABLES = ("module_stays", "person_facts", "person_links")
 DIMS = ("gender", "age_band", "residence_status", "nationality", "language_level")
 OPENING = "opening"
 """The key part of the stock and cumulative entries on the day before the period."""
@@ -85,7 +86,7 @@ _SPANS = """
     SELECT participant_id, municipality, module, exit_reason, gender, nationality,
            entered, exited,
            width_bucket(entered, $1::date[]) AS eb, width_bucket(exited, $1::date[]) AS xb
-    FROM rm_module_spans
+    FROM rm_module_stays
     WHERE programme = $2 AND entered <= $3
       AND ($4::text IS NULL OR municipality = $4) AND ($5::text IS NULL OR provider = $5)
 """
@@ -131,31 +132,44 @@ _YMD = "(date_part('year', {d}) * 10000 + date_part('month', {d}) * 100 + date_p
 # The age bands by ``width_bucket(age, ARRAY[18, 21, 25, 28])``.
 _AGE_BANDS = (AGE_OTHER, "18-20", "21-24", "25-27", AGE_OTHER)
 
-# The state at a date: the fact of each kind valid then (``projections.person_facts``).
-_FACT_AT = """
-LEFT JOIN rm_person_facts {a} ON {a}.participant_id = c.participant_id AND {a}.kind = '{kind}'
-     AND {a}.valid_from <= c.at AND ({a}.valid_to IS NULL OR c.at < {a}.valid_to)"""
+# The state on the reporting date for the stock: of each kind the fact valid on $3
+# (``projections.person_facts``), filtered before the join so that PostgreSQL hashes
+# one row per person and kind; the age from the age at intake, whatever the date.
+_FACT_AT_END = """
+LEFT JOIN rm_person_facts {a} ON {a}.participant_id = s.participant_id AND {a}.kind = '{kind}'
+     AND {a}.valid_from <= $3 AND ({a}.valid_to IS NULL OR $3 < {a}.valid_to)"""
+_AGE_BAND_AT_END = (
+    "CASE width_bucket(a.value::int + floor(("
+    + _YMD.format(d="$3::date")
+    + " - "
+    + _YMD.format(d="a.valid_from")
+    + ") / 10000.0)::int, ARRAY[18, 21, 25, 28])"
+    + "".join(f" WHEN {i} THEN '{band}'" for i, band in enumerate(_AGE_BANDS[1:4], start=1))
+    + f" WHEN 0 THEN '{AGE_OTHER}' WHEN 4 THEN '{AGE_OTHER}' END"
+)
 
+# Entries are described by the state on the stay's first day, which the read model
+# keeps with the stay (``projections.module_stays``); the stock by the state on the
+# reporting date.
 CHARS_SQL = f"""
 WITH s AS (
-    SELECT participant_id, municipality, module, gender, nationality, entered, exited
-    FROM rm_module_spans
+    SELECT participant_id, municipality, module, gender, nationality, entered, exited,
+           age_band, residence_status, language_level
+    FROM rm_module_stays
     WHERE programme = $2 AND entered <= $3
       AND ($4::text IS NULL OR municipality = $4) AND ($5::text IS NULL OR provider = $5)
-), c AS (
-    SELECT 'entries' AS basis, s.*, s.entered AS at FROM s WHERE entered >= ($1::date[])[1]
-    UNION ALL
-    SELECT 'stock', s.*, $3::date FROM s WHERE exited IS NULL OR exited > $3
 ), v AS (
-    SELECT c.municipality, c.module, c.basis, c.gender, c.nationality,
-           r.value AS residence_status, l.value AS language_level,
-           width_bucket(a.value::int + floor((
-               {_YMD.format(d="c.at")} - {_YMD.format(d="a.valid_from")}) / 10000.0)::int,
-               ARRAY[18, 21, 25, 28]) AS age_band
-    FROM c
-    {_FACT_AT.format(a="r", kind="residence_status")}
-    {_FACT_AT.format(a="l", kind="language_level")}
-    LEFT JOIN rm_person_facts a ON a.participant_id = c.participant_id AND a.kind = 'age'
+    SELECT municipality, module, 'entries' AS basis, gender, age_band, residence_status,
+           nationality, language_level
+    FROM s WHERE entered >= ($1::date[])[1]
+    UNION ALL
+    SELECT s.municipality, s.module, 'stock', s.gender, {_AGE_BAND_AT_END}, r.value,
+           s.nationality, l.value
+    FROM s
+    {_FACT_AT_END.format(a="r", kind="residence_status")}
+    {_FACT_AT_END.format(a="l", kind="language_level")}
+    LEFT JOIN rm_person_facts a ON a.participant_id = s.participant_id AND a.kind = 'age'
+    WHERE s.exited IS NULL OR s.exited > $3
 ), g AS (
     -- The full cross product first (one hash aggregation over the stays), then its
     -- margins: grouping sets over the stays themselves sorted them five times.
@@ -195,10 +209,7 @@ async def fetch_groups(conn: asyncpg.Connection, request: ReportRequest) -> Coun
         groups[("persons", r[0], r[1], int(r[2]), int(r[3]))] += int(r[4])
     for r in await conn.fetch(CHARS_SQL, *args[:5]):  # no bucket count: no buckets
         i = _MARGIN_OF[r[3]]
-        value = r[4 + i]
-        if DIMS[i] == "age_band" and value is not None:
-            value = _AGE_BANDS[value]
-        groups[("char", *r[:3], DIMS[i], value)] += int(r[9])
+        groups[("char", *r[:3], DIMS[i], r[4 + i])] += int(r[9])
     return groups
 
 
@@ -235,7 +246,7 @@ def groups_from_rows(
     groups: Counter[Any] = Counter()
     bits: dict[tuple[Any, ...], tuple[int, int]] = {}
     person = person_keys([(r["participant_id"], r["linked_to"]) for r in rows["person_links"]])
-    for row in rows["module_spans"]:
+    for row in rows["module_stays"]:
         if not request.in_scope(row) or row["entered"] > period.end:
             continue
         m, mod, pid = row["municipality"], row["module"], row["participant_id"]
@@ -249,20 +260,22 @@ def groups_from_rows(
         for level in ((key, m, mod), (key, m, None), (key, None, None)):
             old = bits.get(level, (0, 0))
             bits[level] = (old[0] | sm, old[1] | em)
-        for basis, at, counts in (
-            ("entries", row["entered"], eb >= 1),
-            ("stock", period.end, xb is None or xb > n),
-        ):
-            if counts:
-                state = (
-                    row["gender"],
-                    _age_band_at(facts.get((pid, "age"), []), at),
-                    _fact_at(facts.get((pid, "residence_status"), []), at),
-                    row["nationality"],
-                    _fact_at(facts.get((pid, "language_level"), []), at),
-                )
-                for dim, value in zip(DIMS, state, strict=True):
-                    groups[("char", m, mod, basis, dim, value)] += 1
+        states = []
+        if eb >= 1:  # the state on the stay's first day, kept with the stay
+            states.append(("entries", tuple(row[dim] for dim in DIMS)))
+        if xb is None or xb > n:  # the state on the reporting date
+            end = period.end
+            at_end = (
+                row["gender"],
+                _age_band_at(facts.get((pid, "age"), []), end),
+                _fact_at(facts.get((pid, "residence_status"), []), end),
+                row["nationality"],
+                _fact_at(facts.get((pid, "language_level"), []), end),
+            )
+            states.append(("stock", at_end))
+        for basis, state in states:
+            for dim, value in zip(DIMS, state, strict=True):
+                groups[("char", m, mod, basis, dim, value)] += 1
     for (_pid, m, mod), (sm, em) in bits.items():
         groups[("persons", m, mod, sm, em)] += 1
     return groups

@@ -248,7 +248,7 @@ async def read_models_match_aggregates(runtime: Runtime, ids: list[UUID]) -> Non
             assert (row["names_sealed"] is None) == (p.personal_data_erased or p.given_name is None)
             spans = await conn.fetch(
                 "SELECT participant_id, entered_version, module, entered, exited, exit_reason "
-                "FROM rm_module_spans WHERE participant_id = $1 ORDER BY entered_version, module",
+                "FROM rm_module_stays WHERE participant_id = $1 ORDER BY entered_version, module",
                 pid,
             )
             assert [tuple(s) for s in spans] == expected_spans(p)

@@ -181,7 +181,7 @@ def test_health_reports_each_read_model_position_and_lag_to_an_admin(
     assert names == {
         "participants",
         "timeline",
-        "module_spans",
+        "module_stays",
         "outcomes",
         "units",
         "transitions",

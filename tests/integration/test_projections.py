@@ -321,7 +321,7 @@ def test_a_corrected_residence_status_counts_for_the_module_stays_entered_after_
     live = run(snapshot(runtime))
     run(rebuild_all(runtime, master))
 
-    spans = run(fetch_rows(runtime, "SELECT residence_status FROM rm_module_spans"))
+    spans = run(fetch_rows(runtime, "SELECT residence_status FROM rm_module_stays"))
     assert spans == [("ausbildungsduldung_60c",)]
     assert run(snapshot(runtime)) == live
 

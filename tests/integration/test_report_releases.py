@@ -427,7 +427,7 @@ def test_an_ad_hoc_report_does_not_replay_the_log_when_its_read_model_is_stopped
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "UPDATE lotse_projections SET error = 'stopped by the test' "
-            "WHERE name = 'module_spans' AND status = 'active'"
+            "WHERE name = 'module_stays' AND status = 'active'"
         )
 
     response = client.get(

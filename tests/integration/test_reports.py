@@ -243,7 +243,7 @@ def test_a_transfer_to_another_municipality_moves_the_open_stays_from_the_transf
         fetch_rows(
             runtime,
             "SELECT municipality, provider, module, entered, exited, exit_reason "
-            f"FROM rm_module_spans WHERE participant_id = '{pid}' ORDER BY entered, municipality",
+            f"FROM rm_module_stays WHERE participant_id = '{pid}' ORDER BY entered, municipality",
         )
     )
     assert [tuple(s) for s in spans] == [

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import uuid4
 
 from lotse.projections.corrections import substitute_corrections
-from lotse.projections.module_spans import ModuleSpans
+from lotse.projections.module_stays import ModuleStays
 from lotse.projections.participants import Participants
 from lotse.projections.records import EventRecord
 from lotse.projections.units import UnitsProjection
@@ -82,11 +82,11 @@ def test_voided_lesson_hours_are_not_billed() -> None:
 
 
 def test_a_voided_registration_leaves_no_row_in_any_read_model() -> None:
-    for projection in (Participants(), ModuleSpans(), UnitsProjection()):
+    for projection in (Participants(), ModuleStays(), UnitsProjection()):
         assert rows(projection, history(1)) == [], projection.name
 
 
 def test_a_void_makes_the_read_models_refold() -> None:
     record, _ = history(3)[-1]
 
-    assert ModuleSpans().refolds_on(record)
+    assert ModuleStays().refolds_on(record)

@@ -1,4 +1,4 @@
-"""Read model ``module_spans``: one row per stay in a funding module.
+"""Read model ``module_stays``: one row per stay in a funding module.
 
 The basis of entries (Eintritte), exits (Austritte) and stock (Bestand): a stay
 counts for the provider and municipality that ran it when it began.
@@ -14,6 +14,15 @@ are: the municipality's figures do not change.
 A stay entered by a provider the participant was referred to for that module (an
 accepted referral) counts for that provider, in the participant's municipality:
 the Volkshochschule that runs the F4 stay sees it in its own figures.
+
+Each stay carries the person's state on its first day, by effective date (as the
+read model ``person_facts`` has it): the age band, the residence status and the
+language level (none before the first assessment). The monitoring report describes
+its entries by that state; joining ``person_facts`` per stay and request instead
+was most of the statewide report's time. A change recorded late but dated on or
+before an entry changes the stay's row, since the fold sees the whole history.
+(Until 2026-12-03 this model was ``module_spans``, with the age band at intake and
+the residence status as last recorded before the entry.)
 """
 
 from __future__ import annotations
@@ -24,10 +33,18 @@ from uuid import UUID
 
 from lotse.domain.vocabulary import ModuleExitReason
 from lotse.projections.model import Crypto, Projection, Table, follow_participant
+from lotse.projections.person_facts import (
+    LANGUAGE_LEVEL,
+    RESIDENCE_STATUS,
+    Fact,
+    age_band_at,
+    record_fact,
+    value_at,
+)
 from lotse.projections.records import EventRecord
 
 TABLE = Table(
-    name="rm_module_spans",
+    name="rm_module_stays",
     columns=(
         ("participant_id", "uuid NOT NULL"),
         ("entered_version", "int NOT NULL"),
@@ -40,9 +57,11 @@ TABLE = Table(
         ("exit_reason", "text"),
         ("exited_version", "int"),
         ("gender", "text NOT NULL"),
-        ("age_band", "text NOT NULL"),
-        ("residence_status", "text NOT NULL"),
         ("nationality", "text NOT NULL"),
+        # The state on the stay's first day (see above).
+        ("age_band", "text"),
+        ("residence_status", "text"),
+        ("language_level", "text"),
     ),
     # A transfer continues several open stays at once, all from its own version.
     primary_key=("participant_id", "entered_version", "module"),
@@ -59,6 +78,8 @@ class Spans:
     referrals: dict[str, tuple[str, str]] = field(default_factory=dict)
     #: (provider, module) of the accepted referrals not ended.
     accepted: set[tuple[str, str]] = field(default_factory=set)
+    #: The person's facts with their effective dates (``person_facts``).
+    facts: list[Fact] = field(default_factory=list)
 
 
 def _stay(ctx: dict[str, Any], event: EventRecord, module: str) -> dict[str, Any]:
@@ -71,9 +92,7 @@ def _stay(ctx: dict[str, Any], event: EventRecord, module: str) -> dict[str, Any
                 "provider",
                 "municipality",
                 "gender",
-                "age_band",
                 "nationality",
-                "residence_status",
             )
         },
         "participant_id": event.participant_id,
@@ -86,8 +105,8 @@ def _stay(ctx: dict[str, Any], event: EventRecord, module: str) -> dict[str, Any
     }
 
 
-class ModuleSpans(Projection[Spans]):
-    name = "module_spans"
+class ModuleStays(Projection[Spans]):
+    name = "module_stays"
     tables = (TABLE,)
 
     def empty(self, participant_id: UUID) -> Spans:
@@ -97,6 +116,7 @@ class ModuleSpans(Projection[Spans]):
 
         d, ctx = event.data, state.context
         follow_participant(ctx, event)
+        record_fact(state.facts, event)
         if event.type == "ModuleEntered":
             stay = _stay(ctx, event, d["module"])
             if (event.organisation, d["module"]) in state.accepted:
@@ -134,4 +154,14 @@ class ModuleSpans(Projection[Spans]):
         return state
 
     def rows(self, state: Spans, crypto: Crypto) -> dict[str, list[tuple[Any, ...]]]:
-        return {TABLE.name: [TABLE.row_of(s) for s in state.spans]}
+        facts = state.facts
+        rows = []
+        for span in state.spans:
+            day = span["entered"]
+            at_entry = {
+                "age_band": age_band_at(facts, day),
+                "residence_status": value_at(facts, RESIDENCE_STATUS, day),
+                "language_level": value_at(facts, LANGUAGE_LEVEL, day),
+            }
+            rows.append(TABLE.row_of(span | at_entry))
+        return {TABLE.name: rows}

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import uuid4
 
-from lotse.projections.module_spans import ModuleSpans
+from lotse.projections.module_stays import ModuleStays
 from lotse.projections.records import EventRecord
 
 PID = uuid4()
@@ -40,11 +40,12 @@ REGISTERED = event(
     age_at_intake=20,
     residence_status="duldung",
     nationality="SY",
+    intake_date=date(2021, 1, 10),
 )
 
 
 def stays(*events: EventRecord) -> list[tuple[Any, ...]]:
-    state = ModuleSpans().fold(PID, [(e, {}) for e in (REGISTERED, *events)])
+    state = ModuleStays().fold(PID, [(e, {}) for e in (REGISTERED, *events)])
     return [
         (
             s["municipality"],
@@ -117,4 +118,35 @@ def test_a_stay_entered_by_the_referred_provider_counts_for_it() -> None:
     assert result == [
         ("warendorf", "vhs-warendorf", "F4", "2021-01-13", None, None),
         ("warendorf", "caritas-ahlen", "F1", "2021-01-13", None, None),
+    ]
+
+
+def rows_at_entry(*events: EventRecord) -> list[tuple[Any, ...]]:
+    projection = ModuleStays()
+    state = projection.fold(PID, [(e, {}) for e in (REGISTERED, *events)])
+    names = [c for c, _ in projection.tables[0].columns]
+    return [
+        tuple(
+            dict(zip(names, row, strict=True))[c]
+            for c in ("module", "entered", "age_band", "residence_status", "language_level")
+        )
+        for row in projection.rows(state, None)[projection.tables[0].name]  # type: ignore[arg-type]
+    ]
+
+
+def test_each_stay_carries_the_persons_state_on_its_first_day_by_effective_date() -> None:
+    rows = rows_at_entry(
+        event(2, "ModuleEntered", "2021-02-01", module="F1"),
+        event(3, "LanguageLevelAssessed", "2021-03-01", level="A2"),
+        # Recorded after the F4 entry below but effective before it: the F4 stay
+        # begins with the Ausbildungsduldung, the F1 stay (begun earlier) does not.
+        event(4, "ModuleEntered", "2022-02-01", module="F4"),
+        event(5, "ResidenceStatusChanged", "2022-01-15", status="ausbildungsduldung_60c"),
+        # After both entries: no stay's state at entry changes.
+        event(6, "ResidenceStatusChanged", "2022-06-01", status="ae_25a"),
+    )
+    assert rows == [
+        # 20 at intake on 2021-01-10; 21 from the anniversary in 2022 on.
+        ("F1", date(2021, 2, 1), "18-20", "duldung", None),
+        ("F4", date(2022, 2, 1), "21-24", "ausbildungsduldung_60c", "A2"),
     ]
