@@ -42,6 +42,30 @@ class _TypeOnly(logging.Filter):
 logging.getLogger("asyncpg.pool").addFilter(_TypeOnly())
 
 
+class _LostConnectionOnly(logging.Filter):
+    """A connection lost during an outage as one warning line, not an error traceback.
+
+    When the database goes away in the middle of a statement, asyncpg may leave a
+    future whose exception nobody awaits any more, and asyncio reports it at
+    garbage collection as an error with the traceback ("Future exception was never
+    retrieved"). The outage itself is already answered (503) and logged; this is
+    only its echo. Any other never-retrieved exception keeps its traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, asyncpg.PostgresConnectionError):
+            record.msg = f"database connection lost ({type(error).__name__})"
+            record.args = ()
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+logging.getLogger("asyncio").addFilter(_LostConnectionOnly())
+
+
 class BoundedPool(asyncpg.Pool):
     """An asyncpg pool whose ``acquire`` waits at most ``acquire_timeout`` by default.
 
