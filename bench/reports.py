@@ -115,7 +115,10 @@ async def measure(
         ReportRequest(kind, "durchstarten", parse_period(year), provider=provider)
         for _evidence, _runs, provider in variants
     ]
-    conn = await asyncpg.connect(url)
+    # As the API computes a report: a pooled connection, and spare ones of the pool
+    # to read side by side in the report's snapshot (reports.snapshots).
+    pool = await asyncpg.create_pool(url, min_size=3, max_size=3)
+    conn = await pool.acquire()
     found: list[dict[str, Any]] = []
     documents = []
     try:
@@ -124,7 +127,7 @@ async def measure(
             computed = document = None
             for _ in range(runs):
                 started = time.perf_counter()
-                computed = await compute(conn, request, config, evidence=evidence)
+                computed = await compute(conn, request, config, evidence=evidence, pool=pool)
                 document = served(computed)
                 read_times.append(time.perf_counter() - started)
             assert computed is not None
@@ -171,7 +174,8 @@ async def measure(
             "SELECT count(*) FROM lotse_events WHERE notification_id <= $1", position
         )
     finally:
-        await conn.close()
+        await pool.release(conn)
+        await pool.close()
     for i, f in enumerate(found):
         f["events"] = int(events)
         f["replay_median"] = statistics.median(f["replay_seconds"])

@@ -21,7 +21,7 @@ participant before courses existed (``CourseAttendanceRecorded``) stay in the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -32,6 +32,7 @@ from lotse.reports.cells import TOTAL, Cell, Column, Figures, TableDef
 from lotse.reports.definition import Labels, ReportRequest
 from lotse.reports.labels import ALL_PROVIDERS
 from lotse.reports.periods import Period
+from lotse.reports.snapshots import Query, fetch_all
 
 CENT = Decimal("0.01")
 ALL_QUARTERS = "Gesamtzeitraum"
@@ -104,7 +105,8 @@ def whole_quarters(period: Period) -> bool:
     )
 
 
-async def fetch(conn: Any, request: ReportRequest, *, evidence: bool) -> CourseRows:
+def queries(request: ReportRequest, *, evidence: bool) -> list[Query]:
+    """The read-model queries of a report's course evidence (``rows_of`` takes their rows)."""
     args = request.period_arguments()
     if evidence:
         sessions = SESSIONS_SQL
@@ -112,14 +114,27 @@ async def fetch(conn: Any, request: ReportRequest, *, evidence: bool) -> CourseR
         sessions = QUARTER_SUMS_SQL
     else:
         sessions = SESSION_SUMS_SQL
-    rows = CourseRows(
-        courses=[dict(r) for r in await conn.fetch(COURSES_SQL, *args)],
-        sessions=[dict(r) for r in await conn.fetch(sessions, *args)],
-        fees=[dict(r) for r in await conn.fetch(FEES_SQL, *args)],
-    )
+    found: list[Query] = [(COURSES_SQL, args), (sessions, args), (FEES_SQL, args)]
     if evidence:
-        rows.attendance = [dict(r) for r in await conn.fetch(ATTENDANCE_SQL, *args)]
+        found.append((ATTENDANCE_SQL, args))
+    return found
+
+
+def rows_of(results: Sequence[Sequence[Mapping[str, Any]]]) -> CourseRows:
+    """The rows of ``queries``, in their order."""
+    rows = CourseRows(
+        courses=[dict(r) for r in results[0]],
+        sessions=[dict(r) for r in results[1]],
+        fees=[dict(r) for r in results[2]],
+    )
+    if len(results) > 3:
+        rows.attendance = [dict(r) for r in results[3]]
     return rows
+
+
+async def fetch(conn: Any, request: ReportRequest, *, evidence: bool) -> CourseRows:
+    """The course evidence of a report, read on one connection."""
+    return rows_of(await fetch_all([conn], queries(request, evidence=evidence)))
 
 
 def from_replayed(
@@ -234,11 +249,21 @@ def add(
 
     providers = sorted({c["provider"] for c in courses.values()})
     municipalities = sorted({c["municipality"] for c in courses.values()})
-    for m in [*municipalities, TOTAL]:
-        for p in [*providers, TOTAL]:
-            for q in [*quarters, TOTAL]:
-                for family in ("course_hours", "course_amount", "course_fees"):
-                    f.add((family, m, p, q), Decimal(0), sensitive=False)
+    # The cells of the pairs that ran courses and their totals: every municipality
+    # by every provider was a statewide grid of about 100,000 cells, almost all of
+    # them for providers that have no course in that municipality (and no row).
+    grid = [
+        *sorted({(c["municipality"], c["provider"]) for c in courses.values()}),
+        *((m, TOTAL) for m in municipalities),
+        *((TOTAL, p) for p in providers),
+        (TOTAL, TOTAL),
+    ]
+    periods = [*quarters, TOTAL]
+    families = ("course_hours", "course_amount", "course_fees")
+    for m, p in grid:
+        for q in periods:
+            for family in families:
+                f.add((family, m, p, q), Decimal(0), sensitive=False)
     # Added up per (municipality, provider, quarter) first, then into the totals:
     # the same exact sums with a few cell additions instead of 24 per course and quarter.
     sums: dict[tuple[str, str, str], list[Decimal]] = {}
@@ -278,12 +303,11 @@ def add(
                     f.add(("course_hours", m, p, qq), hours, sensitive=False)
                     f.add(("course_amount", m, p, qq), amount, sensitive=False)
                     f.add(("course_fees", m, p, qq), fees, sensitive=False)
-    for m in [*municipalities, TOTAL]:
-        for p in [*providers, TOTAL]:
-            for q in [*quarters, TOTAL]:
-                for family in ("course_hours", "course_amount", "course_fees"):
-                    key = (family, m, p, q)
-                    cells[key] = Decimal(cells[key]).quantize(CENT)
+    for m, p in grid:
+        for q in periods:
+            for family in families:
+                key = (family, m, p, q)
+                cells[key] = Decimal(cells[key]).quantize(CENT)
     f.tables.extend(_tables(courses, by_module, providers, municipalities, quarters, rows, labels))
 
 

@@ -121,11 +121,13 @@ async def make_run(
     position: int | None = None,
     replay_fallback: bool = True,
     evidence: bool = False,
+    pool: asyncpg.Pool | None = None,
 ) -> Run:
     """Compute a report (read models, or replay at ``position``) and store it as a run.
 
     A run at a position checks the whole chain up to it: it is audit work.
-    ``evidence`` adds the financial report's evidence rows (``check_evidence``).
+    ``evidence`` adds the financial report's evidence rows (``check_evidence``);
+    ``pool`` lends connections to read side by side (``reports.snapshots``).
     """
     if evidence:
         check_evidence(request, principal)
@@ -136,6 +138,7 @@ async def make_run(
         position=position,
         evidence=evidence,
         replay_fallback=replay_fallback,
+        pool=pool,
     )
     return await publish_run(
         conn,

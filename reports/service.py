@@ -34,6 +34,7 @@ from lotse.reports.cells import (
 from lotse.reports.definition import DEFINITION_VERSIONS, Labels, ReportRequest
 from lotse.reports.integrity import ChainCheck, verified_to
 from lotse.reports.runs import Run, store
+from lotse.reports.snapshots import fetch_all, report_settings, same_snapshot
 from lotse.reports.sources import Rows, late_events, read_model_position, replay
 from lotse.reports.suppression import DEFAULT_THRESHOLD, suppress
 from lotse.storage.log_head import log_head
@@ -76,33 +77,29 @@ def figures_from_rows(
     return result
 
 
-#: Memory for one sort or hash of a report query (per report being computed).
-REPORT_WORK_MEM = "64MB"
+#: Spare connections a report reads with beside its own (``reports.snapshots``):
+#: the monitoring report's three queries each on a connection of its own; the
+#: financial report's units grouping on one, the courses' queries on the other.
+HELPERS = {"monitoring": 2, "financial": 1}
 
 
 async def _from_read_models(
-    conn: asyncpg.Connection, request: ReportRequest, config: Configuration, *, evidence: bool
+    conn: asyncpg.Connection,
+    request: ReportRequest,
+    config: Configuration,
+    *,
+    evidence: bool,
+    pool: asyncpg.Pool | None = None,
 ) -> Computed | None:
     labels = Labels.of(config, request.programme)
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        # Plans for the parameters at hand: from its sixth run on a connection,
-        # PostgreSQL may reuse a generic plan of a prepared report query, blind to
-        # "municipality IS NULL" and the period (measured: 1.5 s became 5-7 s for
-        # the statewide financial report, bench/reports.py).
-        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-        # A report aggregates hundreds of thousands of read-model rows once per
-        # request: PostgreSQL's JIT compiled each query anew (tens of ms a query, and
-        # no gain at this size), and the default work_mem (4 MB) sorted the
-        # monitoring characteristics on disk. Measured on the statewide year (100,000
-        # participants, alternating in one run under load): monitoring p50 3.1 s ->
-        # 1.6 s; on a quiet host within noise (README, Reports benchmark).
-        await conn.execute("SET LOCAL jit = off")
-        await conn.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
+        await report_settings(conn)
         position = await read_model_position(conn, TABLES[request.kind])
         if position is None:
             return None
         if request.kind == "monitoring":
-            groups: Counter[Any] = await monitoring.fetch_groups(conn, request)
+            async with same_snapshot(conn, pool, HELPERS["monitoring"]) as connections:
+                groups: Counter[Any] = await monitoring.fetch_groups(connections, request)
             result = monitoring.figures(groups, request, labels)
         elif request.kind == "outcomes":
             args = request.period_arguments()
@@ -114,15 +111,20 @@ async def _from_read_models(
             result = outcomes.figures(groups, request, labels)
         else:
             args = request.period_arguments()
-            fgroups = financial.groups_from_records(await conn.fetch(financial.GROUPS_SQL, *args))
+            # The legacy units' grouping (the longest) beside the courses' queries.
+            course_queries = course_evidence.queries(request, evidence=evidence)
+            unit_queries = [(financial.GROUPS_SQL, args)]
+            if evidence:
+                unit_queries.append((financial.EVIDENCE_SQL, args))
+            async with same_snapshot(conn, pool, HELPERS["financial"]) as connections:
+                found = await fetch_all(connections, [*unit_queries, *course_queries])
+            fgroups = financial.groups_from_records(found[0])
             trail: list[Mapping[str, Any]] | None = (
-                [dict(r) for r in await conn.fetch(financial.EVIDENCE_SQL, *args)]
-                if evidence
-                else None
+                [dict(r) for r in found[1]] if evidence else None
             )
             programme = config.programmes[request.programme]
             result = financial.figures(fgroups, trail, request, labels, programme)
-            courses = await course_evidence.fetch(conn, request, evidence=evidence)
+            courses = course_evidence.rows_of(found[len(unit_queries) :])
             course_evidence.add(result, courses, request, labels, programme)
     return Computed(request, position, "read_models", result)
 
@@ -135,8 +137,12 @@ async def compute(
     position: int | None = None,
     evidence: bool = False,
     replay_fallback: bool = True,
+    pool: asyncpg.Pool | None = None,
 ) -> Computed:
     """At the read models' position, or by replay at ``position`` (or when they disagree).
+
+    ``pool`` lends spare connections to read the read models side by side in the
+    report's snapshot (``reports.snapshots``); without it one connection reads all.
 
     Without ``replay_fallback`` (requests of the API), read models that are not
     available raise ``ReadModelsUnavailableError`` instead of replaying the whole
@@ -144,7 +150,7 @@ async def compute(
     seconds of work.
     """
     if position is None:
-        computed = await _from_read_models(conn, request, config, evidence=evidence)
+        computed = await _from_read_models(conn, request, config, evidence=evidence, pool=pool)
         if computed is not None:
             return computed
         if not replay_fallback:

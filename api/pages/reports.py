@@ -250,7 +250,8 @@ async def make_report(request: Request, runtime: RuntimeDep, visitor: SignedIn) 
                 programme=None,
                 unsuppressed=False,
             )
-            async with request.app.state.reads.pool.acquire() as conn:
+            pool = request.app.state.reads.pool
+            async with pool.acquire() as conn:
                 run = await make_run(
                     conn,
                     report,
@@ -259,6 +260,7 @@ async def make_report(request: Request, runtime: RuntimeDep, visitor: SignedIn) 
                     unsuppressed=False,
                     chain_check=runtime.chain_verifier(),
                     replay_fallback=False,
+                    pool=pool,
                 )
         except DomainError as e:
             if not shown_next_to_field(e):

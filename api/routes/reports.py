@@ -154,6 +154,7 @@ async def _report(
                 chain_check=runtime.chain_verifier(),
                 replay_fallback=False,
                 evidence=evidence,
+                pool=reads.pool,
             )
         except ReadModelsUnavailableError as e:
             return problem(503, e.message, rule=e.rule, headers={"Retry-After": str(e.retry_after)})
