@@ -178,6 +178,23 @@ def test_an_idle_session_ends(
     assert browser.get("/participants").status_code == 401
 
 
+def test_a_session_in_use_ends_at_its_absolute_limit(
+    browser: TestClient, provider: OpenIDProvider, runtime: Runtime
+) -> None:
+    sign_in(browser, provider)
+    assert browser.get("/participants").status_code == 200
+    hours = runtime.settings.session_absolute_hours
+    with psycopg.connect(runtime.database.url, autocommit=True) as conn:
+        # Used a minute ago, but signed in longer ago than the limit allows.
+        conn.execute(
+            "UPDATE lotse_sessions SET last_seen_at = now() - interval '1 minute', "
+            "started_at = now() - make_interval(hours => %s, mins => 1)",
+            (hours,),
+        )
+
+    assert browser.get("/participants").status_code == 401
+
+
 def test_signing_out_ends_the_session_here_and_at_the_provider(
     browser: TestClient, provider: OpenIDProvider
 ) -> None:
