@@ -310,3 +310,28 @@ def test_a_writer_still_gets_422_naming_the_field(client: TestClient, auth: Auth
 
     assert response.status_code == 422
     assert response.json()["field"] == "minutes"
+
+
+def test_teilhabemanagement_records_f6_in_its_municipality_and_finds_nobody_elsewhere(
+    client: TestClient, auth: Auth
+) -> None:
+    tm = auth("teilhabemanager", "warendorf")
+    own = register(client, auth)  # caritas-ahlen, in Warendorf
+    elsewhere = register(client, lambda: auth(org="caritas-koeln"), provider="caritas-koeln")
+    eligibility, consent, f6 = into_module("F6")
+    for body in (eligibility, consent):
+        assert client.post(f"/participants/{own}/milestones", json=body, headers=auth()).is_success
+
+    entered = client.post(f"/participants/{own}/milestones", json=f6, headers=tm)
+    f4 = client.post(f"/participants/{own}/milestones", json={**f6, "module": "F4"}, headers=tm)
+    other_read = client.get(f"/participants/{elsewhere}", headers=tm)
+    other_write = client.post(f"/participants/{elsewhere}/milestones", json=f6, headers=tm)
+
+    assert entered.status_code == 201, entered.text
+    assert (f4.status_code, f4.json()["rule"]) == (403, "teilhabemanagement-only")
+    # Another municipality's participant is as unknown as an id that does not exist.
+    assert other_read.status_code == other_write.status_code == 404
+    history = client.get(
+        f"/participants/{elsewhere}/history", headers=auth(org="caritas-koeln")
+    ).json()
+    assert [e["type"] for e in history["events"]] == ["Registered"]
